@@ -1,0 +1,44 @@
+# dualauth: `make run` serves, `make test` checks everything. Both set up from scratch.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+
+.PHONY: run test lint check-env migrate bench compare clean
+
+$(VENV)/.base: requirements/base.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/base.lock
+	touch $@
+
+$(VENV)/.dev: requirements/dev.lock $(VENV)/.base
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	touch $@
+
+# Local secrets, generated once and never committed.
+.env:
+	@$(PYTHON) -c 'import secrets; print(f"SECRET_KEY={secrets.token_urlsafe(50)}\nJWT_SIGNING_KEY={secrets.token_urlsafe(48)}\nDEMO_USERNAME=demo\nDEMO_PASSWORD={secrets.token_urlsafe(12)}\nDEBUG=true")' > $@
+	@chmod 600 $@
+	@echo "wrote .env with fresh local secrets"
+
+migrate: $(VENV)/.base .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
+run: migrate
+	$(BIN)/python manage.py demo_account --base http://$(HOST):$(PORT)
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: $(VENV)/.dev .env
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: lint migrate
+	$(BIN)/python manage.py check --fail-level WARNING
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache staticfiles

@@ -1,0 +1,50 @@
+"""Base views: the `Auth-Mode` header, and the endpoints that take no credentials."""
+
+from typing import Any
+
+from django.contrib.auth.models import User
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.credentials import Credential
+
+
+class Api(APIView):
+    """An API view whose authenticated responses say how they were authenticated."""
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        """Add `Auth-Mode` when a credential authenticated the request."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # `request.auth` would run authentication again after it failed; `_auth` is what it found.
+        credential = getattr(request, "_auth", None)
+        if isinstance(credential, Credential):
+            response["Auth-Mode"] = credential.mode
+        return response
+
+    @property
+    def user(self) -> User:
+        """The user that authenticated this request."""
+        assert isinstance(self.request.user, User)
+        return self.request.user
+
+    @property
+    def credential(self) -> Credential:
+        """The credential that authenticated this request."""
+        assert isinstance(self.request.auth, Credential)
+        return self.request.auth
+
+
+class PublicApi(Api):
+    """An endpoint that ignores whatever credentials the request carries."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    www_authenticate = 'Bearer realm="api"'
+
+    def get_authenticate_header(self, request: Request) -> str:
+        """The challenge of a 401 from this endpoint."""
+        return self.www_authenticate

@@ -1,0 +1,13 @@
+"""App config of the shared resource, resolver and revocation."""
+
+from django.apps import AppConfig
+
+
+class CommonConfig(AppConfig):
+    """Connects the user signals and the system checks."""
+
+    name = "common"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from common import checks, schema, signals  # noqa: F401

@@ -1,0 +1,80 @@
+"""The project's own knobs: `dualauth_settings`, the `DUALAUTH` setting merged over defaults."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # Cookie names and flags of the JWT cookie transport.
+    "ACCESS_COOKIE_NAME": "access_token",
+    "ACCESS_COOKIE_PATH": "/api/",
+    "REFRESH_COOKIE_NAME": "refresh_token",
+    "REFRESH_COOKIE_PATH": "/api/jwt/cookie/",
+    "COOKIE_SAMESITE": "Lax",
+    "COOKIE_SECURE": False,
+    # A refresh token presented again within this period gets the same successor.
+    "REFRESH_GRACE_PERIOD": timedelta(seconds=5),
+    # Absolute lifetime of a token family: refresh chains end after it.
+    "FAMILY_LIFETIME": timedelta(days=30),
+    # A session unused for this long ends; any session ends after the absolute timeout.
+    "SESSION_IDLE_TIMEOUT": timedelta(days=2),
+    "SESSION_ABSOLUTE_TIMEOUT": timedelta(days=14),
+    # How often a live login's `last_seen_at` is written: at most once per period.
+    "TOUCH_INTERVAL": timedelta(seconds=60),
+    # How long a live family's state stays cached; revocations overwrite it at once.
+    "FAMILY_CACHE_TTL": timedelta(minutes=5),
+    # Failed logins allowed per window, per username and per client address.
+    "LOGIN_FAILURES_PER_USERNAME": 5,
+    "LOGIN_FAILURES_PER_ADDRESS": 30,
+    "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+    # Addresses or networks (CIDR) whose X-Forwarded-For is believed.
+    "TRUSTED_PROXIES": [],
+    # Keys that still verify tokens after a rotation: secrets one per line (HMAC) or PEMs.
+    "JWT_PREVIOUS_KEYS": "",
+}
+
+MAX_REFRESH_GRACE_PERIOD = timedelta(seconds=60)
+INTEGER_KEYS = ("LOGIN_FAILURES_PER_USERNAME", "LOGIN_FAILURES_PER_ADDRESS")
+
+
+class DualauthSettings:
+    """Attribute access to `settings.DUALAUTH` with defaults, validated on first use."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        user = getattr(settings, "DUALAUTH", {})
+        unknown = set(user) - set(DEFAULTS)
+        if unknown:
+            raise KeyError(f"Unknown DUALAUTH settings: {sorted(unknown)}")
+        values = {**DEFAULTS, **user}
+        for key in INTEGER_KEYS:
+            values[key] = int(values[key])
+        if not timedelta(0) <= values["REFRESH_GRACE_PERIOD"] <= MAX_REFRESH_GRACE_PERIOD:
+            raise ValueError("DUALAUTH['REFRESH_GRACE_PERIOD'] must be between 0 and 60 seconds")
+        return values
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(name)
+        if self._values is None:
+            self._values = self._load()
+        return self._values[name]
+
+    def reload(self) -> None:
+        """Forget the merged values; the next access reads the settings again."""
+        self._values = None
+
+
+dualauth_settings = DualauthSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DUALAUTH":
+        dualauth_settings.reload()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,28 @@
+"""What an authentication class found, and the CSRF check of cookie credentials."""
+
+import uuid
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from rest_framework.authentication import CSRFCheck
+from rest_framework.request import Request
+
+from common.exceptions import CsrfFailed
+
+
+@dataclass(frozen=True)
+class Credential:
+    """`request.auth` in every mode: how the request was authenticated, and which login."""
+
+    mode: str
+    family_id: uuid.UUID
+
+
+def csrf_enforce(request: Request | HttpRequest) -> None:
+    """Raise 403 `csrf_failed` unless an unsafe request carries the CSRF token and a good origin."""
+    django_request = request._request if isinstance(request, Request) else request
+    check = CSRFCheck(lambda _: None)  # type: ignore[arg-type]
+    check.process_request(django_request)
+    reason = check.process_view(django_request, None, (), {})  # type: ignore[arg-type]
+    if reason:
+        raise CsrfFailed(f"CSRF check failed: {reason}")

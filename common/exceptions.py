@@ -1,0 +1,77 @@
+"""The contract's errors, each an APIException with its status and code."""
+
+from typing import Any
+
+from rest_framework import exceptions, status
+
+
+class InvalidCredentials(exceptions.AuthenticationFailed):
+    """Unknown user, wrong password, inactive user or unusable password: one answer."""
+
+    default_detail = "Invalid username or password."
+    default_code = "invalid_credentials"
+
+
+class TokenNotValid(exceptions.AuthenticationFailed):
+    """A token that is malformed, forged, expired or of the wrong type."""
+
+    default_detail = "Token is invalid or expired."
+    default_code = "token_not_valid"
+
+
+class TokenRevoked(exceptions.AuthenticationFailed):
+    """A well-formed token whose login was revoked."""
+
+    default_detail = "Token has been revoked."
+    default_code = "token_revoked"
+
+
+class TokenReused(exceptions.AuthenticationFailed):
+    """A rotated refresh token presented again: its whole family is now revoked."""
+
+    default_detail = "Refresh token was already used; this login has been revoked."
+    default_code = "token_reused"
+
+
+class SessionNotValid(exceptions.AuthenticationFailed):
+    """A session cookie that names no live session."""
+
+    default_detail = "Session expired or revoked."
+    default_code = "not_authenticated"
+
+
+class CsrfFailed(exceptions.PermissionDenied):
+    """A cookie-authenticated unsafe request without a matching CSRF token or origin."""
+
+    default_detail = "CSRF check failed."
+    default_code = "csrf_failed"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """The database could not answer."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Service temporarily unavailable, try again."
+    default_code = "service_unavailable"
+
+
+class ServerError(exceptions.APIException):
+    """An unexpected failure, reported without its details."""
+
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_detail = "Server error."
+    default_code = "server_error"
+
+
+def error_body(exc: exceptions.APIException) -> dict[str, Any]:
+    """Render `exc` in the contract's shape."""
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return {"detail": "Invalid input.", "code": "validation_error", "errors": errors}
+    if isinstance(exc, exceptions.ParseError):
+        return {
+            "detail": "Malformed request body.",
+            "code": "validation_error",
+            "errors": {"body": [str(exc.detail)]},
+        }
+    return {"detail": str(exc.detail), "code": str(exc.get_codes())}

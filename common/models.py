@@ -1,0 +1,57 @@
+"""The profile every mode serves, and the login family every mode revokes."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Profile(models.Model):
+    """The editable part of a user's profile."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    DISPLAY_NAME_MAX_LENGTH = 100
+    BIO_MAX_LENGTH = 500
+
+    display_name = models.CharField(max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
+    bio = models.CharField(max_length=BIO_MAX_LENGTH, blank=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id}"
+
+
+class LoginFamily(models.Model):
+    """One login, in any mode: a session, or a chain of rotated refresh tokens.
+
+    Nothing here authenticates: the refresh token is kept as its id (`refresh_jti`),
+    never as the token itself.
+    """
+
+    class Mode(models.TextChoices):
+        SESSION = "session"
+        JWT_HEADER = "jwt-header"
+        JWT_COOKIE = "jwt-cookie"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_families"
+    )
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    user_agent = models.CharField(max_length=256, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reason = models.CharField(max_length=32, blank=True)
+    refresh_jti = models.CharField(max_length=32, blank=True)
+    refresh_issued_at = models.DateTimeField(null=True, blank=True)
+    previous_jti = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="family_user_live")]
+
+    def __str__(self) -> str:
+        return f"{self.mode} login {self.id} of {self.user_id}"

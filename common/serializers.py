@@ -1,0 +1,63 @@
+"""The one profile serializer every mode uses, and the shared inputs."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from common.models import Profile
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    """The profile resource: identical whichever mode serves it."""
+
+    display_name = serializers.CharField(source="profile.display_name", read_only=True)
+    bio = serializers.CharField(source="profile.bio", read_only=True)
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "email", "display_name", "bio", "date_joined"]
+        read_only_fields = fields
+
+
+class ProfileUpdateInputSerializer(serializers.Serializer):
+    """PATCH body of a profile: only these fields change."""
+
+    display_name = serializers.CharField(
+        max_length=Profile.DISPLAY_NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+    )
+    bio = serializers.CharField(
+        max_length=Profile.BIO_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+    )
+
+
+class CredentialsInputSerializer(serializers.Serializer):
+    """A username and a password."""
+
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    """The current password and its replacement."""
+
+    old_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class HealthSerializer(serializers.Serializer):
+    """The state of the service and of each dependency."""
+
+    status = serializers.CharField()
+    checks = serializers.DictField(child=serializers.CharField())
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error body."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(), required=False)  # type: ignore[assignment]

@@ -1,0 +1,93 @@
+"""The shared resource, account-wide actions, health, and the index page."""
+
+from django.contrib.auth import update_session_auth_hash
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from common.api import Api, PublicApi
+from common.exceptions import error_body
+from common.selectors import health_get
+from common.serializers import (
+    HealthSerializer,
+    PasswordChangeInputSerializer,
+    ProfileSerializer,
+    ProfileUpdateInputSerializer,
+)
+from common.services import families_revoke, password_change, profile_update
+
+
+class ProfileDetailApi(Api):
+    """Read or edit my profile; the same body in every mode."""
+
+    @extend_schema(responses=ProfileSerializer)
+    def get(self, request: Request) -> Response:
+        """My profile."""
+        return Response(ProfileSerializer(self.user).data)
+
+    @extend_schema(request=ProfileUpdateInputSerializer, responses=ProfileSerializer)
+    def patch(self, request: Request) -> Response:
+        """Change `display_name` and `bio`."""
+        serializer = ProfileUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.user.profile = profile_update(user=self.user, **serializer.validated_data)
+        return Response(ProfileSerializer(self.user).data)
+
+
+class LogoutAllApi(Api):
+    """Revoke every session and token family of mine, on every instance."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        """Log out everywhere."""
+        families_revoke(user_id=self.user.pk, reason="logout_all", request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(Api):
+    """Change my password; every other login of mine is revoked."""
+
+    @extend_schema(request=PasswordChangeInputSerializer, responses={204: None})
+    def post(self, request: Request) -> Response:
+        """Change the password, keeping this login."""
+        serializer = PasswordChangeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        password_change(
+            user=self.user,
+            keep_family_id=self.credential.family_id,
+            request=request._request,
+            **serializer.validated_data,
+        )
+        if self.credential.mode == "session":
+            update_session_auth_hash(request._request, self.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class HealthApi(PublicApi):
+    """Whether the database and the cache answer."""
+
+    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
+    def get(self, request: Request) -> Response:
+        """200 when every check is ok, else 503 naming the failure."""
+        checks = health_get()
+        healthy = all(value == "ok" for value in checks.values())
+        return Response(
+            {"status": "ok" if healthy else "unavailable", "checks": checks},
+            status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
+    """404 as JSON for any path under /api/ that names no endpoint, whatever the method."""
+    return JsonResponse(error_body(NotFound()), status=status.HTTP_404_NOT_FOUND)
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    """The landing page: where to find the docs and the clients."""
+    return render(request, "common/index.html")

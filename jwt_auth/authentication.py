@@ -1,0 +1,51 @@
+"""JWT authentication: a Bearer header, or the `access_token` cookie with CSRF."""
+
+from django.contrib.auth.models import User
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from common.conf import dualauth_settings
+from common.credentials import Credential, csrf_enforce
+from common.exceptions import TokenNotValid
+from common.models import LoginFamily
+from jwt_auth.services import access_authenticate
+
+
+class JWTHeaderAuthentication(BaseAuthentication):
+    """Authenticates by `Authorization: Bearer <access>`; any other scheme is a 401."""
+
+    mode = LoginFamily.Mode.JWT_HEADER.value
+
+    def authenticate(self, request: Request) -> tuple[User, Credential] | None:
+        """The token's user, None without an Authorization header, 401 for a bad one."""
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if header is None:
+            return None
+        parts = header.split()
+        if len(parts) != 2 or parts[0].lower() != "bearer":
+            raise TokenNotValid("Authorization header must be `Bearer <access token>`.")
+        user, family_id = access_authenticate(raw=parts[1])
+        return user, Credential(mode=self.mode, family_id=family_id)
+
+    def authenticate_header(self, request: Request) -> str:
+        """The challenge of a 401."""
+        return 'Bearer realm="api"'
+
+
+class JWTCookieAuthentication(BaseAuthentication):
+    """Authenticates by the HttpOnly `access_token` cookie; CSRF is enforced on unsafe methods."""
+
+    mode = LoginFamily.Mode.JWT_COOKIE.value
+
+    def authenticate(self, request: Request) -> tuple[User, Credential] | None:
+        """The token's user, None without the cookie, 401 for a bad one."""
+        raw = request.COOKIES.get(dualauth_settings.ACCESS_COOKIE_NAME)
+        if not raw:
+            return None
+        user, family_id = access_authenticate(raw=raw)
+        csrf_enforce(request)
+        return user, Credential(mode=self.mode, family_id=family_id)
+
+    def authenticate_header(self, request: Request) -> str:
+        """The challenge of a 401."""
+        return 'Cookie realm="api", cookie-name="access_token"'

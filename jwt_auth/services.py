@@ -1,0 +1,155 @@
+"""Token logins: families of rotating refresh tokens, with reuse detection."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+
+from common.audit import audit_event
+from common.conf import dualauth_settings
+from common.exceptions import TokenNotValid, TokenReused, TokenRevoked
+from common.models import LoginFamily
+from common.selectors import family_state_get, user_get
+from common.services import family_create, family_revoke
+from jwt_auth.tokens import (
+    FAMILY_CLAIM,
+    DualAccessToken,
+    DualRefreshToken,
+    DualUntypedToken,
+    lifetime,
+    token_build,
+)
+
+TokenClass = type[DualAccessToken] | type[DualRefreshToken] | type[DualUntypedToken]
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """A new access token and the family's current refresh token."""
+
+    access: str
+    refresh: str
+    expires_in: int
+    refresh_expires_at: datetime
+
+
+def token_decode(
+    token_class: TokenClass, raw: str
+) -> DualAccessToken | DualRefreshToken | DualUntypedToken:
+    """A verified token of `token_class`, or 401 `token_not_valid`."""
+    try:
+        return token_class(raw)  # type: ignore[arg-type]
+    except TokenError as e:
+        raise TokenNotValid() from e
+
+
+def _pair(family: LoginFamily) -> TokenPair:
+    """Re-derive the family's current refresh token and sign a new access token."""
+    assert family.refresh_issued_at is not None
+    now = timezone.now()
+    refresh_expires_at = min(
+        family.refresh_issued_at + lifetime(DualRefreshToken), family.expires_at
+    )
+    access_expires_at = min(now + lifetime(DualAccessToken), family.expires_at)
+    return TokenPair(
+        access=token_build(
+            DualAccessToken,
+            user_id=family.user_id,
+            family_id=family.pk.hex,
+            jti=uuid.uuid4().hex,
+            issued_at=now,
+            expires_at=access_expires_at,
+        ),
+        refresh=token_build(
+            DualRefreshToken,
+            user_id=family.user_id,
+            family_id=family.pk.hex,
+            jti=family.refresh_jti,
+            issued_at=family.refresh_issued_at,
+            expires_at=refresh_expires_at,
+        ),
+        expires_in=int((access_expires_at - now).total_seconds()),
+        refresh_expires_at=refresh_expires_at,
+    )
+
+
+def token_obtain(*, user: User, request: HttpRequest, mode: str) -> TokenPair:
+    """Start a token family for `user` and return its first pair."""
+    family = family_create(
+        user=user,
+        request=request,
+        mode=mode,
+        lifetime=dualauth_settings.FAMILY_LIFETIME,
+        refresh_jti=uuid.uuid4().hex,
+    )
+    return _pair(family)
+
+
+def token_refresh(*, raw: str, request: HttpRequest) -> TokenPair:
+    """Rotate a refresh token, atomically at the database.
+
+    Only the request whose conditional update matches the current `refresh_jti`
+    rotates; a repeat within the grace window re-derives the same successor; any
+    later use is reuse, and revokes the whole family.
+    """
+    token = token_decode(DualRefreshToken, raw)
+    family_id, jti = token[FAMILY_CLAIM], token["jti"]
+    now = timezone.now()
+    rotated = LoginFamily.objects.filter(
+        pk=family_id, refresh_jti=jti, revoked_at__isnull=True, expires_at__gt=now
+    ).update(
+        previous_jti=jti, refresh_jti=uuid.uuid4().hex, refresh_issued_at=now, last_seen_at=now
+    )
+    family = LoginFamily.objects.filter(pk=family_id).first()
+    if family is None or family.revoked_at is not None or user_get(user_id=family.user_id) is None:
+        raise TokenRevoked()
+    if rotated:
+        audit_event("refresh", request=request, user_id=family.user_id, family_id=family.pk)
+        return _pair(family)
+    if family.expires_at <= now:
+        raise TokenNotValid("This login has expired; log in again.")
+    assert family.refresh_issued_at is not None
+    grace = dualauth_settings.REFRESH_GRACE_PERIOD
+    if family.previous_jti == jti and now - family.refresh_issued_at <= grace:
+        return _pair(family)
+    family_revoke(family_id=family.pk, user_id=family.user_id, reason="reuse", request=request)
+    audit_event("reuse_detected", request=request, user_id=family.user_id, family_id=family.pk)
+    raise TokenReused()
+
+
+def token_verify(*, raw: str) -> None:
+    """Accept a valid token of a live family; a rotated-out refresh token is not valid."""
+    token = token_decode(DualUntypedToken, raw)
+    if family_state_get(family_id=token[FAMILY_CLAIM]) is None:
+        raise TokenRevoked()
+    if token["token_type"] == DualRefreshToken.token_type:
+        family = LoginFamily.objects.filter(pk=token[FAMILY_CLAIM]).first()
+        if family is None or family.refresh_jti != token["jti"]:
+            raise TokenNotValid("Refresh token was already rotated.")
+
+
+def token_logout(*, raw: str, request: HttpRequest, token_class: TokenClass) -> None:
+    """Revoke the family of a valid refresh (or, for cookies, access) token."""
+    token = token_decode(token_class, raw)
+    user_id = int(token["sub"])
+    if not family_revoke(
+        family_id=token[FAMILY_CLAIM], user_id=user_id, reason="logout", request=request
+    ):
+        raise TokenRevoked()
+    audit_event("logout", request=request, user_id=user_id, family_id=token[FAMILY_CLAIM])
+
+
+def access_authenticate(*, raw: str) -> tuple[User, uuid.UUID]:
+    """The user and family of a valid access token of a live family."""
+    token = token_decode(DualAccessToken, raw)
+    state = family_state_get(family_id=token[FAMILY_CLAIM])
+    if state is None or str(state.user_id) != token["sub"]:
+        raise TokenRevoked()
+    user = user_get(user_id=state.user_id)
+    if user is None:
+        raise TokenRevoked()
+    return user, uuid.UUID(token[FAMILY_CLAIM])

@@ -1,0 +1,126 @@
+"""simplejwt's tokens, signed with a `kid`, carrying their login family, checked strictly."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from rest_framework_simplejwt import settings as simplejwt_settings
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token, UntypedToken
+
+from jwt_auth.keys import key_set
+
+FAMILY_CLAIM = "fam"
+# Headers that would let a token name its own key or extend the rules (RFC 8725 3.10).
+REFUSED_HEADERS = frozenset({"crit", "jku", "x5u", "x5c", "jwk"})
+REQUIRED_CLAIMS = ["exp", "iat", "jti", "sub", "iss", "aud", "token_type", FAMILY_CLAIM]
+
+
+class KeyedTokenBackend(TokenBackend):
+    """Signs with the current key and its `kid`; verifies with the key the `kid` names."""
+
+    def __init__(self) -> None:
+        settings = simplejwt_settings.api_settings
+        super().__init__(
+            algorithm=key_set().algorithm,
+            audience=settings.AUDIENCE,
+            issuer=settings.ISSUER,
+            leeway=settings.LEEWAY,
+        )
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        """Sign `payload` with the current key, naming it in the `kid` header."""
+        keys = key_set()
+        claims = {**payload, "aud": self.audience, "iss": self.issuer}
+        return jwt.encode(
+            claims, keys.signing_key, algorithm=keys.algorithm, headers={"kid": keys.kid}
+        )
+
+    def decode(self, token: Token | str | bytes, verify: bool = True) -> dict[str, Any]:
+        """Verify `token` strictly and return its claims."""
+        keys = key_set()
+        try:
+            header = jwt.get_unverified_header(token)  # type: ignore[arg-type]
+        except jwt.InvalidTokenError as e:
+            raise TokenBackendError("Token is invalid") from e
+        if REFUSED_HEADERS & set(header) or header.get("alg") != keys.algorithm:
+            raise TokenBackendError("Token header is not accepted")
+        kid = header.get("kid")
+        key = keys.verifying_keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise TokenBackendError("Token is signed with an unknown key")
+        try:
+            return jwt.decode(
+                token,  # type: ignore[arg-type]
+                key,
+                algorithms=[keys.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.get_leeway(),
+                options={"require": REQUIRED_CLAIMS, "verify_signature": verify},
+            )
+        except jwt.ExpiredSignatureError as e:
+            raise TokenBackendExpiredToken("Token is expired") from e
+        except jwt.InvalidTokenError as e:
+            raise TokenBackendError("Token is invalid") from e
+
+
+_backend: KeyedTokenBackend | None = None
+
+
+def token_backend() -> KeyedTokenBackend:
+    """The backend of the current configuration."""
+    global _backend
+    if _backend is None or _backend.algorithm != key_set().algorithm:
+        _backend = KeyedTokenBackend()
+    return _backend
+
+
+class KeyedTokenMixin:
+    """Uses `KeyedTokenBackend` and simplejwt's current lifetimes."""
+
+    def get_token_backend(self) -> TokenBackend:
+        """The keyed backend."""
+        return token_backend()
+
+
+class DualAccessToken(KeyedTokenMixin, AccessToken):
+    """An access token of one login family."""
+
+
+class DualRefreshToken(KeyedTokenMixin, RefreshToken):  # type: ignore[misc]
+    """A refresh token of one login family."""
+
+    access_token_class = DualAccessToken
+
+
+class DualUntypedToken(KeyedTokenMixin, UntypedToken):
+    """A token of either type, for verification."""
+
+
+def token_build(
+    token_class: type[DualAccessToken] | type[DualRefreshToken],
+    *,
+    user_id: int,
+    family_id: str,
+    jti: str,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> str:
+    """Sign a token from its claims alone: the same claims give the same token."""
+    token = token_class()
+    token.set_iat(at_time=issued_at)
+    token.set_exp(from_time=issued_at, lifetime=expires_at - issued_at)
+    token[simplejwt_settings.api_settings.JTI_CLAIM] = jti
+    token[simplejwt_settings.api_settings.USER_ID_CLAIM] = str(user_id)
+    token[FAMILY_CLAIM] = family_id
+    return str(token)
+
+
+def lifetime(token_class: type[DualAccessToken] | type[DualRefreshToken]) -> timedelta:
+    """The configured lifetime of `token_class`."""
+    settings = simplejwt_settings.api_settings
+    if token_class is DualAccessToken:
+        return settings.ACCESS_TOKEN_LIFETIME
+    return settings.REFRESH_TOKEN_LIFETIME

@@ -1,0 +1,193 @@
+"""JWT mode: tokens in the body for mobile apps, in HttpOnly cookies for browsers."""
+
+import uuid
+
+from django.middleware.csrf import rotate_token
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotAuthenticated, NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from common.api import Api, PublicApi
+from common.conf import dualauth_settings
+from common.credentials import csrf_enforce
+from common.models import LoginFamily
+from common.selectors import families_live
+from common.serializers import ProfileSerializer
+from common.services import family_revoke, login_credentials_check
+from jwt_auth.cookies import token_cookies_clear, token_cookies_set
+from jwt_auth.keys import key_set
+from jwt_auth.serializers import (
+    CookieLoginInputSerializer,
+    CookieRefreshSerializer,
+    DeviceSerializer,
+    JwksSerializer,
+    TokenLogoutInputSerializer,
+    TokenObtainInputSerializer,
+    TokenPairSerializer,
+    TokenRefreshInputSerializer,
+    TokenVerifyInputSerializer,
+)
+from jwt_auth.services import (
+    TokenPair,
+    token_logout,
+    token_obtain,
+    token_refresh,
+    token_verify,
+)
+from jwt_auth.tokens import DualAccessToken, DualRefreshToken
+
+JWT_MODES = (LoginFamily.Mode.JWT_HEADER, LoginFamily.Mode.JWT_COOKIE)
+
+
+def _pair_body(pair: TokenPair) -> dict[str, object]:
+    return dict(TokenPairSerializer(pair).data)
+
+
+class TokenObtainApi(PublicApi):
+    """Log in for a token pair: no cookies, no CSRF."""
+
+    @extend_schema(request=TokenObtainInputSerializer, responses=TokenPairSerializer)
+    def post(self, request: Request) -> Response:
+        """Start a token family."""
+        serializer = TokenObtainInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = login_credentials_check(request=request._request, **serializer.validated_data)
+        pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_HEADER)
+        return Response(_pair_body(pair))
+
+
+class TokenRefreshApi(PublicApi):
+    """Rotate a refresh token: a new pair, the old refresh token unusable."""
+
+    @extend_schema(request=TokenRefreshInputSerializer, responses=TokenPairSerializer)
+    def post(self, request: Request) -> Response:
+        """Exchange the current refresh token for its successor."""
+        serializer = TokenRefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = token_refresh(raw=serializer.validated_data["refresh"], request=request._request)
+        return Response(_pair_body(pair))
+
+
+class TokenVerifyApi(PublicApi):
+    """Whether a token is valid and its login still live."""
+
+    @extend_schema(request=TokenVerifyInputSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        """200 `{}` for a usable token, else 401."""
+        serializer = TokenVerifyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token_verify(raw=serializer.validated_data["token"])
+        return Response({})
+
+
+class TokenLogoutApi(PublicApi):
+    """End a token login: its refresh and access tokens are refused from now on."""
+
+    @extend_schema(request=TokenLogoutInputSerializer, responses={204: None})
+    def post(self, request: Request) -> Response:
+        """Revoke the refresh token's family."""
+        serializer = TokenLogoutInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token_logout(
+            raw=serializer.validated_data["refresh"],
+            request=request._request,
+            token_class=DualRefreshToken,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DeviceListApi(Api):
+    """My live token families, the current one marked."""
+
+    @extend_schema(responses=DeviceSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        """List my devices."""
+        families = families_live(user_id=self.user.pk, modes=JWT_MODES)
+        context = {"family_id": self.credential.family_id}
+        return Response(DeviceSerializer(families, many=True, context=context).data)
+
+
+class DeviceRevokeApi(Api):
+    """Revoke one of my token families at once."""
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, family_id: uuid.UUID) -> Response:
+        """Revoke a device."""
+        if not family_revoke(
+            family_id=family_id, user_id=self.user.pk, reason="revoked", request=request._request
+        ):
+            raise NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CookieLoginApi(PublicApi):
+    """Log in a browser with HttpOnly token cookies; no token in the body; CSRF required."""
+
+    www_authenticate = 'Cookie realm="api", cookie-name="access_token"'
+
+    @extend_schema(request=CookieLoginInputSerializer, responses=ProfileSerializer)
+    def post(self, request: Request) -> Response:
+        """Start a token family held in cookies."""
+        csrf_enforce(request)
+        serializer = CookieLoginInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = login_credentials_check(request=request._request, **serializer.validated_data)
+        pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_COOKIE)
+        rotate_token(request._request)
+        response = Response(ProfileSerializer(user).data)
+        token_cookies_set(response, pair)
+        return response
+
+
+class CookieRefreshApi(PublicApi):
+    """Rotate both token cookies; CSRF required."""
+
+    www_authenticate = 'Cookie realm="api", cookie-name="refresh_token"'
+
+    @extend_schema(request=None, responses=CookieRefreshSerializer)
+    def post(self, request: Request) -> Response:
+        """Exchange the refresh cookie for new cookies."""
+        csrf_enforce(request)
+        raw = request.COOKIES.get(dualauth_settings.REFRESH_COOKIE_NAME)
+        if not raw:
+            raise NotAuthenticated()
+        pair = token_refresh(raw=raw, request=request._request)
+        response = Response({"expires_in": pair.expires_in})
+        token_cookies_set(response, pair)
+        return response
+
+
+class CookieLogoutApi(PublicApi):
+    """End a cookie login: both cookies cleared, the family revoked; CSRF required."""
+
+    www_authenticate = 'Cookie realm="api", cookie-name="refresh_token"'
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        """Log out of a cookie login, by its refresh cookie or else its access cookie."""
+        csrf_enforce(request)
+        refresh = request.COOKIES.get(dualauth_settings.REFRESH_COOKIE_NAME)
+        access = request.COOKIES.get(dualauth_settings.ACCESS_COOKIE_NAME)
+        if refresh:
+            token_logout(raw=refresh, request=request._request, token_class=DualRefreshToken)
+        elif access:
+            token_logout(raw=access, request=request._request, token_class=DualAccessToken)
+        else:
+            raise NotAuthenticated()
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        token_cookies_clear(response)
+        return response
+
+
+class JwksApi(PublicApi):
+    """The public keys that verify this service's tokens; 404 with a symmetric algorithm."""
+
+    @extend_schema(responses=JwksSerializer)
+    def get(self, request: Request) -> Response:
+        """The JWK set."""
+        keys = key_set().public_jwks
+        if not keys:
+            raise NotFound("No public keys: tokens are signed with a shared secret.")
+        return Response({"keys": keys})

@@ -1,0 +1,258 @@
+"""Django settings for dualauth: the one place that reads the environment.
+
+Every variable is optional on a developer's machine: without DATABASE_URL the
+project runs on SQLite, without REDIS_URL on an in-process cache. `make run`
+writes SECRET_KEY and JWT_SIGNING_KEY once into a git-ignored `.env`.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+load_dotenv(BASE_DIR / ".env", override=False)
+
+
+def env_str(name: str, default: str = "") -> str:
+    """Return the environment variable `name`, or `default` when unset or empty."""
+    return os.environ.get(name, "").strip() or default
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Return the environment variable `name` read as a boolean."""
+    value = env_str(name)
+    if not value:
+        return default
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    """Return the comma-separated environment variable `name` as a list."""
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_seconds(name: str) -> timedelta | None:
+    """Return the environment variable `name`, a number of seconds, as a timedelta."""
+    value = env_str(name)
+    return timedelta(seconds=float(value)) if value else None
+
+
+def env_file_or_value(name: str) -> str:
+    """Return `<name>_FILE`'s content when set, else `<name>` itself."""
+    path = env_str(f"{name}_FILE")
+    return Path(path).read_text() if path else env_str(name)
+
+
+DEBUG = env_bool("DEBUG")
+HTTPS = env_bool("HTTPS")
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY is not set: run `make run` once, or export it.")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_ALLOW_CREDENTIALS = True
+CORS_URLS_REGEX = r"^/api/.*$"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "common",
+    "session_auth",
+    "jwt_auth",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "common.middleware.ApiResponseMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=600,
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, so that a test can serve its database from a real server process.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+CACHE_KEY_PREFIX = "-".join(
+    part
+    for part in ("dualauth", env_str("CACHE_KEY_PREFIX"), env_str("PYTEST_XDIST_WORKER"))
+    if part
+)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {
+                # A cache outage degrades to the database; it never fails a request.
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 0.25,
+                "SOCKET_TIMEOUT": 0.25,
+            },
+        }
+    }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if env_list("PASSWORD_HASHERS"):
+    PASSWORD_HASHERS = env_list("PASSWORD_HASHERS")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_COOKIE_NAME = "sessionid"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_NAME = "csrftoken"
+CSRF_COOKIE_HTTPONLY = False
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = HTTPS
+if HTTPS:
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+DUALAUTH = {
+    key: value
+    for key, value in {
+        "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES"),
+        "COOKIE_SECURE": HTTPS,
+        "REFRESH_GRACE_PERIOD": env_seconds("REFRESH_GRACE_SECONDS"),
+        "FAMILY_LIFETIME": env_seconds("FAMILY_LIFETIME"),
+        "SESSION_IDLE_TIMEOUT": env_seconds("SESSION_IDLE_TIMEOUT"),
+        "SESSION_ABSOLUTE_TIMEOUT": env_seconds("SESSION_ABSOLUTE_TIMEOUT"),
+        "LOGIN_FAILURES_PER_USERNAME": env_str("LOGIN_FAILURES_PER_USERNAME"),
+        "LOGIN_FAILURES_PER_ADDRESS": env_str("LOGIN_FAILURES_PER_ADDRESS"),
+        "LOGIN_FAILURE_WINDOW": env_seconds("LOGIN_FAILURE_WINDOW"),
+        "JWT_PREVIOUS_KEYS": env_file_or_value("JWT_PREVIOUS_KEYS"),
+    }.items()
+    if value not in (None, "", [])
+}
+
+SIMPLE_JWT = {
+    "ALGORITHM": env_str("JWT_ALGORITHM", "HS256"),
+    "SIGNING_KEY": env_file_or_value("JWT_SIGNING_KEY"),
+    "ISSUER": env_str("JWT_ISSUER", "dualauth"),
+    "AUDIENCE": env_str("JWT_AUDIENCE", "dualauth-api"),
+    "ACCESS_TOKEN_LIFETIME": env_seconds("ACCESS_TOKEN_LIFETIME") or timedelta(minutes=5),
+    "REFRESH_TOKEN_LIFETIME": env_seconds("REFRESH_TOKEN_LIFETIME") or timedelta(days=1),
+    "USER_ID_CLAIM": "sub",
+    "UPDATE_LAST_LOGIN": False,
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["common.authentication.ResolverAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "common.handlers.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "dualauth",
+    "DESCRIPTION": (
+        "One profile resource served to browsers with session cookies and to mobile apps "
+        'with JWTs. Every error is `{"detail", "code"}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# The account `make run` creates and prints.
+DEMO_ACCOUNT = {"username": env_str("DEMO_USERNAME", "demo"), "password": env_str("DEMO_PASSWORD")}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "common.audit.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "dualauth.audit": {
+            "handlers": ["console"],
+            "level": env_str("AUDIT_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+    },
+}

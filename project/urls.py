@@ -1,0 +1,17 @@
+"""The route table: one prefix per client kind, then the shared resource."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from common.views import api_not_found, index
+from jwt_auth.views import JwksApi
+
+urlpatterns = [
+    path("", index, name="index"),
+    path("admin/", admin.site.urls),
+    path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
+    path("api/session/", include("session_auth.urls")),
+    path("api/jwt/", include("jwt_auth.urls")),
+    path("api/", include("common.urls")),
+    re_path(r"^api/(?P<path>.*)$", api_not_found),
+]

@@ -1,0 +1,28 @@
+"""Session authentication: a live session of a live family, with CSRF."""
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from common.credentials import Credential, csrf_enforce
+from common.models import LoginFamily
+from session_auth.services import session_authenticate
+
+
+class SessionFamilyAuthentication(BaseAuthentication):
+    """Authenticates by the `sessionid` cookie; CSRF is enforced on unsafe methods."""
+
+    mode = LoginFamily.Mode.SESSION.value
+
+    def authenticate(self, request: Request) -> tuple[User, Credential] | None:
+        """The session's user, None without a session cookie, 401 for a dead session."""
+        if not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
+            return None
+        user, family_id = session_authenticate(request=request._request)
+        csrf_enforce(request)
+        return user, Credential(mode=self.mode, family_id=family_id)
+
+    def authenticate_header(self, request: Request) -> str:
+        """The challenge of a 401."""
+        return 'Session realm="api"'

@@ -1,0 +1,69 @@
+"""Session logins: Django's login and logout, each session recorded as a login family."""
+
+import time
+import uuid
+
+from django.contrib.auth import SESSION_KEY, get_user, login, logout
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+from django.utils import timezone
+
+from common.conf import dualauth_settings
+from common.exceptions import SessionNotValid
+from common.models import LoginFamily
+from common.selectors import family_state_get
+from common.services import family_create, family_revoke
+
+FAMILY_SESSION_KEY = "_dualauth_family"
+SEEN_SESSION_KEY = "_dualauth_seen"
+
+
+def session_login(*, request: HttpRequest, user: User, remember: bool) -> LoginFamily:
+    """Log `user` in under a new session key and a new CSRF token, as a new family."""
+    previous_family = request.session.get(FAMILY_SESSION_KEY)
+    previous_user = request.session.get(SESSION_KEY)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if previous_family and previous_user:
+        family_revoke(
+            family_id=previous_family,
+            user_id=int(previous_user),
+            reason="superseded",
+            request=request,
+        )
+    absolute = dualauth_settings.SESSION_ABSOLUTE_TIMEOUT
+    family = family_create(
+        user=user, request=request, mode=LoginFamily.Mode.SESSION, lifetime=absolute
+    )
+    request.session[FAMILY_SESSION_KEY] = family.pk.hex
+    request.session[SEEN_SESSION_KEY] = int(time.time())
+    # 0: the cookie ends with the browser; the server-side session still ends at `absolute`.
+    request.session.set_expiry(int(absolute.total_seconds()) if remember else 0)
+    return family
+
+
+def session_authenticate(*, request: HttpRequest) -> tuple[User, uuid.UUID]:
+    """The user and family of a live session, or 401; ends a session idle for too long."""
+    user = get_user(request)
+    raw_family = request.session.get(FAMILY_SESSION_KEY)
+    state = family_state_get(family_id=raw_family) if raw_family else None
+    if not user.is_authenticated or state is None or state.user_id != user.pk:
+        if raw_family:
+            request.session.flush()
+        raise SessionNotValid()
+    family_id = uuid.UUID(raw_family)
+    now = time.time()
+    idle = now - request.session.get(SEEN_SESSION_KEY, 0)
+    if idle > dualauth_settings.SESSION_IDLE_TIMEOUT.total_seconds():
+        family_revoke(family_id=family_id, user_id=user.pk, reason="idle_timeout", request=request)
+        request.session.flush()
+        raise SessionNotValid()
+    if idle > dualauth_settings.TOUCH_INTERVAL.total_seconds():
+        request.session[SEEN_SESSION_KEY] = int(now)
+        LoginFamily.objects.filter(pk=family_id).update(last_seen_at=timezone.now())
+    return user, family_id
+
+
+def session_logout(*, request: HttpRequest, family_id: uuid.UUID, user_id: int) -> None:
+    """End this session: its family is revoked and its server-side data deleted."""
+    family_revoke(family_id=family_id, user_id=user_id, reason="logout", request=request)
+    logout(request)

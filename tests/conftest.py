@@ -1,0 +1,131 @@
+"""Fixtures shared by every test: users, mode clients, a clean cache, live servers."""
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from common.services import user_create
+from tests.live import LiveServer
+from tests.modes import MODES, ModeClient
+
+PASSWORD = "correct horse battery staple"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip when a service is missing on a user's machine; in CI, fail instead."""
+    if not available:
+        if IN_CI:
+            pytest.fail(f"CI must provide this: {reason}")
+        pytest.skip(reason)
+
+
+def cache_clear() -> None:
+    """Forget this run's cache keys, and no one else's."""
+    delete_pattern = getattr(cache, "delete_pattern", None)
+    if delete_pattern is not None:
+        delete_pattern("*")
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_clean_cache(settings: Any) -> Iterator[None]:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache_clear()
+    yield
+    cache_clear()
+
+
+@pytest.fixture
+def password() -> str:
+    """The password of every test user."""
+    return PASSWORD
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    """Create users with the test password."""
+
+    def make(username: str = "alice", **fields: Any) -> User:
+        return user_create(
+            username=username,
+            password=fields.pop("password", PASSWORD),
+            email=fields.pop("email", f"{username}@example.com"),
+            display_name=fields.pop("display_name", username.title()),
+        )
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Callable[..., User]) -> User:
+    """Alice, with a profile."""
+    return make_user("alice")
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """A client that enforces CSRF as a browser's server would."""
+    return APIClient(enforce_csrf_checks=True)
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Each of `session`, `jwt-header`, `jwt-cookie` in turn."""
+    return str(request.param)
+
+
+@pytest.fixture
+def mode_client(mode: str) -> ModeClient:
+    """A client of the current mode, not logged in."""
+    return ModeClient(mode)
+
+
+@pytest.fixture
+def logged_in(mode_client: ModeClient, user: User) -> ModeClient:
+    """A client of the current mode, logged in as alice."""
+    response = mode_client.login(user.username, PASSWORD)
+    assert response.status_code == 200, response.content  # noqa: PLR2004
+    return mode_client
+
+
+@pytest.fixture(scope="session")
+def live_server_factory(
+    django_db_setup: None, django_db_blocker: Any
+) -> Iterator[Callable[..., LiveServer]]:
+    """Start real gunicorn servers over the test database; all are stopped at the end."""
+    servers: list[LiveServer] = []
+
+    def start(**env: str) -> LiveServer:
+        server = LiveServer(**env).start()
+        servers.append(server)
+        return server
+
+    with django_db_blocker.unblock():
+        yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def live(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """One shared real server, default settings."""
+    return live_server_factory()
+
+
+@pytest.fixture
+def live_user(transactional_db: None, make_user: Callable[..., User]) -> User:
+    """Alice, committed so that a server process sees her."""
+    return make_user("alice")
+
+
+def uses_postgres() -> bool:
+    """Whether the tests run on PostgreSQL."""
+    return bool(settings.DATABASES["default"]["ENGINE"].endswith("postgresql"))

@@ -1,0 +1,81 @@
+"""One client per mode, so that one scenario can run in `session`, `jwt-header` and `jwt-cookie`."""
+
+from typing import Any
+
+from rest_framework.test import APIClient
+
+MODES = ("session", "jwt-header", "jwt-cookie")
+LOGIN_PATHS = {
+    "session": "/api/session/login/",
+    "jwt-header": "/api/jwt/token/",
+    "jwt-cookie": "/api/jwt/cookie/login/",
+}
+PROFILE_PATHS = {
+    "session": "/api/session/profile/",
+    "jwt-header": "/api/jwt/profile/",
+    "jwt-cookie": "/api/profile/",
+}
+CREDENTIAL_COOKIES = {"session": "sessionid", "jwt-cookie": "access_token"}
+UNSAFE = {"post", "put", "patch", "delete"}
+
+
+class ModeClient:
+    """An APIClient that logs in through one mode and sends that mode's credentials."""
+
+    def __init__(self, mode: str, client: APIClient | None = None) -> None:
+        self.mode = mode
+        self.client = client or APIClient(enforce_csrf_checks=True)
+        self.tokens: dict[str, Any] = {}
+
+    @property
+    def profile_path(self) -> str:
+        """Where this mode reads and edits the profile."""
+        return PROFILE_PATHS[self.mode]
+
+    def csrf_token(self) -> str:
+        """The browser's CSRF token, fetched once as the SPA does."""
+        if "csrftoken" not in self.client.cookies:
+            self.client.get("/api/session/csrf/")
+        return str(self.client.cookies["csrftoken"].value)
+
+    def login(self, username: str, password: str, **extra: Any) -> Any:
+        """Log in through this mode's login endpoint."""
+        response = self.request(
+            "post", LOGIN_PATHS[self.mode], {"username": username, "password": password, **extra}
+        )
+        if self.mode == "jwt-header" and response.status_code == 200:  # noqa: PLR2004
+            self.tokens = response.json()
+            self.use_bearer(self.tokens["access"])
+        return response
+
+    def use_bearer(self, access: str) -> None:
+        """Send `access` as the Bearer token from now on."""
+        self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+
+    def request(self, method: str, path: str, data: Any = None, *, csrf: bool = True) -> Any:
+        """Send a request; browser modes add the CSRF header to unsafe ones unless told not to."""
+        extra = {}
+        if csrf and method in UNSAFE and self.mode != "jwt-header":
+            extra["HTTP_X_CSRFTOKEN"] = self.csrf_token()
+        return getattr(self.client, method)(path, data, format="json", **extra)
+
+    def logout(self) -> Any:
+        """Log out the way this mode does."""
+        if self.mode == "session":
+            return self.request("post", "/api/session/logout/")
+        if self.mode == "jwt-header":
+            return self.request("post", "/api/jwt/logout/", {"refresh": self.tokens["refresh"]})
+        return self.request("post", "/api/jwt/cookie/logout/")
+
+    def credential(self) -> str:
+        """The raw credential this client authenticates with."""
+        if self.mode == "jwt-header":
+            return str(self.client._credentials["HTTP_AUTHORIZATION"].split()[1])
+        return str(self.client.cookies[CREDENTIAL_COOKIES[self.mode]].value)
+
+    def replay(self, credential: str) -> None:
+        """Authenticate with an earlier credential again, as an attacker would."""
+        if self.mode == "jwt-header":
+            self.use_bearer(credential)
+        else:
+            self.client.cookies[CREDENTIAL_COOKIES[self.mode]] = credential
