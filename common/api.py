@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.contrib.auth.models import User
-from rest_framework.permissions import AllowAny
+from rest_framework.exceptions import UnsupportedMediaType
+from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +14,19 @@ from common.credentials import Credential
 
 class Api(APIView):
     """An API view whose authenticated responses say how they were authenticated."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Refuse an unsafe request whose body is not JSON before anything else runs.
+
+        Django's CSRF check would read a form body itself, and DRF would then see an
+        empty body: a form or text/plain POST must be refused outright instead.
+        """
+        has_body = request.META.get("CONTENT_LENGTH", "") not in ("", "0")
+        if request.method not in SAFE_METHODS and has_body:
+            parser = self.get_content_negotiator().select_parser(request, self.get_parsers())
+            if parser is None:
+                raise UnsupportedMediaType(request.content_type)
+        super().initial(request, *args, **kwargs)
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
+from jwt.exceptions import PyJWTError
 from rest_framework_simplejwt import settings as simplejwt_settings
 
 from jwt_auth.keys import HMAC_ALGORITHMS, key_set
@@ -22,7 +23,7 @@ def jwt_keys_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
         return [Error("JWT_SIGNING_KEY must not be SECRET_KEY.", id="dualauth.E002")]
     try:
         keys = key_set()
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, PyJWTError) as e:
         return [Error(f"JWT keys cannot be used: {e}", id="dualauth.E003")]
     if keys.algorithm in HMAC_ALGORITHMS and len(jwt.SIGNING_KEY.encode()) < MIN_HMAC_KEY_BYTES:
         return [Error("JWT_SIGNING_KEY must be at least 256 bits.", id="dualauth.E004")]

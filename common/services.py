@@ -10,13 +10,13 @@ from datetime import timedelta
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
-from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import Throttled, ValidationError
 
 from common.audit import audit_event
+from common.cache import cache_add, cache_get_many, cache_incr, cache_set_many_until
 from common.conf import dualauth_settings
 from common.exceptions import InvalidCredentials
 from common.models import LoginFamily, Profile
@@ -74,10 +74,9 @@ def families_revoke(
     LoginFamily.objects.filter(pk__in=[pk for pk, _ in rows]).update(
         revoked_at=now, revoke_reason=reason
     )
-    longest = max(expires_at for _, expires_at in rows) - now
-    cache.set_many(
+    cache_set_many_until(
         {family_cache_key(pk): REVOKED for pk, _ in rows},
-        timeout=max(1, math.ceil(longest.total_seconds())),
+        expires_at=max(expires_at for _, expires_at in rows).timestamp(),
     )
     for pk, _ in rows:
         audit_event("revoke", request=request, user_id=user_id, family_id=pk, reason=reason)
@@ -109,7 +108,8 @@ def login_throttle_check(*, username: str, request: HttpRequest) -> None:
     """Raise 429 while the username or the client address is over its failure limit."""
     buckets = _throttle_buckets(username=username, ip=client_ip(request))
     window = dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
-    values = cache.get_many([f"{key}:{part}" for key, _ in buckets for part in ("n", "t")])
+    # With the cache down the throttle fails open: logins must keep working.
+    values = cache_get_many([f"{key}:{part}" for key, _ in buckets for part in ("n", "t")]) or {}
     waits = [
         values.get(f"{key}:t", time.time()) + window - time.time()
         for key, limit in buckets
@@ -124,12 +124,8 @@ def login_failure_record(*, username: str, request: HttpRequest) -> None:
     """Count one failed login against the username and the client address."""
     window = math.ceil(dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds())
     for key, _ in _throttle_buckets(username=username, ip=client_ip(request)):
-        cache.add(f"{key}:t", time.time(), timeout=window)
-        if not cache.add(f"{key}:n", 1, timeout=window):
-            try:
-                cache.incr(f"{key}:n")
-            except ValueError:  # the window ended between add and incr
-                cache.add(f"{key}:n", 1, timeout=window)
+        cache_add(f"{key}:t", time.time(), timeout=window)
+        cache_incr(f"{key}:n", timeout=window)
 
 
 def login_credentials_check(*, username: str, password: str, request: HttpRequest) -> User:

@@ -20,6 +20,7 @@ from common.serializers import (
     ProfileUpdateInputSerializer,
 )
 from common.services import families_revoke, password_change, profile_update
+from jwt_auth.tokens import DualAccessToken, lifetime
 
 
 class ProfileDetailApi(Api):
@@ -89,5 +90,6 @@ def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    """The landing page: where to find the docs and the clients."""
-    return render(request, "common/index.html")
+    """The browser SPA's shell; it tells the SPA the access token lifetime to plan refreshes."""
+    access_lifetime = lifetime(DualAccessToken).total_seconds()
+    return render(request, "common/index.html", {"access_lifetime": int(access_lifetime)})

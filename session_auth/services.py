@@ -22,6 +22,8 @@ def session_login(*, request: HttpRequest, user: User, remember: bool) -> LoginF
     """Log `user` in under a new session key and a new CSRF token, as a new family."""
     previous_family = request.session.get(FAMILY_SESSION_KEY)
     previous_user = request.session.get(SESSION_KEY)
+    # Django keeps the key when the same user logs in again; every login must get a new one.
+    request.session.cycle_key()
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     if previous_family and previous_user:
         family_revoke(

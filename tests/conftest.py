@@ -129,3 +129,12 @@ def live_user(transactional_db: None, make_user: Callable[..., User]) -> User:
 def uses_postgres() -> bool:
     """Whether the tests run on PostgreSQL."""
     return bool(settings.DATABASES["default"]["ENGINE"].endswith("postgresql"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: every test must run there."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if IN_CI and skipped and exitstatus == 0:
+        reporter.write_line(f"CI: {len(skipped)} test(s) skipped; every test must run in CI.")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,223 @@
+"""Failed-login throttling, no user enumeration, and revocation state in the cache."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.hashers import MD5PasswordHasher
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from common.cache import cache_get
+from common.models import LoginFamily
+from common.selectors import REVOKED, family_cache_key, family_state_get
+from common.services import families_revoke
+from tests.conftest import cache_clear
+from tests.live import free_port
+from tests.modes import MODES, ModeClient
+
+
+def _fail(mode: str, username: str = "alice", **extra: str):
+    client = ModeClient(mode)
+    if extra:
+        client.client.credentials(**extra)
+    return client.login(username, "wrong password")
+
+
+@pytest.mark.parametrize("failing_mode", MODES)
+@pytest.mark.parametrize("login_mode", MODES)
+def test_five_failures_lock_a_username_on_every_endpoint_even_with_the_right_password(
+    user, password, failing_mode, login_mode
+):
+    for _ in range(5):
+        assert _fail(failing_mode).status_code == 401
+    response = ModeClient(login_mode).login("alice", password)
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert 0 < int(response["Retry-After"]) <= 15 * 60
+
+
+def test_failures_on_different_endpoints_add_up(user, password):
+    for mode in (*MODES, "session", "jwt-header"):
+        assert _fail(mode).status_code == 401
+    assert ModeClient("jwt-header").login("alice", password).status_code == 429
+
+
+def test_the_username_limit_ignores_case(user, password):
+    for _ in range(5):
+        _fail("jwt-header", "ALICE")
+    assert ModeClient("jwt-header").login("alice", password).status_code == 429
+
+
+def test_successful_logins_do_not_count(user, password):
+    for _ in range(4):
+        _fail("jwt-header")
+    for _ in range(10):
+        assert ModeClient("jwt-header").login("alice", password).status_code == 200
+    _fail("jwt-header")
+    assert ModeClient("jwt-header").login("alice", password).status_code == 429
+
+
+def test_an_address_over_its_limit_is_refused_for_every_username(user, password, settings):
+    settings.DUALAUTH = {"LOGIN_FAILURES_PER_ADDRESS": 3}
+    for name in ("bob", "carol", "dave"):
+        assert _fail("session", name).status_code == 401
+    assert ModeClient("session").login("alice", password).status_code == 429
+
+
+def test_a_spoofed_forwarded_for_header_dodges_nothing(user, password, settings):
+    settings.DUALAUTH = {"LOGIN_FAILURES_PER_ADDRESS": 3}
+    for i, name in enumerate(("bob", "carol", "dave")):
+        _fail("jwt-header", name, HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
+    spoofed = ModeClient("jwt-header")
+    spoofed.client.credentials(HTTP_X_FORWARDED_FOR="198.51.100.99")
+    assert spoofed.login("alice", password).status_code == 429
+
+
+def test_forwarded_for_is_believed_from_a_trusted_proxy_only(user, password, settings):
+    settings.DUALAUTH = {"LOGIN_FAILURES_PER_ADDRESS": 3, "TRUSTED_PROXIES": ["127.0.0.1/32"]}
+    for name in ("bob", "carol", "dave"):
+        _fail("jwt-header", name, HTTP_X_FORWARDED_FOR="203.0.113.5")
+    behind_proxy = ModeClient("jwt-header")
+    behind_proxy.client.credentials(HTTP_X_FORWARDED_FOR="203.0.113.6")
+    assert behind_proxy.login("alice", password).status_code == 200
+    forged_hop = ModeClient("jwt-header")
+    forged_hop.client.credentials(HTTP_X_FORWARDED_FOR="10.9.9.9, 203.0.113.5")
+    assert forged_hop.login("alice", password).status_code == 429
+
+
+def test_the_lock_ends_when_the_window_passes(user, password, settings):
+    settings.DUALAUTH = {"LOGIN_FAILURE_WINDOW": timedelta(seconds=1)}
+    for _ in range(5):
+        _fail("jwt-header")
+    assert ModeClient("jwt-header").login("alice", password).status_code == 429
+    time.sleep(1.2)
+    assert ModeClient("jwt-header").login("alice", password).status_code == 200
+
+
+class CountingHasher(MD5PasswordHasher):
+    """An MD5 hasher that counts how often a password is hashed."""
+
+    calls = 0
+
+    def encode(self, password: str, salt: str) -> str:
+        """Hash, and count it."""
+        CountingHasher.calls += 1
+        return super().encode(password, salt)
+
+
+@pytest.fixture
+def counting_hasher(settings):
+    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
+    return CountingHasher
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unknown_inactive_unusable_and_wrong_password_are_indistinguishable(
+    make_user, counting_hasher, mode
+):
+    make_user("alice")
+    make_user("ivan").__class__.objects.filter(username="ivan").update(is_active=False)
+    nopass = make_user("nopass")
+    nopass.set_unusable_password()
+    nopass.save()
+    cases = {
+        "unknown": ("nobody", "whatever 1"),
+        "wrong": ("alice", "whatever 1"),
+        "inactive": ("ivan", "correct horse battery staple"),
+        "unusable": ("nopass", "whatever 1"),
+    }
+    seen = {}
+    for case, (username, password) in cases.items():
+        cache_clear()
+        client = ModeClient(mode)
+        client.csrf_token()
+        counting_hasher.calls = 0
+        response = client.login(username, password)
+        headers = {k: v for k, v in response.items() if k not in {"Date", "Expires"}}
+        cookies = {name: dict(morsel) for name, morsel in response.cookies.items()}
+        seen[case] = (response.status_code, response.content, headers, cookies)
+        assert counting_hasher.calls == 1, case
+    assert seen["unknown"] == seen["wrong"] == seen["inactive"] == seen["unusable"]
+    assert seen["wrong"][0] == 401
+
+
+def test_a_steady_state_token_request_reads_no_family_from_the_database(user, password):
+    client = ModeClient("jwt-header")
+    client.login("alice", password)
+    client.request("get", client.profile_path)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.request("get", client.profile_path).status_code == 200
+    assert not [q for q in queries.captured_queries if "loginfamily" in q["sql"].lower()]
+
+
+def test_a_revocation_is_written_to_the_cache_at_once(user, password):
+    client = ModeClient("jwt-header")
+    client.login("alice", password)
+    client.request("get", client.profile_path)
+    family = LoginFamily.objects.get()
+    families_revoke(user_id=user.pk, reason="test")
+    assert cache_get(family_cache_key(family.pk)) == REVOKED
+    with CaptureQueriesContext(connection) as queries:
+        assert family_state_get(family_id=family.pk) is None
+    assert not queries.captured_queries
+
+
+@pytest.fixture
+def cache_down(settings):
+    """The revocation cache points at a Redis port where nothing listens."""
+    dead = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
+    }
+    settings.CACHES = {**settings.CACHES, "dualauth": dead}
+
+
+def test_with_the_cache_down_a_live_token_still_works_and_a_revoked_one_stays_revoked(
+    make_user, password, cache_down
+):
+    make_user("alice")
+    live, doomed = ModeClient("jwt-header"), ModeClient("jwt-header")
+    live.login("alice", password)
+    doomed.login("alice", password)
+    assert doomed.request("get", doomed.profile_path).status_code == 200
+    assert (
+        doomed.request(
+            "post", "/api/jwt/logout/", {"refresh": doomed.tokens["refresh"]}
+        ).status_code
+        == 204
+    )
+    assert doomed.request("get", doomed.profile_path).json()["code"] == "token_revoked"
+    assert live.request("get", live.profile_path).status_code == 200
+
+
+def test_a_revocation_that_missed_the_cache_is_written_once_it_is_back(user, password, settings):
+    client = ModeClient("jwt-header")
+    client.login("alice", password)
+    client.request("get", client.profile_path)
+    family = LoginFamily.objects.get()
+    working = settings.CACHES
+    settings.CACHES = {
+        **working,
+        "dualauth": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
+        },
+    }
+    families_revoke(user_id=user.pk, reason="during outage")
+    settings.CACHES = working
+    assert cache_get(family_cache_key(family.pk)) != REVOKED
+    assert client.request("get", client.profile_path).status_code == 401
+    assert cache_get(family_cache_key(family.pk)) == REVOKED
+
+
+def test_the_health_check_names_a_cache_that_is_down(api, db, cache_down):
+    response = APIClient().get("/api/health/")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "cache": "unavailable"},
+    }

@@ -1,0 +1,158 @@
+"""The shared endpoints: the resolver, health, schema, and errors that are always JSON."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.modes import ModeClient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bearer(user, password) -> str:
+    """A live access token of alice."""
+    client = ModeClient("jwt-header")
+    client.login("alice", password)
+    return str(client.tokens["access"])
+
+
+@pytest.fixture
+def session_browser(user, password) -> ModeClient:
+    """A browser with a live session of alice."""
+    client = ModeClient("session")
+    client.login("alice", password)
+    return client
+
+
+def test_the_resolver_prefers_a_bearer_header_over_cookies(session_browser, bearer):
+    session_browser.use_bearer(bearer)
+    response = session_browser.request("get", "/api/profile/")
+    assert response.status_code == 200
+    assert response["Auth-Mode"] == "jwt-header"
+
+
+def test_the_resolver_uses_the_access_cookie_before_the_session(session_browser, password):
+    session_browser.mode = "jwt-cookie"
+    session_browser.login("alice", password)
+    assert "sessionid" in session_browser.client.cookies
+    response = session_browser.request("get", "/api/profile/")
+    assert response["Auth-Mode"] == "jwt-cookie"
+
+
+def test_the_resolver_falls_back_to_the_session_cookie(session_browser):
+    response = session_browser.request("get", "/api/profile/")
+    assert response.status_code == 200
+    assert response["Auth-Mode"] == "session"
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer garbage", "Bearer", "Bearer a b", "Basic YTpi", "Token x"]
+)
+def test_a_bad_authorization_header_never_falls_through_to_a_good_session(session_browser, header):
+    session_browser.client.credentials(HTTP_AUTHORIZATION=header)
+    response = session_browser.request("get", "/api/profile/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+    assert "Bearer" in response["WWW-Authenticate"]
+
+
+def test_a_bad_access_cookie_never_falls_through_to_a_good_session(session_browser):
+    session_browser.client.cookies["access_token"] = "garbage"
+    response = session_browser.request("get", "/api/profile/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+
+
+def test_a_dead_session_cookie_is_a_401_on_the_resolver(api):
+    api.cookies["sessionid"] = "nosuchsession"
+    response = api.get("/api/profile/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_the_resolver_checks_csrf_for_a_session_but_not_for_a_bearer(session_browser, bearer):
+    response = session_browser.request("post", "/api/logout-all/", csrf=False)
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
+    api = APIClient(enforce_csrf_checks=True)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {bearer}")
+    assert api.post("/api/logout-all/").status_code == 204
+
+
+def test_password_change_with_a_wrong_old_password_is_a_400_that_changes_nothing(
+    session_browser, user, password
+):
+    response = session_browser.request(
+        "post", "/api/password/", {"old_password": "nope", "new_password": "a new passphrase 42"}
+    )
+    assert response.status_code == 400
+    assert "old_password" in response.json()["errors"]
+    user.refresh_from_db()
+    assert user.check_password(password)
+
+
+@pytest.mark.parametrize(
+    "new_password", ["short", "12345678901", "password123", "alice@example.com"]
+)
+def test_password_change_applies_djangos_validators(session_browser, password, new_password):
+    response = session_browser.request(
+        "post", "/api/password/", {"old_password": password, "new_password": new_password}
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert "new_password" in response.json()["errors"]
+
+
+def test_health_reports_each_check(api):
+    response = api.get("/api/health/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+
+
+def test_the_schema_is_openapi_3_and_describes_both_security_schemes(api):
+    response = api.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["jwtBearer"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["jwtCookie"]["in"] == "cookie"
+    assert schemes["session"] == {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+    resolver_security = schema["paths"]["/api/profile/"]["get"]["security"]
+    assert {name for entry in resolver_security for name in entry} == {
+        "jwtBearer",
+        "jwtCookie",
+        "session",
+    }
+    assert "/api/jwt/cookie/login/" in schema["paths"]
+
+
+def test_the_docs_page_is_served(api):
+    response = api.get("/api/docs/")
+    assert response.status_code == 200
+    assert b"swagger" in response.content.lower()
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete", "options"])
+def test_an_unknown_api_path_is_a_json_404_for_every_method(api, method):
+    response = getattr(api, method)("/api/no/such/thing/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_a_wrong_method_is_a_json_405(api):
+    response = api.delete("/api/health/")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_the_jwks_endpoint_is_a_json_404_with_a_shared_secret(api):
+    response = api.get("/.well-known/jwks.json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_the_index_page_is_served(api):
+    response = api.get("/")
+    assert response.status_code == 200
+    assert b"/api/docs/" in response.content

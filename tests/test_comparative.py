@@ -1,0 +1,174 @@
+"""One scenario, three modes: the same profile, and the documented differences."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from tests.modes import MODES, ModeClient
+
+# A Bearer request carries no cookie a forger could ride on: CSRF does not apply to it.
+COOKIE_MODES = pytest.mark.parametrize("mode", ["session", "jwt-cookie"])
+PROFILE = {"id", "username", "email", "display_name", "bio", "date_joined"}
+# How each mode names a credential that is gone.
+DEAD_CREDENTIAL_CODE = {
+    "session": "not_authenticated",
+    "jwt-header": "token_revoked",
+    "jwt-cookie": "token_revoked",
+}
+
+
+def _logged_in_everywhere(user: User, password: str) -> dict[str, ModeClient]:
+    clients = {mode: ModeClient(mode) for mode in MODES}
+    for client in clients.values():
+        assert client.login(user.username, password).status_code == 200
+    return clients
+
+
+def test_every_mode_reads_the_identical_profile(user, password):
+    clients = _logged_in_everywhere(user, password)
+    bodies = {}
+    for mode, client in clients.items():
+        response = client.request("get", client.profile_path)
+        assert response.status_code == 200
+        assert response["Auth-Mode"] == mode
+        bodies[mode] = response.json()
+    assert bodies["session"] == bodies["jwt-header"] == bodies["jwt-cookie"]
+    assert set(bodies["session"]) == PROFILE
+    assert bodies["session"]["username"] == "alice"
+    assert bodies["session"]["display_name"] == "Alice"
+    assert bodies["session"]["date_joined"].endswith("Z")
+
+
+def test_an_update_in_one_mode_is_seen_identically_in_every_mode(user, password):
+    clients = _logged_in_everywhere(user, password)
+    for mode, client in clients.items():
+        response = client.request(
+            "patch", client.profile_path, {"display_name": f"Alice ({mode})", "bio": mode}
+        )
+        assert response.status_code == 200, response.content
+        assert response["Auth-Mode"] == mode
+        assert response.json()["display_name"] == f"Alice ({mode})"
+        seen = {c.request("get", c.profile_path).json()["bio"] for c in clients.values()}
+        assert seen == {mode}
+
+
+def test_read_only_profile_fields_do_not_change(logged_in):
+    response = logged_in.request(
+        "patch", logged_in.profile_path, {"username": "mallory", "id": 99, "email": "m@x.io"}
+    )
+    assert response.status_code == 200
+    assert response.json()["username"] == "alice"
+    assert response.json()["email"] == "alice@example.com"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"display_name": "x" * 101}, "display_name"), ({"bio": "x" * 501}, "bio")],
+)
+def test_an_oversized_profile_field_is_a_400_that_changes_nothing(logged_in, body, field):
+    response = logged_in.request("patch", logged_in.profile_path, body)
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert field in response.json()["errors"]
+    assert logged_in.request("get", logged_in.profile_path).json()[field] != body[field]
+
+
+def test_a_write_without_csrf_is_refused_exactly_when_a_cookie_authenticated_it(logged_in):
+    response = logged_in.request(
+        "patch", logged_in.profile_path, {"display_name": "forged"}, csrf=False
+    )
+    if logged_in.mode == "jwt-header":
+        assert response.status_code == 200
+        assert response.json()["display_name"] == "forged"
+    else:
+        assert response.status_code == 403
+        assert response.json()["code"] == "csrf_failed"
+        assert logged_in.request("get", logged_in.profile_path).json()["display_name"] == "Alice"
+
+
+@COOKIE_MODES
+def test_a_write_with_a_wrong_csrf_token_is_refused_in_cookie_modes(logged_in):
+    response = logged_in.client.patch(
+        logged_in.profile_path,
+        {"display_name": "forged"},
+        format="json",
+        HTTP_X_CSRFTOKEN="x" * 64,
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
+
+
+@COOKIE_MODES
+def test_a_write_from_a_foreign_origin_is_refused_in_cookie_modes(logged_in):
+    response = logged_in.client.patch(
+        logged_in.profile_path,
+        {"display_name": "forged"},
+        format="json",
+        HTTP_X_CSRFTOKEN=logged_in.csrf_token(),
+        HTTP_ORIGIN="https://evil.example",
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
+
+
+def test_logging_out_kills_the_credential_for_a_replay(logged_in):
+    old = logged_in.credential()
+    assert logged_in.logout().status_code == 204
+    logged_in.replay(old)
+    response = logged_in.request("get", logged_in.profile_path)
+    assert response.status_code == 401
+    assert response.json()["code"] == DEAD_CREDENTIAL_CODE[logged_in.mode]
+    assert "WWW-Authenticate" in response
+
+
+def test_no_credential_at_all_is_a_401_with_a_challenge(mode_client):
+    response = mode_client.request("get", mode_client.profile_path)
+    assert response.status_code == 401
+    assert response.json() == {
+        "detail": "Authentication credentials were not provided.",
+        "code": "not_authenticated",
+    }
+    assert response["WWW-Authenticate"]
+
+
+def test_logout_all_ends_every_login_in_every_mode(user, password):
+    clients = _logged_in_everywhere(user, password)
+    caller = clients["jwt-header"]
+    assert caller.request("post", "/api/logout-all/").status_code == 204
+    for mode, client in clients.items():
+        response = client.request("get", client.profile_path)
+        assert response.status_code == 401, mode
+        assert response.json()["code"] == DEAD_CREDENTIAL_CODE[mode]
+
+
+@pytest.mark.parametrize("caller_mode", MODES)
+def test_a_password_change_keeps_the_callers_login_and_ends_every_other(
+    user, password, caller_mode
+):
+    clients = _logged_in_everywhere(user, password)
+    caller = clients[caller_mode]
+    response = caller.request(
+        "post", "/api/password/", {"old_password": password, "new_password": "a new passphrase 42"}
+    )
+    assert response.status_code == 204, response.content
+    for mode, client in clients.items():
+        status = client.request("get", client.profile_path).status_code
+        assert status == (200 if mode == caller_mode else 401), mode
+    assert ModeClient(caller_mode).login("alice", "a new passphrase 42").status_code == 200
+
+
+def test_a_deactivated_user_is_refused_at_the_next_request(logged_in, user):
+    user.is_active = False
+    user.save()
+    response = logged_in.request("get", logged_in.profile_path)
+    assert response.status_code == 401
+
+
+def test_a_deleted_user_is_refused_at_the_next_request(logged_in, user):
+    user.delete()
+    response = logged_in.request("get", logged_in.profile_path)
+    assert response.status_code == 401
+
+
+def test_authenticated_responses_are_never_cached(logged_in):
+    response = logged_in.request("get", logged_in.profile_path)
+    assert "no-store" in response["Cache-Control"]
