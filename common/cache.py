@@ -61,6 +61,14 @@ def cache_add(key: str, value: Any, timeout: float) -> bool:
         return False
 
 
+def cache_delete(key: str) -> None:
+    """Forget `key`; a failure leaves the entry to expire on its own."""
+    try:
+        caches[ALIAS].delete(key)
+    except Exception as e:  # a cache backend may raise anything on an outage
+        _failed("delete", e)
+
+
 def cache_incr(key: str, timeout: float) -> None:
     """Count one more under `key`, starting a window of `timeout` seconds."""
     cache = caches[ALIAS]

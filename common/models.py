@@ -1,8 +1,10 @@
 """The profile every mode serves, and the login family every mode revokes."""
 
 import uuid
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 
 
@@ -55,3 +57,20 @@ class LoginFamily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mode} login {self.id} of {self.user_id}"
+
+
+class CachedUser(User):
+    """A user rebuilt from the cache to serve reads: it has no password and is never saved."""
+
+    session_hash = ""
+
+    class Meta:
+        proxy = True
+
+    def get_session_auth_hash(self) -> str:
+        """The session hash of the real user, cached with it."""
+        return self.session_hash
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Refuse: a cached user is a read-only snapshot."""
+        raise TypeError("A cached user is read-only: load the user from the database to change it.")

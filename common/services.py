@@ -164,8 +164,9 @@ def password_change(
     new_password: str,
     keep_family_id: uuid.UUID | str | None,
     request: HttpRequest,
-) -> None:
-    """Set a new password and revoke every other login of the user."""
+) -> User:
+    """Set a new password and revoke every other login of the user; return the saved user."""
+    user = User.objects.get(pk=user.pk)
     username = user.get_username()
     login_throttle_check(username=username, request=request)
     if not user.check_password(old_password):
@@ -179,6 +180,7 @@ def password_change(
     user.save(update_fields=["password"])
     audit_event("password_change", request=request, user_id=user.pk, family_id=keep_family_id)
     families_revoke(user_id=user.pk, keep=keep_family_id, reason="password_change", request=request)
+    return user
 
 
 def user_create(*, username: str, password: str, email: str = "", display_name: str = "") -> User:

@@ -58,14 +58,14 @@ class PasswordChangeApi(Api):
         """Change the password, keeping this login."""
         serializer = PasswordChangeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        password_change(
+        user = password_change(
             user=self.user,
             keep_family_id=self.credential.family_id,
             request=request._request,
             **serializer.validated_data,
         )
         if self.credential.mode == "session":
-            update_session_auth_hash(request._request, self.user)
+            update_session_auth_hash(request._request, user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -13,7 +13,7 @@ from common.audit import audit_event
 from common.conf import dualauth_settings
 from common.exceptions import TokenNotValid, TokenReused, TokenRevoked
 from common.models import LoginFamily
-from common.selectors import family_state_get, user_get
+from common.selectors import family_state_get, login_get, user_get
 from common.services import family_create, family_revoke
 from jwt_auth.tokens import (
     FAMILY_CLAIM,
@@ -146,10 +146,11 @@ def token_logout(*, raw: str, request: HttpRequest, token_class: TokenClass) -> 
 def access_authenticate(*, raw: str) -> tuple[User, uuid.UUID]:
     """The user and family of a valid access token of a live family."""
     token = token_decode(DualAccessToken, raw)
-    state = family_state_get(family_id=token[FAMILY_CLAIM])
-    if state is None or str(state.user_id) != token["sub"]:
+    try:
+        user_id = int(token["sub"])
+    except (TypeError, ValueError) as e:
+        raise TokenNotValid() from e
+    login = login_get(family_id=token[FAMILY_CLAIM], user_id=user_id)
+    if login is None:
         raise TokenRevoked()
-    user = user_get(user_id=state.user_id)
-    if user is None:
-        raise TokenRevoked()
-    return user, uuid.UUID(token[FAMILY_CLAIM])
+    return login[1], uuid.UUID(token[FAMILY_CLAIM])

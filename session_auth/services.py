@@ -3,15 +3,16 @@
 import time
 import uuid
 
-from django.contrib.auth import SESSION_KEY, get_user, login, logout
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, login, logout
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from common.conf import dualauth_settings
 from common.exceptions import SessionNotValid
 from common.models import LoginFamily
-from common.selectors import family_state_get
+from common.selectors import login_get
 from common.services import family_create, family_revoke
 
 FAMILY_SESSION_KEY = "_dualauth_family"
@@ -45,14 +46,19 @@ def session_login(*, request: HttpRequest, user: User, remember: bool) -> LoginF
 
 def session_authenticate(*, request: HttpRequest) -> tuple[User, uuid.UUID]:
     """The user and family of a live session, or 401; ends a session idle for too long."""
-    user = get_user(request)
     raw_family = request.session.get(FAMILY_SESSION_KEY)
-    state = family_state_get(family_id=raw_family) if raw_family else None
-    if not user.is_authenticated or state is None or state.user_id != user.pk:
+    raw_user = request.session.get(SESSION_KEY)
+    login = (
+        login_get(family_id=raw_family, user_id=int(raw_user)) if raw_family and raw_user else None
+    )
+    # Django's own check: the session was made with the user's current password.
+    if login is None or not constant_time_compare(
+        request.session.get(HASH_SESSION_KEY, ""), login[1].get_session_auth_hash()
+    ):
         if raw_family:
             request.session.flush()
         raise SessionNotValid()
-    family_id = uuid.UUID(raw_family)
+    user, family_id = login[1], uuid.UUID(raw_family)
     now = time.time()
     idle = now - request.session.get(SEEN_SESSION_KEY, 0)
     if idle > dualauth_settings.SESSION_IDLE_TIMEOUT.total_seconds():
