@@ -103,8 +103,8 @@ def live_server_factory(
     """Start real gunicorn servers over the test database; all are stopped at the end."""
     servers: list[LiveServer] = []
 
-    def start(**env: str) -> LiveServer:
-        server = LiveServer(**env).start()
+    def start(*, workers: int = 2, threads: int = 4, **env: str) -> LiveServer:
+        server = LiveServer(workers=workers, threads=threads, **env).start()
         servers.append(server)
         return server
 
@@ -135,6 +135,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skipped test is a failure: every test must run there."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
-    if IN_CI and skipped and exitstatus == 0:
+    if IN_CI and skipped and exitstatus == 0 and reporter is not None:
         reporter.write_line(f"CI: {len(skipped)} test(s) skipped; every test must run in CI.")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -26,6 +26,7 @@ class ModeClient:
         self.mode = mode
         self.client = client or APIClient(enforce_csrf_checks=True)
         self.tokens: dict[str, Any] = {}
+        self.bearer = ""
 
     @property
     def profile_path(self) -> str:
@@ -50,6 +51,7 @@ class ModeClient:
 
     def use_bearer(self, access: str) -> None:
         """Send `access` as the Bearer token from now on."""
+        self.bearer = access
         self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
 
     def request(self, method: str, path: str, data: Any = None, *, csrf: bool = True) -> Any:
@@ -70,7 +72,7 @@ class ModeClient:
     def credential(self) -> str:
         """The raw credential this client authenticates with."""
         if self.mode == "jwt-header":
-            return str(self.client._credentials["HTTP_AUTHORIZATION"].split()[1])
+            return self.bearer
         return str(self.client.cookies[CREDENTIAL_COOKIES[self.mode]].value)
 
     def replay(self, credential: str) -> None:

@@ -40,7 +40,7 @@ def test_one_refresh_token_sent_many_times_at_once_never_yields_two_new_refresh_
     live_server_factory, live_user, password
 ):
     require_service(uses_postgres(), "the refresh race runs on PostgreSQL (set DATABASE_URL)")
-    server = live_server_factory(workers="2", threads="8")
+    server = live_server_factory(workers=2, threads=8)
     login = httpx.post(
         f"{server.url}/api/jwt/token/", json={"username": "alice", "password": password}
     )

@@ -1,0 +1,293 @@
+"""DualauthClient: JWT header mode, refreshed before expiry, on a 401, and after a lost reply."""
+
+import email.utils
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict, cast
+from urllib.parse import quote
+
+import httpx
+
+from clients.mobile.errors import (
+    DualauthError,
+    InvalidCredentialsError,
+    InvalidInputError,
+    LoginEndedError,
+    LoginExpiredError,
+    LoginRevokedError,
+    NotFoundError,
+    NotLoggedInError,
+    ServerUnavailableError,
+    ThrottledError,
+)
+from clients.mobile.store import FileTokenStore, Tokens, TokenStore
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+USER_AGENT = "dualauth-mobile/0.1"
+REFRESH_PATH = "/api/jwt/token/refresh/"
+REFRESH_ATTEMPTS = 3
+# Must stay under the server's refresh grace window (5 s by default): a repeat of a refresh
+# token later than that is taken for theft and revokes the login.
+DEFAULT_REFRESH_RETRY_WINDOW = 4.0
+EXPIRED_CODE = "token_not_valid"
+REVOKED_CODES = ("token_revoked", "token_reused")
+UNAVAILABLE_STATUSES = (502, 503, 504)
+
+
+class Profile(TypedDict):
+    """The profile resource."""
+
+    id: int
+    username: str
+    email: str
+    display_name: str
+    bio: str
+    date_joined: str
+
+
+class Device(TypedDict):
+    """One live token login of mine."""
+
+    id: str
+    created_at: str
+    last_used_at: str
+    user_agent: str
+    ip: str | None
+    current: bool
+
+
+class DualauthClient:
+    """One login to a dualauth server, shared safely by any number of threads.
+
+    Tokens live in `store` (by default the 0600 file ~/.config/dualauth/tokens.json).
+    The access token is refreshed a safety margin before it expires, and once more when
+    the server still says 401 `token_not_valid`; however many threads need a refresh,
+    one request makes it. A refresh whose reply is lost is retried with the same
+    refresh token within `refresh_retry_window` seconds, which the server answers with
+    the same new refresh token.
+    """
+
+    def __init__(
+        self,
+        server: str = DEFAULT_SERVER,
+        *,
+        store: TokenStore | None = None,
+        timeout: float = 10.0,
+        refresh_retry_window: float = DEFAULT_REFRESH_RETRY_WINDOW,
+        transport: httpx.BaseTransport | None = None,
+        event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.store: TokenStore = store if store is not None else FileTokenStore()
+        self._timeout = timeout
+        self._refresh_retry_window = refresh_retry_window
+        self._refresh_lock = threading.Lock()
+        self._http = httpx.Client(
+            base_url=self.server,
+            timeout=timeout,
+            transport=transport,
+            event_hooks=event_hooks,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+
+    def __enter__(self) -> "DualauthClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections; the stored tokens stay."""
+        self._http.close()
+
+    def login(self, username: str, password: str) -> None:
+        """Log in and store the new tokens."""
+        credentials = {"username": username, "password": password}
+        response = self._send("POST", "/api/jwt/token/", json=credentials)
+        if not response.is_success:
+            raise _error(response)
+        with self._refresh_lock:
+            self.store.save(_tokens_from(response))
+
+    def profile(self) -> Profile:
+        """My profile."""
+        return cast(Profile, self._authorized("GET", "/api/jwt/profile/").json())
+
+    def profile_update(self, *, display_name: str | None = None, bio: str | None = None) -> Profile:
+        """Change my display name and/or bio; the updated profile."""
+        changes = {
+            key: value
+            for key, value in {"display_name": display_name, "bio": bio}.items()
+            if value is not None
+        }
+        return cast(Profile, self._authorized("PATCH", "/api/jwt/profile/", json=changes).json())
+
+    def devices(self) -> list[Device]:
+        """My live token logins, this one marked `current`."""
+        return cast(list[Device], self._authorized("GET", "/api/jwt/devices/").json())
+
+    def device_revoke(self, device_id: str) -> None:
+        """End one of my token logins at once."""
+        self._authorized("DELETE", f"/api/jwt/devices/{quote(device_id, safe='')}/")
+
+    def logout(self) -> None:
+        """End this login on the server, then forget its tokens.
+
+        When the server cannot be reached the tokens stay, so that logging out can be retried.
+        """
+        tokens = self.store.load()
+        if tokens is None:
+            return
+        response = self._send("POST", "/api/jwt/logout/", json={"refresh": tokens.refresh})
+        # A 401 means this login had ended already: nothing is left to revoke.
+        if not response.is_success and response.status_code != httpx.codes.UNAUTHORIZED:
+            raise _error(response)
+        self._forget(tokens)
+
+    def logout_all(self) -> None:
+        """End every login of mine, sessions included, then forget the tokens."""
+        self._authorized("POST", "/api/logout-all/")
+        with self._refresh_lock:
+            self.store.clear()
+
+    def _stored(self) -> Tokens:
+        tokens = self.store.load()
+        if tokens is None:
+            raise NotLoggedInError("not logged in: log in first")
+        return tokens
+
+    def _authorized(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
+        """Send with a fresh access token; refresh and retry once on 401 `token_not_valid`."""
+        tokens = self._stored()
+        if tokens.needs_refresh(time.time()):
+            tokens = self._refresh(stale=tokens)
+        response = self._send(method, path, access=tokens.access, json=json)
+        if response.status_code == httpx.codes.UNAUTHORIZED and _code(response) == EXPIRED_CODE:
+            tokens = self._refresh(stale=tokens)
+            response = self._send(method, path, access=tokens.access, json=json)
+        if response.is_success:
+            return response
+        error = _error(response)
+        if isinstance(error, LoginEndedError):
+            self._forget(tokens)
+        raise error
+
+    def _refresh(self, *, stale: Tokens) -> Tokens:
+        """New tokens in place of `stale`; one refresh at a time, none if another did it."""
+        with self._refresh_lock:
+            current = self._stored()
+            if current.access != stale.access:
+                return current
+            response = self._refresh_send(current.refresh)
+            if response.is_success:
+                tokens = _tokens_from(response)
+                self.store.save(tokens)
+                return tokens
+            error = _error(response)
+            if response.status_code == httpx.codes.UNAUTHORIZED:
+                self.store.clear()
+                if not isinstance(error, LoginEndedError):
+                    error = LoginExpiredError(
+                        f"{error.message} Log in again.", code=error.code, status=error.status
+                    )
+            raise error
+
+    def _refresh_send(self, refresh: str) -> httpx.Response:
+        """POST the refresh token, again with the same token while the reply may be lost."""
+        deadline = time.monotonic() + self._refresh_retry_window
+        attempt = 1
+        while True:
+            # Short attempts, so that a retry still lands inside the server's grace window.
+            remaining = deadline - time.monotonic()
+            timeout = min(self._timeout, self._refresh_retry_window / 2, max(remaining, 0.1))
+            try:
+                return self._http.post(REFRESH_PATH, json={"refresh": refresh}, timeout=timeout)
+            except httpx.TransportError as e:
+                pause = 0.2 * attempt
+                if attempt == REFRESH_ATTEMPTS or time.monotonic() + pause >= deadline:
+                    raise self._unavailable(e) from e
+                time.sleep(pause)
+                attempt += 1
+
+    def _send(
+        self, method: str, path: str, *, access: str | None = None, json: Any = None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {access}"} if access else {}
+        try:
+            return self._http.request(method, path, json=json, headers=headers)
+        except httpx.TransportError as e:
+            raise self._unavailable(e) from e
+
+    def _forget(self, tokens: Tokens) -> None:
+        """Clear the store, unless it already holds another login than `tokens`."""
+        with self._refresh_lock:
+            current = self.store.load()
+            if current is not None and current.refresh == tokens.refresh:
+                self.store.clear()
+
+    def _unavailable(self, error: httpx.TransportError) -> ServerUnavailableError:
+        if isinstance(error, httpx.TimeoutException):
+            reason = "no answer in time"
+        elif isinstance(error, httpx.ConnectError):
+            reason = f"connection failed ({error})"
+        else:
+            reason = f"the connection broke ({error})"
+        return ServerUnavailableError(f"cannot reach the server at {self.server}: {reason}")
+
+
+def _tokens_from(response: httpx.Response) -> Tokens:
+    body = response.json()
+    return Tokens.issued(
+        access=body["access"],
+        refresh=body["refresh"],
+        expires_in=float(body["expires_in"]),
+        now=time.time(),
+    )
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _code(response: httpx.Response) -> str:
+    return str(_body(response).get("code", ""))
+
+
+def _retry_after(value: str | None) -> int:
+    """Seconds from a `Retry-After` header: a number of seconds or an HTTP date."""
+    if not value:
+        return 0
+    if value.strip().isdigit():
+        return int(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0
+    return max(0, round(when.timestamp() - time.time()))
+
+
+def _error(response: httpx.Response) -> DualauthError:
+    """The exception that an error response stands for."""
+    body = _body(response)
+    status = response.status_code
+    code = str(body.get("code") or f"http_{status}")
+    detail = str(body.get("detail") or response.reason_phrase or "error")
+    if status == httpx.codes.TOO_MANY_REQUESTS:
+        return ThrottledError(detail, retry_after=_retry_after(response.headers.get("Retry-After")))
+    if code == "invalid_credentials":
+        return InvalidCredentialsError(detail, status=status)
+    if code in REVOKED_CODES:
+        return LoginRevokedError(detail, code=code, status=status)
+    if status == httpx.codes.BAD_REQUEST:
+        errors = body.get("errors")
+        return InvalidInputError(detail, errors=errors if isinstance(errors, dict) else {})
+    if status == httpx.codes.NOT_FOUND:
+        return NotFoundError(detail, status=status)
+    if status in UNAVAILABLE_STATUSES:
+        return ServerUnavailableError(detail, code=code, status=status)
+    return DualauthError(detail, code=code, status=status)

@@ -1,0 +1,81 @@
+"""Every failure of the client, as an exception carrying the server's `code`."""
+
+from typing import Any
+
+
+class DualauthError(Exception):
+    """Base of every client error: a message for people and a `code` for programs."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.status = status
+
+
+class InvalidCredentialsError(DualauthError):
+    """Wrong username or password."""
+
+    code = "invalid_credentials"
+
+
+class ThrottledError(DualauthError):
+    """Too many failed logins: wait `retry_after` seconds."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int, status: int | None = 429) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class LoginEndedError(DualauthError):
+    """This login can no longer be used; the stored tokens were removed: log in again."""
+
+    code = "token_revoked"
+
+
+class LoginRevokedError(LoginEndedError):
+    """The login was revoked (logout, logout everywhere, device revoked, or token reuse)."""
+
+
+class LoginExpiredError(LoginEndedError):
+    """The refresh token or the whole login expired."""
+
+    code = "token_not_valid"
+
+
+class NotLoggedInError(DualauthError):
+    """No tokens are stored."""
+
+    code = "not_logged_in"
+
+
+class ServerUnavailableError(DualauthError):
+    """The server could not be reached, timed out, or said it is unavailable."""
+
+    code = "server_unavailable"
+
+
+class InvalidInputError(DualauthError):
+    """The server refused the input: `errors` maps each field to its messages."""
+
+    code = "validation_error"
+
+    def __init__(self, message: str, *, errors: dict[str, Any], status: int | None = 400) -> None:
+        super().__init__(message, status=status)
+        self.errors = errors
+
+
+class NotFoundError(DualauthError):
+    """No such resource (for example an unknown or already revoked device)."""
+
+    code = "not_found"
+
+
+class StoreError(DualauthError):
+    """The token store file is unsafe (readable by others) or unreadable."""
+
+    code = "store_error"
