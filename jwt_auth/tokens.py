@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
+from django.core.signals import setting_changed
 from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
@@ -72,9 +73,19 @@ _backend: KeyedTokenBackend | None = None
 def token_backend() -> KeyedTokenBackend:
     """The backend of the current configuration."""
     global _backend
-    if _backend is None or _backend.algorithm != key_set().algorithm:
+    if _backend is None:
         _backend = KeyedTokenBackend()
     return _backend
+
+
+def _forget_backend(*, setting: str, **kwargs: Any) -> None:
+    # The backend holds the issuer, audience and leeway it was built with.
+    global _backend
+    if setting == "SIMPLE_JWT":
+        _backend = None
+
+
+setting_changed.connect(_forget_backend)
 
 
 class KeyedTokenMixin:

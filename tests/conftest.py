@@ -92,7 +92,7 @@ def mode_client(mode: str) -> ModeClient:
 def logged_in(mode_client: ModeClient, user: User) -> ModeClient:
     """A client of the current mode, logged in as alice."""
     response = mode_client.login(user.username, PASSWORD)
-    assert response.status_code == 200, response.content  # noqa: PLR2004
+    assert response.status_code == 200, response.content
     return mode_client
 
 

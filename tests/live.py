@@ -62,7 +62,7 @@ class LiveServer:
     def start(self, timeout: float = 20.0) -> "LiveServer":
         """Start the server and wait until its health endpoint answers."""
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603
+            self.process = subprocess.Popen(
                 self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout

@@ -44,7 +44,7 @@ class ModeClient:
         response = self.request(
             "post", LOGIN_PATHS[self.mode], {"username": username, "password": password, **extra}
         )
-        if self.mode == "jwt-header" and response.status_code == 200:  # noqa: PLR2004
+        if self.mode == "jwt-header" and response.status_code == 200:
             self.tokens = response.json()
             self.use_bearer(self.tokens["access"])
         return response

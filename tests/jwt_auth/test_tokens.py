@@ -1,0 +1,323 @@
+"""The classic JWT attacks against the real endpoints: each is a 401 token_not_valid.
+
+Every forged token differs from one the server would accept in exactly one way; the first
+test proves that the forger, left alone, makes tokens the server accepts.
+"""
+
+import base64
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+from rest_framework_simplejwt import settings as simplejwt_settings
+
+from jwt_auth.keys import key_set
+from tests.jwt_keys import (
+    b64url,
+    b64url_json,
+    jws_unsigned,
+    public_pem,
+    rsa_private_pem,
+    segment_decode,
+)
+
+pytestmark = pytest.mark.django_db
+
+PROFILE = "/api/jwt/profile/"
+RESOLVER_PROFILE = "/api/profile/"
+REFRESH = "/api/jwt/token/refresh/"
+VERIFY = "/api/jwt/token/verify/"
+Forge = Callable[..., str]
+
+
+def assert_not_valid(response: Any) -> None:
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "token_not_valid", response.content
+
+
+def bearer(api: APIClient, access: str, path: str = PROFILE) -> Any:
+    return api.get(path, HTTP_AUTHORIZATION=f"Bearer {access}")
+
+
+def verify(api: APIClient, token: str) -> Any:
+    return api.post(VERIFY, {"token": token}, format="json")
+
+
+def refresh(api: APIClient, token: str) -> Any:
+    return api.post(REFRESH, {"refresh": token}, format="json")
+
+
+def assert_access_refused(api: APIClient, access: str) -> None:
+    """Refused as a Bearer token on both profile routes and by token/verify/."""
+    assert_not_valid(bearer(api, access))
+    assert_not_valid(bearer(api, access, RESOLVER_PROFILE))
+    assert_not_valid(verify(api, access))
+
+
+def header_of(token: str) -> dict[str, Any]:
+    return segment_decode(token.split(".")[0])
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    return segment_decode(token.split(".")[1])
+
+
+def test_the_forger_left_alone_makes_tokens_the_server_accepts(
+    api: APIClient, pair: dict[str, Any], forge: Forge
+) -> None:
+    access, refresh_token = forge(pair["access"]), forge(pair["refresh"])
+
+    assert bearer(api, access).status_code == 200
+    assert verify(api, access).status_code == 200
+    assert refresh(api, refresh_token).status_code == 200
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+def test_alg_none_is_refused_in_every_capitalisation(
+    api: APIClient, pair: dict[str, Any], alg: str
+) -> None:
+    access = jws_unsigned({**header_of(pair["access"]), "alg": alg}, claims_of(pair["access"]))
+    refresh_token = jws_unsigned(
+        {**header_of(pair["refresh"]), "alg": alg}, claims_of(pair["refresh"])
+    )
+
+    assert_access_refused(api, access)
+    assert_not_valid(verify(api, refresh_token))
+    assert_not_valid(refresh(api, refresh_token))
+
+
+def test_an_hs256_token_is_refused_when_rs256_is_configured(
+    api: APIClient,
+    jwt_configure: Callable[..., None],
+    rsa_pem: str,
+    obtain: Callable[[], dict[str, Any]],
+    forge: Forge,
+) -> None:
+    hmac_secret = simplejwt_settings.api_settings.SIGNING_KEY
+    jwt_configure("RS256", rsa_pem)
+    access = obtain()["access"]
+
+    assert_access_refused(api, forge(access, header={"alg": "HS256"}, key=hmac_secret))
+
+
+def test_an_hs256_token_signed_with_the_rs256_public_key_is_refused(
+    api: APIClient,
+    jwt_configure: Callable[..., None],
+    rsa_pem: str,
+    obtain: Callable[[], dict[str, Any]],
+    forge: Forge,
+) -> None:
+    jwt_configure("RS256", rsa_pem)
+    access = obtain()["access"]
+    attack = forge(access, header={"alg": "HS256"}, key=public_pem(rsa_pem))
+
+    assert bearer(api, forge(access)).status_code == 200
+    assert_access_refused(api, attack)
+
+
+def test_an_rs256_token_is_refused_when_hs256_is_configured(
+    api: APIClient,
+    jwt_configure: Callable[..., None],
+    obtain: Callable[[], dict[str, Any]],
+    forge: Forge,
+) -> None:
+    jwt_configure("HS256", secrets.token_urlsafe(48))
+    attack = forge(obtain()["access"], header={"alg": "RS256"}, key=rsa_private_pem())
+
+    assert_access_refused(api, attack)
+
+
+def test_a_payload_changed_to_another_user_keeping_the_signature_is_refused(
+    api: APIClient, pair: dict[str, Any], make_user: Callable[..., User]
+) -> None:
+    bob = make_user("bob")
+    head, body, signature = pair["access"].split(".")
+    claims = {**segment_decode(body), "sub": str(bob.pk)}
+    tampered = f"{head}.{b64url_json(claims)}.{signature}"
+
+    assert_access_refused(api, tampered)
+
+
+def test_a_changed_signature_is_refused(api: APIClient, pair: dict[str, Any]) -> None:
+    head, body, signature = pair["access"].split(".")
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw[0] ^= 1
+
+    assert_access_refused(api, f"{head}.{body}.{b64url(bytes(raw))}")
+    assert_access_refused(api, f"{head}.{body}.")
+
+
+@pytest.mark.parametrize(
+    "kid",
+    [
+        "not-a-key-of-ours",
+        "../../etc/passwd",
+        "' OR 1=1 --",
+        "",
+        1,
+        {"kid": "x"},
+        ["x"],
+        None,
+    ],
+    ids=["unknown", "path", "sql", "empty", "number", "object", "list", "null"],
+)
+def test_an_injected_kid_is_refused(
+    api: APIClient, pair: dict[str, Any], forge: Forge, kid: Any
+) -> None:
+    assert_access_refused(api, forge(pair["access"], header={"kid": kid}))
+
+
+def test_a_token_without_a_kid_is_refused(
+    api: APIClient, pair: dict[str, Any], forge: Forge
+) -> None:
+    assert_access_refused(api, forge(pair["access"], drop_header=("kid",)))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"crit": ["b64"], "b64": True},
+        {"jku": "https://attacker.example/jwks.json"},
+        {"x5u": "https://attacker.example/cert.pem"},
+        {"x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"]},
+        {"jwk": {"kty": "oct", "k": "c2VjcmV0"}},
+    ],
+    ids=["crit", "jku", "x5u", "x5c", "jwk"],
+)
+def test_key_naming_and_critical_headers_are_refused_even_on_an_otherwise_valid_token(
+    api: APIClient, pair: dict[str, Any], forge: Forge, extra: dict[str, Any]
+) -> None:
+    assert_access_refused(api, forge(pair["access"], header=extra))
+
+
+def test_an_inline_jwk_of_the_attackers_own_key_is_refused(
+    api: APIClient,
+    jwt_configure: Callable[..., None],
+    rsa_pem: str,
+    obtain: Callable[[], dict[str, Any]],
+    forge: Forge,
+) -> None:
+    jwt_configure("RS256", rsa_pem)
+    access = obtain()["access"]
+    attacker = rsa_private_pem()
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(
+        jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).prepare_key(
+            public_pem(attacker)
+        ),
+        as_dict=True,
+    )
+
+    assert_access_refused(api, forge(access, header={"jwk": jwk}, key=attacker))
+    assert_access_refused(api, forge(access, header={"jwk": jwk, "kid": "attacker"}, key=attacker))
+
+
+def test_an_expired_token_is_refused(api: APIClient, pair: dict[str, Any], forge: Forge) -> None:
+    now = int(time.time())
+    expired = forge(pair["access"], claims={"iat": now - 120, "exp": now - 60})
+
+    assert_access_refused(api, expired)
+
+
+def test_a_token_not_yet_valid_is_refused(
+    api: APIClient, pair: dict[str, Any], forge: Forge
+) -> None:
+    later = forge(pair["access"], claims={"nbf": int(time.time()) + 60})
+    already = forge(pair["access"], claims={"nbf": int(time.time()) - 60})
+
+    assert bearer(api, already).status_code == 200
+    assert_access_refused(api, later)
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "jti", "sub", "iss", "aud", "token_type", "fam"])
+def test_a_token_missing_a_required_claim_is_refused(
+    api: APIClient, pair: dict[str, Any], forge: Forge, claim: str
+) -> None:
+    assert_access_refused(api, forge(pair["access"], drop_claims=(claim,)))
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "jti", "sub", "iss", "aud", "token_type", "fam"])
+def test_a_refresh_token_missing_a_required_claim_is_refused(
+    api: APIClient, pair: dict[str, Any], forge: Forge, claim: str
+) -> None:
+    assert_not_valid(refresh(api, forge(pair["refresh"], drop_claims=(claim,))))
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": "someone-else"},
+        {"iss": ["dualauth"]},
+        {"aud": "another-api"},
+        {"aud": ["another-api"]},
+    ],
+    ids=["iss-wrong", "iss-list", "aud-wrong", "aud-list-without-ours"],
+)
+def test_a_token_for_another_issuer_or_audience_is_refused(
+    api: APIClient, pair: dict[str, Any], forge: Forge, claims: dict[str, Any]
+) -> None:
+    assert_access_refused(api, forge(pair["access"], claims=claims))
+
+
+def test_a_refresh_token_is_refused_as_an_access_token(
+    api: APIClient, pair: dict[str, Any]
+) -> None:
+    assert_not_valid(bearer(api, pair["refresh"]))
+    assert_not_valid(bearer(api, pair["refresh"], RESOLVER_PROFILE))
+
+
+def test_an_access_token_is_refused_as_a_refresh_token(
+    api: APIClient, pair: dict[str, Any]
+) -> None:
+    assert_not_valid(refresh(api, pair["access"]))
+
+
+def test_a_token_relabelled_with_another_type_is_refused(
+    api: APIClient, pair: dict[str, Any], forge: Forge
+) -> None:
+    assert_not_valid(bearer(api, forge(pair["access"], claims={"token_type": "refresh"})))
+    assert_not_valid(refresh(api, forge(pair["refresh"], claims={"token_type": "access"})))
+
+
+def test_the_signing_key_is_not_secret_key() -> None:
+    assert django_settings.SIMPLE_JWT["SIGNING_KEY"]
+    assert simplejwt_settings.api_settings.SIGNING_KEY != django_settings.SECRET_KEY
+
+
+def test_a_token_signed_with_secret_key_is_refused(
+    api: APIClient, pair: dict[str, Any], forge: Forge
+) -> None:
+    secret_key = django_settings.SECRET_KEY
+
+    assert_access_refused(api, forge(pair["access"], key=secret_key))
+    assert_access_refused(api, forge(pair["access"], header={"kid": "secret-key"}, key=secret_key))
+
+
+def test_new_tokens_name_their_key_and_algorithm(pair: dict[str, Any]) -> None:
+    keys = key_set()
+
+    assert header_of(pair["access"]) == {"alg": keys.algorithm, "kid": keys.kid, "typ": "JWT"}
+    assert header_of(pair["refresh"])["kid"] == keys.kid
+
+
+@pytest.mark.parametrize("garbage", ["x", "a.b.c", "..", "e30.e30.", "ey.ey.ey", "W10.e30.x"])
+def test_garbage_tokens_are_refused_without_a_server_error(api: APIClient, garbage: str) -> None:
+    assert_access_refused(api, garbage)
+    assert_not_valid(refresh(api, garbage))
+
+
+def test_a_new_issuer_and_audience_take_effect_in_process(
+    api: APIClient, settings: Any, pair: dict[str, Any], obtain: Callable[[], dict[str, Any]]
+) -> None:
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "ISSUER": "dualauth-2", "AUDIENCE": "api-2"}
+    access = obtain()["access"]
+
+    assert claims_of(access)["iss"] == "dualauth-2"
+    assert claims_of(access)["aud"] == "api-2"
+    assert bearer(api, access).status_code == 200
+    assert_access_refused(api, pair["access"])
