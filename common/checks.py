@@ -9,7 +9,8 @@ from rest_framework_simplejwt import settings as simplejwt_settings
 
 from jwt_auth.keys import HMAC_ALGORITHMS, key_set
 
-MIN_HMAC_KEY_BYTES = 32
+# RFC 7518 3.2: an HMAC key at least as long as the hash output.
+MIN_HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 MIN_RSA_KEY_BITS = 2048
 
 
@@ -25,8 +26,15 @@ def jwt_keys_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
         keys = key_set()
     except (ValueError, TypeError, PyJWTError) as e:
         return [Error(f"JWT keys cannot be used: {e}", id="dualauth.E003")]
-    if keys.algorithm in HMAC_ALGORITHMS and len(jwt.SIGNING_KEY.encode()) < MIN_HMAC_KEY_BYTES:
-        return [Error("JWT_SIGNING_KEY must be at least 256 bits.", id="dualauth.E004")]
+    if keys.algorithm in HMAC_ALGORITHMS:
+        shortest = min(len(secret.encode()) for secret in keys.verifying_keys.values())
+        if shortest < MIN_HMAC_KEY_BYTES[keys.algorithm]:
+            bits = MIN_HMAC_KEY_BYTES[keys.algorithm] * 8
+            return [
+                Error(
+                    f"Every {keys.algorithm} key must be at least {bits} bits.", id="dualauth.E004"
+                )
+            ]
     size = getattr(keys.signing_key, "key_size", MIN_RSA_KEY_BITS)
     if size < MIN_RSA_KEY_BITS:
         return [Error("An RSA signing key must be at least 2048 bits.", id="dualauth.E005")]

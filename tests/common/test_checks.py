@@ -108,6 +108,25 @@ def test_an_hmac_key_under_256_bits_is_e004(settings: Any) -> None:
     assert error_ids() == []
 
 
+@pytest.mark.parametrize(("algorithm", "minimum"), [("HS384", 48), ("HS512", 64)])
+def test_an_hmac_key_shorter_than_its_hash_is_e004(
+    settings: Any, algorithm: str, minimum: int
+) -> None:
+    configure(settings, algorithm, "k" * (minimum - 1))
+    short = error_ids()
+    configure(settings, algorithm, "k" * minimum)
+
+    assert short == ["dualauth.E004"]
+    assert error_ids() == []
+
+
+def test_a_short_previous_hmac_key_is_e004(settings: Any) -> None:
+    configure(settings, "HS256", "k" * 32)
+    settings.DUALAUTH = {"JWT_PREVIOUS_KEYS": "short"}
+
+    assert error_ids() == ["dualauth.E004"]
+
+
 def test_an_rsa_key_under_2048_bits_is_e005(settings: Any) -> None:
     configure(settings, "RS256", rsa_private_pem(1024))
 
