@@ -11,3 +11,7 @@ class CommonConfig(AppConfig):
 
     def ready(self) -> None:
         from common import checks, schema, signals  # noqa: F401
+        from common.cache import cache_recovery_hook_add
+        from common.services import families_revoked_recache
+
+        cache_recovery_hook_add(families_revoked_recache)

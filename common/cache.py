@@ -1,14 +1,16 @@
 """The shared cache of revocation state and throttle counters: a failure is seen, never fatal.
 
-Callers fall back to the database (revocation) or fail open (throttling). A
-revocation that could not reach the cache is kept here and written at the next
-chance, so that an entry cached before the outage cannot outlive it.
+Callers fall back to the database (revocation) or fail open (throttling). An
+instance that saw the cache fail runs the recovery hooks before it next uses the
+cache: they write again, from the database, every revocation that may have missed
+it, so that an entry cached before the outage does not outlive the outage.
 """
 
 import logging
-import math
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import caches
@@ -16,11 +18,47 @@ from django.core.cache import caches
 logger = logging.getLogger("dualauth")
 
 ALIAS = "dualauth"
-_unwritten: dict[str, tuple[Any, float]] = {}
+# How far before the last success a revocation may have missed the cache unseen.
+RECOVERY_MARGIN = 60.0
+
+RecoveryHook = Callable[[float], None]
+_recovery_hooks: list[RecoveryHook] = []
+_lock = threading.Lock()
+_state = {"last_ok": time.time(), "failed": False}
+
+
+def cache_recovery_hook_add(hook: RecoveryHook) -> None:
+    """Run `hook(since)` once the cache answers again after this instance saw it fail."""
+    if hook not in _recovery_hooks:
+        _recovery_hooks.append(hook)
 
 
 def _failed(operation: str, error: Exception) -> None:
     logger.warning("cache %s failed: %s", operation, error)
+    _state["failed"] = True
+
+
+def _recovered() -> bool:
+    """Whether the cache may be used: it never failed, or the recovery hooks just ran."""
+    if not _state["failed"]:
+        return True
+    with _lock:
+        if not _state["failed"]:
+            return True
+        since = float(_state["last_ok"]) - RECOVERY_MARGIN
+        _state["failed"] = False
+        try:
+            for hook in _recovery_hooks:
+                hook(since)
+        except Exception as e:  # a cache backend may raise anything on an outage
+            _failed("recovery", e)
+            return False
+        logger.warning("cache recovered: revocations since %.0f written again", since)
+        return True
+
+
+def _ok() -> None:
+    _state["last_ok"] = time.time()
 
 
 def cache_get(key: str) -> Any | None:
@@ -29,36 +67,36 @@ def cache_get(key: str) -> Any | None:
     return values.get(key) if values else None
 
 
-def cache_probe() -> bool:
-    """Whether the cache stores and returns a value right now."""
-    probe = f"health:{uuid.uuid4().hex}"
-    try:
-        cache = caches[ALIAS]
-        cache.set(probe, "ok", timeout=5)
-        stored = cache.get(probe) == "ok"
-        cache.delete(probe)
-    except Exception as e:  # a cache backend may raise anything on an outage
-        _failed("probe", e)
-        return False
-    return stored
-
-
 def cache_get_many(keys: list[str]) -> dict[str, Any] | None:
     """The cached values of `keys`, or None when the cache cannot answer."""
+    if not _recovered():
+        return None
     try:
-        return caches[ALIAS].get_many(keys)
+        values = caches[ALIAS].get_many(keys)
     except Exception as e:  # a cache backend may raise anything on an outage
         _failed("get", e)
         return None
+    _ok()
+    return values
 
 
 def cache_add(key: str, value: Any, timeout: float) -> bool:
     """Store `value` unless `key` holds one already; False when it was not stored."""
+    if not _recovered():
+        return False
     try:
         return bool(caches[ALIAS].add(key, value, timeout=timeout))
     except Exception as e:  # a cache backend may raise anything on an outage
         _failed("add", e)
         return False
+
+
+def cache_set_many(values: dict[str, Any], timeout: float) -> None:
+    """Store `values`; on failure the recovery hooks will write them again later."""
+    try:
+        caches[ALIAS].set_many(values, timeout=timeout)
+    except Exception as e:  # a cache backend may raise anything on an outage
+        _failed("set", e)
 
 
 def cache_delete(key: str) -> None:
@@ -82,26 +120,18 @@ def cache_incr(key: str, timeout: float) -> None:
         _failed("incr", e)
 
 
-def cache_set_many_until(values: dict[str, Any], expires_at: float) -> None:
-    """Store `values` until `expires_at`; what cannot be stored now is retried later."""
-    _unwritten.update({key: (value, expires_at) for key, value in values.items()})
-    cache_flush_unwritten()
-
-
-def cache_flush_unwritten() -> None:
-    """Write what an earlier outage kept from the cache; cheap when there is nothing."""
-    if not _unwritten:
-        return
-    now = time.time()
-    pending = {key: entry for key, entry in _unwritten.items() if entry[1] > now}
-    if not pending:
-        _unwritten.clear()
-        return
-    timeout = math.ceil(max(expires_at for _, expires_at in pending.values()) - now)
+def cache_probe() -> bool:
+    """Whether the cache stores and returns a value right now."""
+    if not _recovered():
+        return False
+    probe = f"health:{uuid.uuid4().hex}"
     try:
-        caches[ALIAS].set_many({key: value for key, (value, _) in pending.items()}, timeout=timeout)
+        cache = caches[ALIAS]
+        cache.set(probe, "ok", timeout=5)
+        stored = cache.get(probe) == "ok"
+        cache.delete(probe)
     except Exception as e:  # a cache backend may raise anything on an outage
-        _failed("set", e)
-        return
-    for key in pending:
-        _unwritten.pop(key, None)
+        _failed("probe", e)
+        return False
+    _ok()
+    return stored

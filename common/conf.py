@@ -23,8 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_ABSOLUTE_TIMEOUT": timedelta(days=14),
     # How often a live login's `last_seen_at` is written: at most once per period.
     "TOUCH_INTERVAL": timedelta(seconds=60),
-    # How long a live family's state stays cached; revocations overwrite it at once.
-    "FAMILY_CACHE_TTL": timedelta(minutes=5),
+    # How long a live family's state (and its user's snapshot) stays cached. Revocations
+    # overwrite it at once; this only bounds how long a cache that lost a revocation
+    # during a partition, and kept its data, could still vouch for the family.
+    "FAMILY_CACHE_TTL": timedelta(seconds=60),
     # Failed logins allowed per window, per username and per client address.
     "LOGIN_FAILURES_PER_USERNAME": 5,
     "LOGIN_FAILURES_PER_ADDRESS": 30,

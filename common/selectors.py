@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from common.cache import (
     cache_add,
-    cache_flush_unwritten,
     cache_get,
     cache_get_many,
     cache_probe,
@@ -114,7 +113,6 @@ def family_state_get(*, family_id: uuid.UUID | str) -> FamilyState | None:
         key = family_cache_key(family_id)
     except ValueError:
         return None
-    cache_flush_unwritten()
     return _family_state(key, cache_get(key))
 
 
@@ -129,7 +127,6 @@ def login_get(*, family_id: uuid.UUID | str, user_id: int) -> tuple[FamilyState,
     except ValueError:
         return None
     user_key = user_cache_key(user_id)
-    cache_flush_unwritten()
     values = cache_get_many([family_key, user_key]) or {}
     state = _family_state(family_key, values.get(family_key))
     if state is None or state.user_id != user_id:

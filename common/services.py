@@ -5,18 +5,20 @@ import math
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import Throttled, ValidationError
 
 from common.audit import audit_event
-from common.cache import cache_add, cache_get_many, cache_incr, cache_set_many_until
+from common.cache import ALIAS as CACHE_ALIAS
+from common.cache import cache_add, cache_get_many, cache_incr, cache_set_many
 from common.conf import dualauth_settings
 from common.exceptions import InvalidCredentials
 from common.models import LoginFamily, Profile
@@ -74,13 +76,34 @@ def families_revoke(
     LoginFamily.objects.filter(pk__in=[pk for pk, _ in rows]).update(
         revoked_at=now, revoke_reason=reason
     )
-    cache_set_many_until(
-        {family_cache_key(pk): REVOKED for pk, _ in rows},
-        expires_at=max(expires_at for _, expires_at in rows).timestamp(),
-    )
+    cache_set_many(*_revoked_entries(rows, now))
     for pk, _ in rows:
         audit_event("revoke", request=request, user_id=user_id, family_id=pk, reason=reason)
     return len(rows)
+
+
+def _revoked_entries(
+    rows: list[tuple[uuid.UUID, datetime]], now: datetime
+) -> tuple[dict[str, str], float]:
+    """Cache entries marking `rows` revoked, and a timeout outliving the longest of them."""
+    longest = max(expires_at for _, expires_at in rows) - now
+    return {family_cache_key(pk): REVOKED for pk, _ in rows}, max(
+        1, math.ceil(longest.total_seconds())
+    )
+
+
+def families_revoked_recache(since: float) -> None:
+    """Write again to the cache every live-until-expiry family revoked since `since` (epoch)."""
+    now = timezone.now()
+    rows = list(
+        LoginFamily.objects.filter(
+            revoked_at__gte=datetime.fromtimestamp(since, tz=UTC), expires_at__gt=now
+        ).values_list("pk", "expires_at")
+    )
+    if rows:
+        values, timeout = _revoked_entries(rows, now)
+        # Not cache_set_many: a failure here must reach the recovery, which tries again.
+        caches[CACHE_ALIAS].set_many(values, timeout=timeout)
 
 
 def family_revoke(
