@@ -322,3 +322,18 @@ def test_cookie_logout_requires_csrf(browser):
 def test_a_stale_access_cookie_never_blocks_a_cookie_login(browser, password):
     browser.client.cookies["access_token"] = "stale"
     assert browser.login("alice", password).status_code == 200
+
+
+def test_a_browser_lists_and_revokes_its_devices_with_the_cookie_and_csrf(browser, password):
+    other = ModeClient("jwt-header")
+    other.login("alice", password)
+    rows = browser.request("get", "/api/jwt/devices/")
+    assert rows.status_code == 200
+    assert rows["Auth-Mode"] == "jwt-cookie"
+    target = next(row["id"] for row in rows.json() if not row["current"])
+    forged = browser.request("delete", f"/api/jwt/devices/{target}/", csrf=False)
+    assert forged.status_code == 403
+    assert forged.json()["code"] == "csrf_failed"
+    assert other.request("get", other.profile_path).status_code == 200
+    assert browser.request("delete", f"/api/jwt/devices/{target}/").status_code == 204
+    assert other.request("get", other.profile_path).status_code == 401

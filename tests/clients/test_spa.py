@@ -1,0 +1,366 @@
+"""The browser SPA at `/`, driven in a real Chromium against a real gunicorn server."""
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+
+from tests.conftest import PASSWORD, require_service
+from tests.live import ROOT, LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+SPA_MODES = ("session", "jwt-cookie")
+MODE_LABELS = {"session": "Session cookie", "jwt-cookie": "JWT cookies"}
+SECRET_COOKIES = ("sessionid", "access_token", "refresh_token")
+SECOND_DEVICE = "dualauth-second-device/1.0"
+
+
+@pytest.fixture(scope="module")
+def spa_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A server started after the SPA's files are collected, so whitenoise serves them."""
+    require_service(
+        bool(settings.REDIS_URL),
+        "REDIS_URL: a live server's workers share throttling and revocations through Redis",
+    )
+    call_command("collectstatic", "--noinput", verbosity=0)
+    return live_server_factory()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless; never a downloaded browser."""
+    require_service(CHROMIUM.exists(), f"Chromium is not installed at {CHROMIUM}")
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        # Playwright's sync API keeps its asyncio loop running in this thread, which Django's
+        # async-safety check takes for async code; every database call here is synchronous.
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser profile: no cookies, no storage."""
+    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    """A tab of the fresh profile."""
+    return context.new_page()
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
+    """Write a screenshot to test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=path, full_page=full_page)
+    return path
+
+
+def assert_tokens_unreadable(page: Page) -> None:
+    """Page script sees no credential cookie, whatever the browser holds."""
+    readable = page.evaluate("document.cookie")
+    for name in SECRET_COOKIES:
+        assert f"{name}=" not in readable, f"{name} is readable by page script"
+
+
+def held_cookies(context: BrowserContext) -> dict[str, bool]:
+    """The credential cookies the browser holds, each with its HttpOnly flag."""
+    return {
+        cookie["name"]: cookie["httpOnly"]
+        for cookie in context.cookies()
+        if cookie["name"] in SECRET_COOKIES
+    }
+
+
+def sign_in(page: Page, *, mode: str, username: str, password: str) -> None:
+    """Fill and submit the sign-in form."""
+    page.get_by_label(MODE_LABELS[mode]).check()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@dataclass
+class OtherDevice:
+    """A second login of the same user, made over plain HTTP."""
+
+    client: httpx.Client
+    profile_path: str
+
+    def profile_status(self) -> int:
+        """What the server answers this login's credential now."""
+        return self.client.get(self.profile_path).status_code
+
+
+def other_device_login(server: LiveServer, *, mode: str, username: str) -> OtherDevice:
+    """Log in again from another client: a session for session mode, a token pair for JWT."""
+    client = httpx.Client(base_url=server.url, headers={"User-Agent": SECOND_DEVICE})
+    credentials = {"username": username, "password": PASSWORD}
+    if mode == "session":
+        client.get("/api/session/csrf/")
+        response = client.post(
+            "/api/session/login/",
+            json=credentials,
+            headers={"X-CSRFToken": client.cookies["csrftoken"]},
+        )
+        assert response.status_code == 200, response.text
+        return OtherDevice(client, "/api/session/profile/")
+    response = client.post("/api/jwt/token/", json=credentials)
+    assert response.status_code == 200, response.text
+    client.headers["Authorization"] = f"Bearer {response.json()['access']}"
+    return OtherDevice(client, "/api/jwt/profile/")
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_a_user_signs_in_edits_the_profile_revokes_another_login_and_signs_out(
+    spa_server: LiveServer, live_user: User, context: BrowserContext, page: Page, mode: str
+) -> None:
+    logins_path = "/api/session/sessions/" if mode == "session" else "/api/jwt/devices/"
+    page.goto(spa_server.url)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("link", name="API docs")).to_have_attribute("href", "/api/docs/")
+    assert_tokens_unreadable(page)
+
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    expect(page.locator("#profile-username")).to_have_text("alice")
+    expect(page.locator(".log-entry", has_text=f"GET {logins_path}").first).to_contain_text(mode)
+    assert_tokens_unreadable(page)
+    expected = {"sessionid"} if mode == "session" else {"access_token", "refresh_token"}
+    assert held_cookies(context) == dict.fromkeys(expected, True)
+
+    page.get_by_label("Display name").fill("A" * 101)
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.locator("#profile-display_name-error")).to_contain_text("100 characters")
+    expect(page.get_by_label("Display name")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Display name").fill("Alice Liddell")
+    page.get_by_label("Bio").fill("Curious. Follows rabbits down holes; reads the docs first.")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_role("status")).to_have_text("Profile saved.")
+    expect(page.locator("#whoami")).to_contain_text("Alice Liddell")
+    assert_tokens_unreadable(page)
+
+    page.reload()
+    expect(page.get_by_label("Display name")).to_have_value("Alice Liddell")
+
+    other = other_device_login(spa_server, mode=mode, username="alice")
+    page.get_by_role("button", name="Refresh list").click()
+    other_row = page.locator(".device", has_text=SECOND_DEVICE)
+    expect(other_row).to_have_count(1)
+    expect(page.locator(".device.current")).to_contain_text("This browser")
+    assert_tokens_unreadable(page)
+    screenshot(page, f"spa-{mode}-desktop", full_page=True)
+    page.set_viewport_size(PHONE)
+    screenshot(page, f"spa-{mode}-phone")
+    screenshot(page, f"spa-{mode}-phone-full", full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+    assert other.profile_status() == 200
+    other_row.get_by_role("button", name=re.compile("^Revoke")).click()
+    expect(other_row).to_have_count(0)
+    expect(page.get_by_role("status")).to_contain_text("signed out")
+    assert other.profile_status() == 401
+    assert_tokens_unreadable(page)
+
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert held_cookies(context) == {}
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert_tokens_unreadable(page)
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_signing_out_everywhere_ends_every_other_login_too(
+    spa_server: LiveServer, live_user: User, page: Page, mode: str
+) -> None:
+    page.goto(spa_server.url)
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    other = other_device_login(spa_server, mode=mode, username="alice")
+
+    page.get_by_role("button", name="Sign out everywhere").click()
+
+    expect(page.get_by_role("status")).to_have_text("Signed out everywhere.")
+    assert other.profile_status() == 401
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_changing_the_password_shows_field_errors_and_signs_out_other_logins(
+    spa_server: LiveServer, live_user: User, page: Page, mode: str
+) -> None:
+    page.goto(spa_server.url)
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    other = other_device_login(spa_server, mode=mode, username="alice")
+
+    page.get_by_label("Current password").fill("not my password")
+    page.get_by_label("New password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#password-old_password-error")).to_contain_text("not correct")
+    assert other.profile_status() == 200
+
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_role("status")).to_contain_text("Password changed")
+    assert other.profile_status() == 401
+    page.get_by_role("button", name="Reload").click()
+    expect(page.get_by_role("status")).to_have_text("Profile reloaded.")
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_a_wrong_password_shows_its_message(
+    spa_server: LiveServer, live_user: User, page: Page, mode: str
+) -> None:
+    page.goto(spa_server.url)
+    sign_in(page, mode=mode, username="alice", password="not the password")
+
+    expect(page.get_by_role("alert").filter(has_text="Invalid")).to_have_text(
+        "Invalid username or password."
+    )
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert_tokens_unreadable(page)
+
+
+@pytest.fixture(scope="module")
+def throttling_server(
+    spa_server: LiveServer, live_server_factory: Callable[..., LiveServer]
+) -> LiveServer:
+    """A server that blocks a username after two failed logins."""
+    return live_server_factory(LOGIN_FAILURES_PER_USERNAME="2")
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_a_throttled_login_shows_a_live_countdown(
+    throttling_server: LiveServer, live_user: User, page: Page, mode: str
+) -> None:
+    page.goto(throttling_server.url)
+    countdown = page.get_by_role("timer")
+    for _ in range(4):
+        with page.expect_response(re.compile(r"/login/$")) as response:
+            sign_in(page, mode=mode, username="alice", password="not the password")
+        if response.value.status == 429:
+            break
+    else:
+        pytest.fail("the login was never throttled")
+
+    expect(page.get_by_role("alert")).to_contain_text("Too many failed sign-in attempts")
+    expect(countdown).to_have_text(re.compile(r"^Try again in \d+:\d\d$"))
+    first = countdown.inner_text()
+    expect(countdown).not_to_have_text(first)
+    screenshot(page, f"spa-{mode}-throttled")
+
+
+@pytest.fixture(scope="module")
+def short_token_server(
+    spa_server: LiveServer, live_server_factory: Callable[..., LiveServer]
+) -> LiveServer:
+    """A server whose access tokens live three seconds, with no grace for a repeated refresh."""
+    return live_server_factory(ACCESS_TOKEN_LIFETIME="3", REFRESH_GRACE_SECONDS="0")
+
+
+def test_jwt_cookies_refresh_silently_before_the_access_token_expires(
+    short_token_server: LiveServer, live_user: User, page: Page
+) -> None:
+    page.goto(short_token_server.url)
+    sign_in(page, mode="jwt-cookie", username="alice", password=PASSWORD)
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+
+    page.wait_for_timeout(4500)
+    page.get_by_role("button", name="Reload").click()
+
+    expect(page.get_by_role("status")).to_have_text("Profile reloaded.")
+    refreshes = page.locator(".log-entry", has_text="POST /api/jwt/cookie/refresh/")
+    expect(refreshes.first).to_contain_text("200")
+    expect(page.locator(".log-entry", has_text="GET /api/profile/ 401")).to_have_count(0)
+    assert_tokens_unreadable(page)
+
+
+def test_a_401_on_jwt_cookies_is_refreshed_once_and_retried(
+    short_token_server: LiveServer, live_user: User, page: Page
+) -> None:
+    page.goto(short_token_server.url)
+    sign_in(page, mode="jwt-cookie", username="alice", password=PASSWORD)
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    # Make the page believe its access token lives an hour, so no timer refreshes it.
+    far = json.dumps({"lifetime": 3600})
+    page.evaluate(
+        f"localStorage.setItem('dualauth.access-expiry', "
+        f"JSON.stringify({{...{far}, at: Date.now() + 3600e3}}))"
+    )
+
+    page.wait_for_timeout(4500)
+    page.get_by_role("button", name="Reload").click()
+
+    expect(
+        page.locator(".log-entry", has_text="GET /api/profile/").filter(has_text="401")
+    ).to_have_count(1)
+    expect(page.get_by_role("status")).to_have_text("Profile reloaded.")
+    calls = page.locator(".log-entry").evaluate_all(
+        "entries => entries.slice(0, 3).map("
+        "entry => [...entry.children].slice(1).map(part => part.textContent).join(' '))"
+    )
+    assert calls == [
+        "GET /api/profile/ 200 jwt-cookie",
+        "POST /api/jwt/cookie/refresh/ 200 no credential",
+        "GET /api/profile/ 401 no credential",
+    ]
+
+
+def test_two_tabs_never_refresh_the_same_token_twice(
+    short_token_server: LiveServer, live_user: User, context: BrowserContext, page: Page
+) -> None:
+    # Without a grace window, a refresh token sent twice revokes the login: both tabs must
+    # take turns and each must see the cookies the other rotated.
+    page.goto(short_token_server.url)
+    sign_in(page, mode="jwt-cookie", username="alice", password=PASSWORD)
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    other_tab = context.new_page()
+    other_tab.goto(short_token_server.url)
+    expect(other_tab.get_by_role("heading", name="Profile")).to_be_visible()
+
+    page.wait_for_timeout(7000)
+
+    for tab in (page, other_tab):
+        expect(tab.get_by_role("heading", name="Profile")).to_be_visible()
+        tab.get_by_role("button", name="Reload").click()
+        expect(tab.get_by_role("status")).to_have_text("Profile reloaded.")
+        expect(tab.locator(".log-entry", has_text="refresh/ 401")).to_have_count(0)
+    refreshes = page.locator(".log-entry", has_text="POST /api/jwt/cookie/refresh/ 200")
+    other_refreshes = other_tab.locator(".log-entry", has_text="POST /api/jwt/cookie/refresh/ 200")
+    assert refreshes.count() + other_refreshes.count() >= 2
