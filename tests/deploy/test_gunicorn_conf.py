@@ -1,0 +1,73 @@
+"""deploy/gunicorn.conf.py: gunicorn refuses to start on a failed deployment check."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.deploy.conftest import ROOT
+from tests.live import database_url, free_port
+
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+SECRETS = {"SECRET_KEY": "k" * 25 + "Q" * 25, "JWT_SIGNING_KEY": "j" * 24 + "W" * 24}
+
+
+def gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    """gunicorn as deployed, with `env` over this environment, writing to `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(GUNICORN), "--config", "deploy/gunicorn.conf.py", "project.wsgi"],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DEBUG": "false",
+                "GUNICORN_BIND": f"127.0.0.1:{port}",
+                "WEB_CONCURRENCY": "1",
+                **env,
+            },
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("SECRET_KEY", "SECRET_KEY is not set"),
+        ("JWT_SIGNING_KEY", "(dualauth.E001) JWT_SIGNING_KEY is not set."),
+    ],
+)
+def test_gunicorn_refuses_to_start_without_a_required_key(
+    missing: str, message: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "gunicorn.log"
+    # Empty, not unset: an empty value also keeps a local `.env` from filling it in.
+    process = gunicorn({**SECRETS, missing: ""}, free_port(), log)
+    assert process.wait(timeout=60) != 0
+    output = log.read_text()
+    assert message in output
+    assert "Booting worker" not in output
+
+
+def test_gunicorn_serves_once_the_deployment_checks_pass(
+    transactional_db: None, tmp_path: Path
+) -> None:
+    port, log = free_port(), tmp_path / "gunicorn.log"
+    process = gunicorn({**SECRETS, "DATABASE_URL": database_url()}, port, log)
+    try:
+        response = None
+        deadline = time.monotonic() + 30
+        while response is None and process.poll() is None and time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/health/", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None, log.read_text()
+        assert response.status_code == 200, log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

@@ -1,0 +1,110 @@
+"""Two instances, one Redis, one database: a login, a logout and a throttle hold on both."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from django.contrib.auth.models import User
+
+from tests.conftest import PASSWORD
+from tests.modes import MODES
+from tests.stack.clients import StackClient
+from tests.stack.conftest import Stack
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def agents() -> Iterator[list[StackClient]]:
+    """Agents made by a test; closed at its end."""
+    made: list[StackClient] = []
+    yield made
+    for agent in made:
+        agent.close()
+
+
+def logged_in(mode: str, base: str, user: User, agents: list[StackClient]) -> StackClient:
+    """An agent of `mode` logged in as `user` on the instance at `base`."""
+    agent = StackClient(mode)
+    agents.append(agent)
+    response = agent.login(base, user.username, PASSWORD)
+    assert response.status_code == 200, response.text
+    return agent
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_login_on_one_instance_works_on_the_other(
+    stack: Stack, stack_user: User, agents: list[StackClient], mode: str
+) -> None:
+    agent = logged_in(mode, stack.a.url, stack_user, agents)
+    for base in (stack.b.url, stack.a.url):
+        response = agent.profile(base)
+        assert response.status_code == 200, response.text
+        assert response.headers["Auth-Mode"] == mode
+    assert agent.profile_update(stack.b.url, bio=f"via {mode}").status_code == 200
+    assert agent.profile(stack.a.url).json()["bio"] == f"via {mode}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_logout_on_one_instance_ends_the_login_on_the_other_at_once(
+    stack: Stack, stack_user: User, agents: list[StackClient], mode: str
+) -> None:
+    agent = logged_in(mode, stack.b.url, stack_user, agents)
+    # Both instances have the login's live state cached before the logout.
+    assert agent.profile(stack.a.url).status_code == 200
+    assert agent.profile(stack.b.url).status_code == 200
+    replay = agent.clone()
+    agents.append(replay)
+    assert agent.logout(stack.a.url).status_code == 204
+    for base in (stack.b.url, stack.a.url):
+        response = replay.profile(base)
+        assert response.status_code == 401, response.text
+        expected = "not_authenticated" if mode == "session" else "token_revoked"
+        assert response.json()["code"] == expected
+
+
+def test_a_jwt_logout_on_one_instance_is_refused_by_the_other_as_revoked(
+    stack: Stack, stack_user: User, agents: list[StackClient]
+) -> None:
+    agent = logged_in("jwt-header", stack.a.url, stack_user, agents)
+    access = agent.credential()
+    assert agent.profile(stack.b.url).status_code == 200
+    assert agent.logout(stack.a.url).status_code == 204
+    verify = httpx.post(f"{stack.b.url}/api/jwt/token/verify/", json={"token": access})
+    assert verify.status_code == 401
+    assert verify.json()["code"] == "token_revoked"
+    response = agent.profile(stack.b.url)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+    refresh = agent.refresh(stack.b.url)
+    assert refresh.status_code == 401
+    assert refresh.json()["code"] == "token_revoked"
+
+
+def test_logout_all_reaches_every_login_on_every_instance(
+    stack: Stack, stack_user: User, agents: list[StackClient]
+) -> None:
+    everyone = [logged_in(mode, base, stack_user, agents) for mode in MODES for base in stack.urls]
+    for agent in everyone:
+        for base in stack.urls:
+            assert agent.profile(base).status_code == 200
+    assert everyone[0].logout_all(stack.b.url).status_code == 204
+    for agent in everyone:
+        for base in stack.urls:
+            assert agent.profile(base).status_code == 401, (agent.mode, base)
+
+
+def test_failed_logins_are_counted_across_instances(
+    stack: Stack, stack_user: User, agents: list[StackClient]
+) -> None:
+    agent = StackClient("jwt-header")
+    agents.append(agent)
+    # The default limit is 5 failures per username: 3 on one instance, 2 on the other.
+    for base in (stack.a.url, stack.b.url, stack.a.url, stack.b.url, stack.a.url):
+        response = agent.login(base, stack_user.username, "wrong password")
+        assert response.status_code == 401, response.text
+    for base in stack.urls:
+        response = agent.login(base, stack_user.username, PASSWORD)
+        assert response.status_code == 429, response.text
+        assert response.json()["code"] == "throttled"
+        assert int(response.headers["Retry-After"]) > 0

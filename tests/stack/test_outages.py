@@ -1,0 +1,167 @@
+"""Redis or PostgreSQL failing under two instances: nobody is logged out, no revocation is lost."""
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+
+from tests.conftest import PASSWORD
+from tests.live import ROOT, LiveServer
+from tests.modes import MODES
+from tests.stack.clients import StackClient
+from tests.stack.conftest import Stack
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def agents() -> Iterator[list[StackClient]]:
+    """Agents made by a test; closed at its end."""
+    made: list[StackClient] = []
+    yield made
+    for agent in made:
+        agent.close()
+
+
+def logged_in(mode: str, base: str, user: User, agents: list[StackClient]) -> StackClient:
+    """An agent of `mode` logged in as `user` on the instance at `base`."""
+    agent = StackClient(mode)
+    agents.append(agent)
+    response = agent.login(base, user.username, PASSWORD)
+    assert response.status_code == 200, response.text
+    return agent
+
+
+def logged_out(agent: StackClient, base: str, agents: list[StackClient]) -> StackClient:
+    """Log `agent` out on `base`; return a replay of its old credentials."""
+    replay = agent.clone()
+    agents.append(replay)
+    assert agent.logout(base).status_code == 204
+    return replay
+
+
+def assert_authenticated(agents: list[StackClient], stack: Stack) -> None:
+    """Every agent is still logged in, on both instances."""
+    for agent in agents:
+        for base in stack.urls:
+            response = agent.profile(base)
+            assert response.status_code == 200, (agent.mode, base, response.text)
+
+
+def assert_refused(agents: list[StackClient], stack: Stack) -> None:
+    """Every agent's credentials are refused, on both instances."""
+    for agent in agents:
+        for base in stack.urls:
+            response = agent.profile(base)
+            assert response.status_code == 401, (agent.mode, base, response.text)
+
+
+def test_a_redis_outage_logs_nobody_out_and_loses_no_revocation(
+    stack: Stack, stack_user: User, agents: list[StackClient]
+) -> None:
+    kept = [logged_in(mode, base, stack_user, agents) for mode in MODES for base in stack.urls]
+    doomed = [logged_in(mode, stack.a.url, stack_user, agents) for mode in MODES]
+    assert_authenticated(kept + doomed, stack)
+    revoked_before = [
+        logged_out(logged_in(mode, stack.b.url, stack_user, agents), stack.a.url, agents)
+        for mode in MODES
+    ]
+
+    stack.redis.stop()
+    try:
+        for response in stack.health():
+            assert response.status_code == 503
+            assert response.json() == {
+                "status": "unavailable",
+                "checks": {"database": "ok", "cache": "unavailable"},
+            }
+        assert_authenticated(kept + doomed, stack)
+        assert_refused(revoked_before, stack)
+        fresh = [logged_in(mode, base, stack_user, agents) for mode in MODES for base in stack.urls]
+        assert_authenticated(fresh, stack)
+        for agent in kept + fresh:
+            assert agent.refresh(stack.b.url).status_code == 200, agent.mode
+        assert (
+            kept[0].profile_update(stack.a.url, bio="written during the outage").status_code == 200
+        )
+        revoked_during = [logged_out(agent, stack.b.url, agents) for agent in doomed]
+        assert_refused(revoked_during, stack)
+        assert_authenticated(kept + fresh, stack)
+    finally:
+        stack.redis.start()
+
+    stack.wait_until_healthy()
+    for response in stack.health():
+        assert response.json()["checks"] == {"database": "ok", "cache": "ok"}
+    assert_authenticated(kept + fresh, stack)
+    assert_refused(revoked_before + revoked_during, stack)
+    assert kept[1].profile(stack.b.url).json()["bio"] == "written during the outage"
+
+
+def test_killed_database_connections_recover_and_never_give_an_html_500(
+    stack: Stack, stack_user: User, agents: list[StackClient]
+) -> None:
+    everyone = [logged_in(mode, base, stack_user, agents) for mode in MODES for base in stack.urls]
+    assert_authenticated(everyone, stack)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchall(), "the instances held database connections"
+    statuses = []
+    for round_ in range(3):
+        for agent in everyone:
+            for base in stack.urls:
+                for response in (
+                    agent.profile(base),
+                    agent.profile_update(base, bio=f"round {round_}"),
+                ):
+                    statuses.append(response.status_code)
+                    if response.status_code != 200:
+                        assert response.status_code == 503, response.text
+                        assert response.headers["Content-Type"] == "application/json"
+                        assert response.json()["code"] == "service_unavailable"
+    last_round = statuses[-2 * len(everyone) * len(stack.urls) :]
+    assert set(last_round) == {200}, statuses
+    for response in stack.health():
+        assert response.status_code == 200, response.text
+
+
+def test_health_names_an_unreachable_database_instead_of_hanging(stack: Stack) -> None:
+    # A server that accepts connections and never answers: only connect_timeout ends the wait.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        server = LiveServer(
+            DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/silent",
+            REDIS_URL=stack.redis.url,
+            DATABASE_TIMEOUT="2",
+        )
+        with server.log_path.open("ab") as log:
+            server.process = subprocess.Popen(  # the usual start() would wait for a 200 or 503
+                server.args, cwd=ROOT, env=server.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            response = None
+            for _ in range(100):
+                try:
+                    response = httpx.get(f"{server.url}/api/health/", timeout=20)
+                    break
+                except httpx.ConnectError:
+                    assert server.process.poll() is None, server.log_text()
+                    time.sleep(0.1)
+            assert response is not None, server.log_text()
+            assert response.status_code == 503
+            assert response.json() == {
+                "status": "unavailable",
+                "checks": {"database": "unavailable", "cache": "ok"},
+            }
+        finally:
+            server.stop()
