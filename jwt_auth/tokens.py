@@ -1,5 +1,6 @@
 """simplejwt's tokens, signed with a `kid`, carrying their login family, checked strictly."""
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,11 +11,14 @@ from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token, UntypedToken
 
-from jwt_auth.keys import key_set
+from jwt_auth.keys import KeySet, key_set
 
 FAMILY_CLAIM = "fam"
 # Headers that would let a token name its own key or extend the rules (RFC 8725 3.10).
 REFUSED_HEADERS = frozenset({"crit", "jku", "x5u", "x5c", "jwk"})
+# Verified tokens remembered per process (the oldest forgotten first): a client sends
+# the same access token for minutes, and parsing it is most of what a request costs.
+VERIFIED_TOKENS_KEPT = 4096
 REQUIRED_CLAIMS = ["exp", "iat", "jti", "sub", "iss", "aud", "token_type", FAMILY_CLAIM]
 
 
@@ -29,6 +33,8 @@ class KeyedTokenBackend(TokenBackend):
             issuer=settings.ISSUER,
             leeway=settings.LEEWAY,
         )
+        self._verified: dict[str, dict[str, Any]] = {}
+        self._verified_keys: KeySet | None = None
 
     def encode(self, payload: dict[str, Any]) -> str:
         """Sign `payload` with the current key, naming it in the `kid` header."""
@@ -39,8 +45,37 @@ class KeyedTokenBackend(TokenBackend):
         )
 
     def decode(self, token: Token | str | bytes, verify: bool = True) -> dict[str, Any]:
-        """Verify `token` strictly and return its claims."""
+        """Verify `token` strictly and return its claims; a token seen before skips the parse.
+
+        What a verification proves depends only on the token's bytes and the keys, except
+        for time: a remembered token has its `exp` and `nbf` checked again at every use.
+        """
         keys = key_set()
+        if keys is not self._verified_keys:
+            self._verified, self._verified_keys = {}, keys
+        raw = token.decode(errors="replace") if isinstance(token, bytes) else str(token)
+        remembered = self._verified.get(raw) if verify else None
+        if remembered is not None:
+            self._check_times(remembered)
+            return dict(remembered)
+        payload = self._decode(token, keys, verify)
+        if verify:
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                self._verified.pop(next(iter(self._verified)), None)
+            self._verified[raw] = payload
+        return dict(payload)
+
+    def _check_times(self, payload: dict[str, Any]) -> None:
+        """Refuse a remembered token that has expired or is not yet valid."""
+        now = time.time()
+        leeway = self.get_leeway().total_seconds()
+        if payload["exp"] <= now - leeway:
+            raise TokenBackendExpiredToken("Token is expired")
+        if "nbf" in payload and payload["nbf"] > now + leeway:
+            raise TokenBackendError("Token is not yet valid")
+
+    def _decode(self, token: Token | str | bytes, keys: KeySet, verify: bool) -> dict[str, Any]:
+        """Parse and verify `token` with the key its `kid` names."""
         try:
             header = jwt.get_unverified_header(token)  # type: ignore[arg-type]
         except jwt.InvalidTokenError as e:

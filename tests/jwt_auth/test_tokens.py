@@ -8,6 +8,7 @@ import base64
 import secrets
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -18,6 +19,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt import settings as simplejwt_settings
 
 from jwt_auth.keys import key_set
+from tests.conftest import PASSWORD
 from tests.jwt_keys import (
     b64url,
     b64url_json,
@@ -321,3 +323,18 @@ def test_a_new_issuer_and_audience_take_effect_in_process(
     assert claims_of(access)["aud"] == "api-2"
     assert bearer(api, access).status_code == 200
     assert_access_refused(api, pair["access"])
+
+
+def test_a_token_used_before_is_refused_once_it_expires(settings: Any, user: User) -> None:
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "ACCESS_TOKEN_LIFETIME": timedelta(seconds=2)}
+    client = APIClient()
+    tokens = client.post(
+        "/api/jwt/token/", {"username": user.username, "password": PASSWORD}, format="json"
+    ).json()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert client.get("/api/jwt/profile/").status_code == 200
+    expires = jwt.decode(tokens["access"], options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires - time.time()) + 0.2)
+    response = client.get("/api/jwt/profile/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
