@@ -40,5 +40,12 @@ test: lint migrate
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks (bench/README.md): QUICK=1 for a CI-sized run, SWEEP=0|1|only, BENCH_ARGS for the rest.
+bench: $(VENV)/.dev .env
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(SWEEP),--sweep=$(SWEEP)) $(BENCH_ARGS)
+
+compare: $(VENV)/.dev .env
+	$(BIN)/python -m bench.compare $(if $(QUICK),--quick) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache staticfiles

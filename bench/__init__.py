@@ -1,0 +1,1 @@
+"""Benchmarks of dualauth: `python -m bench` (throughput, scaling) and `python -m bench.compare`."""

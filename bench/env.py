@@ -1,0 +1,111 @@
+"""The bench's own database and cache namespace, and Django set up on them.
+
+The bench never writes into the database it is pointed at: with DATABASE_URL set it
+uses (and recreates at every run) a database whose name ends in `_bench` (or
+`_<suffix>`); without it, an SQLite file in a temporary directory.
+"""
+
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class BenchEnv:
+    """What every bench process and server of one run shares."""
+
+    database_url: str
+    redis_url: str
+    cache_prefix: str
+    tmpdir: Path
+
+    @property
+    def postgres(self) -> bool:
+        """Whether the run uses PostgreSQL."""
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    def server_env(self) -> dict[str, str]:
+        """The environment of a server process of this run."""
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "CACHE_KEY_PREFIX": self.cache_prefix,
+            "DEBUG": "false",
+            "LOG_LEVEL": "ERROR",
+            "AUDIT_LOG_LEVEL": "WARNING",
+        }
+
+    def cleanup(self) -> None:
+        """Forget this run's cache keys, database and temporary files."""
+        from django.db import connections
+
+        if self.redis_url:
+            from django.core.cache import cache
+
+            delete_pattern = getattr(cache, "delete_pattern", None)
+            if delete_pattern is not None:
+                delete_pattern("*")
+        connections.close_all()
+        if self.postgres:
+            _postgres_drop(self.database_url)
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def _postgres_drop(url: str, *, create: bool = False) -> None:
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = sql.Identifier(parts.path.lstrip("/"))
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        if create:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def _postgres_recreate(url: str, suffix: str) -> str:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "dualauth"
+    if not name.endswith(f"_{suffix}"):
+        name = f"{name}_{suffix}"
+    bench_url = urlunsplit(parts._replace(path=f"/{name}"))
+    _postgres_drop(bench_url, create=True)
+    return bench_url
+
+
+def bench_env_setup(*, suffix: str = "bench") -> BenchEnv:
+    """Create this run's database, point Django at it with the bench settings, migrate."""
+    tmpdir = Path(tempfile.mkdtemp(prefix=f"dualauth-{suffix}-"))
+    base_url = os.environ.get("DATABASE_URL", "").strip()
+    if base_url.startswith(("postgres://", "postgresql://")):
+        database_url = _postgres_recreate(base_url, suffix)
+    elif base_url:
+        raise SystemExit("the bench runs on PostgreSQL (DATABASE_URL=postgres://...) or SQLite")
+    else:
+        database_url = f"sqlite:///{tmpdir / 'bench.sqlite3'}"
+    run_id = secrets.token_hex(3)
+    outer_prefix = os.environ.get("CACHE_KEY_PREFIX", "").strip()
+    env = BenchEnv(
+        database_url=database_url,
+        redis_url=os.environ.get("REDIS_URL", "").strip(),
+        cache_prefix="-".join(part for part in (outer_prefix, suffix, run_id) if part),
+        tmpdir=tmpdir,
+    )
+    os.environ.update(env.server_env())
+    os.chdir(ROOT)
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    return env

@@ -1,0 +1,84 @@
+"""Bench-only endpoints: the baseline, and the stock DRF/simplejwt paths to measure against."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import (
+    JWTAuthentication,
+    JWTStatelessUserAuthentication,
+)
+
+from common.selectors import user_get
+from common.serializers import ProfileSerializer
+from common.views import ProfileDetailApi
+
+
+class ConstantApi(APIView):
+    """A constant body, no credentials: the cost of Django + DRF alone."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        """Always the same small body."""
+        return Response({"status": "ok"})
+
+
+class StockJwtProfileApi(ProfileDetailApi):
+    """Profile behind stock simplejwt `JWTAuthentication`: decode, user lookup, no revocation."""
+
+    authentication_classes = [JWTAuthentication]
+
+
+class DbSessionMixin(APIView):
+    """Reads the session with Django's stock `db` backend, whatever SESSION_ENGINE says.
+
+    The product runs `cached_db`; the stock comparison is the plain database session.
+    """
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Swap in a `db` session before authentication reads it."""
+        key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        request._request.session = DbSessionStore(key)
+        super().initial(request, *args, **kwargs)
+
+
+class StockSessionProfileApi(DbSessionMixin, ProfileDetailApi):
+    """The profile behind stock DRF `SessionAuthentication` over `db` sessions."""
+
+    authentication_classes = [SessionAuthentication]
+
+
+class StockSessionLogoutApi(DbSessionMixin, APIView):
+    """Stock Django logout: the session row is deleted."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request) -> Response:
+        """Log out."""
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StatelessJwtProfileApi(APIView):
+    """Revocation off: simplejwt's stateless decode, then the profile read dualauth uses."""
+
+    authentication_classes = [JWTStatelessUserAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        """The token's user's profile."""
+        user = user_get(user_id=int(str(request.user.pk)))
+        if user is None:
+            raise AuthenticationFailed()
+        return Response(ProfileSerializer(user).data)
