@@ -1,17 +1,17 @@
 """The one profile serializer every mode uses, and the shared inputs."""
 
+from typing import Any
+
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from common.models import Profile
 
+DATE_TIME = serializers.DateTimeField()
+
 
 class ProfileSerializer(serializers.Serializer):
-    """The profile resource: identical whichever mode serves it.
-
-    Declared field by field rather than as a ModelSerializer: it is on the hot path of
-    every authenticated read, and introspecting the model costs more than the rest of
-    the request.
-    """
+    """The profile resource: identical whichever mode serves it."""
 
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
@@ -19,6 +19,21 @@ class ProfileSerializer(serializers.Serializer):
     display_name = serializers.CharField(source="profile.display_name", read_only=True)
     bio = serializers.CharField(source="profile.bio", read_only=True)
     date_joined = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance: User) -> dict[str, Any]:
+        """The body the declared fields describe, built directly.
+
+        It runs on every authenticated read, where copying and binding six field
+        objects would cost more than authenticating the request.
+        """
+        return {
+            "id": instance.pk,
+            "username": instance.username,
+            "email": instance.email,
+            "display_name": instance.profile.display_name,
+            "bio": instance.profile.bio,
+            "date_joined": DATE_TIME.to_representation(instance.date_joined),
+        }
 
 
 class ProfileUpdateInputSerializer(serializers.Serializer):

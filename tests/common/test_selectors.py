@@ -3,9 +3,11 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.serializers import Serializer
 
 from common.models import CachedUser, LoginFamily
 from common.selectors import login_get
+from common.serializers import ProfileSerializer
 from common.services import profile_update
 
 
@@ -45,3 +47,8 @@ def test_a_cached_user_is_read_only(logged_in, user):
 def test_a_family_of_another_user_is_not_a_login(logged_in, user, make_user):
     family = LoginFamily.objects.get(user=user)
     assert login_get(family_id=family.pk, user_id=make_user("bob").pk) is None
+
+
+def test_the_fast_profile_body_is_what_the_declared_fields_describe(user):
+    serializer = ProfileSerializer(user)
+    assert serializer.data == Serializer.to_representation(ProfileSerializer(), user)
