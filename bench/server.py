@@ -20,6 +20,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def process_stop(process: "subprocess.Popen[bytes]") -> None:
+    """Terminate `process`, kill it if it lingers, and reap it."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class BenchServer:
     """gunicorn serving `bench.settings` (the product's routes plus the bench-only ones)."""
 
@@ -66,12 +76,7 @@ class BenchServer:
         """Stop gunicorn by its PID."""
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        process_stop(self.process)
         self.process = None
 
     def __enter__(self) -> "BenchServer":

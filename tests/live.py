@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
+from bench.server import process_stop
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -87,10 +89,5 @@ class LiveServer:
         """Stop the server by its PID and wait for it."""
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        process_stop(self.process)
         self.process = None

@@ -3,7 +3,9 @@
 from typing import Any
 
 import httpx
+from django.contrib.auth.models import User
 
+from tests.conftest import PASSWORD
 from tests.modes import CREDENTIAL_COOKIES, LOGIN_PATHS, PROFILE_PATHS
 
 LOGOUT_PATHS = {
@@ -93,3 +95,12 @@ class StackClient:
         if self.mode == "jwt-header":
             return self.tokens["access"]
         return str(self.http.cookies[CREDENTIAL_COOKIES[self.mode]])
+
+
+def logged_in(mode: str, base: str, user: User, agents: list[StackClient]) -> StackClient:
+    """An agent of `mode` logged in as `user` on the instance at `base`."""
+    agent = StackClient(mode)
+    agents.append(agent)
+    response = agent.login(base, user.username, PASSWORD)
+    assert response.status_code == 200, response.text
+    return agent

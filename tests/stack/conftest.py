@@ -13,8 +13,10 @@ import pytest
 import redis
 from django.contrib.auth.models import User
 
+from bench.server import process_stop
 from tests.conftest import require_service, uses_postgres
 from tests.live import LiveServer, free_port
+from tests.stack.clients import StackClient
 
 
 class RedisServer:
@@ -63,12 +65,7 @@ class RedisServer:
         """Stop the server by its PID and wait for it."""
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        process_stop(self.process)
         self.process = None
 
 
@@ -136,3 +133,12 @@ def _fresh_stack_cache(stack: Stack) -> None:
 def stack_user(transactional_db: None, make_user: Callable[..., User]) -> User:
     """Alice, committed so that the instances see her."""
     return make_user("alice")
+
+
+@pytest.fixture
+def agents() -> Iterator[list[StackClient]]:
+    """Agents made by a test; closed at its end."""
+    made: list[StackClient] = []
+    yield made
+    for agent in made:
+        agent.close()

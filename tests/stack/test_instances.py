@@ -1,35 +1,15 @@
 """Two instances, one Redis, one database: a login, a logout and a throttle hold on both."""
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from django.contrib.auth.models import User
 
 from tests.conftest import PASSWORD
 from tests.modes import MODES
-from tests.stack.clients import StackClient
+from tests.stack.clients import StackClient, logged_in
 from tests.stack.conftest import Stack
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture
-def agents() -> Iterator[list[StackClient]]:
-    """Agents made by a test; closed at its end."""
-    made: list[StackClient] = []
-    yield made
-    for agent in made:
-        agent.close()
-
-
-def logged_in(mode: str, base: str, user: User, agents: list[StackClient]) -> StackClient:
-    """An agent of `mode` logged in as `user` on the instance at `base`."""
-    agent = StackClient(mode)
-    agents.append(agent)
-    response = agent.login(base, user.username, PASSWORD)
-    assert response.status_code == 200, response.text
-    return agent
 
 
 @pytest.mark.parametrize("mode", MODES)
