@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.permissions import SAFE_METHODS, AllowAny
@@ -10,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.credentials import Credential
+from common.exceptions import RequestTooLarge
 
 
 class Api(APIView):
@@ -21,7 +23,12 @@ class Api(APIView):
         Django's CSRF check would read a form body itself, and DRF would then see an
         empty body: a form or text/plain POST must be refused outright instead.
         """
-        has_body = request.META.get("CONTENT_LENGTH", "") not in ("", "0")
+        length = request.META.get("CONTENT_LENGTH", "")
+        has_body = length not in ("", "0")
+        # DRF reads JSON from the stream, past Django's own limit on the body's size.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if has_body and limit is not None and length.isdigit() and int(length) > limit:
+            raise RequestTooLarge()
         if request.method not in SAFE_METHODS and has_body:
             parser = self.get_content_negotiator().select_parser(request, self.get_parsers())
             if parser is None:

@@ -47,6 +47,14 @@ class CsrfFailed(exceptions.PermissionDenied):
     default_code = "csrf_failed"
 
 
+class RequestTooLarge(exceptions.APIException):
+    """A body larger than DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "request_too_large"
+
+
 class ServiceUnavailable(exceptions.APIException):
     """The database could not answer."""
 

@@ -3,15 +3,17 @@
 from django.contrib.auth import update_session_auth_hash
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api import Api, PublicApi
-from common.exceptions import error_body
+from common.exceptions import ServerError, error_body
+from common.middleware import API_PREFIX
 from common.selectors import health_get
 from common.serializers import (
     HealthSerializer,
@@ -87,6 +89,21 @@ class HealthApi(PublicApi):
 def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
     """404 as JSON for any path under /api/ that names no endpoint, whatever the method."""
     return JsonResponse(error_body(NotFound()), status=status.HTTP_404_NOT_FOUND)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A request Django refused before any view (a bad Host, a body too large): JSON under /api/."""
+    if not request.path.startswith(API_PREFIX):
+        return defaults.bad_request(request, exception)
+    body = error_body(ValidationError({"request": ["The request is malformed."]}))
+    return JsonResponse(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """A failure outside any view: JSON under /api/."""
+    if not request.path.startswith(API_PREFIX):
+        return defaults.server_error(request)
+    return JsonResponse(error_body(ServerError()), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
 def index(request: HttpRequest) -> HttpResponse:

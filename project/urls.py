@@ -6,6 +6,9 @@ from django.urls import include, path, re_path
 from common.views import api_not_found, index
 from jwt_auth.views import JwksApi
 
+handler400 = "common.views.bad_request"
+handler500 = "common.views.server_error"
+
 urlpatterns = [
     path("", index, name="index"),
     path("admin/", admin.site.urls),

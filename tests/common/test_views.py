@@ -156,3 +156,20 @@ def test_the_index_page_is_served(api):
     response = api.get("/")
     assert response.status_code == 200
     assert b"/api/docs/" in response.content
+
+
+def test_a_request_for_a_foreign_host_is_a_json_400(api, settings):
+    settings.DEBUG = False
+    response = api.get("/api/profile/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "validation_error"
+
+
+def test_a_body_over_the_upload_limit_is_refused_unread(api, user, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = api.post(
+        "/api/jwt/token/", {"username": "alice", "password": "x" * 2000}, format="json"
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "Request body too large.", "code": "request_too_large"}
