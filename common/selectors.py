@@ -116,10 +116,13 @@ def family_state_get(*, family_id: uuid.UUID | str) -> FamilyState | None:
     return _family_state(key, cache_get(key))
 
 
-def login_get(*, family_id: uuid.UUID | str, user_id: int) -> tuple[FamilyState, User] | None:
+def login_get(
+    *, family_id: uuid.UUID | str, user_id: int, prefetched: dict[str, Any] | None = None
+) -> tuple[FamilyState, User] | None:
     """A live family of an active user, and that user with its profile; else None.
 
-    Both come from one cache round trip in the steady state, with no SQL; each
+    Both come from one cache round trip in the steady state, with no SQL (or from
+    `prefetched`, when the caller fetched them along with something else); each
     falls back to the database on a miss or with the cache down.
     """
     try:
@@ -127,7 +130,7 @@ def login_get(*, family_id: uuid.UUID | str, user_id: int) -> tuple[FamilyState,
     except ValueError:
         return None
     user_key = user_cache_key(user_id)
-    values = cache_get_many([family_key, user_key]) or {}
+    values = prefetched if prefetched is not None else cache_get_many([family_key, user_key]) or {}
     state = _family_state(family_key, values.get(family_key))
     if state is None or state.user_id != user_id:
         return None

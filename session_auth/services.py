@@ -2,21 +2,28 @@
 
 import time
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, login, logout
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbStore
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from common.cache import cache_get_many
 from common.conf import dualauth_settings
 from common.exceptions import SessionNotValid
 from common.models import LoginFamily
-from common.selectors import login_get
+from common.selectors import family_cache_key, login_get, user_cache_key
 from common.services import family_create, family_revoke
 
 FAMILY_SESSION_KEY = "_dualauth_family"
 SEEN_SESSION_KEY = "_dualauth_seen"
+# Sessions this process has authenticated: key -> (family, user), the oldest forgotten first.
+KNOWN_SESSIONS_KEPT = 4096
+_known_sessions: dict[str, tuple[str, int]] = {}
 
 
 def session_login(*, request: HttpRequest, user: User, remember: bool) -> LoginFamily:
@@ -44,23 +51,56 @@ def session_login(*, request: HttpRequest, user: User, remember: bool) -> LoginF
     return family
 
 
+def _session_read(request: HttpRequest) -> tuple[Mapping[str, Any], dict[str, Any] | None]:
+    """The session's data, and its login's cache entries when one round trip fetched both.
+
+    A process that has seen this session knows its family and user, so it reads the
+    session's cache entry together with theirs. Otherwise, or when the entry is gone or
+    names another login, the session loads the usual way and the login is read after it.
+    """
+    store = request.session
+    known = _known_sessions.get(store.session_key or "")
+    if known is not None and isinstance(store, CachedDbStore):
+        family, user_id = known
+        keys = [store.cache_key, family_cache_key(family), user_cache_key(user_id)]
+        values = cache_get_many(keys)
+        data = values.get(store.cache_key) if values else None
+        if (
+            data
+            and data.get(FAMILY_SESSION_KEY) == family
+            and data.get(SESSION_KEY) == str(user_id)
+        ):
+            return data, values
+    return store, None
+
+
+def _session_remember(session_key: str, family: str, user_id: int) -> None:
+    if len(_known_sessions) >= KNOWN_SESSIONS_KEPT:
+        _known_sessions.pop(next(iter(_known_sessions)), None)
+    _known_sessions[session_key] = (family, user_id)
+
+
 def session_authenticate(*, request: HttpRequest) -> tuple[User, uuid.UUID]:
     """The user and family of a live session, or 401; ends a session idle for too long."""
-    raw_family = request.session.get(FAMILY_SESSION_KEY)
-    raw_user = request.session.get(SESSION_KEY)
+    data, prefetched = _session_read(request)
+    raw_family = data.get(FAMILY_SESSION_KEY)
+    raw_user = data.get(SESSION_KEY)
     login = (
-        login_get(family_id=raw_family, user_id=int(raw_user)) if raw_family and raw_user else None
+        login_get(family_id=raw_family, user_id=int(raw_user), prefetched=prefetched)
+        if raw_family and raw_user
+        else None
     )
     # Django's own check: the session was made with the user's current password.
     if login is None or not constant_time_compare(
-        request.session.get(HASH_SESSION_KEY, ""), login[1].get_session_auth_hash()
+        data.get(HASH_SESSION_KEY, ""), login[1].get_session_auth_hash()
     ):
         if raw_family:
             request.session.flush()
         raise SessionNotValid()
     user, family_id = login[1], uuid.UUID(raw_family)
+    _session_remember(str(request.session.session_key), str(raw_family), user.pk)
     now = time.time()
-    idle = now - request.session.get(SEEN_SESSION_KEY, 0)
+    idle = now - data.get(SEEN_SESSION_KEY, 0)
     if idle > dualauth_settings.SESSION_IDLE_TIMEOUT.total_seconds():
         family_revoke(family_id=family_id, user_id=user.pk, reason="idle_timeout", request=request)
         request.session.flush()
