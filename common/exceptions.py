@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.http import JsonResponse
 from rest_framework import exceptions, status
 
 
@@ -69,6 +70,11 @@ class ServerError(exceptions.APIException):
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     default_detail = "Server error."
     default_code = "server_error"
+
+
+def error_response(exc: exceptions.APIException) -> JsonResponse:
+    """`exc` as a JSON response, for the few answers given outside DRF's views."""
+    return JsonResponse(error_body(exc), status=exc.status_code)
 
 
 def error_body(exc: exceptions.APIException) -> dict[str, Any]:

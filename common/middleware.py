@@ -2,10 +2,10 @@
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
-from common.exceptions import ServerError, error_body
+from common.exceptions import ServerError, error_response
 
 API_PREFIX = "/api/"
 
@@ -26,4 +26,4 @@ class ApiResponseMiddleware:
         """Answer an exception that escaped a view under /api/ as JSON 500."""
         if not request.path.startswith(API_PREFIX):
             return None
-        return JsonResponse(error_body(ServerError()), status=500)
+        return error_response(ServerError())

@@ -1,7 +1,7 @@
 """The shared resource, account-wide actions, health, and the index page."""
 
 from django.contrib.auth import update_session_auth_hash
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api import Api, PublicApi
-from common.exceptions import ServerError, error_body
+from common.exceptions import ServerError, error_response
 from common.middleware import API_PREFIX
 from common.selectors import health_get
 from common.serializers import (
@@ -86,24 +86,23 @@ class HealthApi(PublicApi):
 
 
 @csrf_exempt
-def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
+def api_not_found(request: HttpRequest, path: str) -> HttpResponse:
     """404 as JSON for any path under /api/ that names no endpoint, whatever the method."""
-    return JsonResponse(error_body(NotFound()), status=status.HTTP_404_NOT_FOUND)
+    return error_response(NotFound())
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A request Django refused before any view (a bad Host, a body too large): JSON under /api/."""
     if not request.path.startswith(API_PREFIX):
         return defaults.bad_request(request, exception)
-    body = error_body(ValidationError({"request": ["The request is malformed."]}))
-    return JsonResponse(body, status=status.HTTP_400_BAD_REQUEST)
+    return error_response(ValidationError({"request": ["The request is malformed."]}))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """A failure outside any view: JSON under /api/."""
     if not request.path.startswith(API_PREFIX):
         return defaults.server_error(request)
-    return JsonResponse(error_body(ServerError()), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return error_response(ServerError())
 
 
 def index(request: HttpRequest) -> HttpResponse:
