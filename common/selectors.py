@@ -37,6 +37,14 @@ class FamilyState:
     expires_at: float
 
 
+def _family_uuid(family_id: uuid.UUID | str) -> uuid.UUID | None:
+    """The family id as a UUID, or None for anything that is not one."""
+    try:
+        return uuid.UUID(str(family_id))
+    except ValueError:
+        return None
+
+
 def user_cache_key(user_id: int) -> str:
     """The cache key holding a user's read-only snapshot."""
     return f"user:{int(user_id)}"
@@ -54,25 +62,29 @@ USER_FIELDS = (
 )
 
 
-def _family_load(key: str) -> tuple[int, float] | None:
+def _family_load(family_id: uuid.UUID) -> tuple[int, float] | None:
     row = (
-        LoginFamily.objects.filter(pk=key.split(":")[1], revoked_at__isnull=True)
+        LoginFamily.objects.filter(pk=family_id, revoked_at__isnull=True)
         .values_list("user_id", "expires_at")
         .first()
     )
     if row is None:
         return None
     cached = (row[0], row[1].timestamp())
-    cache_add(key, cached, timeout=dualauth_settings.FAMILY_CACHE_TTL.total_seconds())
+    cache_add(
+        family_cache_key(family_id),
+        cached,
+        timeout=dualauth_settings.FAMILY_CACHE_TTL.total_seconds(),
+    )
     return cached
 
 
-def _family_state(key: str, cached: Any) -> FamilyState | None:
+def _family_state(family_id: uuid.UUID, cached: Any) -> FamilyState | None:
     """The live state behind a cache value, reading the database on a miss."""
     if cached == REVOKED:
         return None
     if cached is None:
-        cached = _family_load(key)
+        cached = _family_load(family_id)
         if cached is None:
             return None
     state = FamilyState(user_id=int(cached[0]), expires_at=float(cached[1]))
@@ -109,11 +121,10 @@ def family_state_get(*, family_id: uuid.UUID | str) -> FamilyState | None:
     A revocation overwrites the cache entry, and a fill never overwrites one
     (`add`), so a fill racing a revocation cannot bring the family back.
     """
-    try:
-        key = family_cache_key(family_id)
-    except ValueError:
+    family = _family_uuid(family_id)
+    if family is None:
         return None
-    return _family_state(key, cache_get(key))
+    return _family_state(family, cache_get(family_cache_key(family)))
 
 
 def login_get(
@@ -125,13 +136,12 @@ def login_get(
     `prefetched`, when the caller fetched them along with something else); each
     falls back to the database on a miss or with the cache down.
     """
-    try:
-        family_key = family_cache_key(family_id)
-    except ValueError:
+    family = _family_uuid(family_id)
+    if family is None:
         return None
-    user_key = user_cache_key(user_id)
+    family_key, user_key = family_cache_key(family), user_cache_key(user_id)
     values = prefetched if prefetched is not None else cache_get_many([family_key, user_key]) or {}
-    state = _family_state(family_key, values.get(family_key))
+    state = _family_state(family, values.get(family_key))
     if state is None or state.user_id != user_id:
         return None
     snapshot = values.get(user_key)
