@@ -28,7 +28,8 @@ def _connection_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
     parser.add_argument(
         "--store",
         default=str(DEFAULT_STORE_PATH) if defaults else argparse.SUPPRESS,
-        help=f"token file, readable by you alone (default {DEFAULT_STORE_PATH})",
+        help=f"token file, readable by you alone; the device token goes beside it "
+        f"(default {DEFAULT_STORE_PATH})",
     )
 
 

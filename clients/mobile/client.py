@@ -25,6 +25,7 @@ from clients.mobile.store import FileTokenStore, Tokens, TokenStore
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 USER_AGENT = "dualauth-mobile/0.1"
+LOGIN_PATH = "/api/jwt/token/"
 REFRESH_PATH = "/api/jwt/token/refresh/"
 REFRESH_ATTEMPTS = 3
 # Must stay under the server's refresh grace window (5 s by default): a repeat of a refresh
@@ -65,7 +66,9 @@ class DualauthClient:
     the server still says 401 `token_not_valid`; however many threads need a refresh,
     one request makes it. A refresh whose reply is lost is retried with the same
     refresh token within `refresh_retry_window` seconds, which the server answers with
-    the same new refresh token.
+    the same new refresh token. Every login sends the device token of the one before
+    and keeps the new one, so that others' failed logins for the username cannot lock
+    this device out; logging out keeps it.
     """
 
     def __init__(
@@ -102,13 +105,20 @@ class DualauthClient:
         self._http.close()
 
     def login(self, username: str, password: str) -> None:
-        """Log in and store the new tokens."""
+        """Log in with this device's device token, if any; store the new tokens and device token."""
         credentials = {"username": username, "password": password}
-        response = self._send("POST", "/api/jwt/token/", json=credentials)
+        device_token = self.store.device_token_load()
+        if device_token:
+            credentials["device_token"] = device_token
+        response = self._send("POST", LOGIN_PATH, json=credentials)
         if not response.is_success:
             raise _error(response)
+        new_device_token = _body(response).get("device_token")
         with self._refresh_lock:
             self.store.save(_tokens_from(response))
+            # A server older than device tokens sends none; the kept one does no harm.
+            if isinstance(new_device_token, str) and new_device_token:
+                self.store.device_token_save(new_device_token)
 
     def profile(self) -> Profile:
         """My profile."""

@@ -1,4 +1,4 @@
-"""Where the tokens live: a JSON file only its owner can read, or memory."""
+"""Where the tokens and the device token live: JSON files only their owner can read, or memory."""
 
 import contextlib
 import json
@@ -39,7 +39,7 @@ class Tokens:
 
 
 class TokenStore(Protocol):
-    """Load, save and forget the tokens of one login."""
+    """Load, save and forget the tokens of one login; keep the device token across logins."""
 
     def load(self) -> Tokens | None:
         """The stored tokens, or None when logged out."""
@@ -48,7 +48,13 @@ class TokenStore(Protocol):
         """Replace the stored tokens."""
 
     def clear(self) -> None:
-        """Forget the tokens."""
+        """Forget the tokens; the device token stays."""
+
+    def device_token_load(self) -> str | None:
+        """The device token of the latest login from this device, or None."""
+
+    def device_token_save(self, device_token: str) -> None:
+        """Replace the device token."""
 
 
 class MemoryTokenStore:
@@ -56,6 +62,7 @@ class MemoryTokenStore:
 
     def __init__(self) -> None:
         self._tokens: Tokens | None = None
+        self._device_token: str | None = None
         self._lock = threading.Lock()
 
     def load(self) -> Tokens | None:
@@ -69,37 +76,82 @@ class MemoryTokenStore:
             self._tokens = tokens
 
     def clear(self) -> None:
-        """Forget the tokens."""
+        """Forget the tokens; the device token stays."""
         with self._lock:
             self._tokens = None
 
+    def device_token_load(self) -> str | None:
+        """The device token, or None."""
+        with self._lock:
+            return self._device_token
+
+    def device_token_save(self, device_token: str) -> None:
+        """Keep `device_token`."""
+        with self._lock:
+            self._device_token = device_token
+
+
+def _private_read(path: Path) -> bytes | None:
+    """The content of `path`, None when there is none, StoreError when others may read it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise StoreError(f"cannot read the token store {path}: {e.strerror}") from e
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        # Checked on the open file, not the path, so a swap in between changes nothing.
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise StoreError(
+                f"refusing the token store {path}: mode "
+                f"{stat.S_IMODE(info.st_mode):04o} lets others read it; "
+                f"run `chmod 600 {path}` if you trust it, or delete it and log in again"
+            )
+        if info.st_uid != os.geteuid():
+            raise StoreError(f"refusing the token store {path}: another user owns it")
+        return file.read()
+
+
+def _private_write(path: Path, data: dict[str, object]) -> None:
+    """Write `data` as JSON to a new file of mode 0600 beside `path`, then rename it over."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # mkstemp creates the file with O_EXCL and mode 0600 whatever the umask.
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            os.fchmod(file.fileno(), 0o600)
+            json.dump(data, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except OSError as e:
+        raise StoreError(f"cannot write the token store {path}: {e.strerror}") from e
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+
+
+def _corrupt(path: Path) -> StoreError:
+    return StoreError(f"the token store {path} is corrupt; delete it and log in again")
+
 
 class FileTokenStore:
-    """A JSON file of mode 0600, replaced atomically, refused when others can read it."""
+    """JSON files of mode 0600, replaced atomically, refused when others can read them.
+
+    The tokens go to `path`; the device token to `device_path` beside it
+    (tokens.json → tokens.device.json), which logging out leaves in place.
+    """
 
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE_PATH) -> None:
         self.path = Path(path).expanduser()
+        self.device_path = self.path.with_name(f"{self.path.stem}.device{self.path.suffix}")
 
     def load(self) -> Tokens | None:
         """The stored tokens, None when there is no file, StoreError when it is unsafe."""
-        try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except FileNotFoundError:
+        raw = _private_read(self.path)
+        if raw is None:
             return None
-        except OSError as e:
-            raise StoreError(f"cannot read the token store {self.path}: {e.strerror}") from e
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            # Checked on the open file, not the path, so a swap in between changes nothing.
-            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise StoreError(
-                    f"refusing the token store {self.path}: mode "
-                    f"{stat.S_IMODE(info.st_mode):04o} lets others read it; "
-                    f"run `chmod 600 {self.path}` if you trust it, or delete it and log in again"
-                )
-            if info.st_uid != os.geteuid():
-                raise StoreError(f"refusing the token store {self.path}: another user owns it")
-            raw = file.read()
         try:
             data = json.loads(raw)
             return Tokens(
@@ -109,29 +161,27 @@ class FileTokenStore:
                 refresh_at=float(data["refresh_at"]),
             )
         except (ValueError, KeyError, TypeError) as e:
-            raise StoreError(
-                f"the token store {self.path} is corrupt; delete it and log in again"
-            ) from e
+            raise _corrupt(self.path) from e
 
     def save(self, tokens: Tokens) -> None:
         """Write a new file of mode 0600 beside the old one, then rename it over the old one."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # mkstemp creates the file with O_EXCL and mode 0600 whatever the umask.
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                os.fchmod(file.fileno(), 0o600)
-                json.dump(asdict(tokens), file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, self.path)
-        except OSError as e:
-            raise StoreError(f"cannot write the token store {self.path}: {e.strerror}") from e
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
+        _private_write(self.path, asdict(tokens))
 
     def clear(self) -> None:
-        """Delete the file."""
+        """Delete the tokens' file; the device token's stays."""
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+    def device_token_load(self) -> str | None:
+        """The stored device token, None when there is none, StoreError when it is unsafe."""
+        raw = _private_read(self.device_path)
+        if raw is None:
+            return None
+        try:
+            return str(json.loads(raw)["device_token"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise _corrupt(self.device_path) from e
+
+    def device_token_save(self, device_token: str) -> None:
+        """Replace the device token's file as atomically as the tokens' one."""
+        _private_write(self.device_path, {"device_token": device_token})

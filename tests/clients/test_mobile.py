@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from clients.mobile import DualauthClient, FileTokenStore, MemoryTokenStore, Tokens
-from clients.mobile.client import REFRESH_PATH
+from clients.mobile.client import LOGIN_PATH, REFRESH_PATH
 from clients.mobile.errors import (
     InvalidCredentialsError,
     InvalidInputError,
@@ -26,6 +26,7 @@ from clients.mobile.errors import (
     StoreError,
     ThrottledError,
 )
+from common.conf import dualauth_settings
 from tests.clients.conftest import PAST_EXPIRY, Traffic, audit_events
 from tests.live import ROOT, LiveServer, free_port
 
@@ -86,7 +87,10 @@ def test_invalid_input_is_an_error_naming_the_field(alice_mobile):
 def test_the_store_file_is_readable_by_its_owner_alone(alice_mobile, token_path):
     assert stat.S_IMODE(token_path.stat().st_mode) == 0o600
     assert stat.S_IMODE(token_path.parent.stat().st_mode) == 0o700
-    assert [p.name for p in token_path.parent.iterdir()] == ["tokens.json"]
+    assert sorted(p.name for p in token_path.parent.iterdir()) == [
+        "tokens.device.json",
+        "tokens.json",
+    ]
 
 
 def test_the_store_file_is_private_even_under_a_permissive_umask(tmp_path):
@@ -108,6 +112,21 @@ def test_a_store_file_that_others_can_read_is_refused(alice_mobile, token_path, 
 
     with pytest.raises(StoreError, match="chmod 600"):
         alice_mobile.profile()
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_the_device_token_file_is_private_and_refused_when_others_can_read_it(
+    alice_mobile, live_user, password, token_path, traffic, mode
+):
+    device_path = FileTokenStore(token_path).device_path
+    assert stat.S_IMODE(device_path.stat().st_mode) == 0o600
+    device_path.chmod(mode)
+    traffic.clear()
+
+    with pytest.raises(StoreError, match="chmod 600"):
+        alice_mobile.login(live_user.username, password)
+
+    assert traffic.sent == []
 
 
 def test_an_expired_access_token_is_refreshed_transparently(alice_mobile, short_lived, token_path):
@@ -238,6 +257,39 @@ def test_logout_all_ends_every_login_of_the_user(
     other.close()
 
 
+@pytest.mark.parametrize(
+    "end", [DualauthClient.logout, DualauthClient.logout_all], ids=["logout", "logout-all"]
+)
+def test_the_device_token_is_kept_through_logout_sent_with_the_next_login_and_replaced(
+    alice_mobile, live_user, password, token_path, traffic, end
+):
+    store = FileTokenStore(token_path)
+    first = store.device_token_load()
+    assert first
+
+    end(alice_mobile)
+
+    assert store.load() is None
+    assert store.device_token_load() == first
+    traffic.clear()
+    alice_mobile.login(live_user.username, password)
+    (sent,) = [request for request in traffic.sent if request.url.path == LOGIN_PATH]
+    assert json.loads(sent.content)["device_token"] == first
+    second = store.device_token_load()
+    assert second is not None
+    assert second != first
+
+
+def test_a_memory_store_keeps_the_device_token_when_it_forgets_the_tokens():
+    store = MemoryTokenStore()
+    store.save(Tokens("a", "r", expires_at=1.0, refresh_at=1.0))
+    store.device_token_save("device")
+
+    store.clear()
+
+    assert (store.load(), store.device_token_load()) == (None, "device")
+
+
 def test_a_wrong_password_is_an_invalid_credentials_error(mobile, live_user, token_path):
     with pytest.raises(InvalidCredentialsError) as caught:
         mobile.login(live_user.username, "wrong password")
@@ -258,6 +310,27 @@ def test_a_throttled_login_says_when_to_retry(strict_throttle, live_user, passwo
     assert caught.value.code == "throttled"
     assert caught.value.retry_after > 0
     client.close()
+
+
+def test_an_attacker_who_locks_the_username_does_not_lock_out_a_device_that_logged_in_before(
+    alice_mobile, short_lived, live_user, password
+):
+    alice_mobile.logout()
+    limit = dualauth_settings.LOGIN_FAILURES_PER_USERNAME
+    guesses = {"username": live_user.username, "password": "wrong password"}
+    statuses = [
+        httpx.post(f"{short_lived.url}{LOGIN_PATH}", json=guesses).status_code
+        for _ in range(limit + 1)
+    ]
+    assert statuses == [401] * limit + [429]
+
+    alice_mobile.login(live_user.username, password)
+
+    assert alice_mobile.profile()["username"] == "alice"
+    stranger = DualauthClient(short_lived.url, store=MemoryTokenStore())
+    with pytest.raises(ThrottledError):
+        stranger.login(live_user.username, password)
+    stranger.close()
 
 
 def test_a_server_that_is_down_is_a_server_unavailable_error(tmp_path):
