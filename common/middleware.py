@@ -1,5 +1,6 @@
-"""API responses are never cached and never HTML."""
+"""API responses are never cached and never HTML, whichever layer of the stack answered."""
 
+import logging
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
@@ -8,10 +9,13 @@ from django.utils.cache import add_never_cache_headers
 from common.exceptions import ServerError, error_response
 
 API_PREFIX = "/api/"
+logger = logging.getLogger("dualauth")
+# HTTP forbids a body on these.
+BODILESS_STATUSES = (204, 304)
 
 
 class ApiResponseMiddleware:
-    """`Cache-Control: no-store` on every API response; JSON for a failure outside DRF."""
+    """`Cache-Control: no-store` on every API response, a JSON body on one left empty."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -20,10 +24,24 @@ class ApiResponseMiddleware:
         response = self.get_response(request)
         if request.path.startswith(API_PREFIX):
             add_never_cache_headers(response)
+            if response_is_empty(response):
+                response.content = b"{}"
+                response["Content-Type"] = "application/json"
+                response["Content-Length"] = str(len(response.content))
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Answer an exception that escaped a view under /api/ as JSON 500."""
         if not request.path.startswith(API_PREFIX):
             return None
+        logger.error("unhandled error under %s", API_PREFIX, exc_info=exception)
         return error_response(ServerError())
+
+
+def response_is_empty(response: HttpResponse) -> bool:
+    """Whether `response` has no body though its status allows one."""
+    return (
+        not response.streaming
+        and response.status_code not in BODILESS_STATUSES
+        and not response.content
+    )

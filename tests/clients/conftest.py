@@ -6,12 +6,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
 
 from clients.mobile import DualauthClient, FileTokenStore
 from clients.mobile.client import REFRESH_PATH
-from tests.conftest import require_service
+from tests.conftest import require_shared_cache
 from tests.live import LiveServer
 
 ACCESS_LIFETIME = 2.0
@@ -19,24 +18,18 @@ ACCESS_LIFETIME = 2.0
 PAST_EXPIRY = ACCESS_LIFETIME + 0.6
 
 
-def _require_shared_cache() -> None:
-    require_service(
-        bool(settings.REDIS_URL),
-        "REDIS_URL: a live server's workers share throttling and revocations through Redis",
-    )
-
-
 @pytest.fixture(scope="session")
 def short_lived(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
     """A real server whose access tokens expire after 2 s."""
-    _require_shared_cache()
+    # Its workers share failed logins and revocations, and each test resets them.
+    require_shared_cache()
     return live_server_factory(ACCESS_TOKEN_LIFETIME=str(int(ACCESS_LIFETIME)))
 
 
 @pytest.fixture(scope="session")
 def strict_throttle(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
     """A real server that throttles a username after 2 failed logins."""
-    _require_shared_cache()
+    require_shared_cache()
     return live_server_factory(LOGIN_FAILURES_PER_USERNAME="2")
 
 

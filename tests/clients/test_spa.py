@@ -8,19 +8,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Page,
     ViewportSize,
     expect,
     sync_playwright,
 )
 
-from tests.conftest import PASSWORD, require_service
+from common.models import Profile
+from tests.conftest import PASSWORD, require_service, require_shared_cache
 from tests.live import ROOT, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -42,15 +43,26 @@ SPA_MODES = ("session", "jwt-cookie")
 MODE_LABELS = {"session": "Session cookie", "jwt-cookie": "JWT cookies"}
 SECRET_COOKIES = ("sessionid", "access_token", "refresh_token")
 SECOND_DEVICE = "dualauth-second-device/1.0"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# Runs before the page's own scripts: every CSP violation of the page, kept for the test.
+VIOLATIONS_RECORD = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.effectiveDirective} ${event.blockedURI}`);
+});
+"""
+XSS = '<img src=x onerror="window.__pwned=1">'
 
 
 @pytest.fixture(scope="module")
 def spa_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
     """A server started after the SPA's files are collected, so whitenoise serves them."""
-    require_service(
-        bool(settings.REDIS_URL),
-        "REDIS_URL: a live server's workers share throttling and revocations through Redis",
-    )
+    # Its workers share failed logins and revocations, and each test resets them.
+    require_shared_cache()
     call_command("collectstatic", "--noinput", verbosity=0)
     return live_server_factory()
 
@@ -80,6 +92,32 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 def page(context: BrowserContext) -> Page:
     """A tab of the fresh profile."""
     return context.new_page()
+
+
+@dataclass
+class CspWatch:
+    """The CSP violations a page reported, as events and as console messages."""
+
+    page: Page
+    console: list[str]
+
+    def violations(self) -> list[str]:
+        """Every violation reported so far."""
+        return [*self.page.evaluate("window.__cspViolations"), *self.console]
+
+
+@pytest.fixture
+def csp_watch(page: Page) -> CspWatch:
+    """A watch over the page's CSP violations, from its first navigation on."""
+    page.add_init_script(VIOLATIONS_RECORD)
+    console: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            console.append(message.text)
+
+    page.on("console", record)
+    return CspWatch(page, console)
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
@@ -202,6 +240,57 @@ def test_a_user_signs_in_edits_the_profile_revokes_another_login_and_signs_out(
     page.reload()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert_tokens_unreadable(page)
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_the_spa_signs_in_edits_and_signs_out_under_a_strict_csp_without_a_violation(
+    spa_server: LiveServer, live_user: User, page: Page, csp_watch: CspWatch, mode: str
+) -> None:
+    response = page.goto(spa_server.url)
+    assert response is not None
+    assert response.headers["content-security-policy"] == CSP
+    assert response.headers["x-frame-options"] == "DENY"
+
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    page.get_by_label("Display name").fill("Alice Liddell")
+    page.get_by_label("Bio").fill("Follows rabbits.")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_role("status")).to_have_text("Profile saved.")
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    assert csp_watch.violations() == []
+
+
+def test_markup_in_a_profile_is_shown_as_text_and_an_injected_script_is_blocked(
+    spa_server: LiveServer, live_user: User, page: Page, csp_watch: CspWatch
+) -> None:
+    Profile.objects.filter(user=live_user).update(display_name=XSS, bio=XSS)
+    page.goto(spa_server.url)
+    sign_in(page, mode="session", username="alice", password=PASSWORD)
+
+    expect(page.locator("#whoami strong")).to_have_text(XSS)
+    expect(page.get_by_label("Display name")).to_have_value(XSS)
+    expect(page.get_by_label("Bio")).to_have_value(XSS)
+    assert page.evaluate("window.__pwned") is None
+    assert csp_watch.violations() == []
+
+    # Should a bug ever render it as HTML, or inject a script, the policy still stops it.
+    page.evaluate(
+        """html => {
+            const script = document.createElement("script");
+            script.textContent = "window.__pwned = 'script'";
+            document.body.append(script);
+            document.querySelector("#whoami strong").innerHTML = html;
+        }""",
+        XSS,
+    )
+    page.wait_for_function(
+        "window.__cspViolations.some(v => v.startsWith('script-src-attr'))"
+        " && window.__cspViolations.some(v => v.startsWith('script-src-elem'))"
+    )
+    assert page.evaluate("window.__pwned") is None
 
 
 @pytest.mark.parametrize("mode", SPA_MODES)
