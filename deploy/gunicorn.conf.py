@@ -3,6 +3,7 @@
 Before any worker starts, Django's deployment checks run in a child process; an
 error (a missing SECRET_KEY or JWT_SIGNING_KEY, a weak key) stops gunicorn with
 the message and a non-zero exit, instead of workers that fail on every request.
+So does more than one worker on a cache each process keeps to itself.
 """
 
 import os
@@ -11,7 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dotenv import dotenv_values
+
 ROOT = Path(__file__).resolve().parent.parent
+# The values project/settings.py's `env_bool` reads as true.
+TRUE = frozenset({"1", "true", "yes", "on"})
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -34,8 +39,22 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 
+def env_setting(name: str) -> str:
+    """The variable `name` as project/settings.py reads it: the environment, else `.env`."""
+    value = os.environ[name] if name in os.environ else dotenv_values(ROOT / ".env").get(name)
+    return (value or "").strip()
+
+
 def on_starting(server: Any) -> None:
-    """Refuse to start unless `manage.py check --deploy` finds no error."""
+    """Refuse to start on a failed deploy check, or on more workers than a local cache allows."""
+    allowed = env_setting("ALLOW_PROCESS_LOCAL_CACHE").lower() in TRUE
+    if allowed and not env_setting("REDIS_URL") and server.cfg.workers > 1:
+        server.log.error(
+            "refusing to start: ALLOW_PROCESS_LOCAL_CACHE without REDIS_URL allows one worker, "
+            "not %d (set WEB_CONCURRENCY=1, or REDIS_URL)",
+            server.cfg.workers,
+        )
+        sys.exit(1)
     result = subprocess.run(  # noqa: S603
         [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "ERROR"],
         cwd=ROOT,

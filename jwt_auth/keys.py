@@ -57,9 +57,16 @@ def _public_jwk(algorithm: str, public_key: Any) -> dict[str, Any]:
     return {**jwk, "kid": _thumbprint(jwk), "alg": algorithm, "use": "sig"}
 
 
+def _key_texts(algorithm: str, signing: str, previous: str) -> list[str]:
+    """The verifying keys as configured: the signing key, then each previous key in order."""
+    if algorithm in HMAC_ALGORITHMS:
+        return [signing, *(line.strip() for line in previous.splitlines() if line.strip())]
+    return [signing, *PEM_BLOCK.findall(previous)]
+
+
 def _build(algorithm: str, signing: str, previous: str) -> KeySet:
     if algorithm in HMAC_ALGORITHMS:
-        secrets = [signing, *(line.strip() for line in previous.splitlines() if line.strip())]
+        secrets = _key_texts(algorithm, signing, previous)
         return KeySet(
             algorithm=algorithm,
             kid=_hmac_kid(signing),
@@ -71,7 +78,7 @@ def _build(algorithm: str, signing: str, previous: str) -> KeySet:
             f"JWT algorithm {algorithm!r} is not supported; use one of "
             f"{sorted(HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS)}"
         )
-    pems = [signing, *PEM_BLOCK.findall(previous)]
+    pems = _key_texts(algorithm, signing, previous)
     jwks = [_public_jwk(algorithm, _public_key(algorithm, pem)) for pem in pems]
     return KeySet(
         algorithm=algorithm,
@@ -93,3 +100,9 @@ def key_set() -> KeySet:
     """The configured keys, parsed once per configuration."""
     jwt = simplejwt_settings.api_settings
     return _cached(jwt.ALGORITHM, jwt.SIGNING_KEY, dualauth_settings.JWT_PREVIOUS_KEYS)
+
+
+def verifying_key_texts() -> list[str]:
+    """The configured verifying keys as written: the signing key first, then the previous keys."""
+    jwt = simplejwt_settings.api_settings
+    return _key_texts(jwt.ALGORITHM, jwt.SIGNING_KEY, dualauth_settings.JWT_PREVIOUS_KEYS)

@@ -1,15 +1,25 @@
 """The `security` system checks refuse unusable, weak or shared JWT keys."""
 
+import re
 import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.checks import run_checks
+from django.core.checks import CheckMessage, Tags, run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
+from common.cache import ALIAS
 from common.checks import jwt_keys_check
 from tests.jwt_keys import ed25519_private_pem, rsa_private_pem
+
+PROCESS_LOCAL_CACHES = {
+    "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "checks"},
+    "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+}
+# How an error message names the key that failed.
+KEY_NAME = re.compile(r"JWT_SIGNING_KEY|JWT_PREVIOUS_KEYS key \d+")
 
 
 def configure(settings: Any, algorithm: str, signing_key: str) -> None:
@@ -22,6 +32,12 @@ def configure(settings: Any, algorithm: str, signing_key: str) -> None:
 
 def error_ids() -> list[str]:
     return [message.id for message in jwt_keys_check(None) if message.id]
+
+
+def error_messages() -> list[tuple[str, str]]:
+    """Each error's id, with the key its message names."""
+    named = [(message.id, KEY_NAME.search(message.msg)) for message in jwt_keys_check(None)]
+    return [(str(id_), match.group() if match else "") for id_, match in named]
 
 
 def test_the_configured_keys_pass() -> None:
@@ -133,9 +149,117 @@ def test_an_rsa_key_under_2048_bits_is_e005(settings: Any) -> None:
     assert error_ids() == ["dualauth.E005"]
 
 
+def test_a_previous_key_equal_to_secret_key_fails_the_deploy_check(settings: Any) -> None:
+    configure(settings, "HS256", secrets.token_urlsafe(48))
+    previous = f"{secrets.token_urlsafe(48)}\n{settings.SECRET_KEY}"
+    settings.DUALAUTH = {**settings.DUALAUTH, "JWT_PREVIOUS_KEYS": previous}
+
+    assert error_messages() == [("dualauth.E002", "JWT_PREVIOUS_KEYS key 2")]
+    with pytest.raises(SystemCheckError, match=r"dualauth\.E002"):
+        call_command("check", "--deploy")
+
+
+@pytest.mark.parametrize("which", ["signing", "previous"])
+def test_a_key_equal_to_a_secret_key_fallback_is_e002(settings: Any, which: str) -> None:
+    fallback = secrets.token_urlsafe(48)
+    settings.SECRET_KEY_FALLBACKS = [secrets.token_urlsafe(48), fallback]
+    if which == "signing":
+        configure(settings, "HS256", fallback)
+    else:
+        configure(settings, "HS256", secrets.token_urlsafe(48))
+        settings.DUALAUTH = {**settings.DUALAUTH, "JWT_PREVIOUS_KEYS": fallback}
+    name = "JWT_SIGNING_KEY" if which == "signing" else "JWT_PREVIOUS_KEYS key 1"
+
+    assert error_messages() == [("dualauth.E002", name)]
+
+
+def test_a_previous_pem_equal_to_secret_key_is_e002(settings: Any) -> None:
+    pem = rsa_private_pem()
+    settings.SECRET_KEY = pem
+    configure(settings, "RS256", rsa_private_pem())
+    settings.DUALAUTH = {**settings.DUALAUTH, "JWT_PREVIOUS_KEYS": pem}
+
+    assert error_messages() == [("dualauth.E002", "JWT_PREVIOUS_KEYS key 1")]
+
+
+def test_e004_names_each_hmac_key_that_is_too_short(settings: Any) -> None:
+    configure(settings, "HS256", "k" * 31)
+    settings.DUALAUTH = {**settings.DUALAUTH, "JWT_PREVIOUS_KEYS": f"{'p' * 32}\nshort"}
+
+    assert error_messages() == [
+        ("dualauth.E004", "JWT_SIGNING_KEY"),
+        ("dualauth.E004", "JWT_PREVIOUS_KEYS key 2"),
+    ]
+
+
+def test_a_previous_rsa_key_under_2048_bits_is_e005(settings: Any) -> None:
+    configure(settings, "RS256", rsa_private_pem())
+    previous = f"{rsa_private_pem()}\n{rsa_private_pem(1024)}"
+    settings.DUALAUTH = {**settings.DUALAUTH, "JWT_PREVIOUS_KEYS": previous}
+
+    assert error_messages() == [("dualauth.E005", "JWT_PREVIOUS_KEYS key 2")]
+
+
 def test_the_check_is_registered_and_fails_manage_py_check(settings: Any) -> None:
     configure(settings, "ES256", secrets.token_urlsafe(48))
 
     assert "dualauth.E003" in [message.id for message in run_checks(tags=["security"])]
     with pytest.raises(SystemCheckError, match=r"dualauth\.E003"):
         call_command("check")
+
+
+def shared_cache(directory: Path) -> dict[str, Any]:
+    """A cache every process on this machine shares, in `directory`."""
+    return {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(directory),
+    }
+
+
+def deploy_errors() -> list[CheckMessage]:
+    """The project's errors that `manage.py check --deploy` reports."""
+    return [
+        message
+        for message in run_checks(include_deployment_checks=True)
+        if message.is_serious() and str(message.id).startswith("dualauth.")
+    ]
+
+
+@pytest.mark.parametrize("backend", PROCESS_LOCAL_CACHES.keys())
+@pytest.mark.parametrize("alias", [ALIAS, "session"])
+def test_a_process_local_cache_fails_the_deploy_check(
+    settings: Any, tmp_path: Path, alias: str, backend: str
+) -> None:
+    local_alias = settings.SESSION_CACHE_ALIAS if alias == "session" else alias
+    settings.CACHES = {
+        name: PROCESS_LOCAL_CACHES[backend] if name == local_alias else shared_cache(tmp_path)
+        for name in settings.CACHES
+    }
+    errors = deploy_errors()
+
+    assert [error.id for error in errors] == ["dualauth.E006"]
+    assert repr(local_alias) in errors[0].msg
+    assert "REDIS_URL" in str(errors[0].hint)
+    assert "ALLOW_PROCESS_LOCAL_CACHE" in str(errors[0].hint)
+    with pytest.raises(SystemCheckError, match=r"dualauth\.E006"):
+        call_command("check", "--deploy")
+
+
+def test_the_cache_check_runs_only_with_deploy(settings: Any) -> None:
+    settings.CACHES = {name: PROCESS_LOCAL_CACHES["locmem"] for name in settings.CACHES}
+
+    assert "dualauth.E006" not in [message.id for message in run_checks(tags=[Tags.security])]
+    call_command("check")
+
+
+def test_a_shared_cache_passes_the_deploy_check(settings: Any, tmp_path: Path) -> None:
+    settings.CACHES = {name: shared_cache(tmp_path) for name in settings.CACHES}
+
+    assert deploy_errors() == []
+
+
+def test_one_process_explicitly_allowed_may_use_a_process_local_cache(settings: Any) -> None:
+    settings.CACHES = {name: PROCESS_LOCAL_CACHES["locmem"] for name in settings.CACHES}
+    settings.DUALAUTH = {**settings.DUALAUTH, "ALLOW_PROCESS_LOCAL_CACHE": True}
+
+    assert deploy_errors() == []

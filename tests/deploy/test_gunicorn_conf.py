@@ -27,11 +27,34 @@ def gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[byte
                 "DEBUG": "false",
                 "GUNICORN_BIND": f"127.0.0.1:{port}",
                 "WEB_CONCURRENCY": "1",
+                # One worker may keep its own cache: the tests run with Redis or without.
+                "ALLOW_PROCESS_LOCAL_CACHE": "true",
                 **env,
             },
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def refusal_code(process: subprocess.Popen[bytes]) -> int | None:
+    """The exit code of a gunicorn that refuses to start; None, once stopped, if it serves."""
+    try:
+        return process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        process.wait(timeout=15)
+        return None
+
+
+def health(process: subprocess.Popen[bytes], port: int) -> httpx.Response | None:
+    """The health endpoint's answer once the server listens; None if it exits first."""
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/health/", timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return None
 
 
 @pytest.mark.parametrize(
@@ -59,15 +82,47 @@ def test_gunicorn_serves_once_the_deployment_checks_pass(
     port, log = free_port(), tmp_path / "gunicorn.log"
     process = gunicorn({**SECRETS, "DATABASE_URL": database_url()}, port, log)
     try:
-        response = None
-        deadline = time.monotonic() + 30
-        while response is None and process.poll() is None and time.monotonic() < deadline:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/health/", timeout=2)
-            except httpx.TransportError:
-                time.sleep(0.1)
+        response = health(process, port)
         assert response is not None, log.read_text()
         assert response.status_code == 200, log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_gunicorn_refuses_a_process_local_cache_it_was_not_told_to_allow(tmp_path: Path) -> None:
+    log = tmp_path / "gunicorn.log"
+    process = gunicorn(
+        {**SECRETS, "REDIS_URL": "", "ALLOW_PROCESS_LOCAL_CACHE": ""}, free_port(), log
+    )
+    assert refusal_code(process) not in (0, None), log.read_text()
+    output = log.read_text()
+    assert "(dualauth.E006)" in output
+    assert "REDIS_URL" in output
+    assert "Booting worker" not in output
+
+
+def test_gunicorn_refuses_more_than_one_worker_on_a_process_local_cache(tmp_path: Path) -> None:
+    log = tmp_path / "gunicorn.log"
+    env = {**SECRETS, "REDIS_URL": "", "ALLOW_PROCESS_LOCAL_CACHE": "true"}
+    process = gunicorn({**env, "WEB_CONCURRENCY": "2"}, free_port(), log)
+    assert refusal_code(process) not in (0, None), log.read_text()
+    output = log.read_text()
+    assert "ALLOW_PROCESS_LOCAL_CACHE" in output
+    assert "Booting worker" not in output
+
+
+def test_gunicorn_serves_one_worker_on_a_process_local_cache_when_allowed(
+    transactional_db: None, tmp_path: Path
+) -> None:
+    port, log = free_port(), tmp_path / "gunicorn.log"
+    env = {**SECRETS, "REDIS_URL": "", "ALLOW_PROCESS_LOCAL_CACHE": "true"}
+    process = gunicorn({**env, "DATABASE_URL": database_url(), "WEB_CONCURRENCY": "1"}, port, log)
+    try:
+        response = health(process, port)
+        assert response is not None, log.read_text()
+        assert response.status_code == 200, log.read_text()
+        assert "Booting worker" in log.read_text()
     finally:
         process.terminate()
         process.wait(timeout=15)

@@ -18,6 +18,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 from rest_framework_simplejwt import settings as simplejwt_settings
 
+from common.conf import dualauth_settings
 from jwt_auth.keys import key_set
 from tests.conftest import PASSWORD
 from tests.jwt_keys import (
@@ -28,6 +29,7 @@ from tests.jwt_keys import (
     rsa_private_pem,
     segment_decode,
 )
+from tests.modes import ModeClient
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +37,9 @@ PROFILE = "/api/jwt/profile/"
 RESOLVER_PROFILE = "/api/profile/"
 REFRESH = "/api/jwt/token/refresh/"
 VERIFY = "/api/jwt/token/verify/"
+LOGOUT = "/api/jwt/logout/"
+COOKIE_REFRESH = "/api/jwt/cookie/refresh/"
+COOKIE_LOGOUT = "/api/jwt/cookie/logout/"
 Forge = Callable[..., str]
 
 
@@ -338,3 +343,98 @@ def test_a_token_used_before_is_refused_once_it_expires(settings: Any, user: Use
     response = client.get("/api/jwt/profile/")
     assert response.status_code == 401
     assert response.json()["code"] == "token_not_valid"
+
+
+def cookie_request(api: APIClient, method: str, path: str, cookies: dict[str, str]) -> Any:
+    """Send `cookies` as the SPA does, with the CSRF token on an unsafe request."""
+    for name, value in cookies.items():
+        api.cookies[name] = value
+    return ModeClient("jwt-cookie", api).request(method, path)
+
+
+def access_cookie(token: str) -> dict[str, str]:
+    return {dualauth_settings.ACCESS_COOKIE_NAME: token}
+
+
+def refresh_cookie(token: str) -> dict[str, str]:
+    return {dualauth_settings.REFRESH_COOKIE_NAME: token}
+
+
+# Every endpoint that takes a token: which token of the pair it takes, and how it is sent.
+TOKEN_ENDPOINTS: dict[str, tuple[str, Callable[[APIClient, str], Any]]] = {
+    "bearer-profile": ("access", bearer),
+    "access-cookie-profile": (
+        "access",
+        lambda api, token: cookie_request(api, "get", RESOLVER_PROFILE, access_cookie(token)),
+    ),
+    "token-refresh": ("refresh", refresh),
+    "token-verify-access": ("access", verify),
+    "token-verify-refresh": ("refresh", verify),
+    "logout": ("refresh", lambda api, token: api.post(LOGOUT, {"refresh": token}, format="json")),
+    "cookie-refresh": (
+        "refresh",
+        lambda api, token: cookie_request(api, "post", COOKIE_REFRESH, refresh_cookie(token)),
+    ),
+    "cookie-logout": (
+        "refresh",
+        lambda api, token: cookie_request(api, "post", COOKIE_LOGOUT, refresh_cookie(token)),
+    ),
+    "cookie-logout-by-access": (
+        "access",
+        lambda api, token: cookie_request(api, "post", COOKIE_LOGOUT, access_cookie(token)),
+    ),
+}
+MALFORMED_CLAIMS = {
+    "exp-string": {"exp": "9999999999"},
+    "exp-beyond-datetime": {"exp": 10**20},
+    "exp-float-beyond-datetime": {"exp": 1e300},
+    "iat-string": {"iat": "1700000000"},
+    "iat-boolean": {"iat": True},
+    "iat-before-datetime": {"iat": -(10**20)},
+    "iat-float-before-datetime": {"iat": -1e300},
+    "nbf-string": {"nbf": "1700000000"},
+    "nbf-before-datetime": {"nbf": -(10**20)},
+    "nbf-list": {"nbf": [1700000000]},
+    "jti-number": {"jti": 1},
+    "sub-number": {"sub": 1},
+    "sub-not-digits": {"sub": "alice"},
+    "sub-padded": {"sub": " 1"},
+    "sub-negative": {"sub": "-1"},
+    "sub-beyond-a-primary-key": {"sub": "9" * 30},
+    "fam-not-a-uuid": {"fam": "not-a-uuid"},
+    "fam-number": {"fam": 1234},
+    "fam-hyphenated": {"fam": "00000000-0000-0000-0000-000000000000"},
+    "token_type-number": {"token_type": 1},
+    "token_type-list": {"token_type": ["access", "refresh"]},
+}
+
+
+@pytest.mark.parametrize("endpoint", TOKEN_ENDPOINTS.keys())
+def test_every_token_endpoint_accepts_a_token_the_forger_leaves_alone(
+    api: APIClient, pair: dict[str, Any], forge: Forge, endpoint: str
+) -> None:
+    kind, send = TOKEN_ENDPOINTS[endpoint]
+
+    assert send(api, forge(pair[kind])).status_code in (200, 204)
+
+
+@pytest.mark.parametrize("claims", MALFORMED_CLAIMS.values(), ids=MALFORMED_CLAIMS.keys())
+@pytest.mark.parametrize("endpoint", TOKEN_ENDPOINTS.keys())
+def test_a_token_with_a_claim_of_the_wrong_type_or_range_is_refused_on_every_endpoint(
+    api: APIClient, pair: dict[str, Any], forge: Forge, endpoint: str, claims: dict[str, Any]
+) -> None:
+    kind, send = TOKEN_ENDPOINTS[endpoint]
+
+    assert_not_valid(send(api, forge(pair[kind], claims=claims)))
+
+
+def test_a_refresh_token_naming_another_user_than_its_family_rotates_nothing(
+    api, pair, forge, make_user
+):
+    bob = make_user("bob")
+    swapped = forge(pair["refresh"], claims={"sub": str(bob.pk)})
+    response = api.post("/api/jwt/token/refresh/", {"refresh": swapped}, "json")
+    assert response.status_code == 401
+    assert (
+        api.post("/api/jwt/token/refresh/", {"refresh": pair["refresh"]}, "json").status_code == 200
+    )
