@@ -93,10 +93,10 @@ def _post(base_url: str, path: str, login: Login, **kwargs: Any) -> httpx.Respon
 def login_create(mode: str, base_url: str) -> Login:
     """Log in for real in `mode` on the server at `base_url`."""
     from django.contrib.auth.models import User
-    from django.contrib.sessions.backends.cached_db import SessionStore
 
     from bench.seed import USERNAME, csrf_client, stock_session_create, token_login
     from session_auth.services import FAMILY_SESSION_KEY
+    from session_auth.sessions import SessionStore
 
     if mode == "session":
         cookies = _browser_login(base_url, "/api/session/login/")
@@ -157,18 +157,20 @@ def _row_bytes(table: str, column: str, value: str) -> int:
 def storage_per_login(login: Login) -> tuple[int, str]:
     """Bytes the server keeps for this login (rows and cache entries), and their breakdown."""
     from django.contrib.sessions.backends.cached_db import KEY_PREFIX
-    from django.contrib.sessions.backends.db import SessionStore
 
     from common.models import LoginFamily
     from common.selectors import family_cache_key
+    from session_auth.sessions import SessionStore, session_key_stored
 
     parts: list[tuple[str, int]] = []
     if login.session_key:
-        parts.append(
-            ("session row", _row_bytes("django_session", "session_key", login.session_key))
+        # dualauth stores a hash of the key; the stock backend, the key itself.
+        stored = (
+            session_key_stored(login.session_key) if login.mode == "session" else login.session_key
         )
+        parts.append(("session row", _row_bytes("django_session", "session_key", stored)))
         if login.mode == "session":
-            cached = _redis_bytes(KEY_PREFIX + login.session_key)
+            cached = _redis_bytes(KEY_PREFIX + stored)
             if cached is None:
                 data = SessionStore(login.session_key).load()
                 parts.append(("session cache entry (pickled, locmem)", len(pickle.dumps(data))))

@@ -178,6 +178,7 @@ FAMILY_COLUMNS = [
     "refresh_jti",
     "refresh_issued_at",
     "previous_jti",
+    "password_epoch",
 ]
 
 
@@ -199,6 +200,7 @@ def _family_rows(count: int, user_ids: list[int], now: datetime) -> Iterator[tup
             "logout" if revoked else "",
             jti,
             now if jti else None,
+            "",
             "",
         )
 

@@ -3,8 +3,9 @@
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import get_user, logout
 from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
+from django.utils.functional import SimpleLazyObject
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -40,15 +41,19 @@ class StockJwtProfileApi(ProfileDetailApi):
 
 
 class DbSessionMixin(APIView):
-    """Reads the session with Django's stock `db` backend, whatever SESSION_ENGINE says.
+    """Reads the session with Django's stock `db` backend and stock `get_user`.
 
-    The product runs `cached_db`; the stock comparison is the plain database session.
+    The product runs its own `cached_db` store and believes only sessions of a live
+    login family; the stock comparison is the plain database session, as Django's own
+    AuthenticationMiddleware reads it.
     """
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        """Swap in a `db` session before authentication reads it."""
+        """Swap in a `db` session and Django's user before authentication reads them."""
         key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-        request._request.session = DbSessionStore(key)
+        django_request = request._request
+        django_request.session = DbSessionStore(key)
+        django_request.user = SimpleLazyObject(lambda: get_user(django_request))  # type: ignore[assignment]
         super().initial(request, *args, **kwargs)
 
 

@@ -91,6 +91,11 @@ def cache_add(key: str, value: Any, timeout: float) -> bool:
         return False
 
 
+def cache_set(key: str, value: Any, timeout: float) -> None:
+    """Store `value` under `key`; a failure leaves the key to be filled again later."""
+    cache_set_many({key: value}, timeout)
+
+
 def cache_set_many(values: dict[str, Any], timeout: float) -> None:
     """Store `values`; on failure the recovery hooks will write them again later."""
     try:
@@ -107,17 +112,23 @@ def cache_delete(key: str) -> None:
         _failed("delete", e)
 
 
-def cache_incr(key: str, timeout: float) -> None:
-    """Count one more under `key`, starting a window of `timeout` seconds."""
+def cache_count(key: str, delta: int, timeout: float) -> int:
+    """Add `delta` to the counter `key` atomically and return its new value.
+
+    A counter that does not exist starts at `delta` and lasts `timeout` seconds;
+    taking from one that ended returns 0, and so does a cache that cannot answer.
+    """
     cache = caches[ALIAS]
     try:
-        if not cache.add(key, 1, timeout=timeout):
-            try:
-                cache.incr(key)
-            except ValueError:  # the window ended between add and incr
-                cache.add(key, 1, timeout=timeout)
+        if delta > 0 and cache.add(key, delta, timeout=timeout):
+            return delta
+        try:
+            return int(cache.incr(key, delta))
+        except ValueError:  # the counter ended between add and incr
+            return delta if delta > 0 and cache.add(key, delta, timeout=timeout) else 0
     except Exception as e:  # a cache backend may raise anything on an outage
-        _failed("incr", e)
+        _failed("count", e)
+        return 0
 
 
 def cache_probe() -> bool:

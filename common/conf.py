@@ -31,14 +31,28 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FAILURES_PER_USERNAME": 5,
     "LOGIN_FAILURES_PER_ADDRESS": 30,
     "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+    # A device that logged in before proves it with a signed device token (OWASP's
+    # device cookies): it is exempt from the username and address limits, so that
+    # nobody can lock the owner out, and limited on its own instead.
+    "LOGIN_FAILURES_PER_DEVICE": 5,
+    "DEVICE_COOKIE_NAME": "login_device",
+    "DEVICE_TOKEN_LIFETIME": timedelta(days=90),
     # Addresses or networks (CIDR) whose X-Forwarded-For is believed.
     "TRUSTED_PROXIES": [],
     # Keys that still verify tokens after a rotation: secrets one per line (HMAC) or PEMs.
     "JWT_PREVIOUS_KEYS": "",
+    # One process may keep its own cache; with more, each would miss the others' revocations.
+    "ALLOW_PROCESS_LOCAL_CACHE": False,
+    # How deeply a JSON body may nest lists and objects; deeper ones are a 400.
+    "JSON_MAX_DEPTH": 32,
 }
 
 MAX_REFRESH_GRACE_PERIOD = timedelta(seconds=60)
-INTEGER_KEYS = ("LOGIN_FAILURES_PER_USERNAME", "LOGIN_FAILURES_PER_ADDRESS")
+INTEGER_KEYS = (
+    "LOGIN_FAILURES_PER_USERNAME",
+    "LOGIN_FAILURES_PER_ADDRESS",
+    "LOGIN_FAILURES_PER_DEVICE",
+)
 
 
 class DualauthSettings:

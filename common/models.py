@@ -1,5 +1,6 @@
 """The profile every mode serves, and the login family every mode revokes."""
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -51,12 +52,23 @@ class LoginFamily(models.Model):
     refresh_jti = models.CharField(max_length=32, blank=True)
     refresh_issued_at = models.DateTimeField(null=True, blank=True)
     previous_jti = models.CharField(max_length=32, blank=True)
+    # The user's password when the login began, as `password_epoch()`: a login made
+    # under another password is refused, however the password was changed.
+    password_epoch = models.CharField(max_length=16, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["user", "revoked_at"], name="family_user_live")]
 
     def __str__(self) -> str:
         return f"{self.mode} login {self.id} of {self.user_id}"
+
+
+def password_epoch(password: str) -> str:
+    """A short fingerprint of a stored password hash: it changes whenever the password does.
+
+    It reveals nothing usable: the hash it is taken from is itself salted.
+    """
+    return hashlib.sha256(b"dualauth-password-epoch:" + password.encode()).hexdigest()[:16]
 
 
 class CachedUser(User):

@@ -16,9 +16,10 @@ from common.cache import (
     cache_get,
     cache_get_many,
     cache_probe,
+    cache_set,
 )
 from common.conf import dualauth_settings
-from common.models import CachedUser, LoginFamily, Profile
+from common.models import CachedUser, LoginFamily, Profile, password_epoch
 
 REVOKED = "revoked"
 logger = logging.getLogger("dualauth")
@@ -29,12 +30,16 @@ def family_cache_key(family_id: uuid.UUID | str) -> str:
     return f"family:{uuid.UUID(str(family_id)).hex}"
 
 
+FAMILY_STATE_FIELDS = ("user_id", "expires_at", "password_epoch")
+
+
 @dataclass(frozen=True)
 class FamilyState:
     """What the hot path needs to know of a live family."""
 
     user_id: int
     expires_at: float
+    password_epoch: str
 
 
 def _family_uuid(family_id: uuid.UUID | str) -> uuid.UUID | None:
@@ -62,15 +67,15 @@ USER_FIELDS = (
 )
 
 
-def _family_load(family_id: uuid.UUID) -> tuple[int, float] | None:
+def _family_load(family_id: uuid.UUID) -> tuple[int, float, str] | None:
     row = (
         LoginFamily.objects.filter(pk=family_id, revoked_at__isnull=True)
-        .values_list("user_id", "expires_at")
+        .values_list("user_id", "expires_at", "password_epoch")
         .first()
     )
     if row is None:
         return None
-    cached = (row[0], row[1].timestamp())
+    cached = (row[0], row[1].timestamp(), row[2])
     cache_add(
         family_cache_key(family_id),
         cached,
@@ -83,11 +88,11 @@ def _family_state(family_id: uuid.UUID, cached: Any) -> FamilyState | None:
     """The live state behind a cache value, reading the database on a miss."""
     if cached == REVOKED:
         return None
-    if cached is None:
+    if not isinstance(cached, tuple | list) or len(cached) != len(FAMILY_STATE_FIELDS):
         cached = _family_load(family_id)
         if cached is None:
             return None
-    state = FamilyState(user_id=int(cached[0]), expires_at=float(cached[1]))
+    state = FamilyState(*cached)
     return state if state.expires_at > time.time() else None
 
 
@@ -99,7 +104,22 @@ def _user_snapshot(user: User) -> dict[str, Any]:
         "display_name": profile.display_name if profile else "",
         "bio": profile.bio if profile else "",
         "session_hash": user.get_session_auth_hash(),
+        "password_epoch": password_epoch(user.password),
+        "filled_at": time.time(),
     }
+
+
+def _snapshot_fresh(snapshot: dict[str, Any]) -> bool:
+    """Whether a cached snapshot may still vouch for its user.
+
+    Signals drop a snapshot whenever its user or profile is saved; a change that
+    bypasses them (`QuerySet.update()`) is seen once the snapshot is this old, by
+    this process's clock, whatever the cache's own expiry does.
+    """
+    if "filled_at" not in snapshot:
+        return False
+    age = time.time() - float(snapshot["filled_at"])
+    return 0 <= age < dualauth_settings.FAMILY_CACHE_TTL.total_seconds()
 
 
 def _user_from_snapshot(snapshot: dict[str, Any]) -> CachedUser:
@@ -144,14 +164,17 @@ def login_get(
     state = _family_state(family, values.get(family_key))
     if state is None or state.user_id != user_id:
         return None
-    snapshot = values.get(user_key)
-    if snapshot is not None:
-        return state, _user_from_snapshot(snapshot)
-    user = user_get(user_id=user_id)
-    if user is None:
+    snapshot: dict[str, Any] | None = values.get(user_key)
+    if snapshot is None or not _snapshot_fresh(snapshot):
+        user = user_get(user_id=user_id)
+        if user is None:
+            return None
+        snapshot = _user_snapshot(user)
+        cache_set(user_key, snapshot, dualauth_settings.FAMILY_CACHE_TTL.total_seconds())
+    # A login begun under another password is over, however the password changed.
+    if snapshot["password_epoch"] != state.password_epoch:
         return None
-    cache_add(user_key, _user_snapshot(user), dualauth_settings.FAMILY_CACHE_TTL.total_seconds())
-    return state, user
+    return state, _user_from_snapshot(snapshot)
 
 
 def families_live(*, user_id: int, modes: tuple[str, ...]) -> QuerySet[LoginFamily]:

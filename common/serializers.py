@@ -57,6 +57,13 @@ class CredentialsInputSerializer(serializers.Serializer):
 
     username = serializers.CharField(max_length=150, trim_whitespace=False)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    device_token = serializers.CharField(
+        max_length=512,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The device token of an earlier login from this device, if any.",
+    )
 
 
 class PasswordChangeInputSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 import hashlib
 import math
+import secrets
 import time
 import uuid
 from collections.abc import Iterable
@@ -10,20 +11,24 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpRequest
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.exceptions import Throttled, ValidationError
 
 from common.audit import audit_event
 from common.cache import ALIAS as CACHE_ALIAS
-from common.cache import cache_add, cache_get_many, cache_incr, cache_set_many
+from common.cache import cache_add, cache_count, cache_delete, cache_get_many, cache_set_many
 from common.conf import dualauth_settings
 from common.exceptions import InvalidCredentials
-from common.models import LoginFamily, Profile
+from common.models import LoginFamily, Profile, password_epoch
 from common.net import client_ip
 from common.selectors import REVOKED, family_cache_key
+
+DEVICE_TOKEN_SALT = "dualauth.login-device"
 
 
 def family_create(
@@ -34,7 +39,7 @@ def family_create(
     lifetime: timedelta,
     refresh_jti: str = "",
 ) -> LoginFamily:
-    """Record a new login of `user` in `mode`."""
+    """Record a new login of `user` in `mode`, under the user's current password."""
     now = timezone.now()
     family = LoginFamily.objects.create(
         user_id=user.pk,
@@ -46,6 +51,7 @@ def family_create(
         ip=client_ip(request) or None,
         refresh_jti=refresh_jti,
         refresh_issued_at=now if refresh_jti else None,
+        password_epoch=password_epoch(user.password),
     )
     audit_event("login", request=request, user_id=user.pk, family_id=family.pk, mode=mode)
     return family
@@ -57,18 +63,21 @@ def families_revoke(
     reason: str,
     family_ids: Iterable[uuid.UUID | str] | None = None,
     keep: uuid.UUID | str | None = None,
+    modes: Iterable[str] | None = None,
     request: HttpRequest | None = None,
 ) -> int:
     """Revoke the user's live families (`family_ids`, else all but `keep`); return how many.
 
-    The database is the truth; the cache is overwritten so that every instance
-    refuses the family on its very next request.
+    `modes` narrows them to those modes. The database is the truth; the cache is
+    overwritten so that every instance refuses the family on its very next request.
     """
     families = LoginFamily.objects.filter(user_id=user_id, revoked_at__isnull=True)
     if family_ids is not None:
         families = families.filter(pk__in=list(family_ids))
     if keep is not None:
         families = families.exclude(pk=keep)
+    if modes is not None:
+        families = families.filter(mode__in=list(modes))
     rows = list(families.values_list("pk", "expires_at"))
     if not rows:
         return 0
@@ -76,20 +85,21 @@ def families_revoke(
     LoginFamily.objects.filter(pk__in=[pk for pk, _ in rows]).update(
         revoked_at=now, revoke_reason=reason
     )
-    cache_set_many(*_revoked_entries(rows, now))
+    cache_set_many(_revoked_entries(rows, now), _revoked_timeout(rows, now))
     for pk, _ in rows:
         audit_event("revoke", request=request, user_id=user_id, family_id=pk, reason=reason)
     return len(rows)
 
 
-def _revoked_entries(
-    rows: list[tuple[uuid.UUID, datetime]], now: datetime
-) -> tuple[dict[str, str], float]:
-    """Cache entries marking `rows` revoked, and a timeout outliving the longest of them."""
+def _revoked_entries(rows: list[tuple[uuid.UUID, datetime]], now: datetime) -> dict[str, str]:
+    """Cache entries marking `rows` revoked."""
+    return {family_cache_key(pk): REVOKED for pk, _ in rows}
+
+
+def _revoked_timeout(rows: list[tuple[uuid.UUID, datetime]], now: datetime) -> float:
+    """A cache timeout outliving the longest-lived of `rows`."""
     longest = max(expires_at for _, expires_at in rows) - now
-    return {family_cache_key(pk): REVOKED for pk, _ in rows}, max(
-        1, math.ceil(longest.total_seconds())
-    )
+    return max(1, math.ceil(longest.total_seconds()))
 
 
 def families_revoked_recache(since: float) -> None:
@@ -101,17 +111,35 @@ def families_revoked_recache(since: float) -> None:
         ).values_list("pk", "expires_at")
     )
     if rows:
-        values, timeout = _revoked_entries(rows, now)
         # Not cache_set_many: a failure here must reach the recovery, which tries again.
-        caches[CACHE_ALIAS].set_many(values, timeout=timeout)
+        caches[CACHE_ALIAS].set_many(
+            _revoked_entries(rows, now), timeout=_revoked_timeout(rows, now)
+        )
 
 
 def family_revoke(
-    *, family_id: uuid.UUID | str, user_id: int, reason: str, request: HttpRequest | None = None
+    *,
+    family_id: uuid.UUID | str,
+    user_id: int,
+    reason: str,
+    modes: Iterable[str] | None = None,
+    request: HttpRequest | None = None,
 ) -> bool:
-    """Revoke one family of `user_id`; False when it was not live."""
+    """Revoke one family of `user_id` (in one of `modes`, if given); False when none was live."""
     return bool(
-        families_revoke(user_id=user_id, family_ids=[family_id], reason=reason, request=request)
+        families_revoke(
+            user_id=user_id, family_ids=[family_id], modes=modes, reason=reason, request=request
+        )
+    )
+
+
+def families_password_revoke(*, user_id: int, password: str) -> int:
+    """Revoke the user's live logins begun under another password than `password` (its hash)."""
+    stale = LoginFamily.objects.filter(user_id=user_id, revoked_at__isnull=True).exclude(
+        password_epoch=password_epoch(password)
+    )
+    return families_revoke(
+        user_id=user_id, family_ids=list(stale.values_list("pk", flat=True)), reason="password"
     )
 
 
@@ -120,49 +148,109 @@ def _throttle_key(kind: str, value: str) -> str:
     return f"login-failures:{kind}:{digest}"
 
 
-def _throttle_buckets(*, username: str, ip: str) -> list[tuple[str, int]]:
+def _username_digest(username: str) -> str:
+    return hashlib.sha256(username.casefold().encode()).hexdigest()[:16]
+
+
+def device_token_issue(*, username: str) -> str:
+    """A signed token proving that this device logged in as `username`; no credential."""
+    return signing.dumps(
+        {"u": _username_digest(username), "d": secrets.token_urlsafe(12)}, salt=DEVICE_TOKEN_SALT
+    )
+
+
+def device_cookie_set(response: HttpResponse, token: str) -> None:
+    """Give a browser its device token, HttpOnly, for as long as the token lives."""
+    response.set_cookie(
+        dualauth_settings.DEVICE_COOKIE_NAME,
+        token,
+        max_age=int(dualauth_settings.DEVICE_TOKEN_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        secure=dualauth_settings.COOKIE_SECURE,
+        samesite=dualauth_settings.COOKIE_SAMESITE,
+    )
+
+
+def _device_id(*, token: str, username: str) -> str | None:
+    """The device a valid device token of `username` names, else None."""
+    if not token:
+        return None
+    try:
+        claims = signing.loads(
+            token,
+            salt=DEVICE_TOKEN_SALT,
+            max_age=dualauth_settings.DEVICE_TOKEN_LIFETIME.total_seconds(),
+        )
+    except signing.BadSignature:
+        return None
+    if not isinstance(claims, dict) or claims.get("u") != _username_digest(username):
+        return None
+    return str(claims.get("d", ""))
+
+
+def _throttle_buckets(
+    *, username: str, request: HttpRequest, device_token: str
+) -> list[tuple[str, int]]:
+    device = _device_id(token=device_token, username=username)
+    if device:
+        return [(_throttle_key("device", device), dualauth_settings.LOGIN_FAILURES_PER_DEVICE)]
     return [
         (_throttle_key("user", username.casefold()), dualauth_settings.LOGIN_FAILURES_PER_USERNAME),
-        (_throttle_key("ip", ip), dualauth_settings.LOGIN_FAILURES_PER_ADDRESS),
+        (_throttle_key("ip", client_ip(request)), dualauth_settings.LOGIN_FAILURES_PER_ADDRESS),
     ]
 
 
-def login_throttle_check(*, username: str, request: HttpRequest) -> None:
-    """Raise 429 while the username or the client address is over its failure limit."""
-    buckets = _throttle_buckets(username=username, ip=client_ip(request))
+def login_attempt_reserve(
+    *, username: str, request: HttpRequest, device_token: str = ""
+) -> list[str]:
+    """Count an attempt before its password is checked; 429 once a bucket is over its limit.
+
+    Counting first, atomically, means that however many attempts run at once, at
+    most the limit of them ever reach a password check. Returns the counters taken,
+    for `login_attempt_release` once the password proves right.
+    """
     window = dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
-    # With the cache down the throttle fails open: logins must keep working.
-    values = cache_get_many([f"{key}:{part}" for key, _ in buckets for part in ("n", "t")]) or {}
-    waits = [
-        values.get(f"{key}:t", time.time()) + window - time.time()
-        for key, limit in buckets
-        if values.get(f"{key}:n", 0) >= limit
-    ]
-    if waits:
+    buckets = _throttle_buckets(username=username, request=request, device_token=device_token)
+    counters, over = [], []
+    for key, limit in buckets:
+        cache_add(f"{key}:t", time.time(), timeout=window)
+        # With the cache down the count is 0: the throttle fails open, logins keep working.
+        if cache_count(f"{key}:n", 1, timeout=window) > limit:
+            over.append(key)
+        counters.append(f"{key}:n")
+    if over:
+        login_attempt_release(counters)
+        starts = cache_get_many([f"{key}:t" for key in over]) or {}
+        waits = [starts.get(f"{key}:t", time.time()) + window - time.time() for key in over]
         audit_event("login_throttled", request=request, username=username)
         raise Throttled(wait=max(1, math.ceil(max(waits))))
+    return counters
 
 
-def login_failure_record(*, username: str, request: HttpRequest) -> None:
-    """Count one failed login against the username and the client address."""
-    window = math.ceil(dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds())
-    for key, _ in _throttle_buckets(username=username, ip=client_ip(request)):
-        cache_add(f"{key}:t", time.time(), timeout=window)
-        cache_incr(f"{key}:n", timeout=window)
+def login_attempt_release(counters: list[str]) -> None:
+    """Give back counted attempts: a right password is not a failure."""
+    window = dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
+    for counter in counters:
+        cache_count(counter, -1, timeout=window)
 
 
-def login_credentials_check(*, username: str, password: str, request: HttpRequest) -> User:
+def login_credentials_check(
+    *, username: str, password: str, request: HttpRequest, device_token: str = ""
+) -> User:
     """The user these credentials name, or 401 `invalid_credentials`, or 429 while throttled.
 
     Unknown user, wrong password, inactive user and unusable password all take
-    one password hash and give the same answer (Django's ModelBackend).
+    one password hash and give the same answer (Django's ModelBackend). A browser's
+    device token comes from its cookie; a native client sends it in the body.
     """
-    login_throttle_check(username=username, request=request)
+    device_token = device_token or request.COOKIES.get(dualauth_settings.DEVICE_COOKIE_NAME, "")
+    counters = login_attempt_reserve(username=username, request=request, device_token=device_token)
     user = authenticate(request, username=username, password=password)
     if not isinstance(user, User):
-        login_failure_record(username=username, request=request)
         audit_event("login_failed", request=request, username=username)
         raise InvalidCredentials()
+    login_attempt_release(counters)
     return user
 
 
@@ -188,21 +276,32 @@ def password_change(
     keep_family_id: uuid.UUID | str | None,
     request: HttpRequest,
 ) -> User:
-    """Set a new password and revoke every other login of the user; return the saved user."""
+    """Set a new password; every other login of the user ends, this one stays.
+
+    The logins end through the user's `post_save` signal, as they do for a
+    password set anywhere else; the kept login moves to the new password first.
+    """
     user = User.objects.get(pk=user.pk)
     username = user.get_username()
-    login_throttle_check(username=username, request=request)
+    counters = login_attempt_reserve(username=username, request=request)
     if not user.check_password(old_password):
-        login_failure_record(username=username, request=request)
+        audit_event("login_failed", request=request, username=username)
         raise ValidationError({"old_password": ["The current password is not correct."]})
+    login_attempt_release(counters)
     try:
         validate_password(new_password, user)
     except DjangoValidationError as e:
         raise ValidationError({"new_password": list(e.messages)}) from e
     user.set_password(new_password)
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        if keep_family_id is not None:
+            LoginFamily.objects.filter(pk=keep_family_id, user_id=user.pk).update(
+                password_epoch=password_epoch(user.password)
+            )
+        user.save(update_fields=["password"])
+    if keep_family_id is not None:
+        cache_delete(family_cache_key(keep_family_id))
     audit_event("password_change", request=request, user_id=user.pk, family_id=keep_family_id)
-    families_revoke(user_id=user.pk, keep=keep_family_id, reason="password_change", request=request)
     return user
 
 

@@ -41,6 +41,15 @@ class TokenPairSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
 
 
+class TokenObtainSerializer(TokenPairSerializer):
+    """A new login's first pair, and the device token that exempts this device from lockouts."""
+
+    device_token = serializers.CharField(
+        help_text="Send it back with later logins (`device_token`): a device that logged in "
+        "before is not locked out by others' failures for its username."
+    )
+
+
 class CookieRefreshSerializer(serializers.Serializer):
     """When the new access cookie expires."""
 

@@ -7,13 +7,14 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.exceptions import TokenError
 
 from common.audit import audit_event
 from common.conf import dualauth_settings
 from common.exceptions import TokenNotValid, TokenReused, TokenRevoked
-from common.models import LoginFamily
-from common.selectors import family_state_get, login_get, user_get
+from common.models import LoginFamily, password_epoch
+from common.selectors import login_get, user_get
 from common.services import family_create, family_revoke
 from jwt_auth.tokens import (
     FAMILY_CLAIM,
@@ -98,14 +99,19 @@ def token_refresh(*, raw: str, request: HttpRequest) -> TokenPair:
     """
     token = token_decode(DualRefreshToken, raw)
     family_id, jti = token[FAMILY_CLAIM], token["jti"]
+    # The family of the user the token names, and no other.
+    login = LoginFamily.objects.filter(pk=family_id, user_id=_user_id(token))
     now = timezone.now()
-    rotated = LoginFamily.objects.filter(
-        pk=family_id, refresh_jti=jti, revoked_at__isnull=True, expires_at__gt=now
-    ).update(
+    rotated = login.filter(refresh_jti=jti, revoked_at__isnull=True, expires_at__gt=now).update(
         previous_jti=jti, refresh_jti=uuid.uuid4().hex, refresh_issued_at=now, last_seen_at=now
     )
-    family = LoginFamily.objects.filter(pk=family_id).first()
-    if family is None or family.revoked_at is not None or user_get(user_id=family.user_id) is None:
+    family = login.first()
+    user = user_get(user_id=family.user_id) if family is not None else None
+    if family is None or family.revoked_at is not None or user is None:
+        raise TokenRevoked()
+    if family.password_epoch != password_epoch(user.password):
+        # The password changed without a signal (`QuerySet.update()`): the login is over.
+        family_revoke(family_id=family.pk, user_id=user.pk, reason="password", request=request)
         raise TokenRevoked()
     if rotated:
         audit_event("refresh", request=request, user_id=family.user_id, family_id=family.pk)
@@ -115,6 +121,8 @@ def token_refresh(*, raw: str, request: HttpRequest) -> TokenPair:
     assert family.refresh_issued_at is not None
     grace = dualauth_settings.REFRESH_GRACE_PERIOD
     if family.previous_jti == jti and now - family.refresh_issued_at <= grace:
+        # A retry after a lost reply, or a copy of the token used in parallel: the log must show it.
+        audit_event("refresh_repeat", request=request, user_id=family.user_id, family_id=family.pk)
         return _pair(family)
     family_revoke(family_id=family.pk, user_id=family.user_id, reason="reuse", request=request)
     audit_event("reuse_detected", request=request, user_id=family.user_id, family_id=family.pk)
@@ -122,9 +130,12 @@ def token_refresh(*, raw: str, request: HttpRequest) -> TokenPair:
 
 
 def token_verify(*, raw: str) -> None:
-    """Accept a valid token of a live family; a rotated-out refresh token is not valid."""
+    """Accept a token exactly when the profile would: a live family of an active user.
+
+    A refresh token must moreover be the family's current one, not a rotated-out one.
+    """
     token = token_decode(DualUntypedToken, raw)
-    if family_state_get(family_id=token[FAMILY_CLAIM]) is None:
+    if login_get(family_id=token[FAMILY_CLAIM], user_id=_user_id(token)) is None:
         raise TokenRevoked()
     if token["token_type"] == DualRefreshToken.token_type:
         family = LoginFamily.objects.filter(pk=token[FAMILY_CLAIM]).first()
@@ -132,10 +143,18 @@ def token_verify(*, raw: str) -> None:
             raise TokenNotValid("Refresh token was already rotated.")
 
 
+def _user_id(token: DualAccessToken | DualRefreshToken | DualUntypedToken) -> int:
+    """The id of the user a verified token names, or 401 `token_not_valid`."""
+    try:
+        return int(token[simplejwt_settings.api_settings.USER_ID_CLAIM])
+    except (KeyError, TypeError, ValueError) as e:
+        raise TokenNotValid() from e
+
+
 def token_logout(*, raw: str, request: HttpRequest, token_class: TokenClass) -> None:
     """Revoke the family of a valid refresh (or, for cookies, access) token."""
     token = token_decode(token_class, raw)
-    user_id = int(token["sub"])
+    user_id = _user_id(token)
     if not family_revoke(
         family_id=token[FAMILY_CLAIM], user_id=user_id, reason="logout", request=request
     ):
@@ -146,11 +165,7 @@ def token_logout(*, raw: str, request: HttpRequest, token_class: TokenClass) -> 
 def access_authenticate(*, raw: str) -> tuple[User, uuid.UUID]:
     """The user and family of a valid access token of a live family."""
     token = token_decode(DualAccessToken, raw)
-    try:
-        user_id = int(token["sub"])
-    except (TypeError, ValueError) as e:
-        raise TokenNotValid() from e
-    login = login_get(family_id=token[FAMILY_CLAIM], user_id=user_id)
+    login = login_get(family_id=token[FAMILY_CLAIM], user_id=_user_id(token))
     if login is None:
         raise TokenRevoked()
     return login[1], uuid.UUID(token[FAMILY_CLAIM])

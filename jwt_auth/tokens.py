@@ -1,7 +1,8 @@
 """simplejwt's tokens, signed with a `kid`, carrying their login family, checked strictly."""
 
+import re
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -11,6 +12,7 @@ from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token, UntypedToken
 
+from common.memo import BoundedMemo
 from jwt_auth.keys import KeySet, key_set
 
 FAMILY_CLAIM = "fam"
@@ -20,6 +22,38 @@ REFUSED_HEADERS = frozenset({"crit", "jku", "x5u", "x5c", "jwk"})
 # the same access token for minutes, and parsing it is most of what a request costs.
 VERIFIED_TOKENS_KEPT = 4096
 REQUIRED_CLAIMS = ["exp", "iat", "jti", "sub", "iss", "aud", "token_type", FAMILY_CLAIM]
+# Claims that simplejwt and `_check_times` compare as numbers and convert to datetimes.
+TIME_CLAIMS = ("exp", "iat", "nbf")
+# The last second a datetime holds: simplejwt cannot convert a later `exp`.
+MAX_EPOCH_SECONDS = int(datetime.max.replace(tzinfo=UTC).timestamp())
+STRING_CLAIMS = ("jti", "sub", "token_type", FAMILY_CLAIM)
+# `sub` as `token_build` writes it: a positive primary key of a 64-bit column, in decimal.
+USER_ID = re.compile(r"[1-9][0-9]{0,18}")
+MAX_USER_ID = 2**63 - 1
+# `fam` as `token_build` writes it: a UUID's `hex`, which the family lookups parse.
+FAMILY_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _epoch_valid(value: Any) -> bool:
+    """Whether `value` is a number of seconds since 1970 that a datetime can hold."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 <= value <= MAX_EPOCH_SECONDS
+    )
+
+
+def _claims_valid(payload: dict[str, Any]) -> bool:
+    """Whether the claims this code reads have the types and ranges it relies on."""
+    if not all(_epoch_valid(payload[name]) for name in TIME_CLAIMS if name in payload):
+        return False
+    if not all(isinstance(payload[name], str) for name in STRING_CLAIMS):
+        return False
+    return (
+        USER_ID.fullmatch(payload["sub"]) is not None
+        and int(payload["sub"]) <= MAX_USER_ID
+        and FAMILY_ID.fullmatch(payload[FAMILY_CLAIM]) is not None
+    )
 
 
 class KeyedTokenBackend(TokenBackend):
@@ -33,7 +67,7 @@ class KeyedTokenBackend(TokenBackend):
             issuer=settings.ISSUER,
             leeway=settings.LEEWAY,
         )
-        self._verified: dict[str, dict[str, Any]] = {}
+        self._verified: BoundedMemo[str, dict[str, Any]] = BoundedMemo(VERIFIED_TOKENS_KEPT)
         self._verified_keys: KeySet | None = None
 
     def encode(self, payload: dict[str, Any]) -> str:
@@ -51,18 +85,18 @@ class KeyedTokenBackend(TokenBackend):
         for time: a remembered token has its `exp` and `nbf` checked again at every use.
         """
         keys = key_set()
+        verified = self._verified
         if keys is not self._verified_keys:
-            self._verified, self._verified_keys = {}, keys
+            verified, self._verified_keys = BoundedMemo(VERIFIED_TOKENS_KEPT), keys
+            self._verified = verified
         raw = token.decode(errors="replace") if isinstance(token, bytes) else str(token)
-        remembered = self._verified.get(raw) if verify else None
+        remembered = verified.get(raw) if verify else None
         if remembered is not None:
             self._check_times(remembered)
             return dict(remembered)
         payload = self._decode(token, keys, verify)
         if verify:
-            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
-                self._verified.pop(next(iter(self._verified)), None)
-            self._verified[raw] = payload
+            verified.put(raw, payload)
         return dict(payload)
 
     def _check_times(self, payload: dict[str, Any]) -> None:
@@ -87,7 +121,7 @@ class KeyedTokenBackend(TokenBackend):
         if key is None:
             raise TokenBackendError("Token is signed with an unknown key")
         try:
-            return jwt.decode(
+            payload: dict[str, Any] = jwt.decode(
                 token,  # type: ignore[arg-type]
                 key,
                 algorithms=[keys.algorithm],
@@ -100,6 +134,11 @@ class KeyedTokenBackend(TokenBackend):
             raise TokenBackendExpiredToken("Token is expired") from e
         except jwt.InvalidTokenError as e:
             raise TokenBackendError("Token is invalid") from e
+        # PyJWT takes as a time any value `int()` takes, and leaves most claims unchecked:
+        # a string `exp` or a non-UUID `fam` would fail later, as a server error.
+        if not _claims_valid(payload):
+            raise TokenBackendError("Token is invalid")
+        return payload
 
 
 _backend: KeyedTokenBackend | None = None

@@ -15,7 +15,12 @@ from common.credentials import csrf_enforce
 from common.models import LoginFamily
 from common.selectors import families_live
 from common.serializers import ProfileSerializer
-from common.services import family_revoke, login_credentials_check
+from common.services import (
+    device_cookie_set,
+    device_token_issue,
+    family_revoke,
+    login_credentials_check,
+)
 from jwt_auth.cookies import token_cookies_clear, token_cookies_set
 from jwt_auth.keys import key_set
 from jwt_auth.serializers import (
@@ -25,6 +30,7 @@ from jwt_auth.serializers import (
     JwksSerializer,
     TokenLogoutInputSerializer,
     TokenObtainInputSerializer,
+    TokenObtainSerializer,
     TokenPairSerializer,
     TokenRefreshInputSerializer,
     TokenVerifyInputSerializer,
@@ -48,14 +54,15 @@ def _pair_body(pair: TokenPair) -> dict[str, object]:
 class TokenObtainApi(PublicApi):
     """Log in for a token pair: no cookies, no CSRF."""
 
-    @extend_schema(request=TokenObtainInputSerializer, responses=TokenPairSerializer)
+    @extend_schema(request=TokenObtainInputSerializer, responses=TokenObtainSerializer)
     def post(self, request: Request) -> Response:
         """Start a token family."""
         serializer = TokenObtainInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = login_credentials_check(request=request._request, **serializer.validated_data)
         pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_HEADER)
-        return Response(_pair_body(pair))
+        device_token = device_token_issue(username=user.get_username())
+        return Response({**_pair_body(pair), "device_token": device_token})
 
 
 class TokenRefreshApi(PublicApi):
@@ -116,7 +123,11 @@ class DeviceRevokeApi(Api):
     def delete(self, request: Request, family_id: uuid.UUID) -> Response:
         """Revoke a device."""
         if not family_revoke(
-            family_id=family_id, user_id=self.user.pk, reason="revoked", request=request._request
+            family_id=family_id,
+            user_id=self.user.pk,
+            modes=JWT_MODES,
+            reason="revoked",
+            request=request._request,
         ):
             raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -138,6 +149,7 @@ class CookieLoginApi(PublicApi):
         rotate_token(request._request)
         response = Response(ProfileSerializer(user).data)
         token_cookies_set(response, pair)
+        device_cookie_set(response, device_token_issue(username=user.get_username()))
         return response
 
 

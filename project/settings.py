@@ -56,6 +56,10 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY is not set: run `make run` once, or export it.")
 
+# The Django admin is served only where asked for, and by default only in development.
+# Where it is served, its logins are session families like any other (session_auth/admin.py).
+ADMIN_ENABLED = env_bool("ADMIN_ENABLED", DEBUG)
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
@@ -63,7 +67,7 @@ CORS_ALLOW_CREDENTIALS = True
 CORS_URLS_REGEX = r"^/api/.*$"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "session_auth.apps.FamilyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -80,16 +84,18 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that the answers of the middleware below (a CORS preflight, a refused
+    # Host) are never cached and JSON too; Django still calls it on a view's exception.
+    "common.middleware.ApiResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "session_auth.middleware.FamilyAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "common.middleware.ApiResponseMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -183,7 +189,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Django's cached_db, storing a keyed hash of each session key, never the key itself.
+SESSION_ENGINE = "session_auth.sessions"
 SESSION_COOKIE_NAME = "sessionid"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -210,8 +217,10 @@ DUALAUTH = {
         "SESSION_ABSOLUTE_TIMEOUT": env_seconds("SESSION_ABSOLUTE_TIMEOUT"),
         "LOGIN_FAILURES_PER_USERNAME": env_str("LOGIN_FAILURES_PER_USERNAME"),
         "LOGIN_FAILURES_PER_ADDRESS": env_str("LOGIN_FAILURES_PER_ADDRESS"),
+        "LOGIN_FAILURES_PER_DEVICE": env_str("LOGIN_FAILURES_PER_DEVICE"),
         "LOGIN_FAILURE_WINDOW": env_seconds("LOGIN_FAILURE_WINDOW"),
         "JWT_PREVIOUS_KEYS": env_file_or_value("JWT_PREVIOUS_KEYS"),
+        "ALLOW_PROCESS_LOCAL_CACHE": env_bool("ALLOW_PROCESS_LOCAL_CACHE") or None,
     }.items()
     if value not in (None, "", [])
 }
@@ -230,7 +239,7 @@ SIMPLE_JWT = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["common.authentication.ResolverAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "common.handlers.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,9 +1,21 @@
-"""App config of the session mode."""
+"""App configs of the session mode, and of the Django admin served inside it."""
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class SessionAuthConfig(AppConfig):
-    """Django sessions with CSRF."""
+    """Django sessions with CSRF; every Django login a login family."""
 
     name = "session_auth"
+
+    def ready(self) -> None:
+        from session_auth import signals  # noqa: F401
+
+
+class FamilyAdminConfig(admin_apps.AdminConfig):
+    """The Django admin, whose logins are throttled, audited session families."""
+
+    # Named in INSTALLED_APPS in place of django.contrib.admin; never this app's own config.
+    default = False
+    default_site = "session_auth.admin.FamilyAdminSite"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, login, logout
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbStore
 from django.http import HttpRequest
 from django.utils import timezone
@@ -15,40 +15,56 @@ from django.utils.crypto import constant_time_compare
 from common.cache import cache_get_many
 from common.conf import dualauth_settings
 from common.exceptions import SessionNotValid
+from common.memo import BoundedMemo
 from common.models import LoginFamily
-from common.selectors import family_cache_key, login_get, user_cache_key
+from common.selectors import family_cache_key, login_get, user_cache_key, user_get
 from common.services import family_create, family_revoke
 
 FAMILY_SESSION_KEY = "_dualauth_family"
 SEEN_SESSION_KEY = "_dualauth_seen"
 # Sessions this process has authenticated: key -> (family, user), the oldest forgotten first.
 KNOWN_SESSIONS_KEPT = 4096
-_known_sessions: dict[str, tuple[str, int]] = {}
+_known_sessions: BoundedMemo[str, tuple[str, int]] = BoundedMemo(KNOWN_SESSIONS_KEPT)
 
 
-def session_login(*, request: HttpRequest, user: User, remember: bool) -> LoginFamily:
+def session_login(*, request: HttpRequest, user: User, remember: bool) -> None:
     """Log `user` in under a new session key and a new CSRF token, as a new family."""
-    previous_family = request.session.get(FAMILY_SESSION_KEY)
-    previous_user = request.session.get(SESSION_KEY)
-    # Django keeps the key when the same user logs in again; every login must get a new one.
-    request.session.cycle_key()
+    session_family_end(request=request, reason="superseded")
+    # Nothing of an earlier login carries over; Django's login() then cycles the key.
+    request.session.flush()
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    if previous_family and previous_user:
-        family_revoke(
-            family_id=previous_family,
-            user_id=int(previous_user),
-            reason="superseded",
-            request=request,
-        )
+    if not remember:
+        # The cookie ends with the browser; the server-side session still ends at the
+        # absolute timeout, with its family.
+        request.session.set_expiry(0)
+
+
+def session_family_start(*, request: HttpRequest, user: User) -> LoginFamily:
+    """Make the session `login()` just started a login family; any login, the admin's included.
+
+    A login over an earlier login's session of the same user (Django keeps its key
+    then) ends the earlier family and moves the session to a new key.
+    """
+    if request.session.get(FAMILY_SESSION_KEY):
+        session_family_end(request=request, reason="superseded")
+        request.session.cycle_key()
     absolute = dualauth_settings.SESSION_ABSOLUTE_TIMEOUT
     family = family_create(
         user=user, request=request, mode=LoginFamily.Mode.SESSION, lifetime=absolute
     )
     request.session[FAMILY_SESSION_KEY] = family.pk.hex
     request.session[SEEN_SESSION_KEY] = int(time.time())
-    # 0: the cookie ends with the browser; the server-side session still ends at `absolute`.
-    request.session.set_expiry(int(absolute.total_seconds()) if remember else 0)
+    request.session.set_expiry(int(absolute.total_seconds()))
     return family
+
+
+def session_family_end(*, request: HttpRequest, reason: str) -> bool:
+    """Revoke the family of the request's session, if it has a live one."""
+    family_id = request.session.get(FAMILY_SESSION_KEY)
+    user_id = request.session.get(SESSION_KEY)
+    if not family_id or not user_id:
+        return False
+    return family_revoke(family_id=family_id, user_id=int(user_id), reason=reason, request=request)
 
 
 def _session_read(request: HttpRequest) -> tuple[Mapping[str, Any], dict[str, Any] | None]:
@@ -74,12 +90,6 @@ def _session_read(request: HttpRequest) -> tuple[Mapping[str, Any], dict[str, An
     return store, None
 
 
-def _session_remember(session_key: str, family: str, user_id: int) -> None:
-    if len(_known_sessions) >= KNOWN_SESSIONS_KEPT:
-        _known_sessions.pop(next(iter(_known_sessions)), None)
-    _known_sessions[session_key] = (family, user_id)
-
-
 def session_authenticate(*, request: HttpRequest) -> tuple[User, uuid.UUID]:
     """The user and family of a live session, or 401; ends a session idle for too long."""
     data, prefetched = _session_read(request)
@@ -98,7 +108,7 @@ def session_authenticate(*, request: HttpRequest) -> tuple[User, uuid.UUID]:
             request.session.flush()
         raise SessionNotValid()
     user, family_id = login[1], uuid.UUID(raw_family)
-    _session_remember(str(request.session.session_key), str(raw_family), user.pk)
+    _known_sessions.put(str(request.session.session_key), (str(raw_family), user.pk))
     now = time.time()
     idle = now - data.get(SEEN_SESSION_KEY, 0)
     if idle > dualauth_settings.SESSION_IDLE_TIMEOUT.total_seconds():
@@ -111,7 +121,18 @@ def session_authenticate(*, request: HttpRequest) -> tuple[User, uuid.UUID]:
     return user, family_id
 
 
-def session_logout(*, request: HttpRequest, family_id: uuid.UUID, user_id: int) -> None:
-    """End this session: its family is revoked and its server-side data deleted."""
-    family_revoke(family_id=family_id, user_id=user_id, reason="logout", request=request)
+def session_logout(*, request: HttpRequest) -> None:
+    """End this session: Django's logout deletes it, and its family is revoked on the way."""
     logout(request)
+
+
+def session_user(*, request: HttpRequest) -> User | AnonymousUser:
+    """The user of the request's live session of a live family, loaded whole; else anonymous.
+
+    This is `request.user` for every view outside the API, the Django admin's included.
+    """
+    try:
+        principal, _ = session_authenticate(request=request)
+    except SessionNotValid:
+        return AnonymousUser()
+    return user_get(user_id=principal.pk) or AnonymousUser()

@@ -14,7 +14,12 @@ from common.credentials import csrf_enforce
 from common.models import LoginFamily
 from common.selectors import families_live
 from common.serializers import ProfileSerializer
-from common.services import family_revoke, login_credentials_check
+from common.services import (
+    device_cookie_set,
+    device_token_issue,
+    family_revoke,
+    login_credentials_check,
+)
 from session_auth.serializers import (
     CsrfTokenSerializer,
     SessionLoginInputSerializer,
@@ -45,10 +50,15 @@ class SessionLoginApi(PublicApi):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = login_credentials_check(
-            username=data["username"], password=data["password"], request=request._request
+            username=data["username"],
+            password=data["password"],
+            device_token=data["device_token"],
+            request=request._request,
         )
         session_login(request=request._request, user=user, remember=data["remember"])
-        return Response(ProfileSerializer(user).data)
+        response = Response(ProfileSerializer(user).data)
+        device_cookie_set(response, device_token_issue(username=user.get_username()))
+        return response
 
 
 class SessionLogoutApi(Api):
@@ -57,9 +67,7 @@ class SessionLogoutApi(Api):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
         """Log out."""
-        session_logout(
-            request=request._request, family_id=self.credential.family_id, user_id=self.user.pk
-        )
+        session_logout(request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -81,7 +89,11 @@ class SessionRevokeApi(Api):
     def delete(self, request: Request, family_id: uuid.UUID) -> Response:
         """Revoke a session."""
         if not family_revoke(
-            family_id=family_id, user_id=self.user.pk, reason="revoked", request=request._request
+            family_id=family_id,
+            user_id=self.user.pk,
+            modes=(LoginFamily.Mode.SESSION,),
+            reason="revoked",
+            request=request._request,
         ):
             raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)

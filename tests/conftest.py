@@ -1,5 +1,8 @@
 """Fixtures shared by every test: users, mode clients, a clean cache, live servers."""
 
+import importlib
+import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -7,15 +10,24 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.test import override_settings
+from django.urls import clear_url_caches
 from rest_framework.test import APIClient
 
+from common.audit import JsonFormatter
+from common.cache import ALIAS
 from common.services import user_create
 from tests.live import LiveServer
 from tests.modes import MODES, ModeClient
 
 PASSWORD = "correct horse battery staple"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Caches that each process keeps to itself, or that keep nothing: server processes on one
+# share no state with each other, and the tests' cache_clear does not reach them.
+PROCESS_LOCAL_CACHES = (LocMemCache, DummyCache)
 
 
 def require_service(available: bool, reason: str) -> None:
@@ -24,6 +36,15 @@ def require_service(available: bool, reason: str) -> None:
         if IN_CI:
             pytest.fail(f"CI must provide this: {reason}")
         pytest.skip(reason)
+
+
+def require_shared_cache() -> None:
+    """Skip unless server processes share one cache with the tests; in CI, fail instead."""
+    require_service(
+        not isinstance(caches[ALIAS], PROCESS_LOCAL_CACHES),
+        "needs REDIS_URL: only through Redis do server processes share failed-login counts "
+        "and revocations, with each other and with the tests that reset them",
+    )
 
 
 def cache_clear() -> None:
@@ -114,12 +135,6 @@ def live_server_factory(
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def live(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
-    """One shared real server, default settings."""
-    return live_server_factory()
-
-
 @pytest.fixture
 def live_user(transactional_db: None, make_user: Callable[..., User]) -> User:
     """Alice, committed so that a server process sees her."""
@@ -138,3 +153,44 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if IN_CI and skipped and exitstatus == 0 and reporter is not None:
         reporter.write_line(f"CI: {len(skipped)} test(s) skipped; every test must run in CI.")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def audit_events(caplog: pytest.LogCaptureFixture) -> Callable[[], list[dict[str, Any]]]:
+    """The audit records written so far, each as the JSON object the log carries."""
+    caplog.set_level(logging.INFO, logger="dualauth.audit")
+    formatter = JsonFormatter()
+
+    def events() -> list[dict[str, Any]]:
+        return [
+            json.loads(formatter.format(record))
+            for record in caplog.records
+            if record.name == "dualauth.audit"
+        ]
+
+    return events
+
+
+def urls_reload() -> None:
+    """Build the URLconf again, for a test that changed a setting it reads."""
+    importlib.reload(importlib.import_module(settings.ROOT_URLCONF))
+    clear_url_caches()
+
+
+@pytest.fixture
+def admin_served() -> Iterator[None]:
+    """The Django admin served, as with ADMIN_ENABLED=true."""
+    with override_settings(ADMIN_ENABLED=True):
+        urls_reload()
+        yield
+    urls_reload()
+
+
+@pytest.fixture
+def staff(make_user: Callable[..., User]) -> User:
+    """Sam, a staff user who may use the admin."""
+    sam = make_user("sam")
+    sam.is_staff = True
+    sam.is_superuser = True
+    sam.save()
+    return sam

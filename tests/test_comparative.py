@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import User
 
+from common.models import LoginFamily
 from tests.modes import MODES, ModeClient
 
 # A Bearer request carries no cookie a forger could ride on: CSRF does not apply to it.
@@ -172,3 +173,29 @@ def test_a_deleted_user_is_refused_at_the_next_request(logged_in, user):
 def test_authenticated_responses_are_never_cached(logged_in):
     response = logged_in.request("get", logged_in.profile_path)
     assert "no-store" in response["Cache-Control"]
+
+
+LOGINS_PATHS = {
+    "session": "/api/session/sessions/",
+    "jwt-header": "/api/jwt/devices/",
+    "jwt-cookie": "/api/jwt/devices/",
+}
+
+
+@pytest.mark.parametrize("target_mode", MODES)
+def test_each_revoke_endpoint_ends_only_the_logins_its_own_list_shows(
+    logged_in, user, password, target_mode
+):
+    target = ModeClient(target_mode)
+    assert target.login(user.username, password).status_code == 200
+    family = LoginFamily.objects.filter(user=user, mode=target_mode).latest("created_at")
+    path = LOGINS_PATHS[logged_in.mode]
+    listed = {row["id"] for row in logged_in.request("get", path).json()}
+    response = logged_in.request("delete", f"{path}{family.pk}/")
+    if str(family.pk) in listed:
+        assert response.status_code == 204
+        assert target.request("get", target.profile_path).status_code == 401
+    else:
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+        assert target.request("get", target.profile_path).status_code == 200

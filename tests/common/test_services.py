@@ -1,19 +1,23 @@
 """Failed-login throttling, no user enumeration, and revocation state in the cache."""
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
+from django.core import signing
 from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from common.cache import cache_get, cache_probe
+from common.conf import dualauth_settings
 from common.models import LoginFamily
 from common.selectors import REVOKED, family_cache_key, family_state_get
-from common.services import families_revoke
+from common.services import device_token_issue, families_revoke
 from tests.conftest import cache_clear
 from tests.live import free_port
 from tests.modes import MODES, ModeClient
@@ -98,13 +102,15 @@ def test_the_lock_ends_when_the_window_passes(user, password, settings):
 
 
 class CountingHasher(MD5PasswordHasher):
-    """An MD5 hasher that counts how often a password is hashed."""
+    """An MD5 hasher that counts how often a password is hashed, from any thread."""
 
     calls = 0
+    lock = threading.Lock()
 
     def encode(self, password: str, salt: str) -> str:
         """Hash, and count it."""
-        CountingHasher.calls += 1
+        with CountingHasher.lock:
+            CountingHasher.calls += 1
         return super().encode(password, salt)
 
 
@@ -142,6 +148,81 @@ def test_unknown_inactive_unusable_and_wrong_password_are_indistinguishable(
         assert counting_hasher.calls == 1, case
     assert seen["unknown"] == seen["wrong"] == seen["inactive"] == seen["unusable"]
     assert seen["wrong"][0] == 401
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("mode", MODES)
+def test_parallel_wrong_logins_never_check_more_passwords_than_the_limit(
+    make_user, password, counting_hasher, mode
+):
+    make_user("alice")
+    limit = dualauth_settings.LOGIN_FAILURES_PER_USERNAME
+    attempts = 4 * limit + 4
+    barrier = threading.Barrier(attempts)
+    counting_hasher.calls = 0
+
+    def attempt(_: int) -> int:
+        client = ModeClient(mode)
+        client.csrf_token()
+        barrier.wait()
+        try:
+            return int(client.login("alice", "wrong password").status_code)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(attempts) as pool:
+        statuses = list(pool.map(attempt, range(attempts)))
+    assert counting_hasher.calls <= limit
+    assert statuses.count(401) <= limit
+    assert statuses.count(401) + statuses.count(429) == attempts
+    assert ModeClient(mode).login("alice", password).status_code == 429
+
+
+def _device_login(client: ModeClient, password: str, **extra: str):
+    """Log in as alice with the device token this client holds, if any."""
+    if client.mode == "jwt-header" and client.tokens:
+        extra.setdefault("device_token", client.tokens["device_token"])
+    return client.login("alice", password, **extra)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_attacker_cannot_lock_the_owner_out_of_a_device_that_logged_in_before(
+    user, password, mode
+):
+    owner = ModeClient(mode)
+    assert _device_login(owner, password).status_code == 200
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME + 3):
+        _fail("jwt-header")
+    assert ModeClient(mode).login("alice", password).status_code == 429
+    assert _device_login(owner, password).status_code == 200
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_device_token_is_limited_on_its_own(user, password, mode):
+    owner = ModeClient(mode)
+    assert _device_login(owner, password).status_code == 200
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_DEVICE):
+        assert _device_login(owner, "wrong password").status_code == 401
+    response = _device_login(owner, password)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert ModeClient(mode).login("alice", password).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["forged", "signed-for-another-purpose", "of-another-user"])
+def test_a_device_token_that_is_forged_or_of_another_user_exempts_nothing(
+    user, make_user, password, kind
+):
+    make_user("bob")
+    device_token = {
+        "forged": "not-a-device-token",
+        "signed-for-another-purpose": signing.dumps({"u": "alice", "d": "x"}),
+        "of-another-user": device_token_issue(username="bob"),
+    }[kind]
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
+        _fail("jwt-header")
+    response = ModeClient("jwt-header").login("alice", password, device_token=device_token)
+    assert response.status_code == 429
 
 
 def test_a_steady_state_token_request_reads_no_family_from_the_database(user, password):

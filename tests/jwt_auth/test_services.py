@@ -78,3 +78,15 @@ def test_a_grace_window_outside_zero_to_sixty_seconds_is_refused(settings, secon
     settings.DUALAUTH = {"REFRESH_GRACE_PERIOD": timedelta(seconds=seconds)}
     with pytest.raises(ValueError, match="between 0 and 60"):
         _ = dualauth_settings.REFRESH_GRACE_PERIOD
+
+
+def test_a_refresh_repeated_inside_the_grace_window_is_audited(audit_events, api, user, password):
+    pair = api.post("/api/jwt/token/", {"username": "alice", "password": password}, "json").json()
+    for _ in range(2):
+        assert (
+            api.post("/api/jwt/token/refresh/", {"refresh": pair["refresh"]}, "json").status_code
+            == 200
+        )
+    family_id = str(LoginFamily.objects.get(user=user).pk)
+    repeats = [e for e in audit_events() if e["event"] == "refresh_repeat"]
+    assert [(e["family_id"], e["user_id"]) for e in repeats] == [(family_id, user.pk)]

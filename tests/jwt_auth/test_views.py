@@ -3,10 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from common.conf import dualauth_settings
 from common.models import LoginFamily
+from jwt_auth.tokens import DualAccessToken, lifetime
 from tests.modes import ModeClient
 
 ACCESS_COOKIE_PATH = "/api/"
@@ -35,9 +39,9 @@ def test_token_returns_a_pair_and_sets_no_cookie(api, user, password):
     response = api.post("/api/jwt/token/", {"username": "alice", "password": password}, "json")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"access", "refresh", "token_type", "expires_in"}
+    assert set(body) == {"access", "refresh", "token_type", "expires_in", "device_token"}
     assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == 300
+    assert body["expires_in"] == lifetime(DualAccessToken).total_seconds()
     assert not response.cookies
 
 
@@ -137,6 +141,40 @@ def test_verify_says_token_revoked_for_a_revoked_token(api, tokens):
         response = api.post("/api/jwt/token/verify/", {"token": token}, "json")
         assert response.status_code == 401
         assert response.json()["code"] == "token_revoked"
+
+
+@pytest.mark.parametrize("token_type", ["access", "refresh"])
+def test_verify_refuses_the_tokens_of_a_deactivated_user(api, tokens, user, token_type):
+    user.is_active = False
+    user.save()
+    response = api.post("/api/jwt/token/verify/", {"token": tokens[token_type]}, "json")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+
+
+@pytest.mark.parametrize("token_type", ["access", "refresh"])
+def test_verify_answers_as_the_profile_once_a_deactivation_bypassing_signals_is_seen(
+    api, tokens, user, settings, time_machine, token_type
+):
+    settings.DUALAUTH = {**settings.DUALAUTH, "FAMILY_CACHE_TTL": timedelta(seconds=10)}
+    time_machine.move_to(timezone.now(), tick=False)
+    profile = _bearer(tokens["access"])
+    assert profile.get("/api/jwt/profile/").status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    time_machine.shift(dualauth_settings.FAMILY_CACHE_TTL + timedelta(seconds=1))
+    assert profile.get("/api/jwt/profile/").status_code == 401
+    response = api.post("/api/jwt/token/verify/", {"token": tokens[token_type]}, "json")
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("token_type", ["access", "refresh"])
+def test_verify_refuses_the_tokens_of_a_login_begun_under_an_older_password(
+    api, tokens, user, token_type
+):
+    user.set_password("another horse battery staple")
+    user.save()
+    response = api.post("/api/jwt/token/verify/", {"token": tokens[token_type]}, "json")
+    assert response.status_code == 401
 
 
 def test_verify_says_token_not_valid_for_garbage_and_rotated_refresh_tokens(api, tokens):

@@ -4,7 +4,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.contrib.sessions.backends.cached_db import SessionStore
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from common.models import LoginFamily
 from common.selectors import family_cache_key
 from session_auth.services import FAMILY_SESSION_KEY, SEEN_SESSION_KEY
+from session_auth.sessions import SessionStore
 from tests.modes import ModeClient
 
 
@@ -220,11 +221,24 @@ def test_a_session_past_its_absolute_timeout_ends(session):
 
 
 def test_a_session_without_a_login_family_is_refused(user):
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.save()
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(user)
+    client.cookies["sessionid"] = store.session_key
     response = client.get("/api/session/profile/")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_a_login_made_anywhere_by_djangos_login_is_a_family(user):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.get("/api/session/sessions/")
+    assert response.status_code == 200
+    assert [session["current"] for session in response.json()] == [True]
 
 
 def test_a_form_encoded_login_is_refused_as_unsupported(browser, password):

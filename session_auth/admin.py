@@ -1,0 +1,46 @@
+"""The Django admin inside the login model: its logins are throttled, audited families."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from rest_framework.exceptions import Throttled
+
+from common.exceptions import InvalidCredentials
+from common.services import login_credentials_check
+
+
+class FamilyAdminLoginForm(AdminAuthenticationForm):
+    """The admin's login form, checking credentials as every API login endpoint does."""
+
+    def clean(self) -> dict[str, Any]:
+        """Throttle, audit and check the credentials; then Django's staff check."""
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return self.cleaned_data
+        assert self.request is not None, "the admin's login view passes its request"
+        try:
+            self.user_cache = login_credentials_check(
+                username=username, password=password, request=self.request
+            )
+        except Throttled as e:
+            raise forms.ValidationError(
+                "Too many failed logins. %(detail)s", code="throttled", params={"detail": e.detail}
+            ) from e
+        except InvalidCredentials as e:
+            raise self.get_invalid_login_error() from e
+        self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class FamilyAdminSite(admin.AdminSite):
+    """Django's admin site with the family-aware login form.
+
+    The login itself is Django's `login()`, which makes the session a family
+    (session_auth/signals.py); `request.user` comes from a live family only
+    (session_auth/middleware.py), so a revoked or expired login is logged out here too.
+    """
+
+    login_form = FamilyAdminLoginForm

@@ -1,0 +1,30 @@
+"""`request.user` outside the API: a live session of a live login family, or anonymous."""
+
+from functools import partial
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.auth.models import AnonymousUser, User
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+from session_auth.services import session_user
+
+
+def _user(request: HttpRequest) -> User | AnonymousUser:
+    if not hasattr(request, "_dualauth_user"):
+        request._dualauth_user = session_user(request=request)  # type: ignore[attr-defined]
+    return request._dualauth_user  # type: ignore[attr-defined]
+
+
+class FamilyAuthenticationMiddleware(AuthenticationMiddleware):
+    """Django's AuthenticationMiddleware, believing only sessions whose family is live.
+
+    A session revoked by logout-all, a session revoke, a password change, the idle or
+    the absolute timeout, is anonymous here at once, in the admin as in the API.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        """Give the request a lazy `user` (and `auser`) from its session's family."""
+        request.user = SimpleLazyObject(lambda: _user(request))  # type: ignore[assignment]
+        request.auser = partial(sync_to_async(_user), request)
