@@ -23,13 +23,11 @@ import httpx
 from bench.env import BenchEnv, bench_env_setup
 from bench.load import WRK_INSTALL_HINT, LoadGenerator, Progress
 from bench.run import RESULTS, env_flag, git_commit
+from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, mode_path
 
 STREAK = 8
 MODES = ("session", "jwt-header", "jwt-cookie", "stock-session", "stock-jwt")
-PROFILE_PATHS = {
-    "session": "/api/session/profile/",
-    "jwt-header": "/api/jwt/profile/",
-    "jwt-cookie": "/api/profile/",
+STOCK_PROFILE_PATHS = {
     "stock-session": "/bench/stock-session/profile/",
     "stock-jwt": "/bench/stock-jwt/profile/",
 }
@@ -60,7 +58,7 @@ class Login:
     @property
     def path(self) -> str:
         """The profile path of this mode."""
-        return PROFILE_PATHS[self.mode]
+        return STOCK_PROFILE_PATHS.get(self.mode) or mode_path(self.mode, "profile")
 
     def cookie_header(self, **extra: str) -> dict[str, str]:
         """Every cookie the browser holds, as one header."""
@@ -92,27 +90,28 @@ def _post(base_url: str, path: str, login: Login, **kwargs: Any) -> httpx.Respon
 
 def login_create(mode: str, base_url: str) -> Login:
     """Log in for real in `mode` on the server at `base_url`."""
-    from django.contrib.auth.models import User
-
     from bench.seed import USERNAME, csrf_client, stock_session_create, token_login
+    from common.selectors import user_get_by_login
     from session_auth.services import FAMILY_SESSION_KEY
     from session_auth.sessions import SessionStore
 
     if mode == "session":
-        cookies = _browser_login(base_url, "/api/session/login/")
+        cookies = _browser_login(base_url, mode_path(SESSION, "login"))
         key = cookies["sessionid"]
         login = Login(mode, {"Cookie": f"sessionid={key}"}, cookies, session_key=key)
         login.family_id = SessionStore(key).load()[FAMILY_SESSION_KEY]
-        login.logout = lambda url: _post(url, "/api/session/logout/", login)
+        login.logout = lambda url: _post(url, mode_path(SESSION, "logout"), login)
         return login
     if mode == "jwt-cookie":
-        cookies = _browser_login(base_url, "/api/jwt/cookie/login/")
+        cookies = _browser_login(base_url, mode_path(JWT_COOKIE, "login"))
         login = Login(mode, {"Cookie": f"access_token={cookies['access_token']}"}, cookies)
         login.family_id = _claims(cookies["access_token"])["fam"]
-        login.logout = lambda url: _post(url, "/api/jwt/cookie/logout/", login)
+        login.logout = lambda url: _post(url, mode_path(JWT_COOKIE, "logout"), login)
         return login
     if mode == "stock-session":
-        key = stock_session_create(User.objects.get(username=USERNAME))
+        user = user_get_by_login(login=USERNAME)
+        assert user is not None, "the bench seeds its user first"
+        key = stock_session_create(user)
         with csrf_client(base_url) as (client, _):
             csrf = str(client.cookies["csrftoken"])
         login = Login(mode, {"Cookie": f"sessionid={key}"}, {"sessionid": key, "csrftoken": csrf})
@@ -123,7 +122,7 @@ def login_create(mode: str, base_url: str) -> Login:
     login = Login(mode, {"Authorization": f"Bearer {pair['access']}"})
     login.family_id = _claims(pair["access"])["fam"]
     login.logout = lambda url: httpx.post(
-        f"{url}/api/jwt/logout/", json={"refresh": pair["refresh"]}, timeout=30
+        f"{url}{mode_path(JWT_HEADER, 'logout')}", json={"refresh": pair["refresh"]}, timeout=30
     )
     return login
 

@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from bench.seed import PASSWORD, USERNAME, Config, csrf_client, token_login
+from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, mode_path
 
 HOST = "127.0.0.1"
 
@@ -97,8 +98,8 @@ def login_refresh_costs(base_url: str, calls: int) -> dict[str, dict[str, float 
         return prepared
 
     for name, path in (
-        ("login-session", "/api/session/login/"),
-        ("login-jwt-cookie", "/api/jwt/cookie/login/"),
+        ("login-session", mode_path(SESSION, "login")),
+        ("login-jwt-cookie", mode_path(JWT_COOKIE, "login")),
     ):
         elapsed: list[float] = []
         run = timed_with_csrf(path)
@@ -109,12 +110,12 @@ def login_refresh_costs(base_url: str, calls: int) -> dict[str, dict[str, float 
 
     with httpx.Client(base_url=base_url, timeout=30) as http:
         costs["login-jwt"] = _timed(
-            calls, lambda: http.post("/api/jwt/token/", json=body).raise_for_status()
+            calls, lambda: http.post(mode_path(JWT_HEADER, "login"), json=body).raise_for_status()
         )
         refresh = [token_login(base_url)["refresh"]]
 
         def rotate() -> None:
-            response = http.post("/api/jwt/token/refresh/", json={"refresh": refresh[0]})
+            response = http.post(mode_path(JWT_HEADER, "refresh"), json={"refresh": refresh[0]})
             response.raise_for_status()
             refresh[0] = response.json()["refresh"]
 
@@ -122,13 +123,13 @@ def login_refresh_costs(base_url: str, calls: int) -> dict[str, dict[str, float 
 
     with csrf_client(base_url) as (client, csrf):
         client.post(
-            "/api/jwt/cookie/login/", json=body, headers={"X-CSRFToken": csrf}
+            mode_path(JWT_COOKIE, "login"), json=body, headers={"X-CSRFToken": csrf}
         ).raise_for_status()
 
         def rotate_cookie() -> None:
             # A login may rotate the CSRF cookie: send whatever the browser now holds.
             headers = {"X-CSRFToken": client.cookies["csrftoken"]}
-            client.post("/api/jwt/cookie/refresh/", headers=headers).raise_for_status()
+            client.post(mode_path(JWT_COOKIE, "refresh"), headers=headers).raise_for_status()
 
         costs["refresh-jwt-cookie"] = _timed(calls, rotate_cookie)
     return costs

@@ -226,16 +226,14 @@ def _cold_lookups(samples: int) -> dict[str, float]:
     """Median µs of a family-state read and a `db` session load that miss every cache."""
     from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
     from django.contrib.sessions.models import Session
-    from django.core.cache import cache
 
     from common.models import LoginFamily
-    from common.selectors import family_cache_key, family_state_get
+    from common.selectors import family_state_get
 
     family_ids = list(LoginFamily.objects.order_by("?").values_list("pk", flat=True)[:samples])
     session_keys = list(Session.objects.order_by("?").values_list("pk", flat=True)[:samples])
     family_times, session_times = [], []
     for family_id in family_ids:
-        cache.delete(family_cache_key(family_id))
         start = time.perf_counter()
         family_state_get(family_id=family_id)
         family_times.append((time.perf_counter() - start) * 1e6)

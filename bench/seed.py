@@ -9,15 +9,16 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
 from django.contrib.sessions.models import Session
 from django.db import connection, transaction
 from django.utils import timezone
 
 from common.models import LoginFamily
+from common.principal import UserModel
+from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, mode_path
 from common.services import user_create
 
 USERNAME = "bench"
@@ -41,9 +42,10 @@ class Config:
         return sum(len(f"{name}: {value}\r\n") for name, value in self.headers.items())
 
 
-def bench_user_create() -> User:
+def bench_user_create() -> UserModel:
     """The user every configuration authenticates as (production password hashing)."""
-    User.objects.filter(username=USERNAME).delete()
+    model = get_user_model()
+    model.objects.filter(**{model.USERNAME_FIELD: USERNAME}).delete()
     return user_create(
         username=USERNAME, password=PASSWORD, email="bench@example.com", display_name="Bench"
     )
@@ -53,7 +55,7 @@ def bench_user_create() -> User:
 def csrf_client(base_url: str) -> Iterator[tuple[httpx.Client, str]]:
     """A cookie-keeping client with the CSRF cookie, and its token."""
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        token = client.get("/api/session/csrf/").json()["csrf_token"]
+        token = client.get(mode_path(SESSION, "csrf")).json()["csrf_token"]
         yield client, str(token)
 
 
@@ -61,7 +63,7 @@ def session_login(base_url: str) -> str:
     """A live dualauth session key, from a real login."""
     with csrf_client(base_url) as (client, csrf):
         response = client.post(
-            "/api/session/login/",
+            mode_path(SESSION, "login"),
             json={"username": USERNAME, "password": PASSWORD},
             headers={"X-CSRFToken": csrf},
         )
@@ -84,7 +86,7 @@ def cookie_login(base_url: str) -> dict[str, str]:
     """Live `access_token` and `refresh_token` cookies (and the CSRF cookie), from a real login."""
     with csrf_client(base_url) as (client, csrf):
         response = client.post(
-            "/api/jwt/cookie/login/",
+            mode_path(JWT_COOKIE, "login"),
             json={"username": USERNAME, "password": PASSWORD},
             headers={"X-CSRFToken": csrf},
         )
@@ -92,7 +94,7 @@ def cookie_login(base_url: str) -> dict[str, str]:
         return {**{name: str(value) for name, value in client.cookies.items()}, "csrf": csrf}
 
 
-def stock_session_create(user: User) -> str:
+def stock_session_create(user: UserModel) -> str:
     """A stock Django `db` session logged in as `user`, as `django.contrib.auth.login` leaves it."""
     store = DbSessionStore()
     store[SESSION_KEY] = str(user.pk)
@@ -103,7 +105,7 @@ def stock_session_create(user: User) -> str:
     return store.session_key
 
 
-def configs_seed(base_url: str, user: User) -> list[Config]:
+def configs_seed(base_url: str, user: UserModel) -> list[Config]:
     """Every configuration, each with a credential of its own login."""
     session_name = settings.SESSION_COOKIE_NAME
 
@@ -126,19 +128,19 @@ def configs_seed(base_url: str, user: User) -> list[Config]:
         ),
         Config(
             "session",
-            "/api/session/profile/",
+            mode_path(SESSION, "profile"),
             "dualauth session (cached_db + family check)",
             {"Cookie": f"{session_name}={session_login(base_url)}"},
         ),
         Config(
             "jwt-header",
-            "/api/jwt/profile/",
+            mode_path(JWT_HEADER, "profile"),
             "dualauth Bearer JWT with revocation",
             bearer(),
         ),
         Config(
             "jwt-cookie",
-            "/api/profile/",
+            mode_path(JWT_COOKIE, "profile"),
             "dualauth access_token cookie with revocation (resolver)",
             {"Cookie": f"access_token={cookie_login(base_url)['access_token']}"},
         ),
@@ -154,13 +156,17 @@ def configs_seed(base_url: str, user: User) -> list[Config]:
 def filler_users_create() -> list[int]:
     """The users who own the filler logins."""
     password = make_password(None)
-    User.objects.bulk_create(
-        [User(username=f"{FILLER_PREFIX}{i}", password=password) for i in range(FILLER_USERS)],
+    model = get_user_model()
+    login_field = model.USERNAME_FIELD
+    model.objects.bulk_create(
+        [
+            model(**{login_field: f"{FILLER_PREFIX}{i}"}, password=password)
+            for i in range(FILLER_USERS)
+        ],
         ignore_conflicts=True,
     )
-    return list(
-        User.objects.filter(username__startswith=FILLER_PREFIX).values_list("pk", flat=True)
-    )
+    fillers = model.objects.filter(**{f"{login_field}__startswith": FILLER_PREFIX})
+    return list(fillers.values_list("pk", flat=True))
 
 
 MODES = [mode.value for mode in LoginFamily.Mode]

@@ -18,6 +18,7 @@ from rest_framework_simplejwt.authentication import (
     JWTStatelessUserAuthentication,
 )
 
+from common.principal import Principal, principal_from_user, user_id_parse
 from common.selectors import user_get
 from common.serializers import ProfileSerializer
 from common.views import ProfileDetailApi
@@ -34,7 +35,17 @@ class ConstantApi(APIView):
         return Response({"status": "ok"})
 
 
-class StockJwtProfileApi(ProfileDetailApi):
+class StockProfileApi(ProfileDetailApi):
+    """The profile endpoint behind a stock authentication class, which finds a model instance."""
+
+    @property
+    def user(self) -> Principal:
+        """The principal of the user the stock class found."""
+        assert self.request.user.is_authenticated, "IsAuthenticated let only a user through"
+        return principal_from_user(self.request.user)
+
+
+class StockJwtProfileApi(StockProfileApi):
     """Profile behind stock simplejwt `JWTAuthentication`: decode, user lookup, no revocation."""
 
     authentication_classes = [JWTAuthentication]
@@ -57,7 +68,7 @@ class DbSessionMixin(APIView):
         super().initial(request, *args, **kwargs)
 
 
-class StockSessionProfileApi(DbSessionMixin, ProfileDetailApi):
+class StockSessionProfileApi(DbSessionMixin, StockProfileApi):
     """The profile behind stock DRF `SessionAuthentication` over `db` sessions."""
 
     authentication_classes = [SessionAuthentication]
@@ -83,7 +94,7 @@ class StatelessJwtProfileApi(APIView):
 
     def get(self, request: Request) -> Response:
         """The token's user's profile."""
-        user = user_get(user_id=int(str(request.user.pk)))
+        user = user_get(user_id=user_id_parse(str(request.user.pk)))
         if user is None:
             raise AuthenticationFailed()
-        return Response(ProfileSerializer(user).data)
+        return Response(ProfileSerializer(principal_from_user(user)).data)

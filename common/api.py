@@ -3,15 +3,15 @@
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.credentials import Credential
+from common.credentials import CookieChallenge, Credential
 from common.exceptions import RequestTooLarge
+from common.principal import Principal
 
 
 class Api(APIView):
@@ -47,9 +47,9 @@ class Api(APIView):
         return response
 
     @property
-    def user(self) -> User:
-        """The user that authenticated this request."""
-        assert isinstance(self.request.user, User)
+    def user(self) -> Principal:
+        """The principal that authenticated this request."""
+        assert isinstance(self.request.user, Principal)
         return self.request.user
 
     @property
@@ -64,8 +64,8 @@ class PublicApi(Api):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    www_authenticate = 'Bearer realm="api"'
+    www_authenticate: str | CookieChallenge = 'Bearer realm="api"'
 
     def get_authenticate_header(self, request: Request) -> str:
         """The challenge of a 401 from this endpoint."""
-        return self.www_authenticate
+        return str(self.www_authenticate)

@@ -34,7 +34,7 @@ def audit_event(
     event: str,
     *,
     request: HttpRequest | None = None,
-    user_id: int | None = None,
+    user_id: object | None = None,
     family_id: object | None = None,
     **fields: Any,
 ) -> None:

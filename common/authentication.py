@@ -1,10 +1,10 @@
 """The resolver: Bearer header, else access cookie, else session; never a fall-through."""
 
-from django.contrib.auth.models import User
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from common.credentials import Credential
+from common.principal import Principal
 from jwt_auth.authentication import JWTCookieAuthentication, JWTHeaderAuthentication
 from session_auth.authentication import SessionFamilyAuthentication
 
@@ -14,7 +14,7 @@ class ResolverAuthentication(BaseAuthentication):
 
     authenticators = (JWTHeaderAuthentication, JWTCookieAuthentication, SessionFamilyAuthentication)
 
-    def authenticate(self, request: Request) -> tuple[User, Credential] | None:
+    def authenticate(self, request: Request) -> tuple[Principal, Credential] | None:
         """The first present credential's user; None when there is none."""
         for authenticator in self.authenticators:
             result = authenticator().authenticate(request)

@@ -1,19 +1,39 @@
-"""System checks: the JWT keys are usable and distinct from SECRET_KEY; the cache is shared."""
+"""System checks: every setting dualauth relies on is there, and usable as it relies on it."""
 
+import importlib
+import re
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import ForeignKey, IntegerField, Model, UUIDField
+from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
+from drf_spectacular.settings import spectacular_settings
 from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import PyJWTError
+from rest_framework.settings import DEFAULTS as REST_FRAMEWORK_DEFAULTS
 from rest_framework_simplejwt import settings as simplejwt_settings
 
 from common.cache import ALIAS
 from common.conf import dualauth_settings
+from common.handlers import exception_handler
+from common.middleware import ApiResponseMiddleware
+from common.parsers import BoundedJSONParser
+from common.routes import JWT_COOKIE, SHARED_ROUTES, mode_path
 from jwt_auth.keys import HMAC_ALGORITHMS, key_set, verifying_key_texts
+from jwt_auth.tokens import FAMILY_CLAIM
+from session_auth.middleware import FamilyAuthenticationMiddleware
+from session_auth.sessions import SessionStore
 
 # RFC 7518 3.2: an HMAC key at least as long as the hash output.
 MIN_HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -21,6 +41,22 @@ MIN_RSA_KEY_BITS = 2048
 # Caches that each process keeps to itself, or that keep nothing: behind several workers,
 # a revocation or a failed login counted in one is unseen in the others.
 PROCESS_LOCAL_CACHES = (LocMemCache, DummyCache)
+# What makes a cache alias's store and the keys it writes, with Django's defaults: two
+# aliases alike in these read and write the same entries (OPTIONS may differ).
+CACHE_STORE_DEFAULTS: dict[str, Any] = {
+    "BACKEND": None,
+    "LOCATION": "",
+    "KEY_PREFIX": "",
+    "VERSION": 1,
+    "KEY_FUNCTION": None,
+}
+# The claims a token carries with their own meaning: none of them can hold the user's id.
+MEANINGFUL_CLAIMS = ("exp", "iat", "nbf", "jti", "iss", "aud", "token_type", FAMILY_CLAIM)
+# The names jwt_auth/tokens.py requires and reads these claims under, whatever simplejwt says.
+FIXED_CLAIMS = {
+    "JTI_CLAIM": ("jti", "dualauth.E012"),
+    "TOKEN_TYPE_CLAIM": ("token_type", "dualauth.E013"),
+}
 
 
 def _key_name(index: int) -> str:
@@ -90,9 +126,10 @@ def shared_cache_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """Refuse a process-local cache of revocations, counters or sessions, unless allowed."""
     if dualauth_settings.ALLOW_PROCESS_LOCAL_CACHE:
         return []
+    # An alias missing from CACHES is cache_store_check's error (E007).
     local = sorted(
         alias
-        for alias in {ALIAS, settings.SESSION_CACHE_ALIAS}
+        for alias in {ALIAS, settings.SESSION_CACHE_ALIAS} & set(settings.CACHES)
         if isinstance(caches[alias], PROCESS_LOCAL_CACHES)
     )
     if not local:
@@ -104,5 +141,421 @@ def shared_cache_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             "its own revocations, sessions and failed-login counts.",
             hint="Set REDIS_URL, or run one process only and set ALLOW_PROCESS_LOCAL_CACHE=true.",
             id="dualauth.E006",
+        )
+    ]
+
+
+def _cache_store(alias: str) -> dict[str, Any]:
+    """The settings that make `alias`'s store and key scheme, as written or Django's default."""
+    params = settings.CACHES[alias]
+    return {name: params.get(name, default) for name, default in CACHE_STORE_DEFAULTS.items()}
+
+
+@register(Tags.caches)
+def cache_store_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a missing shared cache, and a session cache that is another store than it."""
+    session_alias = settings.SESSION_CACHE_ALIAS
+    missing = {ALIAS, session_alias} - set(settings.CACHES)
+    if ALIAS in missing:
+        return [
+            Error(
+                f"CACHES has no {ALIAS!r} alias: dualauth keeps its revocations, login states "
+                "and failed-login counts there.",
+                hint=f"Add CACHES[{ALIAS!r}], the same store as the session cache "
+                "(SESSION_CACHE_ALIAS).",
+                id="dualauth.E007",
+            )
+        ]
+    if missing:
+        return [
+            Error(
+                f"CACHES has no {session_alias!r} alias, the session cache (SESSION_CACHE_ALIAS).",
+                hint=f"Add CACHES[{session_alias!r}], the same store as CACHES[{ALIAS!r}], or "
+                f"set SESSION_CACHE_ALIAS = {ALIAS!r}.",
+                id="dualauth.E007",
+            )
+        ]
+    shared, session = _cache_store(ALIAS), _cache_store(session_alias)
+    differing = [name for name in CACHE_STORE_DEFAULTS if shared[name] != session[name]]
+    if not differing:
+        return []
+    return [
+        Error(
+            f"CACHES[{session_alias!r}] (SESSION_CACHE_ALIAS) and CACHES[{ALIAS!r}] differ in "
+            f"{', '.join(differing)}: session mode reads a session's cache entry through "
+            f"{ALIAS!r}, in the same round trip as its login's state.",
+            hint=f"Give both aliases the same {', '.join(CACHE_STORE_DEFAULTS)} (OPTIONS may "
+            f"differ), or set SESSION_CACHE_ALIAS = {ALIAS!r}.",
+            id="dualauth.E008",
+        )
+    ]
+
+
+@register(Tags.security)
+def session_engine_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a session engine other than dualauth's store, which keeps only hashed keys."""
+    hint = 'Set SESSION_ENGINE = "session_auth.sessions".'
+    try:
+        store = importlib.import_module(settings.SESSION_ENGINE).SessionStore
+    except (ImportError, AttributeError) as e:
+        return [
+            Error(
+                f"SESSION_ENGINE {settings.SESSION_ENGINE!r} has no SessionStore to import: {e}",
+                hint=hint,
+                id="dualauth.E009",
+            )
+        ]
+    if isinstance(store, type) and issubclass(store, SessionStore):
+        return []
+    return [
+        Error(
+            f"SESSION_ENGINE {settings.SESSION_ENGINE!r} is not dualauth's session store: "
+            "sessions would be stored under their key, in the cache and the database.",
+            hint=f"{hint} A store of your own must subclass session_auth.sessions.SessionStore.",
+            id="dualauth.E010",
+        )
+    ]
+
+
+@register(Tags.security)
+def token_claims_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a user id claim that has another meaning, and renamed `jti` or `token_type`."""
+    jwt = simplejwt_settings.api_settings
+    errors: list[CheckMessage] = []
+    if jwt.USER_ID_CLAIM in MEANINGFUL_CLAIMS:
+        errors.append(
+            Error(
+                f"SIMPLE_JWT['USER_ID_CLAIM'] is {jwt.USER_ID_CLAIM!r}, a claim every token "
+                "carries with another meaning: it cannot also hold the user's id.",
+                hint='Set SIMPLE_JWT["USER_ID_CLAIM"] = "sub".',
+                id="dualauth.E011",
+            )
+        )
+    for name in ("ISSUER", "AUDIENCE"):
+        if not isinstance(getattr(jwt, name), str) or not getattr(jwt, name):
+            errors.append(
+                Error(
+                    f"SIMPLE_JWT[{name!r}] is {getattr(jwt, name)!r}: every token carries and "
+                    "is checked against it, so it must be a non-empty string.",
+                    hint=f'Set SIMPLE_JWT["{name}"], e.g. to your service\'s name.',
+                    id="dualauth.E029",
+                )
+            )
+    for name, (claim, error_id) in FIXED_CLAIMS.items():
+        if getattr(jwt, name) != claim:
+            errors.append(
+                Error(
+                    f"SIMPLE_JWT[{name!r}] is {getattr(jwt, name)!r}: dualauth's tokens "
+                    f"require and read this claim as {claim!r}.",
+                    hint=f"Remove {name} from SIMPLE_JWT, or set it to {claim!r}.",
+                    id=error_id,
+                )
+            )
+    return errors
+
+
+@register(Tags.security)
+def cookies_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse cookies that share a name, and cookie paths that miss or overreach their routes."""
+    names = {
+        "DUALAUTH['ACCESS_COOKIE_NAME']": dualauth_settings.ACCESS_COOKIE_NAME,
+        "DUALAUTH['REFRESH_COOKIE_NAME']": dualauth_settings.REFRESH_COOKIE_NAME,
+        "DUALAUTH['DEVICE_COOKIE_NAME']": dualauth_settings.DEVICE_COOKIE_NAME,
+        "SESSION_COOKIE_NAME": settings.SESSION_COOKIE_NAME,
+        "CSRF_COOKIE_NAME": settings.CSRF_COOKIE_NAME,
+    }
+    holders: dict[str, list[str]] = {}
+    for setting, name in names.items():
+        holders.setdefault(name, []).append(setting)
+    errors: list[CheckMessage] = [
+        Error(
+            f"{' and '.join(clashing)} are all {name!r}: each cookie would overwrite the other.",
+            hint="Give each of these cookies a name of its own.",
+            id="dualauth.E014",
+        )
+        for name, clashing in holders.items()
+        if len(clashing) > 1
+    ]
+    prefix, access_path = dualauth_settings.API_PREFIX, dualauth_settings.ACCESS_COOKIE_PATH
+    if not prefix.startswith(access_path):
+        errors.append(
+            Error(
+                f"DUALAUTH['ACCESS_COOKIE_PATH'] {access_path!r} does not cover the API prefix "
+                f"{prefix!r}: browsers would not send the access cookie to every API endpoint.",
+                hint="Leave ACCESS_COOKIE_PATH unset (it follows API_PREFIX), or make it a "
+                "prefix of API_PREFIX.",
+                id="dualauth.E015",
+            )
+        )
+    refresh_path = dualauth_settings.REFRESH_COOKIE_PATH
+    refresh_hint = (
+        "Leave REFRESH_COOKIE_PATH unset: it follows API_PREFIX to the cookie transport's "
+        f"refresh and logout, {mode_path(JWT_COOKIE, 'refresh')!r} and "
+        f"{mode_path(JWT_COOKIE, 'logout')!r}."
+    )
+    missed = [
+        route
+        for route in (mode_path(JWT_COOKIE, "refresh"), mode_path(JWT_COOKIE, "logout"))
+        if not route.startswith(refresh_path)
+    ]
+    if missed:
+        errors.append(
+            Error(
+                f"DUALAUTH['REFRESH_COOKIE_PATH'] {refresh_path!r} does not cover "
+                f"{' and '.join(missed)}: browsers would not send the refresh cookie there.",
+                hint=refresh_hint,
+                id="dualauth.E016",
+            )
+        )
+    if mode_path(JWT_COOKIE, "profile").startswith(refresh_path):
+        errors.append(
+            Error(
+                f"DUALAUTH['REFRESH_COOKIE_PATH'] {refresh_path!r} covers the whole API: "
+                "browsers would send the refresh token with every call, not only to refresh "
+                "and log out.",
+                hint=refresh_hint,
+                id="dualauth.E017",
+            )
+        )
+    return errors
+
+
+@register(Tags.urls)
+def api_prefix_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse an API_PREFIX other than where dualauth's URLs are; warn when CORS misses them."""
+    prefix = dualauth_settings.API_PREFIX
+    line = f'path("{prefix.lstrip("/")}", include("common.urls"))'
+    errors: list[CheckMessage] = []
+    try:
+        health = reverse("dualauth:health")
+    except NoReverseMatch:
+        errors.append(
+            Error(
+                "dualauth's URLs are not in ROOT_URLCONF under the 'dualauth' namespace: "
+                "'dualauth:health' does not reverse.",
+                hint=f"Add {line} to the urlpatterns of {settings.ROOT_URLCONF}.",
+                id="dualauth.E018",
+            )
+        )
+    else:
+        if health != prefix + SHARED_ROUTES["health"]:
+            mounted = health.removesuffix(SHARED_ROUTES["health"])
+            errors.append(
+                Error(
+                    f"dualauth's URLs are mounted at {mounted!r}, but DUALAUTH['API_PREFIX'] "
+                    f"is {prefix!r}: the middleware and the cookie paths follow API_PREFIX.",
+                    hint=f"Set DUALAUTH['API_PREFIX'] = {mounted!r}, or mount them with {line}.",
+                    id="dualauth.E019",
+                )
+            )
+    cors_regex = getattr(settings, "CORS_URLS_REGEX", None)
+    profile = prefix + SHARED_ROUTES["profile"]
+    if cors_regex is not None and not _matches(cors_regex, profile):
+        errors.append(
+            Warning(
+                f"CORS_URLS_REGEX {cors_regex!r} does not match {profile!r}: the origins of "
+                "CORS_ALLOWED_ORIGINS could not call the API.",
+                hint=f'Set CORS_URLS_REGEX = r"^{prefix}.*$".',
+                id="dualauth.W001",
+            )
+        )
+    return errors
+
+
+def _matches(regex: Any, path: str) -> bool:
+    """Whether `regex` matches `path` as django-cors-headers matches it; never if it is broken."""
+    try:
+        return re.match(regex, path) is not None
+    except (re.error, TypeError):
+        return False
+
+
+def _imported(value: Any) -> Any:
+    """What a setting's dotted path names (a class given as such is itself), or None."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return import_string(value)
+    except ImportError:
+        return None
+
+
+def _is_subclass(value: Any, base: type) -> bool:
+    """Whether `value` is `base` or a class derived from it."""
+    return isinstance(value, type) and issubclass(value, base)
+
+
+@register(Tags.security)
+def middleware_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse MIDDLEWARE without dualauth's API answers first and its family authentication."""
+    classes = [_imported(entry) for entry in settings.MIDDLEWARE]
+    errors: list[CheckMessage] = []
+    if not classes or not _is_subclass(classes[0], ApiResponseMiddleware):
+        errors.append(
+            Error(
+                "common.middleware.ApiResponseMiddleware is not the first entry of MIDDLEWARE: "
+                "what the middleware before it answers under the API would be cacheable, and "
+                "could be HTML.",
+                hint='Put "common.middleware.ApiResponseMiddleware" first in MIDDLEWARE.',
+                id="dualauth.E020",
+            )
+        )
+    family = next(
+        (
+            index
+            for index, cls in enumerate(classes)
+            if _is_subclass(cls, FamilyAuthenticationMiddleware)
+        ),
+        None,
+    )
+    if family is None:
+        errors.append(
+            Error(
+                "MIDDLEWARE has no session_auth.middleware.FamilyAuthenticationMiddleware: "
+                "request.user would believe sessions whose login was revoked.",
+                hint='Add "session_auth.middleware.FamilyAuthenticationMiddleware" to '
+                "MIDDLEWARE, where AuthenticationMiddleware would go.",
+                id="dualauth.E021",
+            )
+        )
+    if AuthenticationMiddleware in classes:
+        errors.append(
+            Error(
+                "MIDDLEWARE has django.contrib.auth.middleware.AuthenticationMiddleware: a "
+                "session that is not a live login family would authenticate the admin and "
+                "every view.",
+                hint='Replace it with "session_auth.middleware.FamilyAuthenticationMiddleware".',
+                id="dualauth.E022",
+            )
+        )
+    if not any(_is_subclass(cls, CsrfViewMiddleware) for cls in classes):
+        errors.append(
+            Error(
+                "MIDDLEWARE has no django.middleware.csrf.CsrfViewMiddleware: no csrftoken "
+                "cookie is ever set, so no browser mode can log in.",
+                hint='Add "django.middleware.csrf.CsrfViewMiddleware" to MIDDLEWARE.',
+                id="dualauth.E030",
+            )
+        )
+    if family is not None and not any(
+        _is_subclass(cls, SessionMiddleware) for cls in classes[:family]
+    ):
+        errors.append(
+            Error(
+                "django.contrib.sessions.middleware.SessionMiddleware does not come before "
+                "FamilyAuthenticationMiddleware in MIDDLEWARE: it reads the request's session.",
+                hint='Put "django.contrib.sessions.middleware.SessionMiddleware" before '
+                '"session_auth.middleware.FamilyAuthenticationMiddleware".',
+                id="dualauth.E023",
+            )
+        )
+    return errors
+
+
+@register(Tags.security)
+def rest_framework_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse another exception handler than dualauth's, and a JSON parser without its bound."""
+    rest_framework = {**REST_FRAMEWORK_DEFAULTS, **getattr(settings, "REST_FRAMEWORK", {})}
+    errors: list[CheckMessage] = []
+    if _imported(rest_framework["EXCEPTION_HANDLER"]) is not exception_handler:
+        errors.append(
+            Error(
+                f"REST_FRAMEWORK['EXCEPTION_HANDLER'] is {rest_framework['EXCEPTION_HANDLER']!r}"
+                ': errors would not all be {"detail", "code"}, and some could be HTML.',
+                hint='Set REST_FRAMEWORK["EXCEPTION_HANDLER"] = '
+                '"common.handlers.exception_handler".',
+                id="dualauth.E024",
+            )
+        )
+    unbounded = [
+        entry
+        for entry in rest_framework["DEFAULT_PARSER_CLASSES"]
+        if not _is_subclass(_imported(entry), BoundedJSONParser)
+    ]
+    if unbounded:
+        errors.append(
+            Error(
+                f"REST_FRAMEWORK['DEFAULT_PARSER_CLASSES'] has {', '.join(map(str, unbounded))}: "
+                "only common.parsers.BoundedJSONParser limits how deeply a body may nest.",
+                hint='Set REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = '
+                '["common.parsers.BoundedJSONParser"], or subclasses of it.',
+                id="dualauth.E025",
+            )
+        )
+    return errors
+
+
+def _names_field(model: type[Model], name: Any) -> bool:
+    """Whether `name` is a field of `model` that has a column, not a reverse relation."""
+    try:
+        return bool(getattr(model._meta.get_field(name), "concrete", False))
+    except FieldDoesNotExist:
+        return False
+
+
+@register(Tags.models)
+def user_model_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a user model without the username and email the profile shows, or an odd key."""
+    user_model = get_user_model()
+    label = user_model._meta.label
+    errors: list[CheckMessage] = []
+    username = getattr(user_model, "USERNAME_FIELD", None)
+    if not _names_field(user_model, username):
+        errors.append(
+            Error(
+                f"{label}.USERNAME_FIELD {username!r} is not a field of {label}: the profile "
+                "shows the user's username.",
+                hint=f"Set USERNAME_FIELD on {label} to the name of one of its fields.",
+                id="dualauth.E026",
+            )
+        )
+    email = user_model.get_email_field_name()
+    if not _names_field(user_model, email):
+        errors.append(
+            Error(
+                f"{label}'s email field {email!r} is not a field of {label}: the profile shows "
+                "the user's email.",
+                hint=f"Set EMAIL_FIELD on {label} to the name of its email field.",
+                id="dualauth.E027",
+            )
+        )
+    pk = user_model._meta.pk
+    # A child of a concrete model is keyed by its parent's key, through a one-to-one field.
+    while isinstance(pk, ForeignKey):
+        pk = pk.target_field
+    if not isinstance(pk, IntegerField | UUIDField):
+        errors.append(
+            Error(
+                f"{label}'s primary key is a {type(pk).__name__}: dualauth writes the user's "
+                "id into tokens and sessions as text, and reads it back, for integer and UUID "
+                "keys only.",
+                hint=f"Give {label} an integer (AutoField, BigAutoField) or UUIDField primary key.",
+                id="dualauth.E028",
+            )
+        )
+    return errors
+
+
+# The apps whose templates and static files the API's `schema/` and `docs/` serve.
+SCHEMA_APPS = ("rest_framework", "drf_spectacular")
+# Where the Swagger UI's files come from with SWAGGER_UI_DIST = "SIDECAR": no CDN.
+SIDECAR_APP = "drf_spectacular_sidecar"
+
+
+@register(Tags.compatibility)
+def installed_apps_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse INSTALLED_APPS without the apps behind the API's schema and docs."""
+    needed = [*SCHEMA_APPS]
+    if spectacular_settings.SWAGGER_UI_DIST == "SIDECAR":
+        needed.append(SIDECAR_APP)
+    missing = [name for name in needed if not apps.is_installed(name)]
+    if not missing:
+        return []
+    return [
+        Error(
+            f"INSTALLED_APPS lacks {', '.join(missing)}: the API's schema/ and docs/ "
+            "endpoints would fail.",
+            hint="Add " + ", ".join(f'"{name}"' for name in missing) + " to INSTALLED_APPS.",
+            id="dualauth.E031",
         )
     ]

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from rest_framework.authentication import CSRFCheck
 from rest_framework.request import Request
 
+from common.conf import dualauth_settings
 from common.exceptions import CsrfFailed
 
 
@@ -26,3 +27,13 @@ def csrf_enforce(request: Request | HttpRequest) -> None:
     reason = check.process_view(django_request, None, (), {})  # type: ignore[arg-type]
     if reason:
         raise CsrfFailed(f"CSRF check failed: {reason}")
+
+
+class CookieChallenge:
+    """The `WWW-Authenticate` challenge of an endpoint that expects the cookie a setting names."""
+
+    def __init__(self, setting: str) -> None:
+        self.setting = setting
+
+    def __str__(self) -> str:
+        return f'Cookie realm="api", cookie-name="{getattr(dualauth_settings, self.setting)}"'

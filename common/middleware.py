@@ -6,9 +6,9 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
+from common.conf import dualauth_settings
 from common.exceptions import ServerError, error_response
 
-API_PREFIX = "/api/"
 logger = logging.getLogger("dualauth")
 # HTTP forbids a body on these.
 BODILESS_STATUSES = (204, 304)
@@ -22,7 +22,7 @@ class ApiResponseMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.path.startswith(API_PREFIX):
+        if request.path.startswith(dualauth_settings.API_PREFIX):
             add_never_cache_headers(response)
             if response_is_empty(response):
                 response.content = b"{}"
@@ -32,9 +32,9 @@ class ApiResponseMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Answer an exception that escaped a view under /api/ as JSON 500."""
-        if not request.path.startswith(API_PREFIX):
+        if not request.path.startswith(dualauth_settings.API_PREFIX):
             return None
-        logger.error("unhandled error under %s", API_PREFIX, exc_info=exception)
+        logger.error("unhandled error under %s", request.path, exc_info=exception)
         return error_response(ServerError())
 
 

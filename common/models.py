@@ -2,11 +2,11 @@
 
 import hashlib
 import uuid
-from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import models
+
+from common import routes
 
 
 class Profile(models.Model):
@@ -33,9 +33,9 @@ class LoginFamily(models.Model):
     """
 
     class Mode(models.TextChoices):
-        SESSION = "session"
-        JWT_HEADER = "jwt-header"
-        JWT_COOKIE = "jwt-cookie"
+        SESSION = routes.SESSION
+        JWT_HEADER = routes.JWT_HEADER
+        JWT_COOKIE = routes.JWT_COOKIE
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
@@ -69,20 +69,3 @@ def password_epoch(password: str) -> str:
     It reveals nothing usable: the hash it is taken from is itself salted.
     """
     return hashlib.sha256(b"dualauth-password-epoch:" + password.encode()).hexdigest()[:16]
-
-
-class CachedUser(User):
-    """A user rebuilt from the cache to serve reads: it has no password and is never saved."""
-
-    session_hash = ""
-
-    class Meta:
-        proxy = True
-
-    def get_session_auth_hash(self) -> str:
-        """The session hash of the real user, cached with it."""
-        return self.session_hash
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """Refuse: a cached user is a read-only snapshot."""
-        raise TypeError("A cached user is read-only: load the user from the database to change it.")

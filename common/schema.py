@@ -2,14 +2,24 @@
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.drainage import set_override
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from common.authentication import ResolverAuthentication
+from common.conf import dualauth_settings
 
 BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-ACCESS_COOKIE = {"type": "apiKey", "in": "cookie", "name": "access_token"}
-SESSION_COOKIE = {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+def access_cookie() -> dict[str, str]:
+    """The access token cookie scheme, under its configured name."""
+    return {"type": "apiKey", "in": "cookie", "name": dualauth_settings.ACCESS_COOKIE_NAME}
+
+
+def session_cookie() -> dict[str, str]:
+    """The session cookie scheme, under its configured name."""
+    return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
 
 
 class SessionScheme(OpenApiAuthenticationExtension):
@@ -20,7 +30,7 @@ class SessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         """The session cookie scheme."""
-        return SESSION_COOKIE
+        return session_cookie()
 
 
 class BearerScheme(OpenApiAuthenticationExtension):
@@ -42,7 +52,7 @@ class AccessCookieScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         """The access cookie scheme."""
-        return ACCESS_COOKIE
+        return access_cookie()
 
 
 class ResolverScheme(OpenApiAuthenticationExtension):
@@ -53,7 +63,7 @@ class ResolverScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
         """The bearer, access cookie and session cookie schemes."""
-        return [BEARER, ACCESS_COOKIE, SESSION_COOKIE]
+        return [BEARER, access_cookie(), session_cookie()]
 
 
 # The resolver's three schemes are the very components of the three classes, on purpose.

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from django.contrib.auth.models import User
 from rest_framework import serializers
 
-from common.models import Profile
+from common.models import LoginFamily, Profile
+from common.principal import Principal
 
 DATE_TIME = serializers.DateTimeField()
 
@@ -16,11 +16,11 @@ class ProfileSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
     email = serializers.EmailField(read_only=True)
-    display_name = serializers.CharField(source="profile.display_name", read_only=True)
-    bio = serializers.CharField(source="profile.bio", read_only=True)
-    date_joined = serializers.DateTimeField(read_only=True)
+    display_name = serializers.CharField(read_only=True)
+    bio = serializers.CharField(read_only=True)
+    date_joined = serializers.DateTimeField(read_only=True, allow_null=True)
 
-    def to_representation(self, instance: User) -> dict[str, Any]:
+    def to_representation(self, instance: Principal) -> dict[str, Any]:
         """The body the declared fields describe, built directly.
 
         It runs on every authenticated read, where copying and binding six field
@@ -30,9 +30,11 @@ class ProfileSerializer(serializers.Serializer):
             "id": instance.pk,
             "username": instance.username,
             "email": instance.email,
-            "display_name": instance.profile.display_name,
-            "bio": instance.profile.bio,
-            "date_joined": DATE_TIME.to_representation(instance.date_joined),
+            "display_name": instance.display_name,
+            "bio": instance.bio,
+            "date_joined": (
+                DATE_TIME.to_representation(instance.date_joined) if instance.date_joined else None
+            ),
         }
 
 
@@ -55,7 +57,8 @@ class ProfileUpdateInputSerializer(serializers.Serializer):
 class CredentialsInputSerializer(serializers.Serializer):
     """A username and a password."""
 
-    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    # Long enough for a login by email address (254 characters, as EmailField allows).
+    username = serializers.CharField(max_length=254, trim_whitespace=False)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
     device_token = serializers.CharField(
         max_length=512,
@@ -80,9 +83,25 @@ class HealthSerializer(serializers.Serializer):
     checks = serializers.DictField(child=serializers.CharField())
 
 
-class ErrorSerializer(serializers.Serializer):
-    """Every error body."""
+class LoginSerializer(serializers.ModelSerializer):
+    """One of my live logins, in either list; `id` is the family's, never a credential."""
 
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(), required=False)  # type: ignore[assignment]
+    id = serializers.UUIDField(source="pk", read_only=True)
+    last_used_at = serializers.DateTimeField(source="last_seen_at", read_only=True)
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LoginFamily
+        fields = [
+            "id",
+            "created_at",
+            "last_seen_at",
+            "last_used_at",
+            "user_agent",
+            "ip",
+            "current",
+        ]
+
+    def get_current(self, family: LoginFamily) -> bool:
+        """Whether this is the login of the request."""
+        return bool(family.pk == self.context["family_id"])

@@ -1,39 +1,140 @@
-"""Writes shared by every mode: families, failed-login throttling, profile, password."""
+"""Writes shared by every mode: the hot path's cache, families, throttling, profile, password."""
 
 import hashlib
+import logging
 import math
 import secrets
 import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.contrib.auth import authenticate
-from django.contrib.auth.models import User
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.exceptions import Throttled, ValidationError
 
 from common.audit import audit_event
 from common.cache import ALIAS as CACHE_ALIAS
-from common.cache import cache_add, cache_count, cache_delete, cache_get_many, cache_set_many
+from common.cache import (
+    cache_add,
+    cache_count,
+    cache_delete,
+    cache_get_many,
+    cache_probe,
+    cache_set,
+    cache_set_many,
+)
 from common.conf import dualauth_settings
 from common.exceptions import InvalidCredentials
+from common.memo import BoundedMemo
 from common.models import LoginFamily, Profile, password_epoch
 from common.net import client_ip
-from common.selectors import REVOKED, family_cache_key
+from common.principal import (
+    Principal,
+    UserId,
+    UserModel,
+    principal_from_snapshot,
+    principal_from_user,
+    principal_snapshot,
+)
+from common.selectors import (
+    REVOKED,
+    FamilyState,
+    family_cache_key,
+    family_state_from_cache,
+    family_state_get,
+    family_state_live,
+    family_uuid,
+    login_cache_get,
+    user_cache_key,
+    user_get,
+)
 
 DEVICE_TOKEN_SALT = "dualauth.login-device"
+logger = logging.getLogger("dualauth")
+# When this process last wrote each family's `last_seen_at`: at most once a TOUCH_INTERVAL.
+_seen: BoundedMemo[uuid.UUID, float] = BoundedMemo(4096)
+
+
+def login_authenticate(
+    *, family_id: uuid.UUID | str, user_id: UserId, prefetched: dict[str, Any] | None = None
+) -> tuple[FamilyState, Principal] | None:
+    """A live family of an active user, and that user's principal; else None.
+
+    Both come from one cache round trip in the steady state, with no SQL (or from
+    `prefetched`, when the caller fetched them along with something else). A miss, or
+    the cache down, reads the database and fills the cache: a family's state only if
+    nothing is cached for it (`add`), so that a fill racing a revocation cannot bring
+    the family back. A login begun under another password than the user's is over.
+    """
+    family = family_uuid(family_id)
+    if family is None:
+        return None
+    values = (
+        prefetched if prefetched is not None else login_cache_get(family_id=family, user_id=user_id)
+    )
+    ttl = dualauth_settings.FAMILY_CACHE_TTL.total_seconds()
+    cached = values.get(family_cache_key(family))
+    state = family_state_from_cache(cached)
+    if state is None and cached != REVOKED:
+        state = family_state_get(family_id=family)
+        if state is not None:
+            cache_add(family_cache_key(family), state.as_cached(), timeout=ttl)
+    if state is None or not family_state_live(state, user_id=user_id):
+        return None
+    principal = principal_from_snapshot(values.get(user_cache_key(user_id)), max_age=ttl)
+    if principal is None:
+        user = user_get(user_id=user_id)
+        if user is None:
+            return None
+        principal = principal_from_user(user)
+        cache_set(user_cache_key(user_id), principal_snapshot(principal), ttl)
+    if principal.password_epoch != state.password_epoch:
+        return None
+    return state, principal
+
+
+def family_seen(*, family_id: uuid.UUID) -> None:
+    """Record that a login was just used: `last_seen_at`, written at most once a TOUCH_INTERVAL."""
+    now = time.time()
+    last = _seen.get(family_id)
+    if last is not None and now - last < dualauth_settings.TOUCH_INTERVAL.total_seconds():
+        return
+    _seen.put(family_id, now)
+    LoginFamily.objects.filter(pk=family_id).update(last_seen_at=timezone.now())
+
+
+def health_check() -> dict[str, str]:
+    """The state of each dependency: "ok", or "unavailable"; each probe fails fast.
+
+    The cache probe writes and reads a key through the alias that reports failures
+    (common/cache.py), bounded by its socket timeouts.
+    """
+    checks: dict[str, str] = {}
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # A server too busy to answer within 2 s fails the probe instead of holding it.
+                cursor.execute("SET LOCAL statement_timeout = '2s'")
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except DatabaseError as e:
+        logger.warning("health: database unavailable: %s", e)
+        checks["database"] = "unavailable"
+    checks["cache"] = "ok" if cache_probe() else "unavailable"
+    return checks
 
 
 def family_create(
     *,
-    user: User,
+    user: UserModel,
     request: HttpRequest,
     mode: str,
     lifetime: timedelta,
@@ -59,7 +160,7 @@ def family_create(
 
 def families_revoke(
     *,
-    user_id: int,
+    user_id: UserId,
     reason: str,
     family_ids: Iterable[uuid.UUID | str] | None = None,
     keep: uuid.UUID | str | None = None,
@@ -120,7 +221,7 @@ def families_revoked_recache(since: float) -> None:
 def family_revoke(
     *,
     family_id: uuid.UUID | str,
-    user_id: int,
+    user_id: UserId,
     reason: str,
     modes: Iterable[str] | None = None,
     request: HttpRequest | None = None,
@@ -133,7 +234,7 @@ def family_revoke(
     )
 
 
-def families_password_revoke(*, user_id: int, password: str) -> int:
+def families_password_revoke(*, user_id: UserId, password: str) -> int:
     """Revoke the user's live logins begun under another password than `password` (its hash)."""
     stale = LoginFamily.objects.filter(user_id=user_id, revoked_at__isnull=True).exclude(
         password_epoch=password_epoch(password)
@@ -212,6 +313,7 @@ def login_attempt_reserve(
     """
     window = dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
     buckets = _throttle_buckets(username=username, request=request, device_token=device_token)
+    _windows_end(keys=[key for key, _ in buckets], window=window)
     counters, over = [], []
     for key, limit in buckets:
         cache_add(f"{key}:t", time.time(), timeout=window)
@@ -228,6 +330,21 @@ def login_attempt_reserve(
     return counters
 
 
+def _windows_end(*, keys: list[str], window: float) -> None:
+    """Forget the counts of buckets whose window is over by this process's clock.
+
+    The cache's expiry ends them too; this keeps the window exact, and on a clock
+    a test controls.
+    """
+    now = time.time()
+    starts = cache_get_many([f"{key}:t" for key in keys]) or {}
+    for key in keys:
+        start = starts.get(f"{key}:t")
+        if start is not None and float(start) + window <= now:
+            cache_delete(f"{key}:n")
+            cache_delete(f"{key}:t")
+
+
 def login_attempt_release(counters: list[str]) -> None:
     """Give back counted attempts: a right password is not a failure."""
     window = dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
@@ -237,7 +354,7 @@ def login_attempt_release(counters: list[str]) -> None:
 
 def login_credentials_check(
     *, username: str, password: str, request: HttpRequest, device_token: str = ""
-) -> User:
+) -> UserModel:
     """The user these credentials name, or 401 `invalid_credentials`, or 429 while throttled.
 
     Unknown user, wrong password, inactive user and unusable password all take
@@ -247,7 +364,7 @@ def login_credentials_check(
     device_token = device_token or request.COOKIES.get(dualauth_settings.DEVICE_COOKIE_NAME, "")
     counters = login_attempt_reserve(username=username, request=request, device_token=device_token)
     user = authenticate(request, username=username, password=password)
-    if not isinstance(user, User):
+    if user is None:
         audit_event("login_failed", request=request, username=username)
         raise InvalidCredentials()
     login_attempt_release(counters)
@@ -255,33 +372,35 @@ def login_credentials_check(
 
 
 def profile_update(
-    *, user: User, display_name: str | None = None, bio: str | None = None
-) -> Profile:
-    """Change the editable fields of the user's profile."""
-    profile, _ = Profile.objects.get_or_create(user_id=user.pk)
+    *, user_id: UserId, display_name: str | None = None, bio: str | None = None
+) -> Principal:
+    """Change the editable fields of the user's profile; the user's principal afterwards."""
+    profile, _ = Profile.objects.get_or_create(user_id=user_id)
     fields = {"display_name": display_name, "bio": bio}
     changed = [name for name, value in fields.items() if value is not None]
     for name in changed:
         setattr(profile, name, fields[name])
     if changed:
         profile.save(update_fields=changed)
-    return profile
+    user = user_get(user_id=user_id)
+    assert user is not None, "an authenticated user is active"
+    return principal_from_user(user)
 
 
 def password_change(
     *,
-    user: User,
+    user_id: UserId,
     old_password: str,
     new_password: str,
     keep_family_id: uuid.UUID | str | None,
     request: HttpRequest,
-) -> User:
+) -> UserModel:
     """Set a new password; every other login of the user ends, this one stays.
 
     The logins end through the user's `post_save` signal, as they do for a
     password set anywhere else; the kept login moves to the new password first.
     """
-    user = User.objects.get(pk=user.pk)
+    user = get_user_model().objects.get(pk=user_id)
     username = user.get_username()
     counters = login_attempt_reserve(username=username, request=request)
     if not user.check_password(old_password):
@@ -305,8 +424,14 @@ def password_change(
     return user
 
 
-def user_create(*, username: str, password: str, email: str = "", display_name: str = "") -> User:
-    """Create an active user with a profile."""
-    user = User.objects.create_user(username=username, email=email, password=password)
-    profile_update(user=user, display_name=display_name)
+def user_create(
+    *, username: str, password: str, email: str = "", display_name: str = ""
+) -> UserModel:
+    """Create an active user with a profile; `username` is the value of its USERNAME_FIELD."""
+    model = get_user_model()
+    fields = {model.USERNAME_FIELD: username}
+    if model.get_email_field_name() != model.USERNAME_FIELD:
+        fields[model.get_email_field_name()] = email
+    user = model.objects.create_user(**fields, password=password)
+    profile_update(user_id=user.pk, display_name=display_name)
     return user

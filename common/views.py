@@ -1,6 +1,7 @@
-"""The shared resource, account-wide actions, health, and the index page."""
+"""The shared resource, both lists of logins, account-wide actions, health, the index page."""
 
-from django.contrib.auth import update_session_auth_hash
+import uuid
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import defaults
@@ -12,17 +13,26 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api import Api, PublicApi
+from common.conf import dualauth_settings
 from common.exceptions import ServerError, error_response
-from common.middleware import API_PREFIX
-from common.selectors import health_get
+from common.routes import SESSION
+from common.selectors import families_live
 from common.serializers import (
     HealthSerializer,
+    LoginSerializer,
     PasswordChangeInputSerializer,
     ProfileSerializer,
     ProfileUpdateInputSerializer,
 )
-from common.services import families_revoke, password_change, profile_update
+from common.services import (
+    families_revoke,
+    family_revoke,
+    health_check,
+    password_change,
+    profile_update,
+)
 from jwt_auth.tokens import DualAccessToken, lifetime
+from session_auth.services import session_password_changed
 
 # The SPA's own files and nothing else: no inline script or style, no framing. Should markup
 # ever slip into the page, it can neither run script nor send the signed-in user's data away.
@@ -55,8 +65,40 @@ class ProfileDetailApi(Api):
         """Change `display_name` and `bio`."""
         serializer = ProfileUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        self.user.profile = profile_update(user=self.user, **serializer.validated_data)
-        return Response(ProfileSerializer(self.user).data)
+        principal = profile_update(user_id=self.user.pk, **serializer.validated_data)
+        return Response(ProfileSerializer(principal).data)
+
+
+class LoginListApi(Api):
+    """My live logins of this endpoint's modes, the current one marked."""
+
+    modes: tuple[str, ...] = ()
+
+    @extend_schema(responses=LoginSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        """List my logins."""
+        families = families_live(user_id=self.user.pk, modes=self.modes)
+        context = {"family_id": self.credential.family_id}
+        return Response(LoginSerializer(families, many=True, context=context).data)
+
+
+class LoginRevokeApi(Api):
+    """End one of my logins of this endpoint's modes at once; 404 for any other."""
+
+    modes: tuple[str, ...] = ()
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, family_id: uuid.UUID) -> Response:
+        """Revoke a login."""
+        if not family_revoke(
+            family_id=family_id,
+            user_id=self.user.pk,
+            modes=self.modes,
+            reason="revoked",
+            request=request._request,
+        ):
+            raise NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LogoutAllApi(Api):
@@ -78,13 +120,13 @@ class PasswordChangeApi(Api):
         serializer = PasswordChangeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = password_change(
-            user=self.user,
+            user_id=self.user.pk,
             keep_family_id=self.credential.family_id,
             request=request._request,
             **serializer.validated_data,
         )
-        if self.credential.mode == "session":
-            update_session_auth_hash(request._request, user)
+        if self.credential.mode == SESSION:
+            session_password_changed(request=request._request, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -94,7 +136,7 @@ class HealthApi(PublicApi):
     @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request: Request) -> Response:
         """200 when every check is ok, else 503 naming the failure."""
-        checks = health_get()
+        checks = health_check()
         healthy = all(value == "ok" for value in checks.values())
         return Response(
             {"status": "ok" if healthy else "unavailable", "checks": checks},
@@ -110,14 +152,14 @@ def api_not_found(request: HttpRequest, path: str) -> HttpResponse:
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A request Django refused before any view (a bad Host, a body too large): JSON under /api/."""
-    if not request.path.startswith(API_PREFIX):
+    if not request.path.startswith(dualauth_settings.API_PREFIX):
         return defaults.bad_request(request, exception)
     return error_response(ValidationError({"request": ["The request is malformed."]}))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """A failure outside any view: JSON under /api/."""
-    if not request.path.startswith(API_PREFIX):
+    if not request.path.startswith(dualauth_settings.API_PREFIX):
         return defaults.server_error(request)
     return error_response(ServerError())
 

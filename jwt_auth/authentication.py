@@ -1,13 +1,13 @@
-"""JWT authentication: a Bearer header, or the `access_token` cookie with CSRF."""
+"""JWT authentication: a Bearer header, or the access token cookie with CSRF."""
 
-from django.contrib.auth.models import User
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from common.conf import dualauth_settings
-from common.credentials import Credential, csrf_enforce
+from common.credentials import CookieChallenge, Credential, csrf_enforce
 from common.exceptions import TokenNotValid
 from common.models import LoginFamily
+from common.principal import Principal
 from jwt_auth.services import access_authenticate
 
 
@@ -16,7 +16,7 @@ class JWTHeaderAuthentication(BaseAuthentication):
 
     mode = LoginFamily.Mode.JWT_HEADER.value
 
-    def authenticate(self, request: Request) -> tuple[User, Credential] | None:
+    def authenticate(self, request: Request) -> tuple[Principal, Credential] | None:
         """The token's user, None without an Authorization header, 401 for a bad one."""
         header = request.META.get("HTTP_AUTHORIZATION")
         if header is None:
@@ -33,11 +33,11 @@ class JWTHeaderAuthentication(BaseAuthentication):
 
 
 class JWTCookieAuthentication(BaseAuthentication):
-    """Authenticates by the HttpOnly `access_token` cookie; CSRF is enforced on unsafe methods."""
+    """Authenticates by the HttpOnly access token cookie; CSRF is enforced on unsafe methods."""
 
     mode = LoginFamily.Mode.JWT_COOKIE.value
 
-    def authenticate(self, request: Request) -> tuple[User, Credential] | None:
+    def authenticate(self, request: Request) -> tuple[Principal, Credential] | None:
         """The token's user, None without the cookie, 401 for a bad one."""
         raw = request.COOKIES.get(dualauth_settings.ACCESS_COOKIE_NAME)
         if not raw:
@@ -48,4 +48,4 @@ class JWTCookieAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         """The challenge of a 401."""
-        return 'Cookie realm="api", cookie-name="access_token"'
+        return str(CookieChallenge("ACCESS_COOKIE_NAME"))

@@ -2,7 +2,6 @@
 
 from rest_framework import serializers
 
-from common.models import LoginFamily
 from common.serializers import CredentialsInputSerializer
 
 
@@ -54,22 +53,6 @@ class CookieRefreshSerializer(serializers.Serializer):
     """When the new access cookie expires."""
 
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
-
-
-class DeviceSerializer(serializers.ModelSerializer):
-    """One of my live token families."""
-
-    id = serializers.UUIDField(source="pk", read_only=True)
-    last_used_at = serializers.DateTimeField(source="last_seen_at")
-    current = serializers.SerializerMethodField()
-
-    class Meta:
-        model = LoginFamily
-        fields = ["id", "created_at", "last_used_at", "user_agent", "ip", "current"]
-
-    def get_current(self, family: LoginFamily) -> bool:
-        """Whether this is the family of the request."""
-        return bool(family.pk == self.context["family_id"])
 
 
 class JwksSerializer(serializers.Serializer):

@@ -4,7 +4,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework_simplejwt import settings as simplejwt_settings
@@ -14,8 +13,9 @@ from common.audit import audit_event
 from common.conf import dualauth_settings
 from common.exceptions import TokenNotValid, TokenReused, TokenRevoked
 from common.models import LoginFamily, password_epoch
-from common.selectors import login_get, user_get
-from common.services import family_create, family_revoke
+from common.principal import Principal, UserId, UserModel, user_id_parse
+from common.selectors import user_get
+from common.services import family_create, family_revoke, family_seen, login_authenticate
 from jwt_auth.tokens import (
     FAMILY_CLAIM,
     DualAccessToken,
@@ -78,7 +78,7 @@ def _pair(family: LoginFamily) -> TokenPair:
     )
 
 
-def token_obtain(*, user: User, request: HttpRequest, mode: str) -> TokenPair:
+def token_obtain(*, user: UserModel, request: HttpRequest, mode: str) -> TokenPair:
     """Start a token family for `user` and return its first pair."""
     family = family_create(
         user=user,
@@ -135,7 +135,7 @@ def token_verify(*, raw: str) -> None:
     A refresh token must moreover be the family's current one, not a rotated-out one.
     """
     token = token_decode(DualUntypedToken, raw)
-    if login_get(family_id=token[FAMILY_CLAIM], user_id=_user_id(token)) is None:
+    if login_authenticate(family_id=token[FAMILY_CLAIM], user_id=_user_id(token)) is None:
         raise TokenRevoked()
     if token["token_type"] == DualRefreshToken.token_type:
         family = LoginFamily.objects.filter(pk=token[FAMILY_CLAIM]).first()
@@ -143,12 +143,12 @@ def token_verify(*, raw: str) -> None:
             raise TokenNotValid("Refresh token was already rotated.")
 
 
-def _user_id(token: DualAccessToken | DualRefreshToken | DualUntypedToken) -> int:
-    """The id of the user a verified token names, or 401 `token_not_valid`."""
-    try:
-        return int(token[simplejwt_settings.api_settings.USER_ID_CLAIM])
-    except (KeyError, TypeError, ValueError) as e:
-        raise TokenNotValid() from e
+def _user_id(token: DualAccessToken | DualRefreshToken | DualUntypedToken) -> UserId:
+    """The primary key of the user a verified token names, or 401 `token_not_valid`."""
+    user_id = user_id_parse(token.get(simplejwt_settings.api_settings.USER_ID_CLAIM))
+    if user_id is None:
+        raise TokenNotValid()
+    return user_id
 
 
 def token_logout(*, raw: str, request: HttpRequest, token_class: TokenClass) -> None:
@@ -159,13 +159,14 @@ def token_logout(*, raw: str, request: HttpRequest, token_class: TokenClass) -> 
         family_id=token[FAMILY_CLAIM], user_id=user_id, reason="logout", request=request
     ):
         raise TokenRevoked()
-    audit_event("logout", request=request, user_id=user_id, family_id=token[FAMILY_CLAIM])
 
 
-def access_authenticate(*, raw: str) -> tuple[User, uuid.UUID]:
-    """The user and family of a valid access token of a live family."""
+def access_authenticate(*, raw: str) -> tuple[Principal, uuid.UUID]:
+    """The principal and family of a valid access token of a live family."""
     token = token_decode(DualAccessToken, raw)
-    login = login_get(family_id=token[FAMILY_CLAIM], user_id=_user_id(token))
-    if login is None:
+    found = login_authenticate(family_id=token[FAMILY_CLAIM], user_id=_user_id(token))
+    if found is None:
         raise TokenRevoked()
-    return login[1], uuid.UUID(token[FAMILY_CLAIM])
+    family_id = uuid.UUID(token[FAMILY_CLAIM])
+    family_seen(family_id=family_id)
+    return found[1], family_id

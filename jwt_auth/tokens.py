@@ -13,6 +13,7 @@ from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendE
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token, UntypedToken
 
 from common.memo import BoundedMemo
+from common.principal import UserId, user_id_parse
 from jwt_auth.keys import KeySet, key_set
 
 FAMILY_CLAIM = "fam"
@@ -21,17 +22,20 @@ REFUSED_HEADERS = frozenset({"crit", "jku", "x5u", "x5c", "jwk"})
 # Verified tokens remembered per process (the oldest forgotten first): a client sends
 # the same access token for minutes, and parsing it is most of what a request costs.
 VERIFIED_TOKENS_KEPT = 4096
-REQUIRED_CLAIMS = ["exp", "iat", "jti", "sub", "iss", "aud", "token_type", FAMILY_CLAIM]
+# Besides simplejwt's USER_ID_CLAIM, whatever it is named.
+REQUIRED_CLAIMS = ["exp", "iat", "jti", "iss", "aud", "token_type", FAMILY_CLAIM]
 # Claims that simplejwt and `_check_times` compare as numbers and convert to datetimes.
 TIME_CLAIMS = ("exp", "iat", "nbf")
 # The last second a datetime holds: simplejwt cannot convert a later `exp`.
 MAX_EPOCH_SECONDS = int(datetime.max.replace(tzinfo=UTC).timestamp())
-STRING_CLAIMS = ("jti", "sub", "token_type", FAMILY_CLAIM)
-# `sub` as `token_build` writes it: a positive primary key of a 64-bit column, in decimal.
-USER_ID = re.compile(r"[1-9][0-9]{0,18}")
-MAX_USER_ID = 2**63 - 1
+STRING_CLAIMS = ("jti", "token_type", FAMILY_CLAIM)
 # `fam` as `token_build` writes it: a UUID's `hex`, which the family lookups parse.
 FAMILY_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _required_claims() -> list[str]:
+    """Every claim a token must carry, the configured user id claim included."""
+    return [*REQUIRED_CLAIMS, simplejwt_settings.api_settings.USER_ID_CLAIM]
 
 
 def _epoch_valid(value: Any) -> bool:
@@ -49,9 +53,10 @@ def _claims_valid(payload: dict[str, Any]) -> bool:
         return False
     if not all(isinstance(payload[name], str) for name in STRING_CLAIMS):
         return False
+    user_id = payload[simplejwt_settings.api_settings.USER_ID_CLAIM]
     return (
-        USER_ID.fullmatch(payload["sub"]) is not None
-        and int(payload["sub"]) <= MAX_USER_ID
+        isinstance(user_id, str)
+        and user_id_parse(user_id) is not None
         and FAMILY_ID.fullmatch(payload[FAMILY_CLAIM]) is not None
     )
 
@@ -128,7 +133,7 @@ class KeyedTokenBackend(TokenBackend):
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.get_leeway(),
-                options={"require": REQUIRED_CLAIMS, "verify_signature": verify},
+                options={"require": _required_claims(), "verify_signature": verify},
             )
         except jwt.ExpiredSignatureError as e:
             raise TokenBackendExpiredToken("Token is expired") from e
@@ -187,7 +192,7 @@ class DualUntypedToken(KeyedTokenMixin, UntypedToken):
 def token_build(
     token_class: type[DualAccessToken] | type[DualRefreshToken],
     *,
-    user_id: int,
+    user_id: UserId,
     family_id: str,
     jti: str,
     issued_at: datetime,

@@ -1,15 +1,12 @@
-"""JWT mode routes: the header transport for mobile apps, the cookie transport for browsers."""
+"""JWT mode's URL patterns, built from the route table: the header and the cookie transport."""
 
-from django.urls import path
-
-from common.views import ProfileDetailApi
+from common.routes import JWT_COOKIE, JWT_HEADER, build_urlpatterns
+from common.views import LoginListApi, LoginRevokeApi, ProfileDetailApi
 from jwt_auth.authentication import JWTCookieAuthentication, JWTHeaderAuthentication
 from jwt_auth.views import (
     CookieLoginApi,
     CookieLogoutApi,
     CookieRefreshApi,
-    DeviceListApi,
-    DeviceRevokeApi,
     TokenLogoutApi,
     TokenObtainApi,
     TokenRefreshApi,
@@ -19,21 +16,30 @@ from jwt_auth.views import (
 BEARER_ONLY = {"authentication_classes": [JWTHeaderAuthentication]}
 # The browser SPA lists and revokes its devices with the HttpOnly cookie it cannot read.
 BEARER_OR_COOKIE = {"authentication_classes": [JWTHeaderAuthentication, JWTCookieAuthentication]}
+MODES = {"modes": (JWT_HEADER, JWT_COOKIE)}
 
-app_name = "jwt"
 urlpatterns = [
-    path("token/", TokenObtainApi.as_view(), name="token"),
-    path("token/refresh/", TokenRefreshApi.as_view(), name="token-refresh"),
-    path("token/verify/", TokenVerifyApi.as_view(), name="token-verify"),
-    path("logout/", TokenLogoutApi.as_view(), name="logout"),
-    path("profile/", ProfileDetailApi.as_view(**BEARER_ONLY), name="profile"),
-    path("devices/", DeviceListApi.as_view(**BEARER_OR_COOKIE), name="devices"),
-    path(
-        "devices/<uuid:family_id>/",
-        DeviceRevokeApi.as_view(**BEARER_OR_COOKIE),
-        name="device-revoke",
+    *build_urlpatterns(
+        JWT_HEADER,
+        {
+            "login": TokenObtainApi.as_view(),
+            "refresh": TokenRefreshApi.as_view(),
+            "verify": TokenVerifyApi.as_view(),
+            "logout": TokenLogoutApi.as_view(),
+            "profile": ProfileDetailApi.as_view(**BEARER_ONLY),
+            "logins": LoginListApi.as_view(**BEARER_OR_COOKIE, **MODES),
+            "login-revoke": LoginRevokeApi.as_view(**BEARER_OR_COOKIE, **MODES),
+        },
     ),
-    path("cookie/login/", CookieLoginApi.as_view(), name="cookie-login"),
-    path("cookie/refresh/", CookieRefreshApi.as_view(), name="cookie-refresh"),
-    path("cookie/logout/", CookieLogoutApi.as_view(), name="cookie-logout"),
+    # The cookie transport's other endpoints are the session's CSRF bootstrap, the shared
+    # profile and the device list above.
+    *build_urlpatterns(
+        JWT_COOKIE,
+        {
+            "login": CookieLoginApi.as_view(),
+            "refresh": CookieRefreshApi.as_view(),
+            "logout": CookieLogoutApi.as_view(),
+        },
+        skip=("csrf", "profile", "logins", "login-revoke"),
+    ),
 ]

@@ -1,7 +1,5 @@
 """JWT mode: tokens in the body for mobile apps, in HttpOnly cookies for browsers."""
 
-import uuid
-
 from django.middleware.csrf import rotate_token
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -9,16 +7,15 @@ from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api import Api, PublicApi
+from common.api import PublicApi
 from common.conf import dualauth_settings
-from common.credentials import csrf_enforce
+from common.credentials import CookieChallenge, csrf_enforce
 from common.models import LoginFamily
-from common.selectors import families_live
+from common.principal import principal_from_user
 from common.serializers import ProfileSerializer
 from common.services import (
     device_cookie_set,
     device_token_issue,
-    family_revoke,
     login_credentials_check,
 )
 from jwt_auth.cookies import token_cookies_clear, token_cookies_set
@@ -26,7 +23,6 @@ from jwt_auth.keys import key_set
 from jwt_auth.serializers import (
     CookieLoginInputSerializer,
     CookieRefreshSerializer,
-    DeviceSerializer,
     JwksSerializer,
     TokenLogoutInputSerializer,
     TokenObtainInputSerializer,
@@ -43,8 +39,6 @@ from jwt_auth.services import (
     token_verify,
 )
 from jwt_auth.tokens import DualAccessToken, DualRefreshToken
-
-JWT_MODES = (LoginFamily.Mode.JWT_HEADER, LoginFamily.Mode.JWT_COOKIE)
 
 
 def _pair_body(pair: TokenPair) -> dict[str, object]:
@@ -105,38 +99,10 @@ class TokenLogoutApi(PublicApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DeviceListApi(Api):
-    """My live token families, the current one marked."""
-
-    @extend_schema(responses=DeviceSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        """List my devices."""
-        families = families_live(user_id=self.user.pk, modes=JWT_MODES)
-        context = {"family_id": self.credential.family_id}
-        return Response(DeviceSerializer(families, many=True, context=context).data)
-
-
-class DeviceRevokeApi(Api):
-    """Revoke one of my token families at once."""
-
-    @extend_schema(request=None, responses={204: None})
-    def delete(self, request: Request, family_id: uuid.UUID) -> Response:
-        """Revoke a device."""
-        if not family_revoke(
-            family_id=family_id,
-            user_id=self.user.pk,
-            modes=JWT_MODES,
-            reason="revoked",
-            request=request._request,
-        ):
-            raise NotFound()
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
 class CookieLoginApi(PublicApi):
     """Log in a browser with HttpOnly token cookies; no token in the body; CSRF required."""
 
-    www_authenticate = 'Cookie realm="api", cookie-name="access_token"'
+    www_authenticate = CookieChallenge("ACCESS_COOKIE_NAME")
 
     @extend_schema(request=CookieLoginInputSerializer, responses=ProfileSerializer)
     def post(self, request: Request) -> Response:
@@ -147,7 +113,7 @@ class CookieLoginApi(PublicApi):
         user = login_credentials_check(request=request._request, **serializer.validated_data)
         pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_COOKIE)
         rotate_token(request._request)
-        response = Response(ProfileSerializer(user).data)
+        response = Response(ProfileSerializer(principal_from_user(user)).data)
         token_cookies_set(response, pair)
         device_cookie_set(response, device_token_issue(username=user.get_username()))
         return response
@@ -156,7 +122,7 @@ class CookieLoginApi(PublicApi):
 class CookieRefreshApi(PublicApi):
     """Rotate both token cookies; CSRF required."""
 
-    www_authenticate = 'Cookie realm="api", cookie-name="refresh_token"'
+    www_authenticate = CookieChallenge("REFRESH_COOKIE_NAME")
 
     @extend_schema(request=None, responses=CookieRefreshSerializer)
     def post(self, request: Request) -> Response:
@@ -174,7 +140,7 @@ class CookieRefreshApi(PublicApi):
 class CookieLogoutApi(PublicApi):
     """End a cookie login: both cookies cleared, the family revoked; CSRF required."""
 
-    www_authenticate = 'Cookie realm="api", cookie-name="refresh_token"'
+    www_authenticate = CookieChallenge("REFRESH_COOKIE_NAME")
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:

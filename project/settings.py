@@ -64,7 +64,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_CREDENTIALS = True
-CORS_URLS_REGEX = r"^/api/.*$"
+# Where dualauth's URLs are mounted (project/urls.py), and so what CORS and no-store cover.
+API_PREFIX = "/api/"
+CORS_URLS_REGEX = rf"^{API_PREFIX}.*$"
 
 INSTALLED_APPS = [
     "session_auth.apps.FamilyAdminConfig",
@@ -209,6 +211,7 @@ if HTTPS:
 DUALAUTH = {
     key: value
     for key, value in {
+        "API_PREFIX": API_PREFIX,
         "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES"),
         "COOKIE_SECURE": HTTPS,
         "REFRESH_GRACE_PERIOD": env_seconds("REFRESH_GRACE_SECONDS"),

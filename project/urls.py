@@ -1,10 +1,11 @@
-"""The route table: one prefix per client kind, then the shared resource."""
+"""The site's URLs: the SPA, the admin where served, the JWKS, and dualauth under its prefix."""
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path
 
-from common.views import api_not_found, index
+from common.conf import dualauth_settings
+from common.views import index
 from jwt_auth.views import JwksApi
 
 handler400 = "common.views.bad_request"
@@ -14,8 +15,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", index, name="index"),
     *([path("admin/", admin.site.urls)] if settings.ADMIN_ENABLED else []),
     path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
-    path("api/session/", include("session_auth.urls")),
-    path("api/jwt/", include("jwt_auth.urls")),
-    path("api/", include("common.urls")),
-    re_path(r"^api/(?P<path>.*)$", api_not_found),
+    path(dualauth_settings.API_PREFIX.lstrip("/"), include("common.urls")),
 ]

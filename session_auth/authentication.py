@@ -1,12 +1,12 @@
 """Session authentication: a live session of a live family, with CSRF."""
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from common.credentials import Credential, csrf_enforce
 from common.models import LoginFamily
+from common.principal import Principal
 from session_auth.services import session_authenticate
 
 
@@ -15,7 +15,7 @@ class SessionFamilyAuthentication(BaseAuthentication):
 
     mode = LoginFamily.Mode.SESSION.value
 
-    def authenticate(self, request: Request) -> tuple[User, Credential] | None:
+    def authenticate(self, request: Request) -> tuple[Principal, Credential] | None:
         """The session's user, None without a session cookie, 401 for a dead session."""
         if not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
             return None

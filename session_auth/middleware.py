@@ -4,14 +4,15 @@ from functools import partial
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.middleware import AuthenticationMiddleware
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from common.principal import UserModel
 from session_auth.services import session_user
 
 
-def _user(request: HttpRequest) -> User | AnonymousUser:
+def _user(request: HttpRequest) -> UserModel | AnonymousUser:
     if not hasattr(request, "_dualauth_user"):
         request._dualauth_user = session_user(request=request)  # type: ignore[attr-defined]
     return request._dualauth_user  # type: ignore[attr-defined]

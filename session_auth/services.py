@@ -6,28 +6,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, login, logout
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbStore
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from common.cache import cache_get_many
 from common.conf import dualauth_settings
 from common.exceptions import SessionNotValid
 from common.memo import BoundedMemo
 from common.models import LoginFamily
-from common.selectors import family_cache_key, login_get, user_cache_key, user_get
-from common.services import family_create, family_revoke
+from common.principal import Principal, UserId, UserModel, user_id_parse
+from common.selectors import login_cache_get, user_get
+from common.services import family_create, family_revoke, family_seen, login_authenticate
 
 FAMILY_SESSION_KEY = "_dualauth_family"
 SEEN_SESSION_KEY = "_dualauth_seen"
 # Sessions this process has authenticated: key -> (family, user), the oldest forgotten first.
 KNOWN_SESSIONS_KEPT = 4096
-_known_sessions: BoundedMemo[str, tuple[str, int]] = BoundedMemo(KNOWN_SESSIONS_KEPT)
+_known_sessions: BoundedMemo[str, tuple[str, UserId]] = BoundedMemo(KNOWN_SESSIONS_KEPT)
 
 
-def session_login(*, request: HttpRequest, user: User, remember: bool) -> None:
+def session_login(*, request: HttpRequest, user: UserModel, remember: bool) -> None:
     """Log `user` in under a new session key and a new CSRF token, as a new family."""
     session_family_end(request=request, reason="superseded")
     # Nothing of an earlier login carries over; Django's login() then cycles the key.
@@ -39,7 +38,7 @@ def session_login(*, request: HttpRequest, user: User, remember: bool) -> None:
         request.session.set_expiry(0)
 
 
-def session_family_start(*, request: HttpRequest, user: User) -> LoginFamily:
+def session_family_start(*, request: HttpRequest, user: UserModel) -> LoginFamily:
     """Make the session `login()` just started a login family; any login, the admin's included.
 
     A login over an earlier login's session of the same user (Django keeps its key
@@ -64,7 +63,9 @@ def session_family_end(*, request: HttpRequest, reason: str) -> bool:
     user_id = request.session.get(SESSION_KEY)
     if not family_id or not user_id:
         return False
-    return family_revoke(family_id=family_id, user_id=int(user_id), reason=reason, request=request)
+    return family_revoke(
+        family_id=family_id, user_id=user_id_parse(user_id), reason=reason, request=request
+    )
 
 
 def _session_read(request: HttpRequest) -> tuple[Mapping[str, Any], dict[str, Any] | None]:
@@ -78,47 +79,56 @@ def _session_read(request: HttpRequest) -> tuple[Mapping[str, Any], dict[str, An
     known = _known_sessions.get(store.session_key or "")
     if known is not None and isinstance(store, CachedDbStore):
         family, user_id = known
-        keys = [store.cache_key, family_cache_key(family), user_cache_key(user_id)]
-        values = cache_get_many(keys)
-        data = values.get(store.cache_key) if values else None
+        values = login_cache_get(
+            family_id=uuid.UUID(family), user_id=user_id, extra_keys=(store.cache_key,)
+        )
+        data = values.get(store.cache_key)
         if (
             data
             and data.get(FAMILY_SESSION_KEY) == family
-            and data.get(SESSION_KEY) == str(user_id)
+            and user_id_parse(data.get(SESSION_KEY)) == user_id
         ):
             return data, values
     return store, None
 
 
-def session_authenticate(*, request: HttpRequest) -> tuple[User, uuid.UUID]:
-    """The user and family of a live session, or 401; ends a session idle for too long."""
+def session_authenticate(*, request: HttpRequest) -> tuple[Principal, uuid.UUID]:
+    """The principal and family of a live session, or 401; ends a session idle for too long."""
     data, prefetched = _session_read(request)
     raw_family = data.get(FAMILY_SESSION_KEY)
-    raw_user = data.get(SESSION_KEY)
-    login = (
-        login_get(family_id=raw_family, user_id=int(raw_user), prefetched=prefetched)
-        if raw_family and raw_user
+    user_id = user_id_parse(data.get(SESSION_KEY))
+    found = (
+        login_authenticate(family_id=raw_family, user_id=user_id, prefetched=prefetched)
+        if raw_family and user_id is not None
         else None
     )
     # Django's own check: the session was made with the user's current password.
-    if login is None or not constant_time_compare(
-        data.get(HASH_SESSION_KEY, ""), login[1].get_session_auth_hash()
+    if found is None or not constant_time_compare(
+        data.get(HASH_SESSION_KEY, ""), found[1].get_session_auth_hash()
     ):
         if raw_family:
             request.session.flush()
         raise SessionNotValid()
-    user, family_id = login[1], uuid.UUID(raw_family)
-    _known_sessions.put(str(request.session.session_key), (str(raw_family), user.pk))
+    principal, family_id = found[1], uuid.UUID(raw_family)
+    _known_sessions.put(str(request.session.session_key), (str(raw_family), principal.pk))
     now = time.time()
     idle = now - data.get(SEEN_SESSION_KEY, 0)
     if idle > dualauth_settings.SESSION_IDLE_TIMEOUT.total_seconds():
-        family_revoke(family_id=family_id, user_id=user.pk, reason="idle_timeout", request=request)
+        family_revoke(
+            family_id=family_id, user_id=principal.pk, reason="idle_timeout", request=request
+        )
         request.session.flush()
         raise SessionNotValid()
     if idle > dualauth_settings.TOUCH_INTERVAL.total_seconds():
         request.session[SEEN_SESSION_KEY] = int(now)
-        LoginFamily.objects.filter(pk=family_id).update(last_seen_at=timezone.now())
-    return user, family_id
+    family_seen(family_id=family_id)
+    return principal, family_id
+
+
+def session_password_changed(*, request: HttpRequest, user: UserModel) -> None:
+    """Keep this session across its user's password change: a new key, and the new hash."""
+    request.session.cycle_key()
+    request.session[HASH_SESSION_KEY] = user.get_session_auth_hash()
 
 
 def session_logout(*, request: HttpRequest) -> None:
@@ -126,7 +136,7 @@ def session_logout(*, request: HttpRequest) -> None:
     logout(request)
 
 
-def session_user(*, request: HttpRequest) -> User | AnonymousUser:
+def session_user(*, request: HttpRequest) -> UserModel | AnonymousUser:
     """The user of the request's live session of a live family, loaded whole; else anonymous.
 
     This is `request.user` for every view outside the API, the Django admin's included.

@@ -1,29 +1,21 @@
-"""Session mode routes: every endpoint authenticates by session alone."""
+"""Session mode's URL patterns, built from the route table: every endpoint by session alone."""
 
-from django.urls import path
-
-from common.views import ProfileDetailApi
+from common.routes import SESSION, build_urlpatterns
+from common.views import LoginListApi, LoginRevokeApi, ProfileDetailApi
 from session_auth.authentication import SessionFamilyAuthentication
-from session_auth.views import (
-    CsrfTokenApi,
-    SessionListApi,
-    SessionLoginApi,
-    SessionLogoutApi,
-    SessionRevokeApi,
-)
+from session_auth.views import CsrfTokenApi, SessionLoginApi, SessionLogoutApi
 
 SESSION_ONLY = {"authentication_classes": [SessionFamilyAuthentication]}
+MODES = {"modes": (SESSION,)}
 
-app_name = "session"
-urlpatterns = [
-    path("csrf/", CsrfTokenApi.as_view(), name="csrf"),
-    path("login/", SessionLoginApi.as_view(), name="login"),
-    path("logout/", SessionLogoutApi.as_view(**SESSION_ONLY), name="logout"),
-    path("profile/", ProfileDetailApi.as_view(**SESSION_ONLY), name="profile"),
-    path("sessions/", SessionListApi.as_view(**SESSION_ONLY), name="sessions"),
-    path(
-        "sessions/<uuid:family_id>/",
-        SessionRevokeApi.as_view(**SESSION_ONLY),
-        name="session-revoke",
-    ),
-]
+urlpatterns = build_urlpatterns(
+    SESSION,
+    {
+        "csrf": CsrfTokenApi.as_view(),
+        "login": SessionLoginApi.as_view(),
+        "logout": SessionLogoutApi.as_view(**SESSION_ONLY),
+        "profile": ProfileDetailApi.as_view(**SESSION_ONLY),
+        "logins": LoginListApi.as_view(**SESSION_ONLY, **MODES),
+        "login-revoke": LoginRevokeApi.as_view(**SESSION_ONLY, **MODES),
+    },
+)

@@ -1,29 +1,23 @@
-"""Session mode: CSRF bootstrap, login, logout, my sessions."""
-
-import uuid
+"""Session mode: CSRF bootstrap, login, logout."""
 
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api import Api, PublicApi
 from common.credentials import csrf_enforce
-from common.models import LoginFamily
-from common.selectors import families_live
+from common.principal import principal_from_user
 from common.serializers import ProfileSerializer
 from common.services import (
     device_cookie_set,
     device_token_issue,
-    family_revoke,
     login_credentials_check,
 )
 from session_auth.serializers import (
     CsrfTokenSerializer,
     SessionLoginInputSerializer,
-    SessionSerializer,
 )
 from session_auth.services import session_login, session_logout
 
@@ -56,7 +50,7 @@ class SessionLoginApi(PublicApi):
             request=request._request,
         )
         session_login(request=request._request, user=user, remember=data["remember"])
-        response = Response(ProfileSerializer(user).data)
+        response = Response(ProfileSerializer(principal_from_user(user)).data)
         device_cookie_set(response, device_token_issue(username=user.get_username()))
         return response
 
@@ -68,32 +62,4 @@ class SessionLogoutApi(Api):
     def post(self, request: Request) -> Response:
         """Log out."""
         session_logout(request=request._request)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class SessionListApi(Api):
-    """My live sessions, the current one marked."""
-
-    @extend_schema(responses=SessionSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        """List my sessions."""
-        families = families_live(user_id=self.user.pk, modes=(LoginFamily.Mode.SESSION,))
-        context = {"family_id": self.credential.family_id}
-        return Response(SessionSerializer(families, many=True, context=context).data)
-
-
-class SessionRevokeApi(Api):
-    """End one of my sessions at once."""
-
-    @extend_schema(request=None, responses={204: None})
-    def delete(self, request: Request, family_id: uuid.UUID) -> Response:
-        """Revoke a session."""
-        if not family_revoke(
-            family_id=family_id,
-            user_id=self.user.pk,
-            modes=(LoginFamily.Mode.SESSION,),
-            reason="revoked",
-            request=request._request,
-        ):
-            raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)

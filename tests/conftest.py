@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
@@ -70,16 +71,22 @@ def password() -> str:
     return PASSWORD
 
 
+def login_name(name: str) -> str:
+    """What user `name` logs in with: the name, or an address where the login is by email."""
+    model = get_user_model()
+    return f"{name}@example.com" if model.get_email_field_name() == model.USERNAME_FIELD else name
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     """Create users with the test password."""
 
-    def make(username: str = "alice", **fields: Any) -> User:
+    def make(name: str = "alice", **fields: Any) -> User:
         return user_create(
-            username=username,
+            username=login_name(name),
             password=fields.pop("password", PASSWORD),
-            email=fields.pop("email", f"{username}@example.com"),
-            display_name=fields.pop("display_name", username.title()),
+            email=fields.pop("email", f"{name}@example.com"),
+            display_name=fields.pop("display_name", name.title()),
         )
 
     return make
@@ -112,7 +119,7 @@ def mode_client(mode: str) -> ModeClient:
 @pytest.fixture
 def logged_in(mode_client: ModeClient, user: User) -> ModeClient:
     """A client of the current mode, logged in as alice."""
-    response = mode_client.login(user.username, PASSWORD)
+    response = mode_client.login(user.get_username(), PASSWORD)
     assert response.status_code == 200, response.content
     return mode_client
 

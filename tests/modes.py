@@ -4,19 +4,14 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
-MODES = ("session", "jwt-header", "jwt-cookie")
-LOGIN_PATHS = {
-    "session": "/api/session/login/",
-    "jwt-header": "/api/jwt/token/",
-    "jwt-cookie": "/api/jwt/cookie/login/",
-}
-PROFILE_PATHS = {
-    "session": "/api/session/profile/",
-    "jwt-header": "/api/jwt/profile/",
-    "jwt-cookie": "/api/profile/",
-}
+from common.routes import MODES, SESSION, mode_path
+
+LOGIN_PATHS = {mode: mode_path(mode, "login") for mode in MODES}
+PROFILE_PATHS = {mode: mode_path(mode, "profile") for mode in MODES}
 CREDENTIAL_COOKIES = {"session": "sessionid", "jwt-cookie": "access_token"}
 UNSAFE = {"post", "put", "patch", "delete"}
+# Both lists of logins, sessions and devices, show the same fields: the contract's of each.
+LOGIN_FIELDS = {"id", "created_at", "last_seen_at", "last_used_at", "user_agent", "ip", "current"}
 
 
 class ModeClient:
@@ -36,7 +31,7 @@ class ModeClient:
     def csrf_token(self) -> str:
         """The browser's CSRF token, fetched once as the SPA does."""
         if "csrftoken" not in self.client.cookies:
-            self.client.get("/api/session/csrf/")
+            self.client.get(mode_path(SESSION, "csrf"))
         return str(self.client.cookies["csrftoken"].value)
 
     def login(self, username: str, password: str, **extra: Any) -> Any:
@@ -63,11 +58,8 @@ class ModeClient:
 
     def logout(self) -> Any:
         """Log out the way this mode does."""
-        if self.mode == "session":
-            return self.request("post", "/api/session/logout/")
-        if self.mode == "jwt-header":
-            return self.request("post", "/api/jwt/logout/", {"refresh": self.tokens["refresh"]})
-        return self.request("post", "/api/jwt/cookie/logout/")
+        body = {"refresh": self.tokens["refresh"]} if self.mode == "jwt-header" else None
+        return self.request("post", mode_path(self.mode, "logout"), body)
 
     def credential(self) -> str:
         """The raw credential this client authenticates with."""

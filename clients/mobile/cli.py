@@ -3,7 +3,7 @@
 import argparse
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from clients.mobile.client import DEFAULT_SERVER, DualauthClient
 from clients.mobile.errors import (
@@ -16,6 +16,8 @@ from clients.mobile.errors import (
     ThrottledError,
 )
 from clients.mobile.store import DEFAULT_STORE_PATH, FileTokenStore
+
+Command = Callable[[DualauthClient, argparse.Namespace], str]
 
 
 def _connection_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -43,20 +45,27 @@ def parser_build() -> argparse.ArgumentParser:
     )
     _connection_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    login = commands.add_parser("login", parents=[common], help="log in and store the tokens")
+
+    def command(name: str, func: Command, help_text: str) -> argparse.ArgumentParser:
+        """The subcommand `name`, carried out by `func`."""
+        subparser = commands.add_parser(name, parents=[common], help=help_text)
+        subparser.set_defaults(func=func)
+        return subparser
+
+    login = command("login", _login, "log in and store the tokens")
     login.add_argument("username")
     login.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    commands.add_parser("profile", parents=[common], help="show my profile")
-    edit = commands.add_parser("edit", parents=[common], help="change my display name or bio")
+    command("profile", _profile, "show my profile")
+    edit = command("edit", _edit, "change my display name or bio")
     edit.add_argument("--display-name")
     edit.add_argument("--bio")
-    commands.add_parser("devices", parents=[common], help="list my logins, * marks this one")
-    revoke = commands.add_parser("revoke", parents=[common], help="end one of my logins")
+    command("devices", _devices, "list my logins, * marks this one")
+    revoke = command("revoke", _revoke, "end one of my logins")
     revoke.add_argument("device_id", metavar="ID")
-    commands.add_parser("logout", parents=[common], help="end this login")
-    commands.add_parser("logout-all", parents=[common], help="end every login of mine")
+    command("logout", _logout, "end this login")
+    command("logout-all", _logout_all, "end every login of mine")
     return parser
 
 
@@ -66,35 +75,53 @@ def _password_read(from_stdin: bool) -> str:
     return getpass.getpass("Password: ")
 
 
-def _run(client: DualauthClient, args: argparse.Namespace) -> str:
-    """Carry out the command; what to print."""
-    if args.command == "login":
-        password = _password_read(args.password_stdin)
-        if not password:
-            raise DualauthError("no password given", code="validation_error")
-        client.login(args.username, password)
-        return f"logged in to {client.server} as {args.username}"
-    if args.command == "profile":
-        profile = client.profile()
-        return "\n".join(f"{key}: {value}" for key, value in profile.items())
-    if args.command == "edit":
-        if args.display_name is None and args.bio is None:
-            raise DualauthError("nothing to change: give --display-name and/or --bio")
-        profile = client.profile_update(display_name=args.display_name, bio=args.bio)
-        return f"updated: display_name={profile['display_name']!r} bio={profile['bio']!r}"
-    if args.command == "devices":
-        return "\n".join(
-            f"{'*' if device['current'] else ' '} {device['id']}  "
-            f"since {device['created_at']}  last used {device['last_used_at']}  "
-            f"{device['ip'] or '-'}  {device['user_agent'] or '-'}"
-            for device in client.devices()
-        )
-    if args.command == "revoke":
-        client.device_revoke(args.device_id)
-        return f"revoked {args.device_id}"
-    if args.command == "logout":
-        client.logout()
-        return "logged out"
+def _login(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Log in and store the tokens; what to print."""
+    password = _password_read(args.password_stdin)
+    if not password:
+        raise DualauthError("no password given", code="validation_error")
+    client.login(args.username, password)
+    return f"logged in to {client.server} as {args.username}"
+
+
+def _profile(client: DualauthClient, args: argparse.Namespace) -> str:
+    """My profile, one field a line."""
+    profile = client.profile()
+    return "\n".join(f"{key}: {value}" for key, value in profile.items())
+
+
+def _edit(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Change my display name and/or bio; what to print."""
+    if args.display_name is None and args.bio is None:
+        raise DualauthError("nothing to change: give --display-name and/or --bio")
+    profile = client.profile_update(display_name=args.display_name, bio=args.bio)
+    return f"updated: display_name={profile['display_name']!r} bio={profile['bio']!r}"
+
+
+def _devices(client: DualauthClient, args: argparse.Namespace) -> str:
+    """My logins, one a line, * marking this one."""
+    return "\n".join(
+        f"{'*' if device['current'] else ' '} {device['id']}  "
+        f"since {device['created_at']}  last used {device['last_used_at']}  "
+        f"{device['ip'] or '-'}  {device['user_agent'] or '-'}"
+        for device in client.devices()
+    )
+
+
+def _revoke(client: DualauthClient, args: argparse.Namespace) -> str:
+    """End one of my logins; what to print."""
+    client.device_revoke(args.device_id)
+    return f"revoked {args.device_id}"
+
+
+def _logout(client: DualauthClient, args: argparse.Namespace) -> str:
+    """End this login; what to print."""
+    client.logout()
+    return "logged out"
+
+
+def _logout_all(client: DualauthClient, args: argparse.Namespace) -> str:
+    """End every login of mine; what to print."""
     client.logout_all()
     return "logged out everywhere"
 
@@ -123,9 +150,10 @@ def error_message(error: DualauthError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, 1 on any failure, 2 on bad usage."""
     args = parser_build().parse_args(argv)
+    command: Command = args.func
     try:
         with DualauthClient(args.server, store=FileTokenStore(args.store)) as client:
-            output = _run(client, args)
+            output = command(client, args)
     except DualauthError as error:
         print(f"error: {error_message(error)}", file=sys.stderr)
         return 1

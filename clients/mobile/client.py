@@ -68,7 +68,8 @@ class DualauthClient:
     refresh token within `refresh_retry_window` seconds, which the server answers with
     the same new refresh token. Every login sends the device token of the one before
     and keeps the new one, so that others' failed logins for the username cannot lock
-    this device out; logging out keeps it.
+    this device out; logging out keeps it. `clock` gives the Unix time that expiry is
+    judged by.
     """
 
     def __init__(
@@ -80,8 +81,10 @@ class DualauthClient:
         refresh_retry_window: float = DEFAULT_REFRESH_RETRY_WINDOW,
         transport: httpx.BaseTransport | None = None,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.server = server.rstrip("/")
+        self._clock = clock
         self.store: TokenStore = store if store is not None else FileTokenStore()
         self._timeout = timeout
         self._refresh_retry_window = refresh_retry_window
@@ -112,10 +115,10 @@ class DualauthClient:
             credentials["device_token"] = device_token
         response = self._send("POST", LOGIN_PATH, json=credentials)
         if not response.is_success:
-            raise _error(response)
+            raise _error(response, now=self._clock())
         new_device_token = _body(response).get("device_token")
         with self._refresh_lock:
-            self.store.save(_tokens_from(response))
+            self.store.save(_tokens_from(response, now=self._clock()))
             # A server older than device tokens sends none; the kept one does no harm.
             if isinstance(new_device_token, str) and new_device_token:
                 self.store.device_token_save(new_device_token)
@@ -152,7 +155,7 @@ class DualauthClient:
         response = self._send("POST", "/api/jwt/logout/", json={"refresh": tokens.refresh})
         # A 401 means this login had ended already: nothing is left to revoke.
         if not response.is_success and response.status_code != httpx.codes.UNAUTHORIZED:
-            raise _error(response)
+            raise _error(response, now=self._clock())
         self._forget(tokens)
 
     def logout_all(self) -> None:
@@ -170,7 +173,7 @@ class DualauthClient:
     def _authorized(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
         """Send with a fresh access token; refresh and retry once on 401 `token_not_valid`."""
         tokens = self._stored()
-        if tokens.needs_refresh(time.time()):
+        if tokens.needs_refresh(self._clock()):
             tokens = self._refresh(stale=tokens)
         response = self._send(method, path, access=tokens.access, json=json)
         if response.status_code == httpx.codes.UNAUTHORIZED and _code(response) == EXPIRED_CODE:
@@ -178,7 +181,7 @@ class DualauthClient:
             response = self._send(method, path, access=tokens.access, json=json)
         if response.is_success:
             return response
-        error = _error(response)
+        error = _error(response, now=self._clock())
         if isinstance(error, LoginEndedError):
             self._forget(tokens)
         raise error
@@ -191,10 +194,10 @@ class DualauthClient:
                 return current
             response = self._refresh_send(current.refresh)
             if response.is_success:
-                tokens = _tokens_from(response)
+                tokens = _tokens_from(response, now=self._clock())
                 self.store.save(tokens)
                 return tokens
-            error = _error(response)
+            error = _error(response, now=self._clock())
             if response.status_code == httpx.codes.UNAUTHORIZED:
                 self.store.clear()
                 if not isinstance(error, LoginEndedError):
@@ -246,13 +249,13 @@ class DualauthClient:
         return ServerUnavailableError(f"cannot reach the server at {self.server}: {reason}")
 
 
-def _tokens_from(response: httpx.Response) -> Tokens:
+def _tokens_from(response: httpx.Response, *, now: float) -> Tokens:
     body = response.json()
     return Tokens.issued(
         access=body["access"],
         refresh=body["refresh"],
         expires_in=float(body["expires_in"]),
-        now=time.time(),
+        now=now,
     )
 
 
@@ -268,7 +271,7 @@ def _code(response: httpx.Response) -> str:
     return str(_body(response).get("code", ""))
 
 
-def _retry_after(value: str | None) -> int:
+def _retry_after(value: str | None, *, now: float) -> int:
     """Seconds from a `Retry-After` header: a number of seconds or an HTTP date."""
     if not value:
         return 0
@@ -278,17 +281,19 @@ def _retry_after(value: str | None) -> int:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return 0
-    return max(0, round(when.timestamp() - time.time()))
+    return max(0, round(when.timestamp() - now))
 
 
-def _error(response: httpx.Response) -> DualauthError:
+def _error(response: httpx.Response, *, now: float) -> DualauthError:
     """The exception that an error response stands for."""
     body = _body(response)
     status = response.status_code
     code = str(body.get("code") or f"http_{status}")
     detail = str(body.get("detail") or response.reason_phrase or "error")
     if status == httpx.codes.TOO_MANY_REQUESTS:
-        return ThrottledError(detail, retry_after=_retry_after(response.headers.get("Retry-After")))
+        return ThrottledError(
+            detail, retry_after=_retry_after(response.headers.get("Retry-After"), now=now)
+        )
     if code == "invalid_credentials":
         return InvalidCredentialsError(detail, status=status)
     if code in REVOKED_CODES:

@@ -12,12 +12,10 @@ export class ApiError extends Error {
   }
 }
 
-const listeners = new Set();
+/** Dispatches a "call" event after every call, its detail `{method, path, status, authMode}`. */
+export const activity = new EventTarget();
 
-/** Call `fn({method, path, status, authMode})` after every response. */
-export function onActivity(fn) {
-  listeners.add(fn);
-}
+const announce = (detail) => activity.dispatchEvent(new CustomEvent("call", { detail }));
 
 function cookie(name) {
   const pair = document.cookie.split("; ").find((item) => item.startsWith(`${name}=`));
@@ -44,11 +42,11 @@ export async function request(method, path, body) {
       credentials: "same-origin",
     });
   } catch {
-    listeners.forEach((fn) => fn({ method, path, status: "offline", authMode: "" }));
+    announce({ method, path, status: "offline", authMode: "" });
     throw new ApiError(0, { detail: "The server cannot be reached. Check your connection.", code: "offline" }, new Headers());
   }
   const authMode = response.headers.get("Auth-Mode") ?? "";
-  listeners.forEach((fn) => fn({ method, path, status: response.status, authMode }));
+  announce({ method, path, status: response.status, authMode });
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, data, response.headers);
   return data;

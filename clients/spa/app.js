@@ -1,6 +1,6 @@
 // The dualauth SPA: sign in by session or JWT cookies, edit the profile, manage logins.
 
-import { onActivity } from "./api.js";
+import { activity } from "./api.js";
 import * as auth from "./auth.js";
 import { $, agentName, ago, countdown, dateShow, el, errorsClear, errorsShow } from "./ui.js";
 
@@ -10,7 +10,7 @@ let stopCountdown = () => {};
 const mode = () => auth.MODES[auth.currentMode()];
 const say = (message) => ($("status").textContent = message);
 
-onActivity(({ method, path, status, authMode }) => {
+activity.addEventListener("call", ({ detail: { method, path, status, authMode } }) => {
   const item = el("li", "log-entry");
   const statusClass = typeof status === "number" ? `http-${String(status)[0]}xx` : "http-offline";
   // The spaces between the parts are for screen readers; the grid ignores them.
@@ -259,16 +259,16 @@ async function signOut(everywhere) {
 $("logout").addEventListener("click", () => signOut(false));
 $("logout-all").addEventListener("click", () => signOut(true));
 
-auth.on("expired", (error) => {
+auth.events.addEventListener("expired", ({ detail: error }) => {
   if (error.status === 401) loginEnded("Your sign-in has ended. Please sign in again.");
   else say(`Could not refresh the sign-in: ${error.message}`);
 });
 
-auth.on("scheduled", (due) => {
+auth.events.addEventListener("scheduled", ({ detail: due }) => {
   $("refresh-note").textContent = `Next silent token refresh at ${due.toLocaleTimeString()}.`;
 });
 
-auth.on("broadcast", (message) => {
+auth.events.addEventListener("broadcast", ({ detail: message }) => {
   if (message === "signed-out" && !$("app-view").hidden) showLogin("You signed out in another tab.");
   if (message === "signed-in" && $("app-view").hidden) boot();
 });

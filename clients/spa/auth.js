@@ -28,12 +28,12 @@ const REFRESH_PATH = "/api/jwt/cookie/refresh/";
 const channel = "BroadcastChannel" in window ? new BroadcastChannel("dualauth") : null;
 
 let timer = 0;
-const hooks = { expired: () => {}, scheduled: () => {}, broadcast: () => {} };
 
-/** Register `expired(error)` (the login ended), `scheduled(date)` and `broadcast(type)`. */
-export function on(name, fn) {
-  hooks[name] = fn;
-}
+/** Dispatches "expired" (detail: the error; the login ended), "scheduled" (detail: the date of the
+ * next refresh) and "broadcast" (detail: what another tab posted). */
+export const events = new EventTarget();
+
+const emit = (type, detail) => events.dispatchEvent(new CustomEvent(type, { detail }));
 
 /** The mode picked last, in any tab. */
 export function currentMode() {
@@ -85,14 +85,14 @@ function schedule() {
   const current = expiry();
   if (currentMode() !== "jwt-cookie" || !current) return;
   const due = refreshDue(current);
-  hooks.scheduled(new Date(due));
+  emit("scheduled", new Date(due));
   timer = setTimeout(async () => {
     const latest = expiry();
     if (latest && refreshDue(latest) > Date.now()) return schedule();
     try {
       await refresh();
     } catch (error) {
-      hooks.expired(error);
+      emit("expired", error);
     }
   }, Math.max(0, due - Date.now()));
 }
@@ -161,5 +161,5 @@ export async function logOut({ everywhere = false } = {}) {
 channel?.addEventListener("message", ({ data }) => {
   if (data === "refreshed") schedule();
   else if (data === "signed-out") clearTimeout(timer);
-  hooks.broadcast(data);
+  emit("broadcast", data);
 });

@@ -1,6 +1,7 @@
 """`python -m bench` and `python -m bench.compare` run end to end and write every figure.
 
-No timing is asserted: only that every configuration and every cell was measured.
+No timing is asserted: only that every configuration and every cell was measured, and the
+counts that do not depend on the machine.
 """
 
 import json
@@ -28,6 +29,17 @@ COSTS = {"login-session", "login-jwt", "login-jwt-cookie", "refresh-jwt", "refre
 DUALAUTH = ("session", "jwt-header", "jwt-cookie")
 COMPARE_MODES = (*DUALAUTH, "stock-session", "stock-jwt")
 REDIS = bool(os.environ.get("REDIS_URL"))
+# SQL queries per request once warm (bench/README.md): dualauth's read paths are served
+# from the cache; stock code reads the session, the user and the profile every time.
+SQL_PER_REQUEST = {
+    "baseline": 0,
+    "session": 0,
+    "jwt-header": 0,
+    "jwt-cookie": 0,
+    "jwt-stateless": 1,
+    "stock-jwt": 2,
+    "stock-session": 3,
+}
 
 
 def _run(module: str, *args: str) -> None:
@@ -48,8 +60,11 @@ def _run(module: str, *args: str) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-def _redis_count_is_sane(value: float | None) -> bool:
-    return value is not None and value >= 0 if REDIS else value is None
+def _redis_count_is_right(name: str, value: float | None) -> bool:
+    """Dualauth checks revocation in Redis on every request; nothing else touches it."""
+    if not REDIS:
+        return value is None
+    return value is not None and (value > 0 if name in DUALAUTH else value == 0)
 
 
 def test_bench_measures_every_configuration_and_writes_its_outputs(tmp_path: Path):
@@ -65,10 +80,9 @@ def test_bench_measures_every_configuration_and_writes_its_outputs(tmp_path: Pat
         assert config["ratio_to_baseline"] > 0, name
         assert 0 < config["p50_ms"] <= config["p99_ms"], name
         assert config["errors"] == 0, name
-        assert config["sql_per_request"] >= 0, name
-        assert _redis_count_is_sane(config["redis_per_request"]), name
+        assert config["sql_per_request"] == SQL_PER_REQUEST[name], name
+        assert _redis_count_is_right(name, config["redis_per_request"]), name
         assert (config["credential_bytes"] > 0) == (name != "baseline"), name
-    assert result["configs"]["baseline"]["sql_per_request"] == 0
     assert set(result["costs"]) == COSTS
     assert all(cost["median_ms"] > 0 and cost["per_s"] > 0 for cost in result["costs"].values())
     sweep = result["sweep"]
@@ -91,9 +105,8 @@ def test_compare_measures_every_cell_of_every_mode(tmp_path: Path):
     for mode, row in cells.items():
         assert row["rps"] > 0, mode
         assert row["credential_bytes"] > 0, mode
-        assert row["sql_per_request"] >= 0, mode
-        assert _redis_count_is_sane(row["redis_per_request"]), mode
-        assert row["storage_bytes"] >= 0, mode
+        assert row["sql_per_request"] == SQL_PER_REQUEST[mode], mode
+        assert _redis_count_is_right(mode, row["redis_per_request"]), mode
     for mode in (*DUALAUTH, "stock-session"):
         assert cells[mode]["storage_bytes"] > 0, mode
         if REDIS:

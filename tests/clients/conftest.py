@@ -1,29 +1,28 @@
-"""Fixtures of the client tests: real servers with short tokens, and clients of them."""
+"""Fixtures of the client tests: real servers, clients of them, and a clock the tests move."""
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from django.contrib.auth.models import User
+from rest_framework_simplejwt import settings as simplejwt_settings
 
 from clients.mobile import DualauthClient, FileTokenStore
 from clients.mobile.client import REFRESH_PATH
 from tests.conftest import require_shared_cache
+from tests.jwt_keys import jws_sign, segment_decode
 from tests.live import LiveServer
-
-ACCESS_LIFETIME = 2.0
-# Sleeping this long lets an access token of ACCESS_LIFETIME really expire on the server.
-PAST_EXPIRY = ACCESS_LIFETIME + 0.6
 
 
 @pytest.fixture(scope="session")
-def short_lived(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
-    """A real server whose access tokens expire after 2 s."""
+def token_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A real server; its token lifetimes come from the environment, as the tests' settings do."""
     # Its workers share failed logins and revocations, and each test resets them.
     require_shared_cache()
-    return live_server_factory(ACCESS_TOKEN_LIFETIME=str(int(ACCESS_LIFETIME)))
+    return live_server_factory()
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +60,30 @@ class Traffic:
         self.received.clear()
 
 
+class ManualClock:
+    """A Unix clock that stands still until a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def move_to(self, when: float) -> None:
+        """Make it `when` from now on."""
+        self.now = when
+
+
+def expired_copy(token: str) -> str:
+    """`token` with its `exp` moved back to its `iat`, signed with the server's key."""
+    head, body, _ = token.split(".")
+    header, claims = segment_decode(head), segment_decode(body)
+    key = simplejwt_settings.api_settings.SIGNING_KEY
+    # Signed unchanged, the claims give the very token back: the key is the server's.
+    assert jws_sign(header, claims, key) == token
+    return jws_sign(header, {**claims, "exp": claims["iat"]}, key)
+
+
 def audit_events(server: LiveServer, event: str, family_id: str) -> int:
     """How many audit records `event` the server wrote for the login `family_id`."""
     count = 0
@@ -90,10 +113,21 @@ def traffic() -> Traffic:
 
 
 @pytest.fixture
-def mobile(short_lived: LiveServer, token_path: Path, traffic: Traffic) -> Iterator[DualauthClient]:
-    """A client of the short-lived server with a file store, not logged in."""
+def clock() -> ManualClock:
+    """The clock by which the client under test judges expiry: now, until the test moves it."""
+    return ManualClock()
+
+
+@pytest.fixture
+def mobile(
+    token_server: LiveServer, token_path: Path, traffic: Traffic, clock: ManualClock
+) -> Iterator[DualauthClient]:
+    """A client of the server with a file store and the test's clock, not logged in."""
     with DualauthClient(
-        short_lived.url, store=FileTokenStore(token_path), event_hooks=traffic.hooks()
+        token_server.url,
+        store=FileTokenStore(token_path),
+        event_hooks=traffic.hooks(),
+        clock=clock,
     ) as client:
         yield client
 

@@ -7,13 +7,13 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from django.contrib.auth.models import User
+from rest_framework_simplejwt import settings as simplejwt_settings
 
 from clients.mobile import DualauthClient, FileTokenStore, MemoryTokenStore, Tokens
 from clients.mobile.client import LOGIN_PATH, REFRESH_PATH
@@ -27,7 +27,7 @@ from clients.mobile.errors import (
     ThrottledError,
 )
 from common.conf import dualauth_settings
-from tests.clients.conftest import PAST_EXPIRY, Traffic, audit_events
+from tests.clients.conftest import Traffic, audit_events, expired_copy
 from tests.live import ROOT, LiveServer, free_port
 
 pytestmark = pytest.mark.server
@@ -129,29 +129,36 @@ def test_the_device_token_file_is_private_and_refused_when_others_can_read_it(
     assert traffic.sent == []
 
 
-def test_an_expired_access_token_is_refreshed_transparently(alice_mobile, short_lived, token_path):
+def test_the_access_token_is_refreshed_at_its_refresh_time_and_not_before(
+    alice_mobile, token_path, traffic, clock
+):
     before = FileTokenStore(token_path).load()
     assert before is not None
-    time.sleep(PAST_EXPIRY)
-    refused = httpx.get(
-        f"{short_lived.url}/api/jwt/profile/", headers={"Authorization": f"Bearer {before.access}"}
-    )
-    assert (refused.status_code, refused.json()["code"]) == (401, "token_not_valid")
+    lifetime = simplejwt_settings.api_settings.ACCESS_TOKEN_LIFETIME.total_seconds()
+    assert before.expires_at == clock() + lifetime
+    assert clock() < before.refresh_at < before.expires_at
 
+    clock.move_to(before.refresh_at - 1)
+    traffic.clear()
     assert alice_mobile.profile()["username"] == "alice"
+    assert traffic.received == [("/api/jwt/profile/", 200)]
 
+    clock.move_to(before.refresh_at)
+    traffic.clear()
+    assert alice_mobile.profile()["username"] == "alice"
+    assert traffic.received == [(REFRESH_PATH, 200), ("/api/jwt/profile/", 200)]
     after = FileTokenStore(token_path).load()
     assert after is not None
     assert (after.access, after.refresh) != (before.access, before.refresh)
+    assert after.expires_at == before.refresh_at + lifetime
 
 
 def test_a_401_token_not_valid_refreshes_once_and_retries(alice_mobile, token_path, traffic):
     store = FileTokenStore(token_path)
     tokens = store.load()
     assert tokens is not None
-    # The client believes the token is fresh: only the server's 401 tells it otherwise.
-    store.save(dataclasses.replace(tokens, refresh_at=time.time() + 3600))
-    time.sleep(PAST_EXPIRY)
+    # By the client's clock the token is fresh: only the server's 401 tells it otherwise.
+    store.save(dataclasses.replace(tokens, access=expired_copy(tokens.access)))
     traffic.clear()
 
     assert alice_mobile.profile()["username"] == "alice"
@@ -163,10 +170,14 @@ def test_a_401_token_not_valid_refreshes_once_and_retries(alice_mobile, token_pa
     ]
 
 
-def test_concurrent_requests_after_expiry_share_one_refresh(alice_mobile, short_lived, traffic):
+def test_concurrent_requests_after_expiry_share_one_refresh(
+    alice_mobile, token_server, token_path, traffic, clock
+):
     family_id = current_device_id(alice_mobile)
-    refreshed_before = audit_events(short_lived, "refresh", family_id)
-    time.sleep(PAST_EXPIRY)
+    refreshed_before = audit_events(token_server, "refresh", family_id)
+    tokens = FileTokenStore(token_path).load()
+    assert tokens is not None
+    clock.move_to(tokens.expires_at)
     traffic.clear()
     start = threading.Barrier(8)
 
@@ -179,23 +190,27 @@ def test_concurrent_requests_after_expiry_share_one_refresh(alice_mobile, short_
 
     assert usernames == ["alice"] * 8
     assert len(traffic.refreshes()) == 1
-    assert audit_events(short_lived, "refresh", family_id) == refreshed_before + 1
+    assert audit_events(token_server, "refresh", family_id) == refreshed_before + 1
 
 
 def test_a_lost_refresh_reply_is_retried_with_the_same_token_and_keeps_the_login(
-    live_user, password, short_lived, token_path
+    live_user, password, token_server, token_path, clock
 ):
     transport = LoseFirstRefreshReply()
     traffic = Traffic()
+    store = FileTokenStore(token_path)
     client = DualauthClient(
-        short_lived.url,
-        store=FileTokenStore(token_path),
+        token_server.url,
+        store=store,
         transport=transport,
         event_hooks=traffic.hooks(),
+        clock=clock,
     )
     client.login(live_user.username, password)
     family_id = current_device_id(client)
-    time.sleep(PAST_EXPIRY)
+    tokens = store.load()
+    assert tokens is not None
+    clock.move_to(tokens.expires_at)
 
     assert client.profile()["username"] == "alice"
 
@@ -206,20 +221,23 @@ def test_a_lost_refresh_reply_is_retried_with_the_same_token_and_keeps_the_login
     stored = FileTokenStore(token_path).load()
     assert stored is not None
     assert stored.refresh == lost["refresh"] != first
-    assert audit_events(short_lived, "reuse_detected", family_id) == 0
+    assert audit_events(token_server, "reuse_detected", family_id) == 0
     assert current_device_id(client) == family_id
     client.close()
 
 
 @pytest.mark.parametrize("expired", [False, True], ids=["access-live", "access-expired"])
 def test_a_revoked_device_gets_the_revoked_error_and_its_store_is_cleared(
-    alice_mobile, short_lived, live_user, password, token_path, expired
+    alice_mobile, token_server, live_user, password, token_path, clock, expired
 ):
-    other = second_login(short_lived, live_user, password)
+    other = second_login(token_server, live_user, password)
     target = next(device["id"] for device in other.devices() if not device["current"])
     other.device_revoke(target)
     if expired:
-        time.sleep(PAST_EXPIRY)
+        # The client refreshes first, and the refresh is what the server refuses.
+        tokens = FileTokenStore(token_path).load()
+        assert tokens is not None
+        clock.move_to(tokens.expires_at)
 
     with pytest.raises(LoginRevokedError) as caught:
         alice_mobile.profile()
@@ -232,21 +250,21 @@ def test_a_revoked_device_gets_the_revoked_error_and_its_store_is_cleared(
     other.close()
 
 
-def test_logout_revokes_this_login_and_forgets_its_tokens(alice_mobile, short_lived, token_path):
+def test_logout_revokes_this_login_and_forgets_its_tokens(alice_mobile, token_server, token_path):
     tokens = FileTokenStore(token_path).load()
     assert tokens is not None
 
     alice_mobile.logout()
 
     assert not token_path.exists()
-    refused = httpx.post(f"{short_lived.url}{REFRESH_PATH}", json={"refresh": tokens.refresh})
+    refused = httpx.post(f"{token_server.url}{REFRESH_PATH}", json={"refresh": tokens.refresh})
     assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
 
 
 def test_logout_all_ends_every_login_of_the_user(
-    alice_mobile, short_lived, live_user, password, token_path
+    alice_mobile, token_server, live_user, password, token_path
 ):
-    other = second_login(short_lived, live_user, password)
+    other = second_login(token_server, live_user, password)
 
     alice_mobile.logout_all()
 
@@ -313,13 +331,13 @@ def test_a_throttled_login_says_when_to_retry(strict_throttle, live_user, passwo
 
 
 def test_an_attacker_who_locks_the_username_does_not_lock_out_a_device_that_logged_in_before(
-    alice_mobile, short_lived, live_user, password
+    alice_mobile, token_server, live_user, password
 ):
     alice_mobile.logout()
     limit = dualauth_settings.LOGIN_FAILURES_PER_USERNAME
     guesses = {"username": live_user.username, "password": "wrong password"}
     statuses = [
-        httpx.post(f"{short_lived.url}{LOGIN_PATH}", json=guesses).status_code
+        httpx.post(f"{token_server.url}{LOGIN_PATH}", json=guesses).status_code
         for _ in range(limit + 1)
     ]
     assert statuses == [401] * limit + [429]
@@ -327,7 +345,7 @@ def test_an_attacker_who_locks_the_username_does_not_lock_out_a_device_that_logg
     alice_mobile.login(live_user.username, password)
 
     assert alice_mobile.profile()["username"] == "alice"
-    stranger = DualauthClient(short_lived.url, store=MemoryTokenStore())
+    stranger = DualauthClient(token_server.url, store=MemoryTokenStore())
     with pytest.raises(ThrottledError):
         stranger.login(live_user.username, password)
     stranger.close()
@@ -375,9 +393,9 @@ def cli(
 
 
 def test_the_cli_logs_in_edits_lists_revokes_and_logs_out(
-    short_lived, live_user, password, token_path
+    token_server, live_user, password, token_path
 ):
-    url = short_lived.url
+    url = token_server.url
     login = cli(url, token_path, "login", "alice", "--password-stdin", stdin=f"{password}\n")
     assert login.returncode == 0, login.stderr
     assert stat.S_IMODE(token_path.stat().st_mode) == 0o600
@@ -388,7 +406,7 @@ def test_the_cli_logs_in_edits_lists_revokes_and_logs_out(
     assert "username: alice" in profile.stdout
     assert "display_name: Al" in profile.stdout
 
-    other = second_login(short_lived, live_user, password)
+    other = second_login(token_server, live_user, password)
     devices = cli(url, token_path, "devices").stdout.splitlines()
     assert len(devices) == 2
     mine = [line for line in devices if line.startswith("*")]
@@ -409,19 +427,19 @@ def test_the_cli_logs_in_edits_lists_revokes_and_logs_out(
     other.close()
 
 
-def test_the_cli_says_a_wrong_password_in_one_line(short_lived, live_user, token_path):
-    result = cli(short_lived.url, token_path, "login", "alice", "--password-stdin", stdin="nope\n")
+def test_the_cli_says_a_wrong_password_in_one_line(token_server, live_user, token_path):
+    result = cli(token_server.url, token_path, "login", "alice", "--password-stdin", stdin="nope\n")
 
     assert result.returncode != 0
     assert result.stderr.splitlines() == ["error: wrong username or password"]
     assert not token_path.exists()
 
 
-def test_the_cli_refuses_a_world_readable_store(short_lived, live_user, password, token_path):
-    cli(short_lived.url, token_path, "login", "alice", "--password-stdin", stdin=password)
+def test_the_cli_refuses_a_world_readable_store(token_server, live_user, password, token_path):
+    cli(token_server.url, token_path, "login", "alice", "--password-stdin", stdin=password)
     token_path.chmod(0o644)
 
-    result = cli(short_lived.url, token_path, "profile")
+    result = cli(token_server.url, token_path, "profile")
 
     assert result.returncode != 0
     assert len(result.stderr.splitlines()) == 1

@@ -1,9 +1,10 @@
 """The browser SPA at `/`, driven in a real Chromium against a real gunicorn server."""
 
-import json
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,13 +16,18 @@ from playwright.sync_api import (
     BrowserContext,
     ConsoleMessage,
     Page,
+    Route,
     ViewportSize,
     expect,
     sync_playwright,
 )
+from rest_framework_simplejwt import settings as simplejwt_settings
 
+from common.conf import dualauth_settings
 from common.models import Profile
+from tests.clients.conftest import audit_events, expired_copy
 from tests.conftest import PASSWORD, require_service, require_shared_cache
+from tests.jwt_keys import segment_decode
 from tests.live import ROOT, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -56,6 +62,8 @@ document.addEventListener("securitypolicyviolation", (event) => {
 });
 """
 XSS = '<img src=x onerror="window.__pwned=1">'
+REFRESH_PATH = "/api/jwt/cookie/refresh/"
+REFRESHED = f"POST {REFRESH_PATH} 200 no credential"
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +100,20 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 def page(context: BrowserContext) -> Page:
     """A tab of the fresh profile."""
     return context.new_page()
+
+
+@pytest.fixture
+def paused_clock(context: BrowserContext) -> datetime:
+    """Stop the clock of every tab of the profile: it moves only when the test moves it.
+
+    Returns the time at which it stands.
+    """
+    installed = datetime.now(UTC).replace(microsecond=0)
+    context.clock.install(time=installed)
+    # A minute on, so that however slowly this runs, the pause is never in the clock's past.
+    paused = installed + timedelta(minutes=1)
+    context.clock.pause_at(paused)
+    return paused
 
 
 @dataclass
@@ -142,6 +164,57 @@ def held_cookies(context: BrowserContext) -> dict[str, bool]:
         for cookie in context.cookies()
         if cookie["name"] in SECRET_COOKIES
     }
+
+
+def calls(page: Page) -> list[str]:
+    """The page's activity log, newest first: "METHOD path status mode" per call."""
+    entries: list[str] = page.locator(".log-entry").evaluate_all(
+        "entries => entries.map("
+        "entry => [...entry.children].slice(1).map(part => part.textContent).join(' '))"
+    )
+    return entries
+
+
+def profile_reload(page: Page) -> None:
+    """Click Reload and wait until the page has logged the read."""
+    reads = page.locator(".log-entry", has_text="GET /api/profile/")
+    before = reads.count()
+    page.get_by_role("button", name="Reload").click()
+    expect(reads).to_have_count(before + 1)
+
+
+class Gate:
+    """Holds the requests to a path unanswered while closed; lets them through while open."""
+
+    def __init__(self, context: BrowserContext, path: str) -> None:
+        self.closed = False
+        self.held: list[Route] = []
+        context.route(f"**{path}", self._arrived)
+
+    def _arrived(self, route: Route) -> None:
+        if self.closed:
+            self.held.append(route)
+        else:
+            route.continue_()
+
+    def open(self) -> None:
+        """Let the held requests through, and every later one."""
+        self.closed = False
+        for route in self.held:
+            route.continue_()
+        self.held.clear()
+
+
+def refresh_delay() -> timedelta:
+    """When the SPA refreshes after a login or refresh: a quarter of the lifetime early, ≤ 30 s."""
+    lifetime = simplejwt_settings.api_settings.ACCESS_TOKEN_LIFETIME
+    return lifetime - min(timedelta(seconds=30), lifetime / 4)
+
+
+def settled(page: Page) -> None:
+    """Wait until a signed-in page shows the profile and has loaded its list of logins."""
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    expect(page.locator(".device.current")).to_have_count(1)
 
 
 def sign_in(page: Page, *, mode: str, username: str, password: str) -> None:
@@ -355,8 +428,8 @@ def throttling_server(
 
 
 @pytest.mark.parametrize("mode", SPA_MODES)
-def test_a_throttled_login_shows_a_live_countdown(
-    throttling_server: LiveServer, live_user: User, page: Page, mode: str
+def test_a_throttled_login_counts_down_the_servers_retry_after_and_ends(
+    throttling_server: LiveServer, live_user: User, page: Page, paused_clock: datetime, mode: str
 ) -> None:
     page.goto(throttling_server.url)
     countdown = page.get_by_role("timer")
@@ -367,89 +440,124 @@ def test_a_throttled_login_shows_a_live_countdown(
             break
     else:
         pytest.fail("the login was never throttled")
+    retry_after = int(response.value.headers["retry-after"])
+    assert retry_after > 1
 
     expect(page.get_by_role("alert")).to_contain_text("Too many failed sign-in attempts")
-    expect(countdown).to_have_text(re.compile(r"^Try again in \d+:\d\d$"))
-    first = countdown.inner_text()
-    expect(countdown).not_to_have_text(first)
+    minutes, seconds = divmod(retry_after, 60)
+    expect(countdown).to_have_text(f"Try again in {minutes}:{seconds:02}")
     screenshot(page, f"spa-{mode}-throttled")
+    page.clock.run_for(1000)
+    minutes, seconds = divmod(retry_after - 1, 60)
+    expect(countdown).to_have_text(f"Try again in {minutes}:{seconds:02}")
+
+    page.clock.fast_forward((retry_after - 1) * 1000)
+    expect(countdown).to_be_hidden()
+    expect(page.get_by_role("status")).to_have_text("You can try signing in again.")
+    expect(page.get_by_role("alert").filter(has_text="Too many")).to_have_count(0)
 
 
 @pytest.fixture(scope="module")
-def short_token_server(
+def graceless_server(
     spa_server: LiveServer, live_server_factory: Callable[..., LiveServer]
 ) -> LiveServer:
-    """A server whose access tokens live three seconds, with no grace for a repeated refresh."""
-    return live_server_factory(ACCESS_TOKEN_LIFETIME="3", REFRESH_GRACE_SECONDS="0")
+    """A server with no grace for a repeated refresh: a refresh token sent twice ends the login."""
+    return live_server_factory(REFRESH_GRACE_SECONDS="0")
 
 
-def test_jwt_cookies_refresh_silently_before_the_access_token_expires(
-    short_token_server: LiveServer, live_user: User, page: Page
+def test_jwt_cookies_refresh_silently_at_the_refresh_time_and_not_before(
+    graceless_server: LiveServer, live_user: User, page: Page, paused_clock: datetime
 ) -> None:
-    page.goto(short_token_server.url)
+    page.goto(graceless_server.url)
     sign_in(page, mode="jwt-cookie", username="alice", password=PASSWORD)
-    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    settled(page)
+    due = paused_clock + refresh_delay()
 
-    page.wait_for_timeout(4500)
-    page.get_by_role("button", name="Reload").click()
+    page.clock.pause_at(due - timedelta(seconds=1))
+    profile_reload(page)
+    assert calls(page)[0] == "GET /api/profile/ 200 jwt-cookie"
+    assert REFRESHED not in calls(page)
 
-    expect(page.get_by_role("status")).to_have_text("Profile reloaded.")
-    refreshes = page.locator(".log-entry", has_text="POST /api/jwt/cookie/refresh/")
-    expect(refreshes.first).to_contain_text("200")
-    expect(page.locator(".log-entry", has_text="GET /api/profile/ 401")).to_have_count(0)
+    with page.expect_response(lambda response: response.url.endswith(REFRESH_PATH)):
+        page.clock.pause_at(due)
+    expect(page.locator(".log-entry").first).to_contain_text(REFRESH_PATH)
+    profile_reload(page)
+    assert calls(page)[:2] == ["GET /api/profile/ 200 jwt-cookie", REFRESHED]
+    assert "GET /api/profile/ 401 no credential" not in calls(page)
     assert_tokens_unreadable(page)
 
 
+@pytest.mark.parametrize("spoiled", ["expired", "dropped"])
 def test_a_401_on_jwt_cookies_is_refreshed_once_and_retried(
-    short_token_server: LiveServer, live_user: User, page: Page
+    graceless_server: LiveServer,
+    live_user: User,
+    context: BrowserContext,
+    page: Page,
+    paused_clock: datetime,
+    spoiled: str,
 ) -> None:
-    page.goto(short_token_server.url)
+    page.goto(graceless_server.url)
     sign_in(page, mode="jwt-cookie", username="alice", password=PASSWORD)
-    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
-    # Make the page believe its access token lives an hour, so no timer refreshes it.
-    far = json.dumps({"lifetime": 3600})
-    page.evaluate(
-        f"localStorage.setItem('dualauth.access-expiry', "
-        f"JSON.stringify({{...{far}, at: Date.now() + 3600e3}}))"
-    )
+    settled(page)
+    # The page's clock stands still, so no timer refreshes: only the server's 401 can.
+    name = dualauth_settings.ACCESS_COOKIE_NAME
+    if spoiled == "expired":
+        (access,) = [cookie for cookie in context.cookies() if cookie["name"] == name]
+        context.add_cookies([{**access, "value": expired_copy(access["value"])}])
+    else:
+        # As the browser drops the cookie at its Max-Age, the access lifetime.
+        context.clear_cookies(name=name)
 
-    page.wait_for_timeout(4500)
     page.get_by_role("button", name="Reload").click()
 
-    expect(
-        page.locator(".log-entry", has_text="GET /api/profile/").filter(has_text="401")
-    ).to_have_count(1)
     expect(page.get_by_role("status")).to_have_text("Profile reloaded.")
-    calls = page.locator(".log-entry").evaluate_all(
-        "entries => entries.slice(0, 3).map("
-        "entry => [...entry.children].slice(1).map(part => part.textContent).join(' '))"
-    )
-    assert calls == [
+    assert calls(page)[:3] == [
         "GET /api/profile/ 200 jwt-cookie",
-        "POST /api/jwt/cookie/refresh/ 200 no credential",
+        REFRESHED,
         "GET /api/profile/ 401 no credential",
     ]
 
 
 def test_two_tabs_never_refresh_the_same_token_twice(
-    short_token_server: LiveServer, live_user: User, context: BrowserContext, page: Page
+    graceless_server: LiveServer,
+    live_user: User,
+    context: BrowserContext,
+    page: Page,
+    paused_clock: datetime,
 ) -> None:
     # Without a grace window, a refresh token sent twice revokes the login: both tabs must
     # take turns and each must see the cookies the other rotated.
-    page.goto(short_token_server.url)
+    page.goto(graceless_server.url)
     sign_in(page, mode="jwt-cookie", username="alice", password=PASSWORD)
-    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    settled(page)
     other_tab = context.new_page()
-    other_tab.goto(short_token_server.url)
-    expect(other_tab.get_by_role("heading", name="Profile")).to_be_visible()
+    other_tab.goto(graceless_server.url)
+    settled(other_tab)
+    tabs = (page, other_tab)
+    (access,) = [c for c in context.cookies() if c["name"] == dualauth_settings.ACCESS_COOKIE_NAME]
+    family_id = str(uuid.UUID(segment_decode(access["value"].split(".")[1])["fam"]))
 
-    page.wait_for_timeout(7000)
+    gate = Gate(context, REFRESH_PATH)
+    turns = (1, 2)
+    for turn in turns:
+        gate.closed = True
+        context.clock.pause_at(paused_clock + turn * refresh_delay())
+        # Both tabs' timers have run, by the same expiry, while the first refresh waited
+        # unanswered: a tab that did not wait its turn has sent the same refresh token too.
+        with context.expect_event(
+            "response", lambda response: response.url.endswith(REFRESH_PATH)
+        ) as refresh:
+            gate.open()
+        assert refresh.value.status == 200
+        for tab in tabs:
+            expect(tab.get_by_role("heading", name="Profile")).to_be_visible()
+            profile_reload(tab)
+            assert calls(tab)[0] == "GET /api/profile/ 200 jwt-cookie"
 
-    for tab in (page, other_tab):
-        expect(tab.get_by_role("heading", name="Profile")).to_be_visible()
-        tab.get_by_role("button", name="Reload").click()
-        expect(tab.get_by_role("status")).to_have_text("Profile reloaded.")
-        expect(tab.locator(".log-entry", has_text="refresh/ 401")).to_have_count(0)
-    refreshes = page.locator(".log-entry", has_text="POST /api/jwt/cookie/refresh/ 200")
-    other_refreshes = other_tab.locator(".log-entry", has_text="POST /api/jwt/cookie/refresh/ 200")
-    assert refreshes.count() + other_refreshes.count() >= 2
+    refreshes = [call for tab in tabs for call in calls(tab) if REFRESH_PATH in call]
+    # Each turn one tab refreshes; the other may follow, with the cookies the first rotated:
+    # a wasted refresh, never a reuse.
+    assert set(refreshes) == {REFRESHED}
+    assert len(turns) <= len(refreshes) <= len(turns) * len(tabs)
+    assert audit_events(graceless_server, "refresh", family_id) == len(refreshes)
+    assert audit_events(graceless_server, "reuse_detected", family_id) == 0

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from common.audit import JsonFormatter
+from common.conf import dualauth_settings
 from tests.modes import ModeClient
 
 
@@ -40,7 +41,7 @@ def test_every_security_event_is_audited_without_secrets(audit, user, password, 
         "post", "/api/password/", {"old_password": password, "new_password": "a new passphrase 42"}
     )
     browser.logout()
-    for _ in range(5):
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
         ModeClient("jwt-header").login("alice", "wrong again")
     ModeClient("jwt-header").login("alice", "a new passphrase 42")
 

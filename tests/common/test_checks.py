@@ -1,4 +1,4 @@
-"""The `security` system checks refuse unusable, weak or shared JWT keys."""
+"""The system checks refuse what dualauth cannot work with: keys, caches, claims, URLs, classes."""
 
 import re
 import secrets
@@ -6,12 +6,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.checks import CheckMessage, Tags, run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.db import models
+from django.urls import include, path
 
 from common.cache import ALIAS
-from common.checks import jwt_keys_check
+from common.checks import (
+    api_prefix_check,
+    cache_store_check,
+    cookies_check,
+    installed_apps_check,
+    jwt_keys_check,
+    middleware_check,
+    rest_framework_check,
+    session_engine_check,
+    shared_cache_check,
+    token_claims_check,
+    user_model_check,
+)
+from common.middleware import ApiResponseMiddleware
+from common.parsers import BoundedJSONParser
+from session_auth import sessions
+from session_auth.middleware import FamilyAuthenticationMiddleware
 from tests.jwt_keys import ed25519_private_pem, rsa_private_pem
 
 PROCESS_LOCAL_CACHES = {
@@ -208,6 +228,11 @@ def test_the_check_is_registered_and_fails_manage_py_check(settings: Any) -> Non
         call_command("check")
 
 
+def ids(messages: list[CheckMessage]) -> list[str]:
+    """The messages' ids, sorted: the checks run in no particular order."""
+    return sorted(str(message.id) for message in messages)
+
+
 def shared_cache(directory: Path) -> dict[str, Any]:
     """A cache every process on this machine shares, in `directory`."""
     return {
@@ -236,11 +261,13 @@ def test_a_process_local_cache_fails_the_deploy_check(
         for name in settings.CACHES
     }
     errors = deploy_errors()
+    [local] = [error for error in errors if error.id == "dualauth.E006"]
 
-    assert [error.id for error in errors] == ["dualauth.E006"]
-    assert repr(local_alias) in errors[0].msg
-    assert "REDIS_URL" in str(errors[0].hint)
-    assert "ALLOW_PROCESS_LOCAL_CACHE" in str(errors[0].hint)
+    # One alias local and the other shared are also two stores: E008.
+    assert ids(errors) == ["dualauth.E006", "dualauth.E008"]
+    assert repr(local_alias) in local.msg
+    assert "REDIS_URL" in str(local.hint)
+    assert "ALLOW_PROCESS_LOCAL_CACHE" in str(local.hint)
     with pytest.raises(SystemCheckError, match=r"dualauth\.E006"):
         call_command("check", "--deploy")
 
@@ -263,3 +290,481 @@ def test_one_process_explicitly_allowed_may_use_a_process_local_cache(settings: 
     settings.DUALAUTH = {**settings.DUALAUTH, "ALLOW_PROCESS_LOCAL_CACHE": True}
 
     assert deploy_errors() == []
+
+
+def assert_fails_manage_py_check(error_id: str, tag: str, fail_level: str = "ERROR") -> None:
+    """`manage.py check` runs the check, tagged `tag`, and fails on `error_id`."""
+    assert error_id in [message.id for message in run_checks(tags=[tag])]
+    with pytest.raises(SystemCheckError, match=re.escape(error_id)):
+        call_command("check", fail_level=fail_level)
+
+
+def dualauth_set(settings: Any, **values: Any) -> None:
+    """Override these keys of DUALAUTH."""
+    settings.DUALAUTH = {**settings.DUALAUTH, **values}
+
+
+def simple_jwt_set(settings: Any, **values: Any) -> None:
+    """Override these keys of SIMPLE_JWT."""
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, **values}
+
+
+def rest_framework_set(settings: Any, **values: Any) -> None:
+    """Override these keys of REST_FRAMEWORK."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, **values}
+
+
+def test_the_shipped_caches_are_one_store() -> None:
+    assert cache_store_check(None) == []
+
+
+def test_aliases_of_one_store_may_differ_in_options_and_in_defaults_written_out(
+    settings: Any, tmp_path: Path
+) -> None:
+    store = shared_cache(tmp_path)
+    settings.CACHES = {
+        settings.SESSION_CACHE_ALIAS: {**store, "OPTIONS": {"MAX_ENTRIES": 100}},
+        ALIAS: {**store, "KEY_PREFIX": "", "VERSION": 1, "KEY_FUNCTION": None},
+    }
+
+    assert cache_store_check(None) == []
+
+
+def test_sessions_in_the_dualauth_alias_itself_are_one_store(settings: Any) -> None:
+    settings.SESSION_CACHE_ALIAS = ALIAS
+
+    assert cache_store_check(None) == []
+
+
+def test_caches_without_the_dualauth_alias_are_e007(settings: Any) -> None:
+    settings.CACHES = {name: cache for name, cache in settings.CACHES.items() if name != ALIAS}
+    errors = cache_store_check(None)
+
+    assert ids(errors) == ["dualauth.E007"]
+    assert repr(ALIAS) in errors[0].msg
+    # The deploy check of process-local caches does not trip over the missing alias.
+    shared_cache_check(None)
+
+
+def test_a_session_cache_alias_missing_from_caches_is_e007(settings: Any) -> None:
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    errors = cache_store_check(None)
+
+    assert ids(errors) == ["dualauth.E007"]
+    assert "'sessions'" in errors[0].msg
+    assert_fails_manage_py_check("dualauth.E007", Tags.caches)
+
+
+def other_key_function(key: str, key_prefix: str, version: int) -> str:
+    """A key scheme other than Django's."""
+    return f"{version}/{key_prefix}/{key}"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
+        ("LOCATION", "elsewhere"),
+        ("KEY_PREFIX", "other"),
+        ("VERSION", 2),
+        ("KEY_FUNCTION", f"{__name__}.other_key_function"),
+    ],
+)
+def test_a_session_cache_of_another_store_or_key_scheme_is_e008(
+    settings: Any, tmp_path: Path, setting: str, value: Any
+) -> None:
+    store = shared_cache(tmp_path)
+    settings.CACHES = {settings.SESSION_CACHE_ALIAS: store, ALIAS: {**store, setting: value}}
+    errors = cache_store_check(None)
+
+    assert ids(errors) == ["dualauth.E008"]
+    assert setting in errors[0].msg
+
+
+class SessionStore(sessions.SessionStore):
+    """A project's own session store, derived from dualauth's: SESSION_ENGINE may name us."""
+
+
+def test_the_shipped_session_engine_passes() -> None:
+    assert session_engine_check(None) == []
+
+
+def test_a_session_engine_derived_from_dualauths_passes(settings: Any) -> None:
+    settings.SESSION_ENGINE = __name__
+
+    assert session_engine_check(None) == []
+
+
+@pytest.mark.parametrize(
+    "engine",
+    ["django.contrib.sessions.backends.cached_db", "django.contrib.sessions.backends.cache"],
+)
+def test_another_session_engine_is_e010(settings: Any, engine: str) -> None:
+    settings.SESSION_ENGINE = engine
+
+    assert ids(session_engine_check(None)) == ["dualauth.E010"]
+    assert_fails_manage_py_check("dualauth.E010", Tags.security)
+
+
+@pytest.mark.parametrize("engine", ["session_auth.no_such_module", "common.conf"])
+def test_a_session_engine_without_a_session_store_to_import_is_e009(
+    settings: Any, engine: str
+) -> None:
+    settings.SESSION_ENGINE = engine
+
+    assert ids(session_engine_check(None)) == ["dualauth.E009"]
+
+
+def test_the_shipped_token_claims_pass() -> None:
+    assert token_claims_check(None) == []
+
+
+def test_the_user_id_may_be_in_a_claim_of_its_own_name(settings: Any) -> None:
+    simple_jwt_set(settings, USER_ID_CLAIM="user_id")
+
+    assert token_claims_check(None) == []
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf", "jti", "iss", "aud", "token_type", "fam"])
+def test_a_user_id_claim_that_has_another_meaning_is_e011(settings: Any, claim: str) -> None:
+    simple_jwt_set(settings, USER_ID_CLAIM=claim)
+
+    assert ids(token_claims_check(None)) == ["dualauth.E011"]
+
+
+def test_a_renamed_jti_claim_is_e012(settings: Any) -> None:
+    simple_jwt_set(settings, JTI_CLAIM="id")
+
+    assert ids(token_claims_check(None)) == ["dualauth.E012"]
+    assert_fails_manage_py_check("dualauth.E012", Tags.security)
+
+
+def test_a_renamed_token_type_claim_is_e013(settings: Any) -> None:
+    simple_jwt_set(settings, TOKEN_TYPE_CLAIM="typ")
+
+    assert ids(token_claims_check(None)) == ["dualauth.E013"]
+
+
+def test_the_shipped_cookies_pass() -> None:
+    assert cookies_check(None) == []
+
+
+def test_the_default_cookie_paths_follow_another_api_prefix(settings: Any) -> None:
+    dualauth_set(settings, API_PREFIX="/v1/")
+
+    assert cookies_check(None) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "name", "other"),
+    [
+        ("ACCESS_COOKIE_NAME", "sessionid", "SESSION_COOKIE_NAME"),
+        ("REFRESH_COOKIE_NAME", "csrftoken", "CSRF_COOKIE_NAME"),
+        ("DEVICE_COOKIE_NAME", "access_token", "ACCESS_COOKIE_NAME"),
+        ("SESSION_COOKIE_NAME", "refresh_token", "REFRESH_COOKIE_NAME"),
+        ("CSRF_COOKIE_NAME", "login_device", "DEVICE_COOKIE_NAME"),
+    ],
+)
+def test_two_cookies_of_one_name_are_e014(
+    settings: Any, setting: str, name: str, other: str
+) -> None:
+    if setting.startswith(("SESSION", "CSRF")):
+        setattr(settings, setting, name)
+    else:
+        dualauth_set(settings, **{setting: name})
+    errors = cookies_check(None)
+
+    assert ids(errors) == ["dualauth.E014"]
+    assert setting in errors[0].msg
+    assert other in errors[0].msg
+    assert_fails_manage_py_check("dualauth.E014", Tags.security)
+
+
+def test_an_access_cookie_path_on_every_path_passes(settings: Any) -> None:
+    dualauth_set(settings, ACCESS_COOKIE_PATH="/")
+
+    assert cookies_check(None) == []
+
+
+def test_an_access_cookie_path_narrower_than_the_api_is_e015(settings: Any) -> None:
+    dualauth_set(settings, ACCESS_COOKIE_PATH="/api/jwt/")
+
+    assert ids(cookies_check(None)) == ["dualauth.E015"]
+
+
+def test_a_refresh_cookie_path_that_misses_logout_is_e016(settings: Any) -> None:
+    dualauth_set(settings, REFRESH_COOKIE_PATH="/api/jwt/cookie/refresh/")
+    errors = cookies_check(None)
+
+    assert ids(errors) == ["dualauth.E016"]
+    assert "does not cover /api/jwt/cookie/logout/:" in errors[0].msg
+
+
+@pytest.mark.parametrize("cookie_path", ["/api/", "/"])
+def test_a_refresh_cookie_path_over_the_whole_api_is_e017(settings: Any, cookie_path: str) -> None:
+    dualauth_set(settings, REFRESH_COOKIE_PATH=cookie_path)
+
+    assert ids(cookies_check(None)) == ["dualauth.E017"]
+
+
+# The URLconf of a project that mounted dualauth's URLs at /v1/.
+urlpatterns = [path("v1/", include("common.urls"))]
+
+
+def test_the_shipped_urls_are_under_the_api_prefix() -> None:
+    assert api_prefix_check(None) == []
+
+
+@pytest.mark.urls(__name__)
+def test_urls_mounted_elsewhere_than_the_api_prefix_are_e019() -> None:
+    errors = api_prefix_check(None)
+
+    assert ids(errors) == ["dualauth.E019"]
+    assert "'/v1/'" in errors[0].msg
+    assert "API_PREFIX'] = '/v1/'" in str(errors[0].hint)
+    assert_fails_manage_py_check("dualauth.E019", Tags.urls)
+
+
+@pytest.mark.urls(__name__)
+def test_an_api_prefix_where_the_urls_are_passes(settings: Any) -> None:
+    dualauth_set(settings, API_PREFIX="/v1/")
+    settings.CORS_URLS_REGEX = r"^/v1/.*$"
+
+    assert api_prefix_check(None) == []
+
+
+@pytest.mark.parametrize(
+    ("api_prefix", "line"),
+    [
+        ("/api/", 'path("api/", include("common.urls"))'),
+        ("/v1/", 'path("v1/", include("common.urls"))'),
+    ],
+)
+@pytest.mark.urls("common.urls")
+def test_urls_without_the_dualauth_namespace_are_e018_showing_the_line_to_add(
+    settings: Any, api_prefix: str, line: str
+) -> None:
+    dualauth_set(settings, API_PREFIX=api_prefix)
+    settings.CORS_URLS_REGEX = rf"^{api_prefix}.*$"
+    errors = api_prefix_check(None)
+
+    assert ids(errors) == ["dualauth.E018"]
+    assert line in str(errors[0].hint)
+
+
+@pytest.mark.urls("django.contrib.auth.urls")
+def test_a_urlconf_that_does_not_include_dualauth_is_e018() -> None:
+    assert ids(api_prefix_check(None)) == ["dualauth.E018"]
+
+
+def test_a_cors_regex_that_misses_the_api_is_w001(settings: Any) -> None:
+    settings.CORS_URLS_REGEX = r"^/other/.*$"
+
+    assert ids(api_prefix_check(None)) == ["dualauth.W001"]
+    assert_fails_manage_py_check("dualauth.W001", Tags.urls, fail_level="WARNING")
+
+
+def test_no_cors_regex_at_all_passes(settings: Any) -> None:
+    del settings.CORS_URLS_REGEX
+
+    assert api_prefix_check(None) == []
+
+
+class OwnApiResponseMiddleware(ApiResponseMiddleware):
+    """A project's own API response middleware, derived from dualauth's."""
+
+
+class OwnFamilyAuthenticationMiddleware(FamilyAuthenticationMiddleware):
+    """A project's own authentication middleware, derived from dualauth's."""
+
+
+def middleware_replace(settings: Any, old: str, *new: str) -> None:
+    """MIDDLEWARE with `old` replaced by `new` (removed, without)."""
+    index = settings.MIDDLEWARE.index(old)
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE[:index], *new, *settings.MIDDLEWARE[index + 1 :]]
+
+
+API_RESPONSE = "common.middleware.ApiResponseMiddleware"
+FAMILY_AUTHENTICATION = "session_auth.middleware.FamilyAuthenticationMiddleware"
+DJANGO_AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
+SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
+
+
+def test_the_shipped_middleware_passes() -> None:
+    assert middleware_check(None) == []
+
+
+def test_middleware_derived_from_dualauths_passes(settings: Any) -> None:
+    middleware_replace(settings, API_RESPONSE, f"{__name__}.OwnApiResponseMiddleware")
+    middleware_replace(
+        settings, FAMILY_AUTHENTICATION, f"{__name__}.OwnFamilyAuthenticationMiddleware"
+    )
+
+    assert middleware_check(None) == []
+
+
+def test_the_api_response_middleware_anywhere_but_first_is_e020(settings: Any) -> None:
+    middleware_replace(settings, API_RESPONSE)
+    without = list(settings.MIDDLEWARE)
+    settings.MIDDLEWARE = [without[0], API_RESPONSE, *without[1:]]
+
+    assert ids(middleware_check(None)) == ["dualauth.E020"]
+    assert_fails_manage_py_check("dualauth.E020", Tags.security)
+
+
+def test_no_api_response_middleware_is_e020(settings: Any) -> None:
+    middleware_replace(settings, API_RESPONSE)
+
+    assert ids(middleware_check(None)) == ["dualauth.E020"]
+
+
+def test_no_middleware_at_all_is_e020_e021_and_e030(settings: Any) -> None:
+    settings.MIDDLEWARE = []
+
+    assert ids(middleware_check(None)) == ["dualauth.E020", "dualauth.E021", "dualauth.E030"]
+
+
+def test_djangos_authentication_middleware_instead_of_dualauths_is_e021_and_e022(
+    settings: Any,
+) -> None:
+    middleware_replace(settings, FAMILY_AUTHENTICATION, DJANGO_AUTHENTICATION)
+
+    assert ids(middleware_check(None)) == ["dualauth.E021", "dualauth.E022"]
+
+
+def test_djangos_authentication_middleware_beside_dualauths_is_e022(settings: Any) -> None:
+    middleware_replace(
+        settings, FAMILY_AUTHENTICATION, DJANGO_AUTHENTICATION, FAMILY_AUTHENTICATION
+    )
+
+    assert ids(middleware_check(None)) == ["dualauth.E022"]
+
+
+def test_session_middleware_after_the_family_authentication_is_e023(settings: Any) -> None:
+    middleware_replace(settings, SESSIONS)
+    middleware_replace(settings, FAMILY_AUTHENTICATION, FAMILY_AUTHENTICATION, SESSIONS)
+
+    assert ids(middleware_check(None)) == ["dualauth.E023"]
+
+
+def test_no_session_middleware_is_e023(settings: Any) -> None:
+    middleware_replace(settings, SESSIONS)
+
+    assert ids(middleware_check(None)) == ["dualauth.E023"]
+
+
+class StrictJSONParser(BoundedJSONParser):
+    """A project's own JSON parser, derived from dualauth's."""
+
+
+def test_the_shipped_rest_framework_settings_pass() -> None:
+    assert rest_framework_check(None) == []
+
+
+def test_a_parser_derived_from_the_bounded_one_passes(settings: Any) -> None:
+    rest_framework_set(settings, DEFAULT_PARSER_CLASSES=[f"{__name__}.StrictJSONParser"])
+
+    assert rest_framework_check(None) == []
+
+
+def test_drfs_exception_handler_is_e024(settings: Any) -> None:
+    rest_framework_set(settings, EXCEPTION_HANDLER="rest_framework.views.exception_handler")
+
+    assert ids(rest_framework_check(None)) == ["dualauth.E024"]
+    assert_fails_manage_py_check("dualauth.E024", Tags.security)
+
+
+@pytest.mark.parametrize("setting", ["EXCEPTION_HANDLER", "DEFAULT_PARSER_CLASSES"])
+def test_drfs_defaults_are_refused(settings: Any, setting: str) -> None:
+    settings.REST_FRAMEWORK = {
+        name: value for name, value in settings.REST_FRAMEWORK.items() if name != setting
+    }
+    expected = "dualauth.E024" if setting == "EXCEPTION_HANDLER" else "dualauth.E025"
+
+    assert ids(rest_framework_check(None)) == [expected]
+
+
+def test_a_parser_without_the_nesting_limit_is_e025(settings: Any) -> None:
+    form_parser = "rest_framework.parsers.FormParser"
+    rest_framework_set(
+        settings, DEFAULT_PARSER_CLASSES=["common.parsers.BoundedJSONParser", form_parser]
+    )
+    errors = rest_framework_check(None)
+
+    assert ids(errors) == ["dualauth.E025"]
+    assert f"DEFAULT_PARSER_CLASSES'] has {form_parser}:" in errors[0].msg
+
+
+def test_the_shipped_user_model_passes() -> None:
+    assert user_model_check(None) == []
+
+
+@pytest.mark.parametrize("field", ["handle", "profile"], ids=["absent", "reverse-relation"])
+def test_a_username_field_that_is_no_field_is_e026(
+    monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    monkeypatch.setattr(get_user_model(), "USERNAME_FIELD", field)
+
+    assert ids(user_model_check(None)) == ["dualauth.E026"]
+
+
+def test_an_email_field_that_is_no_field_is_e027(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_user_model(), "EMAIL_FIELD", "mail")
+
+    assert ids(user_model_check(None)) == ["dualauth.E027"]
+    assert_fails_manage_py_check("dualauth.E027", Tags.models)
+
+
+@pytest.mark.parametrize(
+    "make_pk",
+    [
+        lambda: models.BigAutoField(primary_key=True),
+        lambda: models.UUIDField(primary_key=True),
+        # A child of a concrete model is keyed by a relation to its parent's key.
+        lambda: Permission._meta.get_field("content_type"),
+    ],
+    ids=["big-integer", "uuid", "relation-to-an-integer"],
+)
+def test_an_integer_or_uuid_primary_key_passes(
+    monkeypatch: pytest.MonkeyPatch, make_pk: Any
+) -> None:
+    monkeypatch.setattr(get_user_model()._meta, "pk", make_pk())
+
+    assert user_model_check(None) == []
+
+
+def test_a_primary_key_neither_integer_nor_uuid_is_e028(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        get_user_model()._meta, "pk", models.CharField(primary_key=True, max_length=40)
+    )
+
+    assert ids(user_model_check(None)) == ["dualauth.E028"]
+
+
+@pytest.mark.parametrize(("name", "value"), [("ISSUER", None), ("AUDIENCE", "")])
+def test_a_missing_issuer_or_audience_is_e029(settings: Any, name: str, value: Any) -> None:
+    simple_jwt_set(settings, **{name: value})
+
+    assert ids(token_claims_check(None)) == ["dualauth.E029"]
+    assert_fails_manage_py_check("dualauth.E029", Tags.security)
+
+
+def test_no_csrf_middleware_is_e030(settings: Any) -> None:
+    middleware_replace(settings, "django.middleware.csrf.CsrfViewMiddleware")
+
+    assert ids(middleware_check(None)) == ["dualauth.E030"]
+    assert_fails_manage_py_check("dualauth.E030", Tags.security)
+
+
+def test_the_shipped_apps_pass() -> None:
+    assert installed_apps_check(None) == []
+
+
+def test_an_api_without_its_schema_apps_is_e031(settings: Any) -> None:
+    settings.INSTALLED_APPS = [
+        app for app in settings.INSTALLED_APPS if not app.startswith("drf_spectacular")
+    ]
+
+    errors = installed_apps_check(None)
+    assert ids(errors) == ["dualauth.E031"]
+    assert "drf_spectacular, drf_spectacular_sidecar" in errors[0].msg

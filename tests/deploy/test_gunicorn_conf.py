@@ -3,14 +3,14 @@
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.processes import first_answer, free_port, http_answer, process_start, process_stop
 from tests.deploy.conftest import ROOT
-from tests.live import database_url, free_port
+from tests.live import database_url
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 SECRETS = {"SECRET_KEY": "k" * 25 + "Q" * 25, "JWT_SIGNING_KEY": "j" * 24 + "W" * 24}
@@ -18,22 +18,20 @@ SECRETS = {"SECRET_KEY": "k" * 25 + "Q" * 25, "JWT_SIGNING_KEY": "j" * 24 + "W" 
 
 def gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     """gunicorn as deployed, with `env` over this environment, writing to `log`."""
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(GUNICORN), "--config", "deploy/gunicorn.conf.py", "project.wsgi"],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "DEBUG": "false",
-                "GUNICORN_BIND": f"127.0.0.1:{port}",
-                "WEB_CONCURRENCY": "1",
-                # One worker may keep its own cache: the tests run with Redis or without.
-                "ALLOW_PROCESS_LOCAL_CACHE": "true",
-                **env,
-            },
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    return process_start(
+        [str(GUNICORN), "--config", "deploy/gunicorn.conf.py", "project.wsgi"],
+        log,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DEBUG": "false",
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": "1",
+            # One worker may keep its own cache: the tests run with Redis or without.
+            "ALLOW_PROCESS_LOCAL_CACHE": "true",
+            **env,
+        },
+    )
 
 
 def refusal_code(process: subprocess.Popen[bytes]) -> int | None:
@@ -41,20 +39,18 @@ def refusal_code(process: subprocess.Popen[bytes]) -> int | None:
     try:
         return process.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        process.terminate()
-        process.wait(timeout=15)
+        process_stop(process)
         return None
 
 
-def health(process: subprocess.Popen[bytes], port: int) -> httpx.Response | None:
-    """The health endpoint's answer once the server listens; None if it exits first."""
-    deadline = time.monotonic() + 30
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/api/health/", timeout=2)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return None
+def health(process: subprocess.Popen[bytes], port: int, log: Path) -> httpx.Response:
+    """The health endpoint's answer once the server listens; raises with `log` if it exits first."""
+    return first_answer(
+        process,
+        lambda: http_answer(f"http://127.0.0.1:{port}/api/health/"),
+        log_path=log,
+        timeout=30,
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,12 +78,10 @@ def test_gunicorn_serves_once_the_deployment_checks_pass(
     port, log = free_port(), tmp_path / "gunicorn.log"
     process = gunicorn({**SECRETS, "DATABASE_URL": database_url()}, port, log)
     try:
-        response = health(process, port)
-        assert response is not None, log.read_text()
+        response = health(process, port, log)
         assert response.status_code == 200, log.read_text()
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        process_stop(process)
 
 
 def test_gunicorn_refuses_a_process_local_cache_it_was_not_told_to_allow(tmp_path: Path) -> None:
@@ -119,10 +113,8 @@ def test_gunicorn_serves_one_worker_on_a_process_local_cache_when_allowed(
     env = {**SECRETS, "REDIS_URL": "", "ALLOW_PROCESS_LOCAL_CACHE": "true"}
     process = gunicorn({**env, "DATABASE_URL": database_url(), "WEB_CONCURRENCY": "1"}, port, log)
     try:
-        response = health(process, port)
-        assert response is not None, log.read_text()
+        response = health(process, port, log)
         assert response.status_code == 200, log.read_text()
         assert "Booting worker" in log.read_text()
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        process_stop(process)

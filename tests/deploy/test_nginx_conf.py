@@ -3,7 +3,6 @@
 import re
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,9 +12,10 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 
+from bench.processes import first_answer, free_port, http_answer, process_start, process_stop
 from tests.conftest import PASSWORD, require_service, require_shared_cache
 from tests.deploy.conftest import ROOT
-from tests.live import LiveServer, free_port
+from tests.live import LiveServer
 
 pytestmark = pytest.mark.server
 ADDRESS_LIMIT = 3
@@ -72,24 +72,20 @@ def proxy(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> It
     tmp = tmp_path_factory.mktemp("nginx")
     port = free_port()
     config = nginx_config(tmp, port, instances)
-    process = subprocess.Popen(
-        [nginx, "-c", str(config), "-p", str(tmp)],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp / "stderr.log").open("wb"),
-    )
+    output = tmp / "output.log"
+    process = process_start([nginx, "-c", str(config), "-p", str(tmp)], output)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            httpx.get(f"{url}/api/health/", timeout=2)
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
     try:
+        first_answer(
+            process,
+            lambda: http_answer(f"{url}/api/health/"),
+            log_path=output,
+            timeout=10,
+            interval=0.05,
+        )
         yield Proxy(url=url, process=process, instances=instances)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process_stop(process)
         for server in instances:
             server.stop()
 

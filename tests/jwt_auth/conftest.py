@@ -61,7 +61,7 @@ def obtain(api: APIClient, user: User, password: str) -> Callable[[], dict[str, 
 
     def login() -> dict[str, Any]:
         response = api.post(
-            TOKEN_PATH, {"username": user.username, "password": password}, format="json"
+            TOKEN_PATH, {"username": user.get_username(), "password": password}, format="json"
         )
         assert response.status_code == 200, response.content
         pair: dict[str, Any] = response.json()

@@ -8,7 +8,6 @@ import base64
 import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -17,6 +16,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 from rest_framework_simplejwt import settings as simplejwt_settings
+from time_machine import TimeMachineFixture
 
 from common.conf import dualauth_settings
 from jwt_auth.keys import key_set
@@ -330,19 +330,23 @@ def test_a_new_issuer_and_audience_take_effect_in_process(
     assert_access_refused(api, pair["access"])
 
 
-def test_a_token_used_before_is_refused_once_it_expires(settings: Any, user: User) -> None:
-    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "ACCESS_TOKEN_LIFETIME": timedelta(seconds=2)}
+def test_a_token_used_before_is_refused_once_it_expires(
+    user: User, time_machine: TimeMachineFixture
+) -> None:
     client = APIClient()
     tokens = client.post(
         "/api/jwt/token/", {"username": user.username, "password": PASSWORD}, format="json"
     ).json()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
-    assert client.get("/api/jwt/profile/").status_code == 200
-    expires = jwt.decode(tokens["access"], options={"verify_signature": False})["exp"]
-    time.sleep(max(0.0, expires - time.time()) + 0.2)
-    response = client.get("/api/jwt/profile/")
-    assert response.status_code == 401
-    assert response.json()["code"] == "token_not_valid"
+    assert client.get(PROFILE).status_code == 200
+    claims = claims_of(tokens["access"])
+    lifetime = simplejwt_settings.api_settings.ACCESS_TOKEN_LIFETIME
+    assert claims["exp"] - claims["iat"] == lifetime.total_seconds()
+
+    time_machine.move_to(claims["exp"] - 1, tick=False)
+    assert client.get(PROFILE).status_code == 200
+    time_machine.move_to(claims["exp"], tick=False)
+    assert_not_valid(client.get(PROFILE))
 
 
 def cookie_request(api: APIClient, method: str, path: str, cookies: dict[str, str]) -> Any:

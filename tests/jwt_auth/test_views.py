@@ -3,15 +3,19 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework_simplejwt import settings as simplejwt_settings
 
 from common.conf import dualauth_settings
 from common.models import LoginFamily
 from jwt_auth.tokens import DualAccessToken, lifetime
-from tests.modes import ModeClient
+from tests.conftest import login_name
+from tests.modes import LOGIN_FIELDS, ModeClient
+
+ALICE = login_name("alice")
 
 ACCESS_COOKIE_PATH = "/api/"
 REFRESH_COOKIE_PATH = "/api/jwt/cookie/"
@@ -20,7 +24,7 @@ REFRESH_COOKIE_PATH = "/api/jwt/cookie/"
 @pytest.fixture
 def tokens(api, user, password) -> dict:
     """A fresh token pair for alice."""
-    response = api.post("/api/jwt/token/", {"username": "alice", "password": password}, "json")
+    response = api.post("/api/jwt/token/", {"username": ALICE, "password": password}, "json")
     assert response.status_code == 200
     return dict(response.json())
 
@@ -36,7 +40,7 @@ def _refresh(api: APIClient, refresh: str):
 
 
 def test_token_returns_a_pair_and_sets_no_cookie(api, user, password):
-    response = api.post("/api/jwt/token/", {"username": "alice", "password": password}, "json")
+    response = api.post("/api/jwt/token/", {"username": ALICE, "password": password}, "json")
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"access", "refresh", "token_type", "expires_in", "device_token"}
@@ -74,7 +78,7 @@ def test_malformed_json_is_a_400_not_a_500(api):
 def test_login_ignores_whatever_credentials_the_request_carries(api, user, password, header):
     api.credentials(HTTP_AUTHORIZATION=header)
     api.cookies["access_token"] = "garbage"
-    response = api.post("/api/jwt/token/", {"username": "alice", "password": password}, "json")
+    response = api.post("/api/jwt/token/", {"username": ALICE, "password": password}, "json")
     assert response.status_code == 200
 
 
@@ -160,7 +164,7 @@ def test_verify_answers_as_the_profile_once_a_deactivation_bypassing_signals_is_
     time_machine.move_to(timezone.now(), tick=False)
     profile = _bearer(tokens["access"])
     assert profile.get("/api/jwt/profile/").status_code == 200
-    User.objects.filter(pk=user.pk).update(is_active=False)
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
     time_machine.shift(dualauth_settings.FAMILY_CACHE_TTL + timedelta(seconds=1))
     assert profile.get("/api/jwt/profile/").status_code == 401
     response = api.post("/api/jwt/token/verify/", {"token": tokens[token_type]}, "json")
@@ -195,14 +199,14 @@ def test_logout_revokes_the_refresh_and_access_tokens_of_that_login(api, tokens)
 
 
 def test_logout_leaves_the_users_other_logins_alone(api, tokens, password):
-    other = api.post("/api/jwt/token/", {"username": "alice", "password": password}, "json")
+    other = api.post("/api/jwt/token/", {"username": ALICE, "password": password}, "json")
     api.post("/api/jwt/logout/", {"refresh": tokens["refresh"]}, "json")
     assert _bearer(other.json()["access"]).get("/api/jwt/profile/").status_code == 200
 
 
 def test_jwt_profile_ignores_cookies(user, password):
     browser = ModeClient("jwt-cookie")
-    browser.login("alice", password)
+    browser.login(ALICE, password)
     response = browser.request("get", "/api/jwt/profile/")
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
@@ -216,16 +220,16 @@ def test_jwt_profile_refuses_another_authorization_scheme(api, user):
 
 
 def test_devices_lists_my_live_token_families_with_the_current_one_marked(api, tokens, password):
-    api.post("/api/jwt/token/", {"username": "alice", "password": password}, "json")
-    ModeClient("session").login("alice", password)
+    api.post("/api/jwt/token/", {"username": ALICE, "password": password}, "json")
+    ModeClient("session").login(ALICE, password)
     rows = _bearer(tokens["access"]).get("/api/jwt/devices/").json()
     assert len(rows) == 2
-    assert set(rows[0]) == {"id", "created_at", "last_used_at", "user_agent", "ip", "current"}
+    assert set(rows[0]) == LOGIN_FIELDS
     assert [row["current"] for row in rows].count(True) == 1
 
 
 def test_deleting_a_device_revokes_that_family_at_once(api, tokens, password):
-    other = api.post("/api/jwt/token/", {"username": "alice", "password": password}, "json")
+    other = api.post("/api/jwt/token/", {"username": ALICE, "password": password}, "json")
     me = _bearer(tokens["access"])
     target = next(row["id"] for row in me.get("/api/jwt/devices/").json() if not row["current"])
     assert me.delete(f"/api/jwt/devices/{target}/").status_code == 204
@@ -237,7 +241,7 @@ def test_deleting_a_device_revokes_that_family_at_once(api, tokens, password):
 def test_nothing_in_the_database_would_authenticate(api, tokens, password):
     rotated = _refresh(api, tokens["refresh"]).json()
     browser = ModeClient("jwt-cookie")
-    browser.login("alice", password)
+    browser.login(ALICE, password)
     secrets = {
         tokens["access"],
         tokens["refresh"],
@@ -264,15 +268,15 @@ def test_nothing_in_the_database_would_authenticate(api, tokens, password):
 def browser(user, password) -> ModeClient:
     """A browser logged in with token cookies."""
     client = ModeClient("jwt-cookie")
-    assert client.login("alice", password).status_code == 200
+    assert client.login(ALICE, password).status_code == 200
     return client
 
 
 def test_cookie_login_sets_httponly_scoped_cookies_and_no_token_in_the_body(user, password):
     client = ModeClient("jwt-cookie")
-    response = client.login("alice", password)
+    response = client.login(ALICE, password)
     assert response.status_code == 200
-    assert response.json()["username"] == "alice"
+    assert response.json()["username"] == ALICE
     assert "access" not in response.json()
     assert "refresh" not in response.json()
     access, refresh = response.cookies["access_token"], response.cookies["refresh_token"]
@@ -283,12 +287,13 @@ def test_cookie_login_sets_httponly_scoped_cookies_and_no_token_in_the_body(user
         assert cookie["samesite"] == "Lax"
         assert not cookie["secure"]
         assert cookie.value not in response.content.decode()
-    assert access["max-age"] == 300
+    access_lifetime = simplejwt_settings.api_settings.ACCESS_TOKEN_LIFETIME
+    assert access["max-age"] == int(access_lifetime.total_seconds())
 
 
 def test_cookie_flags_are_secure_when_the_deployment_is_https(user, password, settings):
     settings.DUALAUTH = {"COOKIE_SECURE": True}
-    response = ModeClient("jwt-cookie").login("alice", password)
+    response = ModeClient("jwt-cookie").login(ALICE, password)
     assert response.cookies["access_token"]["secure"]
     assert response.cookies["refresh_token"]["secure"]
 
@@ -296,14 +301,12 @@ def test_cookie_flags_are_secure_when_the_deployment_is_https(user, password, se
 def test_cookie_login_rotates_the_csrf_token(user, password):
     client = ModeClient("jwt-cookie")
     before = client.csrf_token()
-    response = client.login("alice", password)
+    response = client.login(ALICE, password)
     assert response.cookies["csrftoken"].value != before
 
 
 def test_cookie_login_requires_csrf(api, user, password):
-    response = api.post(
-        "/api/jwt/cookie/login/", {"username": "alice", "password": password}, "json"
-    )
+    response = api.post("/api/jwt/cookie/login/", {"username": ALICE, "password": password}, "json")
     assert response.status_code == 403
     assert response.json()["code"] == "csrf_failed"
     assert "access_token" not in response.cookies
@@ -314,7 +317,8 @@ def test_cookie_refresh_rotates_both_cookies(browser):
     refresh = browser.client.cookies["refresh_token"].value
     response = browser.request("post", "/api/jwt/cookie/refresh/")
     assert response.status_code == 200
-    assert response.json() == {"expires_in": 300}
+    access_lifetime = simplejwt_settings.api_settings.ACCESS_TOKEN_LIFETIME
+    assert response.json() == {"expires_in": int(access_lifetime.total_seconds())}
     assert response.cookies["access_token"].value != access
     assert response.cookies["refresh_token"].value != refresh
     assert response.cookies["refresh_token"]["path"] == REFRESH_COOKIE_PATH
@@ -359,12 +363,12 @@ def test_cookie_logout_requires_csrf(browser):
 
 def test_a_stale_access_cookie_never_blocks_a_cookie_login(browser, password):
     browser.client.cookies["access_token"] = "stale"
-    assert browser.login("alice", password).status_code == 200
+    assert browser.login(ALICE, password).status_code == 200
 
 
 def test_a_browser_lists_and_revokes_its_devices_with_the_cookie_and_csrf(browser, password):
     other = ModeClient("jwt-header")
-    other.login("alice", password)
+    other.login(ALICE, password)
     rows = browser.request("get", "/api/jwt/devices/")
     assert rows.status_code == 200
     assert rows["Auth-Mode"] == "jwt-cookie"

@@ -140,18 +140,9 @@ def test_an_api_session_cookie_no_longer_opens_the_admin_after_logout_all(staff,
     assert not _admin_opens(browser)
 
 
-def test_a_django_session_without_a_family_does_not_open_the_admin(staff):
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-
-    from session_auth.sessions import SessionStore
-
-    store = SessionStore()
-    store[SESSION_KEY] = str(staff.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = staff.get_session_auth_hash()
-    store.save()
+def test_a_django_session_without_a_family_does_not_open_the_admin(staff, familyless_session):
     browser = Client()
-    browser.cookies["sessionid"] = store.session_key
+    browser.cookies["sessionid"] = familyless_session(staff)
     assert not _admin_opens(browser)
 
 

@@ -4,16 +4,19 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from common.conf import dualauth_settings
 from common.models import LoginFamily
 from common.selectors import family_cache_key
 from session_auth.services import FAMILY_SESSION_KEY, SEEN_SESSION_KEY
 from session_auth.sessions import SessionStore
-from tests.modes import ModeClient
+from tests.conftest import login_name
+from tests.modes import LOGIN_FIELDS, ModeClient
+
+ALICE = login_name("alice")
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def browser() -> ModeClient:
 @pytest.fixture
 def session(browser, user, password) -> ModeClient:
     """A session-mode client logged in as alice."""
-    assert browser.login(user.username, password).status_code == 200
+    assert browser.login(user.get_username(), password).status_code == 200
     return browser
 
 
@@ -44,7 +47,7 @@ def test_csrf_bootstrap_returns_a_usable_token_and_sets_a_script_readable_cookie
     assert cookie["samesite"] == "Lax"
     login = api.post(
         "/api/session/login/",
-        {"username": "alice", "password": password},
+        {"username": ALICE, "password": password},
         format="json",
         HTTP_X_CSRFTOKEN=response.json()["csrf_token"],
     )
@@ -52,24 +55,25 @@ def test_csrf_bootstrap_returns_a_usable_token_and_sets_a_script_readable_cookie
 
 
 def test_login_returns_the_profile_and_sets_an_httponly_session_cookie(browser, user, password):
-    response = browser.login(user.username, password)
+    response = browser.login(user.get_username(), password)
     assert response.status_code == 200
-    assert response.json()["username"] == "alice"
+    assert response.json()["username"] == ALICE
     cookie = response.cookies["sessionid"]
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
     assert not cookie["secure"]
-    assert cookie["max-age"] == 14 * 24 * 3600
+    absolute = dualauth_settings.SESSION_ABSOLUTE_TIMEOUT
+    assert cookie["max-age"] == int(absolute.total_seconds())
 
 
 def test_session_cookie_is_secure_when_the_deployment_is_https(browser, user, password, settings):
     settings.SESSION_COOKIE_SECURE = True
-    response = browser.login(user.username, password)
+    response = browser.login(user.get_username(), password)
     assert response.cookies["sessionid"]["secure"]
 
 
 def test_login_without_remember_sets_a_cookie_that_ends_with_the_browser(browser, user, password):
-    response = browser.login(user.username, password, remember=False)
+    response = browser.login(user.get_username(), password, remember=False)
     cookie = response.cookies["sessionid"]
     assert cookie["max-age"] == ""
     assert cookie["expires"] == ""
@@ -77,7 +81,7 @@ def test_login_without_remember_sets_a_cookie_that_ends_with_the_browser(browser
 
 def test_login_requires_csrf_so_there_is_no_login_csrf(api, user, password):
     response = api.post(
-        "/api/session/login/", {"username": "alice", "password": password}, format="json"
+        "/api/session/login/", {"username": ALICE, "password": password}, format="json"
     )
     assert response.status_code == 403
     assert response.json()["code"] == "csrf_failed"
@@ -87,7 +91,7 @@ def test_login_requires_csrf_so_there_is_no_login_csrf(api, user, password):
 def test_login_issues_a_new_session_key_and_a_new_csrf_token(session, password):
     old_key = session.client.cookies["sessionid"].value
     old_csrf = session.csrf_token()
-    response = session.login("alice", password)
+    response = session.login(ALICE, password)
     assert response.status_code == 200
     assert response.cookies["sessionid"].value != old_key
     assert response.cookies["csrftoken"].value != old_csrf
@@ -96,7 +100,7 @@ def test_login_issues_a_new_session_key_and_a_new_csrf_token(session, password):
 
 def test_a_planted_session_key_is_never_adopted_at_login(browser, user, password):
     browser.client.cookies["sessionid"] = "attackerchosenkey1234567890abcdef"
-    response = browser.login(user.username, password)
+    response = browser.login(user.get_username(), password)
     assert response.status_code == 200
     assert response.cookies["sessionid"].value != "attackerchosenkey1234567890abcdef"
 
@@ -105,12 +109,12 @@ def test_login_with_a_stale_session_cookie_still_works(session, user, password):
     stale = session.client.cookies["sessionid"].value
     assert session.logout().status_code == 204
     session.client.cookies["sessionid"] = stale
-    assert session.login(user.username, password).status_code == 200
+    assert session.login(user.get_username(), password).status_code == 200
 
 
 def test_logging_in_again_retires_the_previous_sessions_login(session, password):
     first = LoginFamily.objects.get()
-    session.login("alice", password)
+    session.login(ALICE, password)
     first.refresh_from_db()
     assert first.revoked_at is not None
     assert LoginFamily.objects.filter(revoked_at__isnull=True).count() == 1
@@ -141,7 +145,7 @@ def test_a_bearer_header_is_ignored_by_the_session_profile(session, user, passwo
     session.client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
     assert session.request("get", "/api/session/profile/").status_code == 200
     jwt = ModeClient("jwt-header")
-    jwt.login(user.username, password)
+    jwt.login(user.get_username(), password)
     response = jwt.request("get", "/api/session/profile/")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
@@ -150,13 +154,13 @@ def test_a_bearer_header_is_ignored_by_the_session_profile(session, user, passwo
 def test_sessions_lists_my_live_sessions_with_the_current_one_marked(session, user, password):
     other = ModeClient("session")
     other.client.credentials(HTTP_USER_AGENT="OtherBrowser/1.0")
-    other.login(user.username, password)
+    other.login(user.get_username(), password)
     response = session.request("get", "/api/session/sessions/")
     assert response.status_code == 200
     rows = response.json()
     assert len(rows) == 2
     assert {row["current"] for row in rows} == {True, False}
-    assert set(rows[0]) == {"id", "created_at", "last_seen_at", "user_agent", "ip", "current"}
+    assert set(rows[0]) == LOGIN_FIELDS
     keys = {session.client.cookies["sessionid"].value, other.client.cookies["sessionid"].value}
     assert not keys & {row["id"] for row in rows}
     assert any(row["user_agent"] == "OtherBrowser/1.0" for row in rows)
@@ -165,7 +169,7 @@ def test_sessions_lists_my_live_sessions_with_the_current_one_marked(session, us
 
 def test_deleting_a_session_ends_it_at_once(session, user, password):
     other = ModeClient("session")
-    other.login(user.username, password)
+    other.login(user.get_username(), password)
     rows = session.request("get", "/api/session/sessions/").json()
     target = next(row["id"] for row in rows if not row["current"])
     assert session.request("delete", f"/api/session/sessions/{target}/").status_code == 204
@@ -177,7 +181,7 @@ def test_deleting_a_session_ends_it_at_once(session, user, password):
 def test_deleting_someone_elses_session_is_a_404(session, make_user, password):
     bob = ModeClient("session")
     make_user("bob")
-    bob.login("bob", password)
+    bob.login(login_name("bob"), password)
     bobs = bob.request("get", "/api/session/sessions/").json()[0]["id"]
     response = session.request("delete", f"/api/session/sessions/{bobs}/")
     assert response.status_code == 404
@@ -194,7 +198,8 @@ def test_deleting_an_unknown_session_is_a_json_404(session, family_id):
 
 def test_a_session_idle_longer_than_the_idle_timeout_ends(session):
     store = _session_store(session)
-    store[SEEN_SESSION_KEY] = int(time.time()) - 2 * 24 * 3600 - 1
+    idle = dualauth_settings.SESSION_IDLE_TIMEOUT.total_seconds()
+    store[SEEN_SESSION_KEY] = int(time.time() - idle) - 1
     store.save()
     response = session.request("get", "/api/session/profile/")
     assert response.status_code == 401
@@ -203,7 +208,10 @@ def test_a_session_idle_longer_than_the_idle_timeout_ends(session):
 
 def test_activity_keeps_a_session_alive_and_updates_last_seen(session):
     store = _session_store(session)
-    store[SEEN_SESSION_KEY] = int(time.time()) - 3600
+    # Seen long enough ago to be touched again, not so long ago that it ended.
+    idle = dualauth_settings.SESSION_IDLE_TIMEOUT.total_seconds()
+    touch = dualauth_settings.TOUCH_INTERVAL.total_seconds()
+    store[SEEN_SESSION_KEY] = int(time.time() - (idle + touch) / 2)
     store.save()
     before = LoginFamily.objects.get().last_seen_at
     assert session.request("get", "/api/session/profile/").status_code == 200
@@ -220,14 +228,9 @@ def test_a_session_past_its_absolute_timeout_ends(session):
     assert session.request("get", "/api/session/profile/").status_code == 401
 
 
-def test_a_session_without_a_login_family_is_refused(user):
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.save()
+def test_a_session_without_a_login_family_is_refused(user, familyless_session):
     client = APIClient(enforce_csrf_checks=True)
-    client.cookies["sessionid"] = store.session_key
+    client.cookies["sessionid"] = familyless_session(user)
     response = client.get("/api/session/profile/")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
@@ -244,7 +247,7 @@ def test_a_login_made_anywhere_by_djangos_login_is_a_family(user):
 def test_a_form_encoded_login_is_refused_as_unsupported(browser, password):
     response = browser.client.post(
         "/api/session/login/",
-        {"username": "alice", "password": password},
+        {"username": ALICE, "password": password},
         HTTP_X_CSRFTOKEN=browser.csrf_token(),
     )
     assert response.status_code == 415

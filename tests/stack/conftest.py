@@ -1,7 +1,6 @@
 """The stack: a private Redis and two gunicorn instances sharing it and the test database."""
 
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,20 +12,19 @@ import pytest
 import redis
 from django.contrib.auth.models import User
 
-from bench.server import process_stop
+from bench.processes import ServerProcess, free_port
 from tests.conftest import require_service, uses_postgres
-from tests.live import LiveServer, free_port
+from tests.live import LiveServer
 from tests.stack.clients import StackClient
 
 
-class RedisServer:
+class RedisServer(ServerProcess):
     """A throwaway redis-server on a port of its own, without persistence, stopped by PID."""
 
     def __init__(self, port: int, log_path: Path) -> None:
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
         self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
 
     def client(self) -> redis.Redis:
         """A client of this server."""
@@ -34,39 +32,32 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> "RedisServer":
         """Start the server (again, on the same port) and wait until it answers."""
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--daemonize",
-                    "no",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if self.client().ping():
-                    return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not answer")
+        self._launch(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            self._pong,
+            timeout=timeout,
+            interval=0.05,
+        )
+        return self
 
-    def stop(self) -> None:
-        """Stop the server by its PID and wait for it."""
-        if self.process is None:
-            return
-        process_stop(self.process)
-        self.process = None
+    def _pong(self) -> bool | None:
+        """True once the server answers a PING; None before."""
+        try:
+            return True if self.client().ping() else None
+        except redis.ConnectionError:
+            return None
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from common.selectors import user_get_by_login
 from common.services import user_create
 
 USAGE = """
@@ -49,7 +49,7 @@ class Command(BaseCommand):
         username, password = settings.DEMO_ACCOUNT["username"], settings.DEMO_ACCOUNT["password"]
         if not password:
             raise CommandError("DEMO_PASSWORD is not set: `make run` writes one into .env.")
-        user = get_user_model().objects.filter(username=username).first()
+        user = user_get_by_login(login=username)
         if user is None:
             user_create(
                 username=username,

@@ -1,14 +1,17 @@
-"""The hot path: a steady-state authenticated read needs no SQL, and the snapshot stays true."""
+"""The principal on the hot path: no SQL in the steady state, true to the user, frozen."""
+
+from dataclasses import FrozenInstanceError
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.serializers import Serializer
 
-from common.models import CachedUser, LoginFamily
-from common.selectors import login_get
+from common.models import LoginFamily
+from common.principal import principal_from_user
+from common.selectors import user_get
 from common.serializers import ProfileSerializer
-from common.services import profile_update
+from common.services import login_authenticate, profile_update
 
 
 def _warm(client) -> None:
@@ -26,29 +29,30 @@ def test_a_steady_state_profile_read_costs_no_sql_in_any_mode(logged_in):
 
 def test_a_profile_edit_is_seen_at_once_despite_the_cached_snapshot(logged_in, user):
     _warm(logged_in)
-    profile_update(user=user, display_name="Changed elsewhere")
+    profile_update(user_id=user.pk, display_name="Changed elsewhere")
     assert logged_in.request("get", logged_in.profile_path).json()["display_name"] == (
         "Changed elsewhere"
     )
 
 
-def test_a_cached_user_is_read_only(logged_in, user):
+def test_the_hot_path_gives_a_frozen_principal_of_the_user(logged_in, user):
     _warm(logged_in)
     family = LoginFamily.objects.get(user=user)
-    login = login_get(family_id=family.pk, user_id=user.pk)
-    assert login is not None
-    cached = login[1]
-    assert isinstance(cached, CachedUser)
-    assert cached.get_session_auth_hash() == user.get_session_auth_hash()
-    with pytest.raises(TypeError, match="read-only"):
-        cached.save()
+    found = login_authenticate(family_id=family.pk, user_id=user.pk)
+    assert found is not None
+    principal = found[1]
+    assert principal == principal_from_user(user_get(user_id=user.pk))
+    assert principal.get_session_auth_hash() == user.get_session_auth_hash()
+    with pytest.raises(FrozenInstanceError):
+        principal.username = "mallory"
 
 
 def test_a_family_of_another_user_is_not_a_login(logged_in, user, make_user):
     family = LoginFamily.objects.get(user=user)
-    assert login_get(family_id=family.pk, user_id=make_user("bob").pk) is None
+    assert login_authenticate(family_id=family.pk, user_id=make_user("bob").pk) is None
 
 
 def test_the_fast_profile_body_is_what_the_declared_fields_describe(user):
-    serializer = ProfileSerializer(user)
-    assert serializer.data == Serializer.to_representation(ProfileSerializer(), user)
+    principal = principal_from_user(user)
+    serializer = ProfileSerializer(principal)
+    assert serializer.data == Serializer.to_representation(ProfileSerializer(), principal)

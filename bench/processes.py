@@ -1,0 +1,110 @@
+"""Child processes of the benchmark and the tests: free ports, start, wait until answering, stop."""
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Container, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_start(
+    args: Sequence[str],
+    log_path: Path,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> "subprocess.Popen[bytes]":
+    """Start `args` with its output and errors appended to `log_path`."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(  # noqa: S603
+            args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def process_stop(process: "subprocess.Popen[bytes]") -> None:
+    """Terminate `process`, kill it if it lingers, and reap it."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def first_answer(
+    process: "subprocess.Popen[bytes]",
+    ask: Callable[[], T | None],
+    *,
+    log_path: Path,
+    timeout: float,
+    interval: float = 0.1,
+) -> T:
+    """`ask()`'s first answer but None; if `process` exits or `timeout` passes first, raise."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        answer = ask()
+        if answer is not None:
+            return answer
+        time.sleep(interval)
+    # The log says why: a port in use, a failed check, a missing setting.
+    log = log_path.read_text(errors="replace")
+    if process.poll() is not None:
+        raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{log}")
+    raise RuntimeError(f"{process.args!r} did not answer within {timeout} s:\n{log}")
+
+
+def http_answer(
+    url: str, *, accept: Container[int] | None = None, timeout: float = 2.0
+) -> httpx.Response | None:
+    """`url`'s answer to a GET; None until something answers there with a status in `accept`."""
+    try:
+        response = httpx.get(url, timeout=timeout)
+    except httpx.TransportError:
+        return None
+    return response if accept is None or response.status_code in accept else None
+
+
+class ServerProcess:
+    """A server run as a child process: started until it answers, stopped by PID."""
+
+    log_path: Path
+    process: "subprocess.Popen[bytes] | None" = None
+
+    def _launch(
+        self,
+        args: Sequence[str],
+        ask: Callable[[], object | None],
+        *,
+        timeout: float,
+        interval: float = 0.1,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Start `args`, logging to `log_path`, and wait for `ask()`'s first answer; else stop."""
+        self.process = process_start(args, self.log_path, cwd=cwd, env=env)
+        try:
+            first_answer(
+                self.process, ask, log_path=self.log_path, timeout=timeout, interval=interval
+            )
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the server by its PID and wait for it."""
+        if self.process is None:
+            return
+        process_stop(self.process)
+        self.process = None

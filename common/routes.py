@@ -1,0 +1,87 @@
+"""The route table: where each mode's endpoints live under the API prefix, written once.
+
+The URLconfs build their patterns from it (`build_urlpatterns`), and the tests, the
+benchmark and the README's table read it, so a path can change in one place only.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.urls import URLPattern, path
+
+from common.conf import REFRESH_COOKIE_SUBPATH, dualauth_settings
+
+SESSION, JWT_HEADER, JWT_COOKIE = "session", "jwt-header", "jwt-cookie"
+MODES = (SESSION, JWT_HEADER, JWT_COOKIE)
+
+# Each mode's endpoints, as a client of that mode calls them, under the API prefix.
+MODE_ROUTES: dict[str, dict[str, str]] = {
+    SESSION: {
+        "csrf": "session/csrf/",
+        "login": "session/login/",
+        "logout": "session/logout/",
+        "profile": "session/profile/",
+        "logins": "session/sessions/",
+        "login-revoke": "session/sessions/<uuid:family_id>/",
+    },
+    JWT_HEADER: {
+        "login": "jwt/token/",
+        "refresh": "jwt/token/refresh/",
+        "verify": "jwt/token/verify/",
+        "logout": "jwt/logout/",
+        "profile": "jwt/profile/",
+        "logins": "jwt/devices/",
+        "login-revoke": "jwt/devices/<uuid:family_id>/",
+    },
+    JWT_COOKIE: {
+        # A browser bootstraps CSRF where the session mode does, and reads the profile and
+        # its devices through the endpoints it shares with the other modes.
+        "csrf": "session/csrf/",
+        "login": f"{REFRESH_COOKIE_SUBPATH}login/",
+        "refresh": f"{REFRESH_COOKIE_SUBPATH}refresh/",
+        "logout": f"{REFRESH_COOKIE_SUBPATH}logout/",
+        "profile": "profile/",
+        "logins": "jwt/devices/",
+        "login-revoke": "jwt/devices/<uuid:family_id>/",
+    },
+}
+# The endpoints of the shared resolver, whichever mode the credential is of.
+SHARED_ROUTES: dict[str, str] = {
+    "profile": "profile/",
+    "logout-all": "logout-all/",
+    "password": "password/",
+    "health": "health/",
+    "schema": "schema/",
+    "docs": "docs/",
+}
+
+
+def mode_path(mode: str, endpoint: str, **kwargs: Any) -> str:
+    """The absolute path of `endpoint` in `mode`, with its parameters filled in."""
+    route = MODE_ROUTES[mode][endpoint]
+    for name, value in kwargs.items():
+        route = route.replace(f"<uuid:{name}>", str(value))
+    return dualauth_settings.API_PREFIX + route
+
+
+def build_urlpatterns(
+    mode: str, views: Mapping[str, Callable[..., Any]], *, skip: tuple[str, ...] = ()
+) -> list[URLPattern]:
+    """The URL patterns of `mode`: each endpoint of its table served by its view in `views`.
+
+    `skip` names the endpoints another table serves; every other endpoint must have a view.
+    """
+    served = {endpoint for endpoint in MODE_ROUTES[mode] if endpoint not in skip}
+    if set(views) != served:
+        raise ValueError(f"{mode}: views for {sorted(views)}, endpoints {sorted(served)}")
+    return [
+        path(MODE_ROUTES[mode][endpoint], view, name=f"{mode}-{endpoint}")
+        for endpoint, view in views.items()
+    ]
+
+
+def build_shared_urlpatterns(views: Mapping[str, Callable[..., Any]]) -> list[URLPattern]:
+    """The URL patterns of the shared resolver's endpoints."""
+    if set(views) != set(SHARED_ROUTES):
+        raise ValueError(f"shared: views for {sorted(views)}, endpoints {sorted(SHARED_ROUTES)}")
+    return [path(SHARED_ROUTES[name], view, name=name) for name, view in views.items()]

@@ -1,0 +1,38 @@
+"""The route table: every path in it is served, and the README shows it as it is."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import resolve
+
+from common.routes import MODE_ROUTES, MODES, SHARED_ROUTES, mode_path
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+FAMILY_ID = "5f0c0e0a-7d3b-4c5e-9a1e-2b6f4d8c9e10"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_endpoint_of_every_mode_is_served_where_the_table_says(mode):
+    for endpoint in MODE_ROUTES[mode]:
+        match = resolve(mode_path(mode, endpoint, family_id=FAMILY_ID))
+        assert match.namespace == "dualauth", (mode, endpoint)
+        assert match.url_name != "api-not-found", (mode, endpoint)
+
+
+def test_every_shared_endpoint_is_served_under_the_api_prefix(settings):
+    for name, path in SHARED_ROUTES.items():
+        assert resolve(settings.DUALAUTH["API_PREFIX"] + path).url_name == name
+
+
+def test_the_readme_route_table_is_the_route_table():
+    text = README.read_text()
+    table = text.split("<!-- routes -->")[1].split("<!-- /routes -->")[0]
+    rows = [line for line in table.strip().splitlines()[2:]]
+    readme = {}
+    for row in rows:
+        endpoint, *paths = (cell.strip() for cell in row.strip("|").split("|"))
+        for mode, path in zip(MODES, paths, strict=True):
+            if path:
+                readme.setdefault(mode, {})[endpoint] = re.sub(r"^`|`$", "", path)
+    assert readme == MODE_ROUTES

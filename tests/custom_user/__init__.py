@@ -1,0 +1,1 @@
+"""A user model as teams that adopt dualauth write them: email login, UUID primary key."""
