@@ -2,7 +2,7 @@
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -14,8 +14,6 @@ from common.models import LoginFamily
 from common.principal import UserId, UserModel
 
 REVOKED = "revoked"
-# The cache value of a live family: the fields of `FamilyState`, in order.
-FAMILY_STATE_FIELDS = ("user_id", "expires_at", "password_epoch")
 
 
 @dataclass(frozen=True)
@@ -26,9 +24,9 @@ class FamilyState:
     expires_at: float
     password_epoch: str
 
-    def as_cached(self) -> tuple[UserId, float, str]:
-        """The state as the cache keeps it."""
-        return (self.user_id, self.expires_at, self.password_epoch)
+    def as_cached(self) -> tuple[Any, ...]:
+        """The state as the cache keeps it: its fields, in order."""
+        return astuple(self)
 
 
 def family_cache_key(family_id: uuid.UUID | str) -> str:
@@ -62,7 +60,7 @@ def login_cache_get(
 
 def family_state_from_cache(value: Any) -> FamilyState | None:
     """The state a cache value holds, or None when it holds none (a miss, or `REVOKED`)."""
-    if not isinstance(value, tuple | list) or len(value) != len(FAMILY_STATE_FIELDS):
+    if not isinstance(value, tuple | list) or len(value) != len(fields(FamilyState)):
         return None
     return FamilyState(*value)
 

@@ -313,36 +313,34 @@ def login_attempt_reserve(
     """
     window = dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
     buckets = _throttle_buckets(username=username, request=request, device_token=device_token)
-    _windows_end(keys=[key for key, _ in buckets], window=window)
-    counters, over = [], []
+    now = time.time()
+    # With the cache down nothing is read and every count is 0: the throttle fails open.
+    starts = cache_get_many([f"{key}:t" for key, _ in buckets]) or {}
+    counters, waits = [], []
     for key, limit in buckets:
-        cache_add(f"{key}:t", time.time(), timeout=window)
-        # With the cache down the count is 0: the throttle fails open, logins keep working.
+        start = _window_start(key, starts.get(f"{key}:t"), now=now, window=window)
         if cache_count(f"{key}:n", 1, timeout=window) > limit:
-            over.append(key)
+            waits.append(start + window - now)
         counters.append(f"{key}:n")
-    if over:
+    if waits:
         login_attempt_release(counters)
-        starts = cache_get_many([f"{key}:t" for key in over]) or {}
-        waits = [starts.get(f"{key}:t", time.time()) + window - time.time() for key in over]
         audit_event("login_throttled", request=request, username=username)
         raise Throttled(wait=max(1, math.ceil(max(waits))))
     return counters
 
 
-def _windows_end(*, keys: list[str], window: float) -> None:
-    """Forget the counts of buckets whose window is over by this process's clock.
+def _window_start(key: str, start: float | None, *, now: float, window: float) -> float:
+    """When the bucket's window began; one over by this process's clock ends, and one begins.
 
-    The cache's expiry ends them too; this keeps the window exact, and on a clock
-    a test controls.
+    The cache's expiry ends a window too; this keeps it exact, and on a clock a test controls.
     """
-    now = time.time()
-    starts = cache_get_many([f"{key}:t" for key in keys]) or {}
-    for key in keys:
-        start = starts.get(f"{key}:t")
-        if start is not None and float(start) + window <= now:
-            cache_delete(f"{key}:n")
-            cache_delete(f"{key}:t")
+    if start is not None and float(start) + window > now:
+        return float(start)
+    if start is not None:
+        cache_delete(f"{key}:n")
+        cache_delete(f"{key}:t")
+    cache_add(f"{key}:t", now, timeout=window)
+    return now
 
 
 def login_attempt_release(counters: list[str]) -> None:

@@ -12,25 +12,23 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.cache import cache, caches
-from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.locmem import LocMemCache
 from django.test import override_settings
 from django.urls import clear_url_caches
 from rest_framework.test import APIClient
 
 from common.audit import JsonFormatter
 from common.cache import ALIAS
+from common.checks import PROCESS_LOCAL_CACHES
 from common.services import user_create
 from tests.live import LiveServer
 from tests.modes import MODES, ModeClient
 
 PASSWORD = "correct horse battery staple"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
 # Caches that each process keeps to itself, or that keep nothing: server processes on one
 # share no state with each other, and the tests' cache_clear does not reach them.
-PROCESS_LOCAL_CACHES = (LocMemCache, DummyCache)
-
-
 def require_service(available: bool, reason: str) -> None:
     """Skip when a service is missing on a user's machine; in CI, fail instead."""
     if not available:
