@@ -13,6 +13,7 @@ from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbS
 from django.contrib.sessions.backends.db import SessionStore as DbStore
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.cache.backends.base import BaseCache
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -44,43 +45,34 @@ class SessionStore(CachedDbStore):
         raw = cache_key.removeprefix(self.cache_key_prefix)
         return self.cache_key_prefix + session_key_stored(raw)
 
-    def _get_session_from_db(self) -> AbstractBaseSession | None:
-        session = (
-            self.model.objects.filter(
-                session_key=session_key_stored(self.session_key or ""),
-                expire_date__gt=timezone.now(),
-            ).first()
-            if self.session_key
-            else None
+    def _stored_row(self) -> QuerySet[AbstractBaseSession]:
+        """This session's unexpired row, found by the stored form of its key."""
+        return self.model.objects.filter(
+            session_key=session_key_stored(self.session_key or ""), expire_date__gt=timezone.now()
         )
+
+    def _get_session_from_db(self) -> AbstractBaseSession | None:
+        session = self._stored_row().first() if self.session_key else None
         if session is None:
             self._session_key = None
         return session
 
     async def _aget_session_from_db(self) -> AbstractBaseSession | None:
-        session = (
-            await self.model.objects.filter(
-                session_key=session_key_stored(self.session_key or ""),
-                expire_date__gt=timezone.now(),
-            ).afirst()
-            if self.session_key
-            else None
-        )
+        session = await self._stored_row().afirst() if self.session_key else None
         if session is None:
             self._session_key = None
         return session
 
     def exists(self, session_key: str) -> bool:
         """Whether a session is stored under `session_key`, in the cache or the database."""
-        return (
-            DbStore.exists(self, session_key_stored(session_key))
-            or (self.cache_key_prefix + session_key_stored(session_key)) in self._cache
-        )
+        stored = session_key_stored(session_key)
+        return self.cache_key_prefix + stored in self._cache or DbStore.exists(self, stored)
 
     async def aexists(self, session_key: str) -> bool:
         """Whether a session is stored under `session_key`, in the cache or the database."""
-        return await DbStore.aexists(self, session_key_stored(session_key)) or (
-            await self._cache.ahas_key(self.cache_key_prefix + session_key_stored(session_key))
+        stored = session_key_stored(session_key)
+        return await self._cache.ahas_key(self.cache_key_prefix + stored) or await DbStore.aexists(
+            self, stored
         )
 
     def create_model_instance(self, data: dict[str, Any]) -> AbstractBaseSession:
