@@ -71,17 +71,27 @@ def build_urlpatterns(
 
     `skip` names the endpoints another table serves; every other endpoint must have a view.
     """
-    served = {endpoint for endpoint in MODE_ROUTES[mode] if endpoint not in skip}
-    if set(views) != served:
-        raise ValueError(f"{mode}: views for {sorted(views)}, endpoints {sorted(served)}")
-    return [
-        path(MODE_ROUTES[mode][endpoint], view, name=f"{mode}-{endpoint}")
-        for endpoint, view in views.items()
-    ]
+    return _urlpatterns(mode, MODE_ROUTES[mode], views, skip=skip, name_prefix=f"{mode}-")
 
 
 def build_shared_urlpatterns(views: Mapping[str, Callable[..., Any]]) -> list[URLPattern]:
     """The URL patterns of the shared resolver's endpoints."""
-    if set(views) != set(SHARED_ROUTES):
-        raise ValueError(f"shared: views for {sorted(views)}, endpoints {sorted(SHARED_ROUTES)}")
-    return [path(SHARED_ROUTES[name], view, name=name) for name, view in views.items()]
+    return _urlpatterns("shared", SHARED_ROUTES, views)
+
+
+def _urlpatterns(
+    label: str,
+    table: Mapping[str, str],
+    views: Mapping[str, Callable[..., Any]],
+    *,
+    skip: tuple[str, ...] = (),
+    name_prefix: str = "",
+) -> list[URLPattern]:
+    """Each endpoint of `table` but `skip` at its path, served by its view; a view for each."""
+    served = {endpoint for endpoint in table if endpoint not in skip}
+    if set(views) != served:
+        raise ValueError(f"{label}: views for {sorted(views)}, endpoints {sorted(served)}")
+    return [
+        path(table[endpoint], view, name=f"{name_prefix}{endpoint}")
+        for endpoint, view in views.items()
+    ]
