@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework_simplejwt import settings as simplejwt_settings
 
+from bench.processes import free_port
 from clients.mobile import DualauthClient, FileTokenStore, MemoryTokenStore, Tokens
 from clients.mobile.client import LOGIN_PATH, REFRESH_PATH
 from clients.mobile.errors import (
@@ -28,7 +29,7 @@ from clients.mobile.errors import (
 )
 from common.conf import dualauth_settings
 from tests.clients.conftest import Traffic, audit_events, expired_copy
-from tests.live import ROOT, LiveServer, free_port
+from tests.live import ROOT, LiveServer
 
 pytestmark = pytest.mark.server
 

@@ -13,13 +13,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from bench.processes import free_port
 from common.cache import cache_get, cache_probe
 from common.conf import dualauth_settings
 from common.models import LoginFamily
 from common.selectors import REVOKED, family_cache_key
 from common.services import device_token_issue, families_revoke, login_authenticate
 from tests.conftest import cache_clear, login_name
-from tests.live import free_port
 from tests.modes import MODES, ModeClient
 
 ALICE = login_name("alice")
