@@ -49,6 +49,23 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_PROCESS_LOCAL_CACHE": False,
     # How deeply a JSON body may nest lists and objects; deeper ones are a 400.
     "JSON_MAX_DEPTH": 32,
+    # Accounts. `mandatory`: a login needs a verified address; `optional`: the address is
+    # verified by its mail, the login does not wait for it; `none`: no verification mail.
+    "EMAIL_VERIFICATION": "mandatory",
+    "VERIFICATION_KEY_LIFETIME": timedelta(days=3),
+    "RESET_KEY_LIFETIME": timedelta(hours=1),
+    # Where the links of account mails point (`?action=...&key=...`); None: this site's SPA.
+    "FRONTEND_URL": None,
+    # A login is fresh for this long after it began or was re-authenticated: sensitive
+    # actions (email change, account deletion, second factors) need a fresh login.
+    "REAUTH_WINDOW": timedelta(seconds=300),
+    # Calls of each public account endpoint per client address, and mails to one address,
+    # per window.
+    "ACCOUNT_REQUESTS_PER_ADDRESS": 30,
+    "ACCOUNT_MAILS_PER_EMAIL": 3,
+    "ACCOUNT_THROTTLE_WINDOW": timedelta(minutes=15),
+    # Seconds to wait before each new try of a mail the SMTP server refused or did not take.
+    "MAIL_RETRY_DELAYS": (1.0, 5.0, 30.0),
 }
 
 MAX_REFRESH_GRACE_PERIOD = timedelta(seconds=60)
@@ -58,7 +75,10 @@ INTEGER_KEYS = (
     "LOGIN_FAILURES_PER_USERNAME",
     "LOGIN_FAILURES_PER_ADDRESS",
     "LOGIN_FAILURES_PER_DEVICE",
+    "ACCOUNT_REQUESTS_PER_ADDRESS",
+    "ACCOUNT_MAILS_PER_EMAIL",
 )
+EMAIL_VERIFICATION_CHOICES = ("mandatory", "optional", "none")
 
 
 class DualauthSettings:
@@ -81,6 +101,10 @@ class DualauthSettings:
         values["REFRESH_COOKIE_PATH"] = (
             values["REFRESH_COOKIE_PATH"] or values["API_PREFIX"] + REFRESH_COOKIE_SUBPATH
         )
+        if values["EMAIL_VERIFICATION"] not in EMAIL_VERIFICATION_CHOICES:
+            raise ValueError(
+                f"DUALAUTH['EMAIL_VERIFICATION'] must be one of {EMAIL_VERIFICATION_CHOICES}"
+            )
         if not timedelta(0) <= values["REFRESH_GRACE_PERIOD"] <= MAX_REFRESH_GRACE_PERIOD:
             raise ValueError("DUALAUTH['REFRESH_GRACE_PERIOD'] must be between 0 and 60 seconds")
         return values

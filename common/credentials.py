@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.http import HttpRequest
 from rest_framework.authentication import CSRFCheck
@@ -17,6 +18,15 @@ class Credential:
 
     mode: str
     family_id: uuid.UUID
+    # When the user last proved who they are in this login (epoch seconds).
+    authenticated_at: float
+
+    @property
+    def fresh_until(self) -> datetime:
+        """Until when this login counts as freshly authenticated (REAUTH_WINDOW)."""
+        return datetime.fromtimestamp(self.authenticated_at, tz=UTC) + (
+            dualauth_settings.REAUTH_WINDOW
+        )
 
 
 def csrf_enforce(request: Request | HttpRequest) -> None:

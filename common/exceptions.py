@@ -48,6 +48,36 @@ class CsrfFailed(exceptions.PermissionDenied):
     default_code = "csrf_failed"
 
 
+class KeyNotValid(exceptions.APIException):
+    """An account key that is unknown, tampered with, used or expired."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "This link is not valid: it was used, it expired, or it is not ours."
+    default_code = "key_not_valid"
+
+
+class EmailNotVerified(exceptions.PermissionDenied):
+    """The right password of an account whose address is not verified yet."""
+
+    default_detail = "Verify your email address first: follow the link we mailed you."
+    default_code = "email_not_verified"
+
+
+class ReauthenticationRequired(exceptions.PermissionDenied):
+    """A sensitive action from a login that is not fresh: re-authenticate first."""
+
+    default_detail = "Confirm your password again to do this."
+    default_code = "reauthentication_required"
+
+
+class MfaCodeNotValid(exceptions.APIException):
+    """A second-factor code that is wrong, used, or of a factor the account does not have."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "This code is not valid."
+    default_code = "mfa_code_not_valid"
+
+
 class RequestTooLarge(exceptions.APIException):
     """A body larger than DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default)."""
 

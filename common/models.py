@@ -55,12 +55,40 @@ class LoginFamily(models.Model):
     # The user's password when the login began, as `password_epoch()`: a login made
     # under another password is refused, however the password was changed.
     password_epoch = models.CharField(max_length=16, blank=True)
+    # When the user last proved who they are in this login: at its start, or by
+    # re-authenticating. Sensitive actions need it to be recent (REAUTH_WINDOW).
+    authenticated_at = models.DateTimeField()
 
     class Meta:
         indexes = [models.Index(fields=["user", "revoked_at"], name="family_user_live")]
 
     def __str__(self) -> str:
         return f"{self.mode} login {self.id} of {self.user_id}"
+
+
+class Account(models.Model):
+    """What dualauth keeps of a user's account: its name and address folded, and verification.
+
+    The folded name and address are unique, so no two accounts differ by case alone,
+    whatever the user model enforces. An address with no row here, or whose key another
+    account holds, receives no account mail.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account"
+    )
+    # NULL, not "", for none: unique, yet any number of accounts may have none (Django's advice).
+    username_key = models.CharField(max_length=254, unique=True, null=True, blank=True)
+    email_key = models.CharField(max_length=254, unique=True, null=True, blank=True)
+    email_verified = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"account of {self.user_id}"
+
+
+def identity_key(value: str) -> str | None:
+    """The folded form of a login name or email address under which it is unique; None if empty."""
+    return value.strip().casefold() or None
 
 
 def password_epoch(password: str) -> str:

@@ -53,6 +53,15 @@ SHARED_ROUTES: dict[str, str] = {
     "health": "health/",
     "schema": "schema/",
     "docs": "docs/",
+    # The account around the login.
+    "account": "account/",
+    "signup": "account/signup/",
+    "email-verify": "account/email/verify/",
+    "email-resend": "account/email/resend/",
+    "email-change": "account/email/",
+    "password-reset": "account/password/reset/",
+    "password-reset-confirm": "account/password/reset/confirm/",
+    "reauthenticate": "account/reauthenticate/",
 }
 
 

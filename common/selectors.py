@@ -23,6 +23,7 @@ class FamilyState:
     user_id: UserId
     expires_at: float
     password_epoch: str
+    authenticated_at: float
 
     def as_cached(self) -> tuple[Any, ...]:
         """The state as the cache keeps it: its fields, in order."""
@@ -69,12 +70,17 @@ def family_state_get(*, family_id: uuid.UUID) -> FamilyState | None:
     """The state of a family from the database, or None when it is revoked or gone."""
     row = (
         LoginFamily.objects.filter(pk=family_id, revoked_at__isnull=True)
-        .values_list("user_id", "expires_at", "password_epoch")
+        .values_list("user_id", "expires_at", "password_epoch", "authenticated_at")
         .first()
     )
     if row is None:
         return None
-    return FamilyState(user_id=row[0], expires_at=row[1].timestamp(), password_epoch=row[2])
+    return FamilyState(
+        user_id=row[0],
+        expires_at=row[1].timestamp(),
+        password_epoch=row[2],
+        authenticated_at=row[3].timestamp(),
+    )
 
 
 def family_state_live(state: FamilyState | None, *, user_id: UserId) -> bool:

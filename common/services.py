@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.exceptions import Throttled, ValidationError
 
+from common.accounts.selectors import email_verified
 from common.audit import audit_event
 from common.cache import ALIAS as CACHE_ALIAS
 from common.cache import (
@@ -32,7 +33,7 @@ from common.cache import (
     cache_set_many,
 )
 from common.conf import dualauth_settings
-from common.exceptions import InvalidCredentials
+from common.exceptions import EmailNotVerified, InvalidCredentials
 from common.memo import BoundedMemo
 from common.models import LoginFamily, Profile, password_epoch
 from common.net import client_ip
@@ -147,6 +148,7 @@ def family_create(
         mode=mode,
         created_at=now,
         last_seen_at=now,
+        authenticated_at=now,
         expires_at=now + lifetime,
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
         ip=client_ip(request) or None,
@@ -244,9 +246,14 @@ def families_password_revoke(*, user_id: UserId, password: str) -> int:
     )
 
 
-def _throttle_key(kind: str, value: str) -> str:
+def throttle_key(scope: str, value: str) -> str:
+    """The cache key of the throttle bucket of `value` (an address, a name) in `scope`."""
     digest = hashlib.sha256(value.encode()).hexdigest()[:32]
-    return f"login-failures:{kind}:{digest}"
+    return f"{scope}:{digest}"
+
+
+def _login_throttle_key(kind: str, value: str) -> str:
+    return throttle_key(f"login-failures:{kind}", value)
 
 
 def _username_digest(username: str) -> str:
@@ -295,10 +302,18 @@ def _throttle_buckets(
 ) -> list[tuple[str, int]]:
     device = _device_id(token=device_token, username=username)
     if device:
-        return [(_throttle_key("device", device), dualauth_settings.LOGIN_FAILURES_PER_DEVICE)]
+        return [
+            (_login_throttle_key("device", device), dualauth_settings.LOGIN_FAILURES_PER_DEVICE)
+        ]
     return [
-        (_throttle_key("user", username.casefold()), dualauth_settings.LOGIN_FAILURES_PER_USERNAME),
-        (_throttle_key("ip", client_ip(request)), dualauth_settings.LOGIN_FAILURES_PER_ADDRESS),
+        (
+            _login_throttle_key("user", username.casefold()),
+            dualauth_settings.LOGIN_FAILURES_PER_USERNAME,
+        ),
+        (
+            _login_throttle_key("ip", client_ip(request)),
+            dualauth_settings.LOGIN_FAILURES_PER_ADDRESS,
+        ),
     ]
 
 
@@ -311,20 +326,32 @@ def login_attempt_reserve(
     most the limit of them ever reach a password check. Returns the counters taken,
     for `login_attempt_release` once the password proves right.
     """
-    window = dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
     buckets = _throttle_buckets(username=username, request=request, device_token=device_token)
+    try:
+        return throttle_take(buckets=buckets, window=dualauth_settings.LOGIN_FAILURE_WINDOW)
+    except Throttled:
+        audit_event("login_throttled", request=request, username=username)
+        raise
+
+
+def throttle_take(*, buckets: list[tuple[str, int]], window: timedelta) -> list[str]:
+    """Count a call in each (key, limit) bucket; 429, counting nothing, once one is over its limit.
+
+    The counts are atomic and shared by every instance. Returns the counters taken,
+    for `throttle_release`.
+    """
+    seconds = window.total_seconds()
     now = time.time()
     # With the cache down nothing is read and every count is 0: the throttle fails open.
     starts = cache_get_many([f"{key}:t" for key, _ in buckets]) or {}
     counters, waits = [], []
     for key, limit in buckets:
-        start = _window_start(key, starts.get(f"{key}:t"), now=now, window=window)
-        if cache_count(f"{key}:n", 1, timeout=window) > limit:
-            waits.append(start + window - now)
+        start = _window_start(key, starts.get(f"{key}:t"), now=now, window=seconds)
+        if cache_count(f"{key}:n", 1, timeout=seconds) > limit:
+            waits.append(start + seconds - now)
         counters.append(f"{key}:n")
     if waits:
-        login_attempt_release(counters)
-        audit_event("login_throttled", request=request, username=username)
+        throttle_release(counters, window=window)
         raise Throttled(wait=max(1, math.ceil(max(waits))))
     return counters
 
@@ -345,9 +372,13 @@ def _window_start(key: str, start: float | None, *, now: float, window: float) -
 
 def login_attempt_release(counters: list[str]) -> None:
     """Give back counted attempts: a right password is not a failure."""
-    window = dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
+    throttle_release(counters, window=dualauth_settings.LOGIN_FAILURE_WINDOW)
+
+
+def throttle_release(counters: list[str], *, window: timedelta) -> None:
+    """Give back the calls `throttle_take` counted."""
     for counter in counters:
-        cache_count(counter, -1, timeout=window)
+        cache_count(counter, -1, timeout=window.total_seconds())
 
 
 def login_credentials_check(
@@ -366,6 +397,10 @@ def login_credentials_check(
         audit_event("login_failed", request=request, username=username)
         raise InvalidCredentials()
     login_attempt_release(counters)
+    # Only the right password learns that the address awaits its verification.
+    if dualauth_settings.EMAIL_VERIFICATION == "mandatory" and not email_verified(user_id=user.pk):
+        audit_event("login_unverified", request=request, user_id=user.pk)
+        raise EmailNotVerified()
     return user
 
 
@@ -385,6 +420,16 @@ def profile_update(
     return principal_from_user(user)
 
 
+def password_confirm(*, user: UserModel, password: str, field: str, request: HttpRequest) -> None:
+    """Check the password of a logged-in user, counted as a login attempt; else 400 on `field`."""
+    username = user.get_username()
+    counters = login_attempt_reserve(username=username, request=request)
+    if not user.check_password(password):
+        audit_event("login_failed", request=request, username=username)
+        raise ValidationError({field: ["The current password is not correct."]})
+    login_attempt_release(counters)
+
+
 def password_change(
     *,
     user_id: UserId,
@@ -399,12 +444,7 @@ def password_change(
     password set anywhere else; the kept login moves to the new password first.
     """
     user = get_user_model().objects.get(pk=user_id)
-    username = user.get_username()
-    counters = login_attempt_reserve(username=username, request=request)
-    if not user.check_password(old_password):
-        audit_event("login_failed", request=request, username=username)
-        raise ValidationError({"old_password": ["The current password is not correct."]})
-    login_attempt_release(counters)
+    password_confirm(user=user, password=old_password, field="old_password", request=request)
     try:
         validate_password(new_password, user)
     except DjangoValidationError as e:

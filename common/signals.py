@@ -9,6 +9,7 @@ from django.db.backends.signals import connection_created
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from common.accounts.services import account_sync
 from common.cache import cache_delete
 from common.models import Profile
 from common.selectors import user_cache_key
@@ -21,7 +22,8 @@ User = get_user_model()
 def user_saved(
     sender: type, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any
 ) -> None:
-    """Give a new user a profile; end a deactivated user's logins, and those of an old password.
+    """Give a new user a profile and an account; end a deactivated user's logins, and those of
+    an old password; keep the account in step with the name and address.
 
     Whoever set the password (the API, the admin, `changepassword`, a script's
     `set_password()` and `save()`), the logins begun under another one end here.
@@ -32,6 +34,9 @@ def user_saved(
         families_revoke(user_id=instance.pk, reason="user_deactivated")
     elif update_fields is None or "password" in update_fields:
         families_password_revoke(user_id=instance.pk, password=instance.password)
+    identity = {instance.USERNAME_FIELD, instance.get_email_field_name()}
+    if created or update_fields is None or identity & set(update_fields):
+        account_sync(user=instance)
 
 
 @receiver(post_save, sender=User, dispatch_uid="dualauth_user_forget")

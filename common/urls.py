@@ -3,6 +3,16 @@
 from django.urls import re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from common.accounts.views import (
+    AccountDetailApi,
+    AccountSignupApi,
+    EmailChangeApi,
+    EmailResendApi,
+    EmailVerifyApi,
+    LoginReauthenticateApi,
+    PasswordResetApi,
+    PasswordResetConfirmApi,
+)
 from common.routes import build_shared_urlpatterns
 from common.views import (
     HealthApi,
@@ -26,6 +36,14 @@ urlpatterns = [
             "health": HealthApi.as_view(),
             "schema": SpectacularAPIView.as_view(),
             "docs": SpectacularSwaggerView.as_view(url_name="dualauth:schema"),
+            "account": AccountDetailApi.as_view(),
+            "signup": AccountSignupApi.as_view(),
+            "email-verify": EmailVerifyApi.as_view(),
+            "email-resend": EmailResendApi.as_view(),
+            "email-change": EmailChangeApi.as_view(),
+            "password-reset": PasswordResetApi.as_view(),
+            "password-reset-confirm": PasswordResetConfirmApi.as_view(),
+            "reauthenticate": LoginReauthenticateApi.as_view(),
         }
     ),
     re_path(r"^(?P<path>.*)$", api_not_found, name="api-not-found"),

@@ -24,8 +24,7 @@ class JWTHeaderAuthentication(BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != "bearer":
             raise TokenNotValid("Authorization header must be `Bearer <access token>`.")
-        user, family_id = access_authenticate(raw=parts[1])
-        return user, Credential(mode=self.mode, family_id=family_id)
+        return access_authenticate(raw=parts[1], mode=self.mode)
 
     def authenticate_header(self, request: Request) -> str:
         """The challenge of a 401."""
@@ -42,9 +41,9 @@ class JWTCookieAuthentication(BaseAuthentication):
         raw = request.COOKIES.get(dualauth_settings.ACCESS_COOKIE_NAME)
         if not raw:
             return None
-        user, family_id = access_authenticate(raw=raw)
+        found = access_authenticate(raw=raw, mode=self.mode)
         csrf_enforce(request)
-        return user, Credential(mode=self.mode, family_id=family_id)
+        return found
 
     def authenticate_header(self, request: Request) -> str:
         """The challenge of a 401."""

@@ -11,6 +11,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from common.audit import audit_event
 from common.conf import dualauth_settings
+from common.credentials import Credential
 from common.exceptions import TokenNotValid, TokenReused, TokenRevoked
 from common.models import LoginFamily, password_epoch
 from common.principal import Principal, UserId, UserModel, user_id_parse
@@ -161,12 +162,15 @@ def token_logout(*, raw: str, request: HttpRequest, token_class: TokenClass) -> 
         raise TokenRevoked()
 
 
-def access_authenticate(*, raw: str) -> tuple[Principal, uuid.UUID]:
-    """The principal and family of a valid access token of a live family."""
+def access_authenticate(*, raw: str, mode: str) -> tuple[Principal, Credential]:
+    """The principal and login of a valid access token of a live family, used in `mode`."""
     token = token_decode(DualAccessToken, raw)
     found = login_authenticate(family_id=token[FAMILY_CLAIM], user_id=_user_id(token))
     if found is None:
         raise TokenRevoked()
+    state, principal = found
     family_id = uuid.UUID(token[FAMILY_CLAIM])
     family_seen(family_id=family_id)
-    return found[1], family_id
+    return principal, Credential(
+        mode=mode, family_id=family_id, authenticated_at=state.authenticated_at
+    )

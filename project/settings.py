@@ -224,6 +224,14 @@ DUALAUTH = {
         "LOGIN_FAILURE_WINDOW": env_seconds("LOGIN_FAILURE_WINDOW"),
         "JWT_PREVIOUS_KEYS": env_file_or_value("JWT_PREVIOUS_KEYS"),
         "ALLOW_PROCESS_LOCAL_CACHE": env_bool("ALLOW_PROCESS_LOCAL_CACHE") or None,
+        "EMAIL_VERIFICATION": env_str("EMAIL_VERIFICATION"),
+        "VERIFICATION_KEY_LIFETIME": env_seconds("VERIFICATION_KEY_LIFETIME"),
+        "RESET_KEY_LIFETIME": env_seconds("RESET_KEY_LIFETIME"),
+        "FRONTEND_URL": env_str("FRONTEND_URL"),
+        "REAUTH_WINDOW": env_seconds("REAUTH_WINDOW"),
+        "ACCOUNT_REQUESTS_PER_ADDRESS": env_str("ACCOUNT_REQUESTS_PER_ADDRESS"),
+        "ACCOUNT_MAILS_PER_EMAIL": env_str("ACCOUNT_MAILS_PER_EMAIL"),
+        "ACCOUNT_THROTTLE_WINDOW": env_seconds("ACCOUNT_THROTTLE_WINDOW"),
     }.items()
     if value not in (None, "", [])
 }
@@ -264,6 +272,21 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# Account mail: SMTP when EMAIL_HOST is set, else the console, so that `make run` shows the links.
+EMAIL_HOST = env_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = int(env_str("EMAIL_PORT", "25"))
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env_file_or_value("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+    # A server that does not answer fails the try (and the next is scheduled), never hangs it.
+    EMAIL_TIMEOUT = int(env_str("EMAIL_TIMEOUT", "10"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "dualauth <noreply@localhost>")
 
 # The account `make run` creates and prints.
 DEMO_ACCOUNT = {"username": env_str("DEMO_USERNAME", "demo"), "password": env_str("DEMO_PASSWORD")}

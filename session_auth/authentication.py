@@ -19,9 +19,9 @@ class SessionFamilyAuthentication(BaseAuthentication):
         """The session's user, None without a session cookie, 401 for a dead session."""
         if not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
             return None
-        user, family_id = session_authenticate(request=request._request)
+        found = session_authenticate(request=request._request)
         csrf_enforce(request)
-        return user, Credential(mode=self.mode, family_id=family_id)
+        return found
 
     def authenticate_header(self, request: Request) -> str:
         """The challenge of a 401."""

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
 from common.conf import dualauth_settings
+from common.credentials import Credential
 from common.exceptions import SessionNotValid
 from common.memo import BoundedMemo
 from common.models import LoginFamily
@@ -92,8 +93,8 @@ def _session_read(request: HttpRequest) -> tuple[Mapping[str, Any], dict[str, An
     return store, None
 
 
-def session_authenticate(*, request: HttpRequest) -> tuple[Principal, uuid.UUID]:
-    """The principal and family of a live session, or 401; ends a session idle for too long."""
+def session_authenticate(*, request: HttpRequest) -> tuple[Principal, Credential]:
+    """The principal and login of a live session, or 401; ends a session idle for too long."""
     data, prefetched = _session_read(request)
     raw_family = data.get(FAMILY_SESSION_KEY)
     user_id = user_id_parse(data.get(SESSION_KEY))
@@ -109,7 +110,8 @@ def session_authenticate(*, request: HttpRequest) -> tuple[Principal, uuid.UUID]
         if raw_family:
             request.session.flush()
         raise SessionNotValid()
-    principal, family_id = found[1], uuid.UUID(raw_family)
+    state, principal = found
+    family_id = uuid.UUID(raw_family)
     _known_sessions.put(str(request.session.session_key), (str(raw_family), principal.pk))
     now = time.time()
     idle = now - data.get(SEEN_SESSION_KEY, 0)
@@ -122,7 +124,10 @@ def session_authenticate(*, request: HttpRequest) -> tuple[Principal, uuid.UUID]
     if idle > dualauth_settings.TOUCH_INTERVAL.total_seconds():
         request.session[SEEN_SESSION_KEY] = int(now)
     family_seen(family_id=family_id)
-    return principal, family_id
+    credential = Credential(
+        mode=LoginFamily.Mode.SESSION, family_id=family_id, authenticated_at=state.authenticated_at
+    )
+    return principal, credential
 
 
 def session_password_changed(*, request: HttpRequest, user: UserModel) -> None:

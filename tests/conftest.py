@@ -16,11 +16,13 @@ from django.test import override_settings
 from django.urls import clear_url_caches
 from rest_framework.test import APIClient
 
+from common.accounts.mail import mail_wait
 from common.audit import JsonFormatter
 from common.cache import ALIAS
 from common.checks import PROCESS_LOCAL_CACHES
 from common.services import user_create
 from tests.live import LiveServer
+from tests.mail import SmtpServer
 from tests.modes import MODES, ModeClient
 
 PASSWORD = "correct horse battery staple"
@@ -199,3 +201,32 @@ def staff(make_user: Callable[..., User]) -> User:
     sam.is_superuser = True
     sam.save()
     return sam
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server for the whole run, on a free port."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SmtpServer, settings: Any) -> Iterator[SmtpServer]:
+    """The SMTP server, empty, with this process's account mail sent to it."""
+    for name, value in smtp_server.settings.items():
+        setattr(settings, name, value)
+    smtp_server.clear()
+    yield smtp_server
+    assert mail_wait(timeout=30), "every queued mail was sent or given up"
+
+
+@pytest.fixture
+def sent_mail(mailoutbox: list[Any]) -> Callable[[], list[Any]]:
+    """The mails this process sent (Django's locmem backend), once every queued one has gone."""
+
+    def sent() -> list[Any]:
+        assert mail_wait(timeout=30), "every queued mail was sent or given up"
+        return list(mailoutbox)
+
+    return sent

@@ -1,0 +1,1 @@
+"""The account around the login: signup, verification, reset, email change, re-authentication."""

@@ -1,0 +1,382 @@
+"""Writes around the login: signup, verification, reset, email change, re-authentication, deletion.
+
+The public endpoints never tell whether an address has an account: each call of one
+takes the same work whatever the answer (one password hash at signup, one mail to
+the target address) and gets the same response. Each is throttled per client
+address, and each mail per target address, across every instance.
+"""
+
+import uuid
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from common.accounts.keys import (
+    EMAIL_CHANGE,
+    EMAIL_VERIFY,
+    PASSWORD_RESET,
+    account_key_make,
+    account_key_read,
+)
+from common.accounts.mail import frontend_link, lifetime_text, mail_send
+from common.accounts.selectors import account_by_email, username_taken
+from common.audit import audit_event
+from common.cache import cache_delete
+from common.conf import dualauth_settings
+from common.exceptions import KeyNotValid
+from common.models import Account, LoginFamily, identity_key
+from common.net import client_ip
+from common.principal import UserId, UserModel
+from common.selectors import family_cache_key
+from common.services import (
+    families_revoke,
+    password_confirm,
+    throttle_key,
+    throttle_take,
+    user_create,
+)
+
+# The SPA's pages that account mails link to (`?action=...`).
+VERIFY_ACTION, RESET_ACTION, FORGOT_ACTION, SIGNUP_ACTION = (
+    "verify-email",
+    "reset-password",
+    "forgot-password",
+    "signup",
+)
+
+
+def account_throttle(*, endpoint: str, request: HttpRequest) -> None:
+    """Count a call of the public account endpoint `endpoint` from this client; 429 when over."""
+    throttle_take(
+        buckets=[
+            (
+                throttle_key(f"account:{endpoint}", client_ip(request)),
+                dualauth_settings.ACCOUNT_REQUESTS_PER_ADDRESS,
+            )
+        ],
+        window=dualauth_settings.ACCOUNT_THROTTLE_WINDOW,
+    )
+
+
+def _mail_throttle(*, email: str) -> None:
+    """Count a mail to `email`, whether or not it has an account; 429 when over."""
+    throttle_take(
+        buckets=[
+            (
+                throttle_key("account-mail", identity_key(email) or ""),
+                dualauth_settings.ACCOUNT_MAILS_PER_EMAIL,
+            )
+        ],
+        window=dualauth_settings.ACCOUNT_THROTTLE_WINDOW,
+    )
+
+
+def _email(user: UserModel) -> str:
+    return getattr(user, user.get_email_field_name(), "") or ""
+
+
+def _logs_in_with_email() -> bool:
+    model = get_user_model()
+    return bool(model.get_email_field_name() == model.USERNAME_FIELD)
+
+
+def _verification_mail(*, user: UserModel, request: HttpRequest) -> None:
+    """Mail `user` a key that verifies their current address."""
+    key = account_key_make(purpose=EMAIL_VERIFY, user=user)
+    mail_send(
+        kind="email_verify",
+        to=_email(user),
+        request=request,
+        context={
+            "username": user.get_username(),
+            "link": frontend_link(request=request, action=VERIFY_ACTION, key=key),
+            "lifetime": lifetime_text(dualauth_settings.VERIFICATION_KEY_LIFETIME),
+        },
+    )
+
+
+def _account_exists_mail(*, email: str, request: HttpRequest) -> None:
+    mail_send(
+        kind="account_exists",
+        to=email,
+        request=request,
+        context={"link": frontend_link(request=request, action=FORGOT_ACTION)},
+    )
+
+
+def account_signup(*, username: str, email: str, password: str, request: HttpRequest) -> None:
+    """Sign up, or, for an address that has an account, mail its owner instead; no login yet.
+
+    Both ways hash the password once and send one mail, so that neither the answer
+    nor its time tells whether the address was known. A name in use is a 400 (the
+    contract's choice); with a user model that logs in by email, the name is the address.
+    """
+    account_throttle(endpoint="signup", request=request)
+    if _logs_in_with_email():
+        username = email
+    elif username_taken(username=username):
+        raise ValidationError({"username": ["This username is taken."]})
+    model = get_user_model()
+    candidate = model(**{model.USERNAME_FIELD: username, model.get_email_field_name(): email})
+    try:
+        validate_password(password, candidate)
+    except DjangoValidationError as e:
+        raise ValidationError({"password": list(e.messages)}) from e
+    _mail_throttle(email=email)
+    user = _user_signup(username=username, email=email, password=password)
+    if user is None:
+        # One hash, as the new account's took, so that the time tells nothing either.
+        candidate.set_password(password)
+        _account_exists_mail(email=email, request=request)
+        audit_event("signup_existing", request=request)
+        return
+    audit_event("signup", request=request, user_id=user.pk)
+    if dualauth_settings.EMAIL_VERIFICATION == "none":
+        mail_send(
+            kind="welcome",
+            to=email,
+            request=request,
+            context={"username": user.get_username(), "link": frontend_link(request=request)},
+        )
+    else:
+        _verification_mail(user=user, request=request)
+
+
+def _user_signup(*, username: str, email: str, password: str) -> UserModel | None:
+    """A new user with an unverified account; None when the address is taken, a race included.
+
+    A name taken by a race is a 400, as it would have been a moment later.
+    """
+    if account_by_email(email=email) is not None:
+        return None
+    try:
+        with transaction.atomic():
+            user = user_create(username=username, email=email, password=password)
+            # The user's signal made its account, holding its keys unless another had them.
+            if not Account.objects.filter(
+                user_id=user.pk,
+                username_key=identity_key(username),
+                email_key=identity_key(email),
+            ).update(email_verified=False):
+                raise IntegrityError("name or address taken")
+    except IntegrityError:
+        if username_taken(username=username) and not _logs_in_with_email():
+            raise ValidationError({"username": ["This username is taken."]}) from None
+        return None
+    return user
+
+
+def email_verify(*, key: str, request: HttpRequest) -> str:
+    """Verify the address a key was mailed to: a new account's, or the one it moves to."""
+    account_throttle(endpoint="email-verify", request=request)
+    lifetime = dualauth_settings.VERIFICATION_KEY_LIFETIME
+    found = account_key_read(purpose=EMAIL_VERIFY, key=key, max_age=lifetime)
+    if found is not None:
+        user, _ = found
+        Account.objects.filter(user_id=user.pk).update(email_verified=True)
+        audit_event("email_verified", request=request, user_id=user.pk)
+        return _email(user)
+    found = account_key_read(purpose=EMAIL_CHANGE, key=key, max_age=lifetime)
+    if found is None:
+        raise KeyNotValid()
+    user, email = found
+    return _email_change_confirm(user=user, email=email, request=request)
+
+
+def _email_change_confirm(*, user: UserModel, email: str, request: HttpRequest) -> str:
+    """Move the account to `email`, proven just now; its old address is told."""
+    owner = account_by_email(email=email)
+    if owner is not None and owner.user_id != user.pk:
+        raise KeyNotValid("This address has been taken by another account since.")
+    old = _email(user)
+    setattr(user, user.get_email_field_name(), email)
+    if _logs_in_with_email():
+        setattr(user, get_user_model().USERNAME_FIELD, email)
+    try:
+        with transaction.atomic():
+            user.save()
+            Account.objects.filter(user_id=user.pk).update(
+                email_key=identity_key(email), email_verified=True
+            )
+    except IntegrityError:
+        raise KeyNotValid("This address has been taken by another account since.") from None
+    audit_event("email_changed", request=request, user_id=user.pk)
+    if old:
+        mail_send(
+            kind="email_changed",
+            to=old,
+            request=request,
+            context={
+                "username": user.get_username(),
+                "email": email,
+                "link": frontend_link(request=request, action=FORGOT_ACTION),
+            },
+        )
+    return email
+
+
+def email_verification_resend(*, email: str, request: HttpRequest) -> None:
+    """Mail a new verification key if `email` awaits one; else say why not, to that address."""
+    account_throttle(endpoint="email-resend", request=request)
+    _mail_throttle(email=email)
+    account = account_by_email(email=email)
+    audit_event("verification_resend", request=request, user_id=account and account.user_id)
+    if account is None or not account.user.is_active:
+        mail_send(
+            kind="unknown_account",
+            to=email,
+            request=request,
+            context={"link": frontend_link(request=request, action=SIGNUP_ACTION)},
+        )
+    elif account.email_verified:
+        mail_send(
+            kind="already_verified",
+            to=email,
+            request=request,
+            context={
+                "username": account.user.get_username(),
+                "link": frontend_link(request=request),
+            },
+        )
+    else:
+        _verification_mail(user=account.user, request=request)
+
+
+def password_reset_request(*, email: str, request: HttpRequest) -> None:
+    """Mail a reset key if `email` has an account that may log in; else say so, to that address.
+
+    As Django's reset form, an inactive user or one without a usable password gets none.
+    """
+    account_throttle(endpoint="password-reset", request=request)
+    _mail_throttle(email=email)
+    account = account_by_email(email=email)
+    user = account.user if account is not None else None
+    audit_event("password_reset_requested", request=request, user_id=user and user.pk)
+    if user is None or not user.is_active or not user.has_usable_password():
+        mail_send(
+            kind="unknown_account",
+            to=email,
+            request=request,
+            context={"link": frontend_link(request=request, action=SIGNUP_ACTION)},
+        )
+        return
+    key = account_key_make(purpose=PASSWORD_RESET, user=user)
+    mail_send(
+        kind="password_reset",
+        to=_email(user),
+        request=request,
+        context={
+            "username": user.get_username(),
+            "link": frontend_link(request=request, action=RESET_ACTION, key=key),
+            "lifetime": lifetime_text(dualauth_settings.RESET_KEY_LIFETIME),
+        },
+    )
+
+
+def password_reset_confirm(*, key: str, new_password: str, request: HttpRequest) -> None:
+    """Set a new password with a reset key; every login of the user ends, on every instance.
+
+    The key was mailed to the account's address, so the address is verified too. A
+    password the validators refuse leaves the key alive.
+    """
+    account_throttle(endpoint="password-reset-confirm", request=request)
+    found = account_key_read(
+        purpose=PASSWORD_RESET, key=key, max_age=dualauth_settings.RESET_KEY_LIFETIME
+    )
+    if found is None:
+        raise KeyNotValid()
+    user, _ = found
+    try:
+        validate_password(new_password, user)
+    except DjangoValidationError as e:
+        raise ValidationError({"new_password": list(e.messages)}) from e
+    families_revoke(user_id=user.pk, reason="password_reset", request=request)
+    user.set_password(new_password)
+    with transaction.atomic():
+        user.save(update_fields=["password"])
+        Account.objects.filter(user_id=user.pk).update(email_verified=True)
+    audit_event("password_reset", request=request, user_id=user.pk)
+
+
+def email_change_request(*, user_id: UserId, email: str, request: HttpRequest) -> None:
+    """Mail a key that moves the account to `email`; an address of another account is told so.
+
+    The account keeps its address until the key is verified.
+    """
+    user = get_user_model().objects.get(pk=user_id)
+    if identity_key(email) == identity_key(_email(user)):
+        raise ValidationError({"email": ["This is already your address."]})
+    _mail_throttle(email=email)
+    audit_event("email_change_requested", request=request, user_id=user.pk)
+    if account_by_email(email=email) is not None:
+        _account_exists_mail(email=email, request=request)
+        return
+    key = account_key_make(purpose=EMAIL_CHANGE, user=user, target=email)
+    mail_send(
+        kind="email_change",
+        to=email,
+        request=request,
+        context={
+            "username": user.get_username(),
+            "link": frontend_link(request=request, action=VERIFY_ACTION, key=key),
+            "lifetime": lifetime_text(dualauth_settings.VERIFICATION_KEY_LIFETIME),
+        },
+    )
+
+
+def login_reauthenticate(
+    *, user_id: UserId, family_id: uuid.UUID, password: str, request: HttpRequest
+) -> datetime:
+    """Mark this login freshly authenticated by the password; until when it counts as fresh."""
+    user = get_user_model().objects.get(pk=user_id)
+    password_confirm(user=user, password=password, field="password", request=request)
+    now = timezone.now()
+    LoginFamily.objects.filter(pk=family_id, user_id=user.pk).update(authenticated_at=now)
+    # The next request reads the family's new state from the database, on every instance.
+    cache_delete(family_cache_key(family_id))
+    audit_event("reauthenticated", request=request, user_id=user.pk, family_id=family_id)
+    return now + dualauth_settings.REAUTH_WINDOW
+
+
+def account_delete(*, user_id: UserId, request: HttpRequest) -> None:
+    """Delete the user: every login ends first, on every instance; the rows cascade."""
+    user = get_user_model().objects.get(pk=user_id)
+    families_revoke(user_id=user.pk, reason="account_deleted", request=request)
+    user.delete()
+    audit_event("account_deleted", request=request, user_id=user_id)
+
+
+def account_sync(*, user: UserModel) -> None:
+    """Keep the user's account in step with its name and address, however they were set.
+
+    A user made other than by signup (createsuperuser, the admin, a script) counts as
+    verified, as does an address set other than by a key: an operator set it. A name
+    or address another account holds in another case stays that account's alone.
+    """
+    keys = {
+        "username_key": identity_key(user.get_username() or ""),
+        "email_key": identity_key(_email(user)),
+    }
+    for name, key in keys.items():
+        if (
+            key is not None
+            and Account.objects.filter(**{name: key}).exclude(user_id=user.pk).exists()
+        ):
+            keys[name] = None
+    account = Account.objects.filter(user_id=user.pk).first()
+    if account is None:
+        Account.objects.create(user_id=user.pk, email_verified=True, **keys)
+        return
+    changed: dict[str, str | bool | None] = {
+        name: key for name, key in keys.items() if getattr(account, name) != key
+    }
+    if "email_key" in changed:
+        changed["email_verified"] = True
+    if changed:
+        Account.objects.filter(pk=account.pk).update(**changed)
