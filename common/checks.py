@@ -559,3 +559,55 @@ def installed_apps_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             id="dualauth.E031",
         )
     ]
+
+
+# Backends that keep mail in the process or write it out where logs go: account mail, and
+# the keys in it, must leave by SMTP (or another real transport) in production.
+LOCAL_EMAIL_BACKENDS = (
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+)
+
+
+@register(Tags.security, deploy=True)
+def account_mail_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse account mail that never leaves the server, and links built from any Host."""
+    errors: list[CheckMessage] = []
+    if settings.EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS:
+        errors.append(
+            Error(
+                f"EMAIL_BACKEND is {settings.EMAIL_BACKEND}: account mail (verification and "
+                "reset keys) would reach no one, and the console's copy would put its keys in "
+                "the logs.",
+                hint="Set EMAIL_HOST (and EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, "
+                "EMAIL_USE_TLS) to an SMTP server.",
+                id="dualauth.E032",
+            )
+        )
+    if not dualauth_settings.FRONTEND_URL and "*" in settings.ALLOWED_HOSTS:
+        errors.append(
+            Error(
+                "FRONTEND_URL is unset and ALLOWED_HOSTS admits any host: the links of account "
+                "mails would point wherever a request's Host header says, a reset key included.",
+                hint="Set FRONTEND_URL to the SPA's address, or list the hosts in ALLOWED_HOSTS.",
+                id="dualauth.E033",
+            )
+        )
+    return errors
+
+
+@register(Tags.compatibility)
+def frontend_url_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a FRONTEND_URL that is not an absolute http(s) address."""
+    url = dualauth_settings.FRONTEND_URL
+    if not url or re.match(r"^https?://[^/?#\s]+", url):
+        return []
+    return [
+        Error(
+            f"FRONTEND_URL {url!r} is not an absolute http(s) URL: account mails link to it.",
+            hint="Set FRONTEND_URL like https://app.example.com/ (a path and query may follow).",
+            id="dualauth.E034",
+        )
+    ]

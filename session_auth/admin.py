@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from rest_framework.exceptions import Throttled
 
-from common.exceptions import InvalidCredentials
+from common.exceptions import EmailNotVerified, InvalidCredentials
 from common.services import login_credentials_check
 
 
@@ -31,6 +31,8 @@ class FamilyAdminLoginForm(AdminAuthenticationForm):
             ) from e
         except InvalidCredentials as e:
             raise self.get_invalid_login_error() from e
+        except EmailNotVerified as e:
+            raise forms.ValidationError(str(e.detail), code="email_not_verified") from e
         self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
 

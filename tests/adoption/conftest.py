@@ -15,6 +15,7 @@ from bench.processes import ServerProcess, free_port, http_answer
 from common.routes import MODE_ROUTES, SHARED_ROUTES
 from tests.conftest import require_service
 from tests.live import BIN, ROOT
+from tests.mail import SmtpServer
 
 SETTINGS = "tests.adoption.settings"
 # The adopting project's DUALAUTH["API_PREFIX"]: its paths are the route table's under it.
@@ -75,7 +76,9 @@ class AdoptionServer(ServerProcess):
 
 
 @pytest.fixture(scope="module")
-def adoption_database(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def adoption_database(
+    tmp_path_factory: pytest.TempPathFactory, smtp_server: SmtpServer
+) -> dict[str, str]:
     """The environment of the adopting project, whose fresh database is migrated and has Ada."""
     env = {
         key: value
@@ -88,6 +91,7 @@ def adoption_database(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
         SECRET_KEY=secrets.token_urlsafe(50),
         JWT_SIGNING_KEY=secrets.token_urlsafe(48),
         SQLITE_PATH=str(tmp_path_factory.mktemp("adoption") / "db.sqlite3"),
+        **smtp_server.env,
     )
     manage(env, "migrate", "--noinput")
     # A user made the project's own way, as its users were before it adopted dualauth.

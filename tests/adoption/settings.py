@@ -76,6 +76,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CACHES["dualauth"] = CACHES["default"]
 
+# Account mail, to the SMTP server the test runs.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+
 # Django's cached_db sessions, stored under a hash of their key.
 SESSION_ENGINE = "session_auth.sessions"
 

@@ -8,6 +8,7 @@ import pytest
 
 from common.routes import JWT_HEADER, MODES, SESSION, SHARED_ROUTES
 from tests.adoption.conftest import EMAIL, PASSWORD, PREFIX, adoption_path, manage
+from tests.mail import SmtpServer, key_of, link_of
 from tests.modes import CREDENTIAL_COOKIES
 
 pytestmark = pytest.mark.server
@@ -111,3 +112,32 @@ def test_a_request_django_refuses_before_any_view_is_answered_in_json(adoption_s
     )
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
+
+
+def test_an_account_signs_up_verifies_its_address_and_logs_in_under_the_chosen_prefix(
+    adoption_server, smtp_server: SmtpServer
+):
+    email = f"grace-{uuid.uuid4().hex[:8]}@example.com"
+    credentials = {"username": email, "password": "a new passphrase 11"}
+    login = adoption_path(JWT_HEADER, "login")
+    with httpx.Client(base_url=adoption_server.url, timeout=15) as http:
+        # The user model logs in by email: the address is the name, no username is asked.
+        signup = http.post(
+            PREFIX + SHARED_ROUTES["signup"],
+            json={"email": email, "password": credentials["password"]},
+        )
+        assert (signup.status_code, signup.json()["code"]) == (202, "verification_sent")
+        [message] = smtp_server.wait(email)
+        assert link_of(message).startswith(f"{adoption_server.url}/?action=verify-email&key=")
+
+        unverified = http.post(login, json=credentials)
+        assert (unverified.status_code, unverified.json()["code"]) == (403, "email_not_verified")
+
+        verified = http.post(PREFIX + SHARED_ROUTES["email-verify"], json={"key": key_of(message)})
+        assert verified.json() == {"email": email, "verified": True}
+        tokens = http.post(login, json=credentials).json()
+        account = http.get(
+            PREFIX + SHARED_ROUTES["account"],
+            headers={"Authorization": f"Bearer {tokens['access']}"},
+        )
+        assert account.json()["email_verified"] is True

@@ -16,9 +16,11 @@ from django.urls import include, path
 
 from common.cache import ALIAS
 from common.checks import (
+    LOCAL_EMAIL_BACKENDS,
     api_prefix_check,
     cache_store_check,
     cookies_check,
+    frontend_url_check,
     installed_apps_check,
     jwt_keys_check,
     middleware_check,
@@ -38,8 +40,15 @@ PROCESS_LOCAL_CACHES = {
     "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "checks"},
     "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
 }
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 # How an error message names the key that failed.
 KEY_NAME = re.compile(r"JWT_SIGNING_KEY|JWT_PREVIOUS_KEYS key \d+")
+
+
+@pytest.fixture(autouse=True)
+def _smtp_mail(settings: Any) -> None:
+    """Account mail leaves by SMTP, as in production; the tests' own backend keeps it in memory."""
+    settings.EMAIL_BACKEND = SMTP_BACKEND
 
 
 def configure(settings: Any, algorithm: str, signing_key: str) -> None:
@@ -768,3 +777,47 @@ def test_an_api_without_its_schema_apps_is_e031(settings: Any) -> None:
     errors = installed_apps_check(None)
     assert ids(errors) == ["dualauth.E031"]
     assert "drf_spectacular, drf_spectacular_sidecar" in errors[0].msg
+
+
+@pytest.mark.parametrize("backend", LOCAL_EMAIL_BACKENDS)
+def test_account_mail_that_never_leaves_the_server_fails_the_deploy_check(
+    settings: Any, backend: str
+) -> None:
+    settings.EMAIL_BACKEND = backend
+    [error] = [error for error in deploy_errors() if error.id == "dualauth.E032"]
+
+    assert backend in error.msg
+    assert "EMAIL_HOST" in str(error.hint)
+
+
+def test_account_mail_by_smtp_passes_the_deploy_check() -> None:
+    assert "dualauth.E032" not in ids(deploy_errors())
+
+
+def test_mail_links_built_from_any_host_fail_the_deploy_check(settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["*"]
+    assert "dualauth.E033" in ids(deploy_errors())
+
+    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": "https://app.example.com/"}
+    assert "dualauth.E033" not in ids(deploy_errors())
+
+
+def test_mail_links_from_listed_hosts_pass_the_deploy_check(settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["app.example.com"]
+    assert "dualauth.E033" not in ids(deploy_errors())
+
+
+@pytest.mark.parametrize(
+    "url", ["app.example.com", "/welcome/", "ftp://app.example.com/", "javascript:alert(1)"]
+)
+def test_a_frontend_url_that_is_not_an_absolute_http_url_is_e034(settings: Any, url: str) -> None:
+    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": url}
+    assert ids(frontend_url_check(None)) == ["dualauth.E034"]
+
+
+@pytest.mark.parametrize(
+    "url", ["", "http://127.0.0.1:8000/", "https://app.example.com/welcome?from=mail"]
+)
+def test_an_absolute_http_frontend_url_passes(settings: Any, url: str) -> None:
+    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": url}
+    assert frontend_url_check(None) == []

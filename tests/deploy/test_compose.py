@@ -123,6 +123,30 @@ def test_nginx_publishes_8000_in_front_of_both_instances(compose: dict[str, Any]
     assert "listen 8000;" in conf
 
 
+def test_account_mail_goes_to_mailpit_unless_a_relay_is_named(compose: dict[str, Any]) -> None:
+    mailpit = compose["services"]["mailpit"]
+    assert re.fullmatch(r"axllent/mailpit:v1(\.\d+)+", mailpit["image"])
+    assert mailpit["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
+    # The UI shows live keys: on this machine's loopback only.
+    assert mailpit["ports"] == ["127.0.0.1:${MAILPIT_PORT:-8025}:8025"]
+    for name in APP_INSTANCES:
+        env = environment(compose["services"][name])
+        assert env["EMAIL_HOST"] == "${EMAIL_HOST:-mailpit}"
+        assert env["EMAIL_PORT"] == "${EMAIL_PORT:-1025}"
+        assert {"EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS"} <= set(env)
+        assert {"DEFAULT_FROM_EMAIL", "FRONTEND_URL", "EMAIL_VERIFICATION"} <= set(env)
+
+
+def test_compose_resolves_the_mail_relay_to_mailpit_by_default(tmp_path: Path) -> None:
+    require_service(has_docker_compose(), "docker-compose is not installed")
+    result = compose_config(tmp_path, REQUIRED_ENV)
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    for name in APP_INSTANCES:
+        env = resolved["services"][name]["environment"]
+        assert (env["EMAIL_HOST"], env["EMAIL_PORT"]) == ("mailpit", "1025")
+
+
 def test_the_app_trusts_forwarded_headers_from_nginx_only(compose: dict[str, Any]) -> None:
     nginx_address = ipaddress.ip_address(
         compose["services"]["nginx"]["networks"]["default"]["ipv4_address"]

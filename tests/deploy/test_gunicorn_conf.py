@@ -29,6 +29,8 @@ def gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[byte
             "WEB_CONCURRENCY": "1",
             # One worker may keep its own cache: the tests run with Redis or without.
             "ALLOW_PROCESS_LOCAL_CACHE": "true",
+            # Production sends account mail by SMTP (dualauth.E032); none is sent here.
+            "EMAIL_HOST": "127.0.0.1",
             **env,
         },
     )
