@@ -76,6 +76,22 @@ class PasswordChangeInputSerializer(serializers.Serializer):
     new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
+class ErrorSerializer(serializers.Serializer):
+    """Every error: for people, for programs, and a 400's errors by field."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """The declared fields and `errors`, which as an attribute would hide `.errors`."""
+        return {
+            **super().get_fields(),
+            "errors": serializers.DictField(
+                child=serializers.ListField(child=serializers.CharField()), required=False
+            ),
+        }
+
+
 class HealthSerializer(serializers.Serializer):
     """The state of the service and of each dependency."""
 

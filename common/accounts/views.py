@@ -31,10 +31,14 @@ from common.accounts.services import (
 from common.api import Api, PublicApi
 from common.conf import dualauth_settings
 from common.exceptions import MfaCodeNotValid
+from common.serializers import ErrorSerializer
 from jwt_auth.cookies import token_cookies_clear
 
 MAIL_SENT = {"detail": "If the address can receive it, a mail is on its way.", "code": "mail_sent"}
-ACCEPTED = {202: AcceptedSerializer}
+# The errors each kind of endpoint documents: 400 input or key, 403 CSRF or freshness, 429.
+PUBLIC_ERRORS = {400: ErrorSerializer, 429: ErrorSerializer}
+LOGIN_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+ACCEPTED = {202: AcceptedSerializer, **PUBLIC_ERRORS}
 
 
 def _accepted(body: dict[str, str]) -> Response:
@@ -60,7 +64,9 @@ class AccountSignupApi(PublicApi):
 class EmailVerifyApi(PublicApi):
     """Verify an address with the key mailed to it."""
 
-    @extend_schema(request=KeyInputSerializer, responses=EmailVerifiedSerializer)
+    @extend_schema(
+        request=KeyInputSerializer, responses={200: EmailVerifiedSerializer, **PUBLIC_ERRORS}
+    )
     def post(self, request: Request) -> Response:
         """Verify a new account's address, or move the account to its new one."""
         serializer = KeyInputSerializer(data=request.data)
@@ -96,7 +102,9 @@ class PasswordResetApi(PublicApi):
 class PasswordResetConfirmApi(PublicApi):
     """Set a new password with a reset key; every login of the account ends."""
 
-    @extend_schema(request=PasswordResetConfirmInputSerializer, responses={204: None})
+    @extend_schema(
+        request=PasswordResetConfirmInputSerializer, responses={204: None, **PUBLIC_ERRORS}
+    )
     def post(self, request: Request) -> Response:
         """Reset the password."""
         serializer = PasswordResetConfirmInputSerializer(data=request.data)
@@ -110,12 +118,12 @@ class AccountDetailApi(Api):
 
     permission_classes = [FreshLogin]
 
-    @extend_schema(responses=AccountSerializer)
+    @extend_schema(responses={200: AccountSerializer, 401: ErrorSerializer})
     def get(self, request: Request) -> Response:
         """My account page."""
         return Response(account_get(principal=self.user))
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, **LOGIN_ERRORS})
     def delete(self, request: Request) -> Response:
         """Delete my account: every login ends, then the user and its data go."""
         account_delete(user_id=self.user.pk, request=request._request)
@@ -130,7 +138,10 @@ class EmailChangeApi(Api):
 
     permission_classes = [FreshLogin]
 
-    @extend_schema(request=EmailInputSerializer, responses=ACCEPTED)
+    @extend_schema(
+        request=EmailInputSerializer,
+        responses={202: AcceptedSerializer, 429: ErrorSerializer, **LOGIN_ERRORS},
+    )
     def post(self, request: Request) -> Response:
         """Ask to change my address."""
         serializer = EmailInputSerializer(data=request.data)
@@ -144,7 +155,10 @@ class EmailChangeApi(Api):
 class LoginReauthenticateApi(Api):
     """Prove who I am again: this login counts as fresh for REAUTH_WINDOW."""
 
-    @extend_schema(request=ReauthenticateInputSerializer, responses=ReauthenticatedSerializer)
+    @extend_schema(
+        request=ReauthenticateInputSerializer,
+        responses={200: ReauthenticatedSerializer, 429: ErrorSerializer, **LOGIN_ERRORS},
+    )
     def post(self, request: Request) -> Response:
         """Re-authenticate this login."""
         serializer = ReauthenticateInputSerializer(data=request.data)
