@@ -56,6 +56,7 @@ from common.selectors import (
     login_cache_get,
     user_cache_key,
     user_get,
+    user_get_by_login,
 )
 
 DEVICE_TOKEN_SALT = "dualauth.login-device"
@@ -256,15 +257,15 @@ def _login_throttle_key(kind: str, value: str) -> str:
     return throttle_key(f"login-failures:{kind}", value)
 
 
-def _username_digest(username: str) -> str:
-    return hashlib.sha256(username.casefold().encode()).hexdigest()[:16]
+def _user_digest(*, user_id: UserId, username: str) -> str:
+    """Names one account: its login name alone would also name whoever takes it next."""
+    return hashlib.sha256(f"{user_id}\x00{username.casefold()}".encode()).hexdigest()[:16]
 
 
-def device_token_issue(*, username: str) -> str:
-    """A signed token proving that this device logged in as `username`; no credential."""
-    return signing.dumps(
-        {"u": _username_digest(username), "d": secrets.token_urlsafe(12)}, salt=DEVICE_TOKEN_SALT
-    )
+def device_token_issue(*, user: UserModel) -> str:
+    """A signed token proving that this device logged in as `user`; no credential."""
+    digest = _user_digest(user_id=user.pk, username=user.get_username())
+    return signing.dumps({"u": digest, "d": secrets.token_urlsafe(12)}, salt=DEVICE_TOKEN_SALT)
 
 
 def device_cookie_set(response: HttpResponse, token: str) -> None:
@@ -281,7 +282,7 @@ def device_cookie_set(response: HttpResponse, token: str) -> None:
 
 
 def _device_id(*, token: str, username: str) -> str | None:
-    """The device a valid device token of `username` names, else None."""
+    """The device a valid device token of the account `username` names now, else None."""
     if not token:
         return None
     try:
@@ -292,7 +293,10 @@ def _device_id(*, token: str, username: str) -> str | None:
         )
     except signing.BadSignature:
         return None
-    if not isinstance(claims, dict) or claims.get("u") != _username_digest(username):
+    if not isinstance(claims, dict):
+        return None
+    user = user_get_by_login(login=username)
+    if user is None or claims.get("u") != _user_digest(user_id=user.pk, username=username):
         return None
     return str(claims.get("d", ""))
 

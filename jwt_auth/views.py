@@ -55,7 +55,7 @@ class TokenObtainApi(PublicApi):
         serializer.is_valid(raise_exception=True)
         user = login_credentials_check(request=request._request, **serializer.validated_data)
         pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_HEADER)
-        device_token = device_token_issue(username=user.get_username())
+        device_token = device_token_issue(user=user)
         return Response({**_pair_body(pair), "device_token": device_token})
 
 
@@ -115,7 +115,7 @@ class CookieLoginApi(PublicApi):
         rotate_token(request._request)
         response = Response(ProfileSerializer(principal_from_user(user)).data)
         token_cookies_set(response, pair)
-        device_cookie_set(response, device_token_issue(username=user.get_username()))
+        device_cookie_set(response, device_token_issue(user=user))
         return response
 
 

@@ -51,7 +51,7 @@ class SessionLoginApi(PublicApi):
         )
         session_login(request=request._request, user=user, remember=data["remember"])
         response = Response(ProfileSerializer(principal_from_user(user)).data)
-        device_cookie_set(response, device_token_issue(username=user.get_username()))
+        device_cookie_set(response, device_token_issue(user=user))
         return response
 
 

@@ -221,14 +221,28 @@ def test_a_device_token_is_limited_on_its_own(user, password, mode):
 def test_a_device_token_that_is_forged_or_of_another_user_exempts_nothing(
     user, make_user, password, kind
 ):
-    make_user("bob")
+    bob = make_user("bob")
     device_token = {
         "forged": "not-a-device-token",
         "signed-for-another-purpose": signing.dumps({"u": "alice", "d": "x"}),
-        "of-another-user": device_token_issue(username=login_name("bob")),
+        "of-another-user": device_token_issue(user=bob),
     }[kind]
     for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
         _fail("jwt-header")
+    response = ModeClient("jwt-header").login(ALICE, password, device_token=device_token)
+    assert response.status_code == 429
+
+
+def test_a_device_token_of_a_deleted_account_exempts_nothing_for_the_next_owner_of_its_name(
+    user, make_user, password
+):
+    login = ModeClient("jwt-header").login(ALICE, password)
+    device_token = login.json()["device_token"]
+    user.delete()
+    make_user("alice")
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
+        _fail("jwt-header")
+
     response = ModeClient("jwt-header").login(ALICE, password, device_token=device_token)
     assert response.status_code == 429
 
