@@ -4,20 +4,25 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from clients.mobile.client import DEFAULT_SERVER, DualauthClient
 from clients.mobile.errors import (
     DualauthError,
+    EmailNotVerifiedError,
     InvalidCredentialsError,
     InvalidInputError,
     LoginEndedError,
     NotLoggedInError,
+    ReauthenticationRequiredError,
     ServerUnavailableError,
     ThrottledError,
 )
 from clients.mobile.store import DEFAULT_STORE_PATH, FileTokenStore
 
+PROG = "python -m clients.mobile"
 Command = Callable[[DualauthClient, argparse.Namespace], str]
+T = TypeVar("T")
 
 
 def _connection_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -40,7 +45,7 @@ def parser_build() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _connection_options(common, defaults=False)
     parser = argparse.ArgumentParser(
-        prog="python -m clients.mobile",
+        prog=PROG,
         description="A dualauth client over JWT (Authorization: Bearer).",
     )
     _connection_options(parser, defaults=True)
@@ -52,11 +57,15 @@ def parser_build() -> argparse.ArgumentParser:
         subparser.set_defaults(func=func)
         return subparser
 
+    def password_stdin(subparser: argparse.ArgumentParser, what: str = "the password") -> None:
+        """Give `subparser` the option --password-stdin, which reads `what`."""
+        subparser.add_argument(
+            "--password-stdin", action="store_true", help=f"read {what} from standard input"
+        )
+
     login = command("login", _login, "log in and store the tokens")
     login.add_argument("username")
-    login.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
+    password_stdin(login)
     command("profile", _profile, "show my profile")
     edit = command("edit", _edit, "change my display name or bio")
     edit.add_argument("--display-name")
@@ -66,20 +75,79 @@ def parser_build() -> argparse.ArgumentParser:
     revoke.add_argument("device_id", metavar="ID")
     command("logout", _logout, "end this login")
     command("logout-all", _logout_all, "end every login of mine")
+
+    signup = command("signup", _signup, "create an account; a link to verify it is mailed")
+    signup.add_argument("username", nargs="?", help="asked when not given")
+    signup.add_argument("email", nargs="?", help="asked when not given")
+    password_stdin(signup)
+    verify = command("verify", _verify, "verify an address with the key or link mailed to it")
+    verify.add_argument("key", metavar="KEY_OR_LINK")
+    resend = command("resend-verification", _resend_verification, "mail a new verification link")
+    resend.add_argument("email", metavar="EMAIL")
+    reset = command("reset-password", _reset_password, "mail a link that sets a new password")
+    reset.add_argument("email", metavar="EMAIL")
+    reset_confirm = command(
+        "reset-password-confirm",
+        _reset_password_confirm,
+        "set a new password with the key or link mailed; every login of the account ends",
+    )
+    reset_confirm.add_argument("key", metavar="KEY_OR_LINK")
+    password_stdin(reset_confirm, "the new password")
+    command("account", _account, "show my account")
+    change_email = command(
+        "change-email", _change_email, "move my account to EMAIL once the link mailed there is used"
+    )
+    change_email.add_argument("email", metavar="EMAIL")
+    password_stdin(change_email, "the password, if the server asks for it again,")
+    delete = command("delete-account", _delete_account, "delete my account for good")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    password_stdin(delete, "the password, if the server asks for it again,")
+    reauthenticate = command(
+        "reauthenticate", _reauthenticate, "confirm my password: sensitive actions open for a while"
+    )
+    password_stdin(reauthenticate)
     return parser
 
 
-def _password_read(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    return getpass.getpass("Password: ")
+def _password_read(from_stdin: bool, prompt: str = "Password: ") -> str:
+    """A password: a line of standard input, or typed at `prompt` without echo; never empty."""
+    password = sys.stdin.readline().rstrip("\r\n") if from_stdin else getpass.getpass(prompt)
+    if not password:
+        raise DualauthError("no password given", code="validation_error")
+    return password
+
+
+def _new_password_read(from_stdin: bool, prompt: str) -> str:
+    """A new password: a line of standard input, or typed twice alike."""
+    password = _password_read(from_stdin, prompt)
+    if not from_stdin and getpass.getpass("Once more: ") != password:
+        raise DualauthError("the two passwords differ", code="validation_error")
+    return password
+
+
+def _ask(prompt: str) -> str:
+    """A line of standard input, after `prompt` on standard error (the output stays clean)."""
+    print(prompt, end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
+    # A terminal echoes the answer's newline; a pipe does not, and what follows needs its line.
+    if not sys.stdin.isatty():
+        print(file=sys.stderr)
+    return answer.strip()
+
+
+def _freshly(client: DualauthClient, args: argparse.Namespace, action: Callable[[], T]) -> T:
+    """`action()`; if the server wants a fresh login, reauthenticate by password and retry once."""
+    try:
+        return action()
+    except ReauthenticationRequiredError:
+        password = _password_read(args.password_stdin, "Confirm your password to go on: ")
+        client.reauthenticate(password=password)
+    return action()
 
 
 def _login(client: DualauthClient, args: argparse.Namespace) -> str:
     """Log in and store the tokens; what to print."""
     password = _password_read(args.password_stdin)
-    if not password:
-        raise DualauthError("no password given", code="validation_error")
     client.login(args.username, password)
     return f"logged in to {client.server} as {args.username}"
 
@@ -126,16 +194,94 @@ def _logout_all(client: DualauthClient, args: argparse.Namespace) -> str:
     return "logged out everywhere"
 
 
+def _signup(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Sign up, asking what the arguments lack; what to print."""
+    username = args.username or _ask("Username: ")
+    email = args.email or _ask("Email: ")
+    password = _new_password_read(args.password_stdin, "Password: ")
+    answer = client.signup(username=username, email=email, password=password)
+    if answer["code"] == "verification_sent":
+        return f"{answer['detail']}\nThen run: {PROG} verify LINK"
+    return answer["detail"]
+
+
+def _verify(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Verify an address with the key or link mailed to it; what to print."""
+    return f"verified {client.email_verify(key=args.key)['email']}"
+
+
+def _resend_verification(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Ask for a new verification mail; what to print."""
+    return client.email_resend(email=args.email)["detail"]
+
+
+def _reset_password(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Ask for a password reset mail; what to print."""
+    answer = client.password_reset(email=args.email)
+    return f"{answer['detail']}\nThen run: {PROG} reset-password-confirm LINK"
+
+
+def _reset_password_confirm(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Set a new password with the key or link mailed; what to print."""
+    new_password = _new_password_read(args.password_stdin, "New password: ")
+    client.password_reset_confirm(key=args.key, new_password=new_password)
+    return "password changed; every login of the account ended: log in with the new password"
+
+
+def _account(client: DualauthClient, args: argparse.Namespace) -> str:
+    """My account, one field a line."""
+    account = client.account()
+    lines = [f"{key}: {value}" for key, value in account.items() if key != "mfa"]
+    lines += [f"mfa.{key}: {value}" for key, value in account["mfa"].items()]
+    return "\n".join(lines)
+
+
+def _change_email(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Ask to move my account to another address; what to print."""
+    answer = _freshly(client, args, lambda: client.email_change(email=args.email))
+    return (
+        f"{answer['detail']}\nYour address changes once the link mailed to {args.email} is "
+        f"followed, or with: {PROG} verify LINK"
+    )
+
+
+def _delete_account(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Delete my account, once confirmed; what to print."""
+    if not args.yes:
+        account = client.account()
+        answer = _ask(
+            f"Delete the account {account['username']} ({account['email']}) and all its data, "
+            "for good? [y/N] "
+        )
+        if answer.casefold() not in ("y", "yes"):
+            raise DualauthError("nothing deleted", code="not_confirmed")
+    _freshly(client, args, client.account_delete)
+    return "account deleted; its tokens were removed"
+
+
+def _reauthenticate(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Confirm my password for this login; what to print."""
+    answer = client.reauthenticate(password=_password_read(args.password_stdin))
+    return f"confirmed: sensitive actions are open until {answer['reauthenticated_until']}"
+
+
 def error_message(error: DualauthError) -> str:
     """One line for people."""
     if isinstance(error, InvalidCredentialsError):
         return "wrong username or password"
     if isinstance(error, ThrottledError):
-        return f"too many failed logins: try again in {error.retry_after} s"
+        return f"too many attempts: try again in {error.retry_after} s"
     if isinstance(error, LoginEndedError):
         return f"{error.message} ({error.code}); the tokens were removed: log in again"
     if isinstance(error, NotLoggedInError):
-        return "not logged in: run `python -m clients.mobile login USERNAME` first"
+        return f"not logged in: run `{PROG} login USERNAME` first"
+    if isinstance(error, EmailNotVerifiedError):
+        return (
+            "your address is not verified yet: follow the link mailed to it, "
+            f"or run `{PROG} resend-verification EMAIL`"
+        )
+    if isinstance(error, ReauthenticationRequiredError):
+        return f"this needs your password again: run `{PROG} reauthenticate`, then try again"
     if isinstance(error, InvalidInputError) and error.errors:
         fields = "; ".join(
             f"{field}: {' '.join(map(str, messages)) if isinstance(messages, list) else messages}"
@@ -156,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             output = command(client, args)
     except DualauthError as error:
         print(f"error: {error_message(error)}", file=sys.stderr)
+        return 1
+    except EOFError:
+        print("\nerror: no answer given", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(file=sys.stderr)

@@ -1,23 +1,31 @@
-"""DualauthClient: JWT header mode, refreshed before expiry, on a 401, and after a lost reply."""
+"""DualauthClient: JWT header mode, refreshed before expiry, on a 401, and after a lost reply.
+
+It also drives the account flows: signup, verification, password reset, email change,
+re-authentication and deletion.
+"""
 
 import email.utils
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict, cast
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
 from clients.mobile.errors import (
     DualauthError,
+    EmailNotVerifiedError,
     InvalidCredentialsError,
     InvalidInputError,
+    KeyNotValidError,
     LoginEndedError,
     LoginExpiredError,
     LoginRevokedError,
+    MfaCodeNotValidError,
     NotFoundError,
     NotLoggedInError,
+    ReauthenticationRequiredError,
     ServerUnavailableError,
     ThrottledError,
 )
@@ -27,6 +35,7 @@ DEFAULT_SERVER = "http://127.0.0.1:8000"
 USER_AGENT = "dualauth-mobile/0.1"
 LOGIN_PATH = "/api/jwt/token/"
 REFRESH_PATH = "/api/jwt/token/refresh/"
+ACCOUNT_PATH = "/api/account/"
 REFRESH_ATTEMPTS = 3
 # Must stay under the server's refresh grace window (5 s by default): a repeat of a refresh
 # token later than that is taken for theft and revokes the login.
@@ -34,6 +43,14 @@ DEFAULT_REFRESH_RETRY_WINDOW = 4.0
 EXPIRED_CODE = "token_not_valid"
 REVOKED_CODES = ("token_revoked", "token_reused")
 UNAVAILABLE_STATUSES = (502, 503, 504)
+# The errors that one code names, whatever the status.
+CODE_ERRORS: dict[str, type[DualauthError]] = {
+    "invalid_credentials": InvalidCredentialsError,
+    "key_not_valid": KeyNotValidError,
+    "email_not_verified": EmailNotVerifiedError,
+    "reauthentication_required": ReauthenticationRequiredError,
+    "mfa_code_not_valid": MfaCodeNotValidError,
+}
 
 
 class Profile(TypedDict):
@@ -58,6 +75,65 @@ class Device(TypedDict):
     current: bool
 
 
+class Accepted(TypedDict):
+    """A request taken: what happens next happens by mail.
+
+    `code` says what (`verification_sent`, `signup_complete`, `mail_sent`); `detail`
+    says it to people.
+    """
+
+    detail: str
+    code: str
+
+
+class EmailVerified(TypedDict):
+    """The address a key verified: a new account's, or the one an account moved to."""
+
+    email: str
+    verified: bool
+
+
+class Mfa(TypedDict):
+    """The second factors of an account."""
+
+    totp: bool
+    passkeys: int
+    recovery_codes_left: int
+
+
+class Account(TypedDict):
+    """My account page."""
+
+    username: str
+    email: str
+    email_verified: bool
+    mfa: Mfa
+
+
+class Reauthenticated(TypedDict):
+    """Until when this login counts as fresh (ISO 8601)."""
+
+    reauthenticated_until: str
+
+
+def key_from(text: str) -> str:
+    """The key of an account mail, from the key itself or from the link (or query) holding it.
+
+    Raises KeyNotValidError for a link without a key.
+    """
+    text = text.strip()
+    # A key is base64url, digits and dots: never `?`, `=` or `#`, which a link has.
+    if not any(mark in text for mark in "?=#"):
+        return text
+    parts = urlsplit(text if "?" in text or "#" in text else f"?{text}")
+    # Some apps put the query after a fragment (`/#/verify?key=...`).
+    for query in (parts.query, parts.fragment.partition("?")[2]):
+        keys = parse_qs(query).get("key")
+        if keys:
+            return keys[0]
+    raise KeyNotValidError("this link holds no key: paste the whole link from the mail")
+
+
 class DualauthClient:
     """One login to a dualauth server, shared safely by any number of threads.
 
@@ -70,6 +146,9 @@ class DualauthClient:
     and keeps the new one, so that others' failed logins for the username cannot lock
     this device out; logging out keeps it. `clock` gives the Unix time that expiry is
     judged by.
+
+    The account flows that need no login (signup, verification, password reset) send
+    no credential at all, whatever is stored.
     """
 
     def __init__(
@@ -163,6 +242,90 @@ class DualauthClient:
         self._authorized("POST", "/api/logout-all/")
         with self._refresh_lock:
             self.store.clear()
+
+    def signup(self, *, username: str, email: str, password: str) -> Accepted:
+        """Sign up; a key to verify the address is mailed to it. No login yet.
+
+        The answer is the same whether or not the address already has an account (its
+        owner gets a mail instead). A taken username or a weak password is an
+        InvalidInputError naming the field.
+        """
+        body = {"username": username, "email": email, "password": password}
+        return cast(Accepted, self._public(f"{ACCOUNT_PATH}signup/", body).json())
+
+    def email_verify(self, *, key: str) -> EmailVerified:
+        """Verify an address with the key mailed to it, or with the whole link from the mail.
+
+        Verifies a new account's address, or moves an account to the address it asked
+        for. KeyNotValidError for a key that is unknown, used, expired or mistyped.
+        """
+        body = {"key": key_from(key)}
+        return cast(EmailVerified, self._public(f"{ACCOUNT_PATH}email/verify/", body).json())
+
+    def email_resend(self, *, email: str) -> Accepted:
+        """Mail a new verification key to `email`; the same answer whatever the address."""
+        return cast(Accepted, self._public(f"{ACCOUNT_PATH}email/resend/", {"email": email}).json())
+
+    def password_reset(self, *, email: str) -> Accepted:
+        """Mail a password reset key to `email`; the same answer whatever the address."""
+        body = {"email": email}
+        return cast(Accepted, self._public(f"{ACCOUNT_PATH}password/reset/", body).json())
+
+    def password_reset_confirm(self, *, key: str, new_password: str) -> None:
+        """Set a new password with the reset key or the whole link from the mail.
+
+        Every login of the account ends, this client's too if it is one: its next call
+        gets LoginRevokedError. KeyNotValidError for a dead key; a refused password is an
+        InvalidInputError naming `new_password`, and the key still works.
+        """
+        body = {"key": key_from(key), "new_password": new_password}
+        self._public(f"{ACCOUNT_PATH}password/reset/confirm/", body)
+
+    def account(self) -> Account:
+        """My account: name, address, whether it is verified, my second factors."""
+        return cast(Account, self._authorized("GET", ACCOUNT_PATH).json())
+
+    def email_change(self, *, email: str) -> Accepted:
+        """Ask to move my account to `email`: a key is mailed there, and `email_verify` moves it.
+
+        My address stays until then. Needs a fresh login, else
+        ReauthenticationRequiredError: `reauthenticate`, then ask again.
+        """
+        body = {"email": email}
+        return cast(Accepted, self._authorized("POST", f"{ACCOUNT_PATH}email/", json=body).json())
+
+    def reauthenticate(
+        self, *, password: str | None = None, code: str | None = None
+    ) -> Reauthenticated:
+        """Prove who I am again, by password or second-factor code: this login is fresh again.
+
+        A wrong password is an InvalidInputError naming `password` (and counts as a
+        failed login); a wrong code is an MfaCodeNotValidError.
+        """
+        if (password is None) == (code is None):
+            raise TypeError("reauthenticate takes either a password or a code")
+        body = {"password": password} if code is None else {"code": code}
+        path = f"{ACCOUNT_PATH}reauthenticate/"
+        return cast(Reauthenticated, self._authorized("POST", path, json=body).json())
+
+    def account_delete(self) -> None:
+        """Delete my account for good: every login of mine ends; forget the tokens.
+
+        Needs a fresh login, else ReauthenticationRequiredError and nothing changes.
+        The device token goes too: it vouches only for logins to the deleted account's
+        username, which someone else may take next.
+        """
+        self._authorized("DELETE", ACCOUNT_PATH)
+        with self._refresh_lock:
+            self.store.clear()
+            self.store.device_token_clear()
+
+    def _public(self, path: str, body: dict[str, str]) -> httpx.Response:
+        """POST `body` to an endpoint that needs no login, with no credential; raise on error."""
+        response = self._send("POST", path, json=body)
+        if not response.is_success:
+            raise _error(response, now=self._clock())
+        return response
 
     def _stored(self) -> Tokens:
         tokens = self.store.load()
@@ -294,8 +457,8 @@ def _error(response: httpx.Response, *, now: float) -> DualauthError:
         return ThrottledError(
             detail, retry_after=_retry_after(response.headers.get("Retry-After"), now=now)
         )
-    if code == "invalid_credentials":
-        return InvalidCredentialsError(detail, status=status)
+    if code in CODE_ERRORS:
+        return CODE_ERRORS[code](detail, status=status)
     if code in REVOKED_CODES:
         return LoginRevokedError(detail, code=code, status=status)
     if status == httpx.codes.BAD_REQUEST:

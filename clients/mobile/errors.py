@@ -22,7 +22,7 @@ class InvalidCredentialsError(DualauthError):
 
 
 class ThrottledError(DualauthError):
-    """Too many failed logins: wait `retry_after` seconds."""
+    """Too many failed logins, account requests or mails to one address: wait `retry_after` s."""
 
     code = "throttled"
 
@@ -73,6 +73,30 @@ class NotFoundError(DualauthError):
     """No such resource (for example an unknown or already revoked device)."""
 
     code = "not_found"
+
+
+class KeyNotValidError(DualauthError):
+    """The key or link from an account mail is unknown, used, expired or mistyped: ask anew."""
+
+    code = "key_not_valid"
+
+
+class EmailNotVerifiedError(DualauthError):
+    """The right password of an account whose address is not verified yet: verify it first."""
+
+    code = "email_not_verified"
+
+
+class ReauthenticationRequiredError(DualauthError):
+    """A sensitive action from a login that is not fresh: reauthenticate, then do it again."""
+
+    code = "reauthentication_required"
+
+
+class MfaCodeNotValidError(DualauthError):
+    """A second-factor code that is wrong, used, or of a factor the account does not have."""
+
+    code = "mfa_code_not_valid"
 
 
 class StoreError(DualauthError):

@@ -39,7 +39,10 @@ class Tokens:
 
 
 class TokenStore(Protocol):
-    """Load, save and forget the tokens of one login; keep the device token across logins."""
+    """Load, save and forget the tokens of one login; keep the device token across logins.
+
+    The device token is forgotten only with the account it logged in to.
+    """
 
     def load(self) -> Tokens | None:
         """The stored tokens, or None when logged out."""
@@ -55,6 +58,9 @@ class TokenStore(Protocol):
 
     def device_token_save(self, device_token: str) -> None:
         """Replace the device token."""
+
+    def device_token_clear(self) -> None:
+        """Forget the device token too (its account is gone)."""
 
 
 class MemoryTokenStore:
@@ -89,6 +95,11 @@ class MemoryTokenStore:
         """Keep `device_token`."""
         with self._lock:
             self._device_token = device_token
+
+    def device_token_clear(self) -> None:
+        """Forget the device token."""
+        with self._lock:
+            self._device_token = None
 
 
 def _private_read(path: Path) -> bytes | None:
@@ -185,3 +196,8 @@ class FileTokenStore:
     def device_token_save(self, device_token: str) -> None:
         """Replace the device token's file as atomically as the tokens' one."""
         _private_write(self.device_path, {"device_token": device_token})
+
+    def device_token_clear(self) -> None:
+        """Delete the device token's file."""
+        with contextlib.suppress(FileNotFoundError):
+            self.device_path.unlink()

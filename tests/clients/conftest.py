@@ -2,19 +2,27 @@
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import caches
+from django.utils import timezone
 from rest_framework_simplejwt import settings as simplejwt_settings
 
 from clients.mobile import DualauthClient, FileTokenStore
 from clients.mobile.client import REFRESH_PATH
+from common.cache import ALIAS
+from common.conf import dualauth_settings
+from common.models import LoginFamily
+from common.selectors import family_cache_key
 from tests.conftest import require_shared_cache
 from tests.jwt_keys import jws_sign, segment_decode
 from tests.live import LiveServer
+from tests.mail import SmtpServer
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +38,16 @@ def strict_throttle(live_server_factory: Callable[..., LiveServer]) -> LiveServe
     """A real server that throttles a username after 2 failed logins."""
     require_shared_cache()
     return live_server_factory(LOGIN_FAILURES_PER_USERNAME="2")
+
+
+@pytest.fixture(scope="session")
+def mail_server(
+    live_server_factory: Callable[..., LiveServer], smtp_server: SmtpServer
+) -> LiveServer:
+    """A real server that sends its account mail to the tests' SMTP server."""
+    # Its workers share the mail throttles and login freshness with each other and the tests.
+    require_shared_cache()
+    return live_server_factory(**smtp_server.env)
 
 
 class Traffic:
@@ -82,6 +100,14 @@ def expired_copy(token: str) -> str:
     # Signed unchanged, the claims give the very token back: the key is the server's.
     assert jws_sign(header, claims, key) == token
     return jws_sign(header, {**claims, "exp": claims["iat"]}, key)
+
+
+def login_make_stale(family_id: str) -> None:
+    """Make a login not fresh on every server process, as if it had begun long ago."""
+    long_ago = timezone.now() - 2 * dualauth_settings.REAUTH_WINDOW
+    LoginFamily.objects.filter(pk=family_id).update(authenticated_at=long_ago)
+    # Servers read a login's state from the shared cache before the database.
+    caches[ALIAS].delete(family_cache_key(family_id))
 
 
 def audit_events(server: LiveServer, event: str, family_id: str) -> int:
@@ -137,3 +163,32 @@ def alice_mobile(mobile: DualauthClient, live_user: User, password: str) -> Dual
     """The client, logged in as alice."""
     mobile.login(live_user.username, password)
     return mobile
+
+
+@pytest.fixture
+def new_address() -> Callable[[str], str]:
+    """Makes addresses that no other test mails to: the SMTP server keeps the whole run's mail."""
+
+    def make(name: str) -> str:
+        return f"{name}-{uuid.uuid4().hex[:12]}@example.com"
+
+    return make
+
+
+@pytest.fixture
+def mail_user(
+    transactional_db: None, make_user: Callable[..., User], new_address: Callable[[str], str]
+) -> User:
+    """Alice, committed so that a server process sees her, at an address of her own."""
+    return make_user("alice", email=new_address("alice"))
+
+
+@pytest.fixture
+def mail_mobile(
+    mail_server: LiveServer, token_path: Path, traffic: Traffic
+) -> Iterator[DualauthClient]:
+    """A client of the server that mails, with a file store, not logged in."""
+    with DualauthClient(
+        mail_server.url, store=FileTokenStore(token_path), event_hooks=traffic.hooks()
+    ) as client:
+        yield client

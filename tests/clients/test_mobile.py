@@ -1,35 +1,52 @@
-"""The mobile client against a real server over real HTTP: tokens, refresh, errors, the CLI."""
+"""The mobile client against a real server over real HTTP: tokens, refresh, errors, the CLI.
+
+The account flows run against a server that mails a real SMTP server.
+"""
 
 import dataclasses
 import json
 import os
+import pty
+import re
+import select
 import stat
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from rest_framework_simplejwt import settings as simplejwt_settings
 
 from bench.processes import free_port
 from clients.mobile import DualauthClient, FileTokenStore, MemoryTokenStore, Tokens
-from clients.mobile.client import LOGIN_PATH, REFRESH_PATH
+from clients.mobile.client import LOGIN_PATH, REFRESH_PATH, key_from
 from clients.mobile.errors import (
+    EmailNotVerifiedError,
     InvalidCredentialsError,
     InvalidInputError,
+    KeyNotValidError,
     LoginRevokedError,
+    MfaCodeNotValidError,
     NotLoggedInError,
+    ReauthenticationRequiredError,
     ServerUnavailableError,
     StoreError,
     ThrottledError,
 )
 from common.conf import dualauth_settings
-from tests.clients.conftest import Traffic, audit_events, expired_copy
+from common.models import LoginFamily
+from tests.clients.conftest import Traffic, audit_events, expired_copy, login_make_stale
 from tests.live import ROOT, LiveServer
+from tests.mail import key_of, link_of, text_of
+
+NEW_PASSWORD = "a brand new passphrase 42"
 
 pytestmark = pytest.mark.server
 
@@ -460,3 +477,316 @@ def test_the_cli_says_when_the_server_is_down(tmp_path):
     assert result.returncode != 0
     assert len(result.stderr.splitlines()) == 1
     assert "cannot reach the server" in result.stderr
+
+
+def cli_in_terminal(
+    server: str, store: Path, *args: str, answers: list[tuple[str, str]]
+) -> tuple[int, str]:
+    """Run the command line client in a pseudo-terminal; its exit code and what the terminal showed.
+
+    Each answer is typed once its prompt shows, in order.
+    """
+    controller, terminal = pty.openpty()
+    # A session of its own has no controlling terminal: getpass uses this one, not the tester's.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clients.mobile", *args, "--server", server, "--store", str(store)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    shown, answered_up_to, pending = b"", 0, list(answers)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], deadline - time.monotonic())
+            assert ready, f"the CLI hung; it showed: {shown.decode(errors='replace')}"
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the client closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            while pending and pending[0][0].encode() in shown[answered_up_to:]:
+                prompt, answer = pending.pop(0)
+                answered_up_to = shown.index(prompt.encode(), answered_up_to) + len(prompt)
+                os.write(controller, f"{answer}\n".encode())
+        return process.wait(timeout=60), shown.decode(errors="replace")
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def tampered(key: str) -> str:
+    """`key` with one character of its signature changed (a middle one: all its bits count)."""
+    signed, _, signature = key.rpartition(".")
+    middle = len(signature) // 2
+    other = "A" if signature[middle] != "A" else "B"
+    return f"{signed}.{signature[:middle]}{other}{signature[middle + 1 :]}"
+
+
+def test_a_signup_mails_a_key_that_verifies_the_address_and_only_then_logs_in(
+    mail_mobile, smtp_server, new_address, password, transactional_db
+):
+    email = new_address("sam")
+
+    answer = mail_mobile.signup(username="sam", email=email, password=password)
+
+    assert answer["code"] == "verification_sent"
+    (mail,) = smtp_server.wait(email)
+    with pytest.raises(EmailNotVerifiedError) as caught:
+        mail_mobile.login("sam", password)
+    assert (caught.value.code, caught.value.status) == ("email_not_verified", 403)
+    assert mail_mobile.store.load() is None
+    with pytest.raises(InvalidCredentialsError):
+        mail_mobile.login("sam", "wrong password")
+
+    assert mail_mobile.email_verify(key=key_of(mail)) == {"email": email, "verified": True}
+
+    mail_mobile.login("sam", password)
+    assert mail_mobile.account() == {
+        "username": "sam",
+        "email": email,
+        "email_verified": True,
+        "mfa": {"totp": False, "passkeys": 0, "recovery_codes_left": 0},
+    }
+
+
+def test_the_cli_signs_up_by_asking_and_verifies_with_the_whole_link_from_the_mail(
+    mail_server, smtp_server, new_address, password, token_path, transactional_db
+):
+    url, email = mail_server.url, new_address("sam")
+    signup = cli(url, token_path, "signup", "--password-stdin", stdin=f"sam\n{email}\n{password}\n")
+    assert signup.returncode == 0, signup.stderr
+    assert "verify LINK" in signup.stdout
+    first = smtp_server.wait(email)[0]
+    resend = cli(url, token_path, "resend-verification", email)
+    assert resend.returncode == 0, resend.stderr
+    second = smtp_server.wait(email, count=2)[1]
+
+    verify = cli(url, token_path, "verify", link_of(second))
+
+    assert verify.returncode == 0, verify.stderr
+    assert verify.stdout.strip() == f"verified {email}"
+    # Verifying changed the state that the first key was bound to.
+    used = cli(url, token_path, "verify", link_of(first))
+    assert used.returncode == 1
+    assert used.stderr.splitlines() == [
+        "error: This link is not valid: it was used, it expired, or it is not ours. (key_not_valid)"
+    ]
+    login = cli(url, token_path, "login", "sam", "--password-stdin", stdin=f"{password}\n")
+    assert login.returncode == 0, login.stderr
+
+
+def test_the_cli_tells_an_unverified_account_how_to_verify_in_one_line(
+    mail_mobile, mail_server, smtp_server, new_address, password, token_path, transactional_db
+):
+    email = new_address("sam")
+    mail_mobile.signup(username="sam", email=email, password=password)
+
+    login = cli(mail_server.url, token_path, "login", "sam", "--password-stdin", stdin=password)
+
+    assert login.returncode == 1
+    assert login.stderr.splitlines() == [
+        "error: your address is not verified yet: follow the link mailed to it, "
+        "or run `python -m clients.mobile resend-verification EMAIL`"
+    ]
+    assert not token_path.exists()
+
+
+def test_a_password_reset_ends_every_login_and_only_the_new_password_logs_in(
+    mail_mobile, mail_server, smtp_server, mail_user, password, traffic, tmp_path
+):
+    mail_mobile.login(mail_user.username, password)
+    other = second_login(mail_server, mail_user, password)
+    traffic.clear()
+
+    mail_mobile.password_reset(email=mail_user.email)
+
+    # Logged in or not, the public endpoints get no credential.
+    assert [request.headers.get("Authorization") for request in traffic.sent] == [None]
+    (mail,) = smtp_server.wait(mail_user.email)
+    confirm = cli(
+        mail_server.url,
+        tmp_path / "cli.json",
+        "reset-password-confirm",
+        link_of(mail),
+        "--password-stdin",
+        stdin=f"{NEW_PASSWORD}\n",
+    )
+    assert confirm.returncode == 0, confirm.stderr
+    with pytest.raises(LoginRevokedError):
+        mail_mobile.profile()
+    assert mail_mobile.store.load() is None
+    with pytest.raises(LoginRevokedError):
+        other.profile()
+    with pytest.raises(InvalidCredentialsError):
+        mail_mobile.login(mail_user.username, password)
+    mail_mobile.login(mail_user.username, NEW_PASSWORD)
+    assert mail_mobile.profile()["username"] == mail_user.username
+    with pytest.raises(KeyNotValidError):
+        mail_mobile.password_reset_confirm(key=key_of(mail), new_password="yet another passphrase")
+    other.close()
+
+
+def test_a_tampered_key_is_a_key_not_valid_error_and_the_true_key_still_works(
+    mail_mobile, smtp_server, mail_user, password
+):
+    mail_mobile.password_reset(email=mail_user.email)
+    key = key_of(smtp_server.wait(mail_user.email)[0])
+
+    with pytest.raises(KeyNotValidError) as caught:
+        mail_mobile.password_reset_confirm(key=tampered(key), new_password=NEW_PASSWORD)
+
+    assert (caught.value.code, caught.value.status) == ("key_not_valid", 400)
+    with pytest.raises(KeyNotValidError):
+        mail_mobile.email_verify(key=tampered(key))
+    mail_mobile.password_reset_confirm(key=key, new_password=NEW_PASSWORD)
+    mail_mobile.login(mail_user.username, NEW_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "KEY.2x.Sig-_",
+        "http://127.0.0.1:8000/?action=verify-email&key=KEY.2x.Sig-_",
+        "  https://app.example/#/welcome?action=reset-password&key=KEY.2x.Sig-_\n",
+        "action=verify-email&key=KEY.2x.Sig-_",
+    ],
+    ids=["key", "link", "fragment-link", "query"],
+)
+def test_a_key_is_taken_bare_or_from_the_link_that_holds_it(text):
+    assert key_from(text) == "KEY.2x.Sig-_"
+
+
+def test_a_link_without_a_key_is_refused_before_anything_is_sent(mobile, traffic):
+    with pytest.raises(KeyNotValidError, match="holds no key"):
+        mobile.email_verify(key="http://127.0.0.1:8000/?action=forgot-password")
+
+    assert traffic.sent == []
+
+
+def test_the_mail_after_the_last_one_allowed_to_an_address_is_throttled_with_retry_after(
+    mail_mobile, mail_server, new_address, token_path
+):
+    email, limit = new_address("flood"), dualauth_settings.ACCOUNT_MAILS_PER_EMAIL
+    first = cli(mail_server.url, token_path, "reset-password", email)
+    assert first.returncode == 0, first.stderr
+    assert "a mail is on its way" in first.stdout
+    for _ in range(limit - 1):
+        assert mail_mobile.password_reset(email=email)["code"] == "mail_sent"
+
+    with pytest.raises(ThrottledError) as caught:
+        mail_mobile.password_reset(email=email)
+
+    assert caught.value.code == "throttled"
+    window = dualauth_settings.ACCOUNT_THROTTLE_WINDOW.total_seconds()
+    assert 0 < caught.value.retry_after <= window
+    throttled = cli(mail_server.url, token_path, "reset-password", email)
+    assert throttled.returncode == 1
+    (line,) = throttled.stderr.splitlines()
+    assert re.fullmatch(r"error: too many attempts: try again in \d+ s", line)
+
+
+def test_reauthentication_takes_the_password_and_refuses_a_wrong_one_or_a_code_with_typed_errors(
+    alice_mobile, token_server, password, token_path
+):
+    with pytest.raises(InvalidInputError) as wrong:
+        alice_mobile.reauthenticate(password="wrong password")
+    assert list(wrong.value.errors) == ["password"]
+    with pytest.raises(MfaCodeNotValidError) as code:
+        alice_mobile.reauthenticate(code="123456")
+    assert (code.value.code, code.value.status) == ("mfa_code_not_valid", 400)
+
+    before = timezone.now()
+    until = alice_mobile.reauthenticate(password=password)["reauthenticated_until"]
+
+    assert datetime.fromisoformat(until) >= before + dualauth_settings.REAUTH_WINDOW
+    again = cli(token_server.url, token_path, "reauthenticate", "--password-stdin", stdin=password)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("confirmed: sensitive actions are open until ")
+
+
+def test_the_cli_changes_the_email_of_a_login_that_is_not_fresh_after_asking_the_password(
+    mail_server, smtp_server, mail_user, password, new_address, token_path
+):
+    url, old, new = mail_server.url, mail_user.email, new_address("alice-new")
+    login = cli(url, token_path, "login", mail_user.username, "--password-stdin", stdin=password)
+    assert login.returncode == 0, login.stderr
+    client = DualauthClient(url, store=FileTokenStore(token_path))
+    family_id = current_device_id(client)
+    login_make_stale(family_id)
+    with pytest.raises(ReauthenticationRequiredError) as caught:
+        client.email_change(email=new)
+    assert (caught.value.code, caught.value.status) == ("reauthentication_required", 403)
+    assert client.store.load() is not None
+    before = timezone.now()
+
+    status, shown = cli_in_terminal(
+        url,
+        token_path,
+        "change-email",
+        new,
+        answers=[("Confirm your password to go on: ", password)],
+    )
+
+    assert status == 0, shown
+    assert password not in shown, "the password is typed without echo"
+    assert LoginFamily.objects.get(pk=family_id).authenticated_at >= before
+    (change,) = smtp_server.wait(new)
+    assert f"email: {old}" in cli(url, token_path, "account").stdout.splitlines()
+    verify = cli(url, token_path, "verify", key_of(change))
+    assert verify.stdout.strip() == f"verified {new}", verify.stderr
+    account = cli(url, token_path, "account").stdout.splitlines()
+    assert {f"email: {new}", "email_verified: True"} <= set(account)
+    (told,) = smtp_server.wait(old)
+    assert told["Subject"] == "Your email address was changed"
+    assert new in text_of(told)
+    client.close()
+
+
+def test_the_cli_deletes_the_account_with_the_password_on_stdin_and_forgets_every_token(
+    mail_server, mail_user, password, token_path
+):
+    url = mail_server.url
+    login = cli(url, token_path, "login", mail_user.username, "--password-stdin", stdin=password)
+    assert login.returncode == 0, login.stderr
+    store = FileTokenStore(token_path)
+    client = DualauthClient(url, store=store)
+    login_make_stale(current_device_id(client))
+    with pytest.raises(ReauthenticationRequiredError):
+        client.account_delete()
+    assert store.load() is not None
+    assert store.device_token_load() is not None
+
+    delete = cli(
+        url, token_path, "delete-account", "--yes", "--password-stdin", stdin=f"{password}\n"
+    )
+
+    assert delete.returncode == 0, delete.stderr
+    assert (token_path.exists(), store.device_path.exists()) == (False, False)
+    assert not User.objects.filter(pk=mail_user.pk).exists()
+    with pytest.raises(InvalidCredentialsError):
+        client.login(mail_user.username, password)
+    client.close()
+
+
+def test_the_cli_deletes_nothing_unless_the_deletion_is_confirmed(
+    token_server, live_user, password, token_path
+):
+    url = token_server.url
+    cli(url, token_path, "login", live_user.username, "--password-stdin", stdin=password)
+
+    refused = cli(url, token_path, "delete-account", stdin="n\n")
+
+    assert refused.returncode == 1
+    question, error = refused.stderr.splitlines()
+    assert question.startswith(f"Delete the account alice ({live_user.email})")
+    assert error == "error: nothing deleted (not_confirmed)"
+    assert User.objects.filter(pk=live_user.pk).exists()
+    assert token_path.exists()
