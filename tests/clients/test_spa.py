@@ -1,4 +1,7 @@
-"""The browser SPA at `/`, driven in a real Chromium against a real gunicorn server."""
+"""The browser SPA at `/`, driven in a real Chromium against a real gunicorn server.
+
+Its account flows run against real mail: the server sends to the tests' SMTP server.
+"""
 
 import re
 import uuid
@@ -11,11 +14,13 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.utils import timezone
 from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
     Page,
+    Request,
     Route,
     ViewportSize,
     expect,
@@ -23,12 +28,15 @@ from playwright.sync_api import (
 )
 from rest_framework_simplejwt import settings as simplejwt_settings
 
+from common.cache import cache_delete
 from common.conf import dualauth_settings
-from common.models import Profile
+from common.models import LoginFamily, Profile
+from common.selectors import family_cache_key
 from tests.clients.conftest import audit_events, expired_copy
 from tests.conftest import PASSWORD, require_service, require_shared_cache
 from tests.jwt_keys import segment_decode
 from tests.live import ROOT, LiveServer
+from tests.mail import SmtpServer, key_of, link_of, text_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -67,12 +75,17 @@ REFRESHED = f"POST {REFRESH_PATH} 200 no credential"
 
 
 @pytest.fixture(scope="module")
-def spa_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
-    """A server started after the SPA's files are collected, so whitenoise serves them."""
+def spa_server(
+    live_server_factory: Callable[..., LiveServer], smtp_server: SmtpServer
+) -> LiveServer:
+    """A server started after the SPA's files are collected, so whitenoise serves them.
+
+    Its account mail goes to the tests' SMTP server.
+    """
     # Its workers share failed logins and revocations, and each test resets them.
     require_shared_cache()
     call_command("collectstatic", "--noinput", verbosity=0)
-    return live_server_factory()
+    return live_server_factory(**smtp_server.env)
 
 
 @pytest.fixture(scope="module")
@@ -219,10 +232,11 @@ def settled(page: Page) -> None:
 
 def sign_in(page: Page, *, mode: str, username: str, password: str) -> None:
     """Fill and submit the sign-in form."""
-    page.get_by_label(MODE_LABELS[mode]).check()
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    form = page.locator("#login-form")
+    form.get_by_label(MODE_LABELS[mode]).check()
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_role("button", name="Sign in").click()
 
 
 @dataclass
@@ -391,14 +405,15 @@ def test_changing_the_password_shows_field_errors_and_signs_out_other_logins(
     sign_in(page, mode=mode, username="alice", password=PASSWORD)
     other = other_device_login(spa_server, mode=mode, username="alice")
 
-    page.get_by_label("Current password").fill("not my password")
-    page.get_by_label("New password").fill("a brand new passphrase")
-    page.get_by_role("button", name="Change password").click()
+    form = page.locator("#password-form")
+    form.get_by_label("Current password").fill("not my password")
+    form.get_by_label("New password").fill("a brand new passphrase")
+    form.get_by_role("button", name="Change password").click()
     expect(page.locator("#password-old_password-error")).to_contain_text("not correct")
     assert other.profile_status() == 200
 
-    page.get_by_label("Current password").fill(PASSWORD)
-    page.get_by_role("button", name="Change password").click()
+    form.get_by_label("Current password").fill(PASSWORD)
+    form.get_by_role("button", name="Change password").click()
     expect(page.get_by_role("status")).to_contain_text("Password changed")
     assert other.profile_status() == 401
     page.get_by_role("button", name="Reload").click()
@@ -561,3 +576,304 @@ def test_two_tabs_never_refresh_the_same_token_twice(
     assert len(turns) <= len(refreshes) <= len(turns) * len(tabs)
     assert audit_events(graceless_server, "refresh", family_id) == len(refreshes)
     assert audit_events(graceless_server, "reuse_detected", family_id) == 0
+
+
+# Accounts: sign-up, verification, a forgotten password, the email change and deletion, each
+# a whole flow in the browser against a server that sends real mail.
+
+NEW_PASSWORD = "a fresh passphrase nobody knows"
+
+
+@pytest.fixture
+def other_page(browser: Browser) -> Iterator[Page]:
+    """A tab of another browser profile: another person's, or the same person's other device."""
+    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
+    yield context.new_page()
+    context.close()
+
+
+def login_made_stale(user: User) -> None:
+    """Age every login of `user` past the re-authentication window, as time would.
+
+    Server processes read a login's state from the database once its cache entry is gone.
+    """
+    families = LoginFamily.objects.filter(user=user)
+    families.update(authenticated_at=timezone.now() - dualauth_settings.REAUTH_WINDOW)
+    for family_id in families.values_list("pk", flat=True):
+        cache_delete(family_cache_key(family_id))
+
+
+def referers(requests: list[Request]) -> list[str]:
+    """The Referer each of `requests` was sent with."""
+    return [request.all_headers().get("referer", "") for request in requests]
+
+
+def stored(page: Page) -> str:
+    """Everything the page keeps in web storage."""
+    kept: str = page.evaluate("JSON.stringify([{...localStorage}, {...sessionStorage}])")
+    return kept
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_a_visitor_signs_up_is_told_to_verify_verifies_by_the_mailed_link_and_signs_in(
+    spa_server: LiveServer,
+    live_user: User,
+    smtp: SmtpServer,
+    page: Page,
+    csp_watch: CspWatch,
+    mode: str,
+) -> None:
+    email = "carol@example.com"
+    page.goto(spa_server.url)
+    page.get_by_role("link", name="Create an account").click()
+    form = page.locator("#signup-form")
+    username = form.get_by_label("Username")
+    expect(username).to_be_focused()
+    username.fill("ALICE")
+    form.get_by_label("Email address").fill(email)
+    form.get_by_label("Password").fill("password")
+    form.get_by_role("button", name="Create account").click()
+    expect(page.locator("#signup-username-error")).to_contain_text("taken")
+    expect(username).to_have_attribute("aria-invalid", "true")
+    expect(username).to_be_focused()
+    username.fill("carol")
+    form.get_by_role("button", name="Create account").click()
+    expect(page.locator("#signup-password-error")).to_contain_text("too common")
+    expect(form.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+    expect(username).not_to_have_attribute("aria-invalid", "true")
+    screenshot(page, "spa-signup-errors")
+    form.get_by_label("Password").fill(NEW_PASSWORD)
+    form.get_by_role("button", name="Create account").click()
+
+    expect(page.get_by_role("heading", name="Check your mail")).to_be_focused()
+    expect(page.locator("#mail-address")).to_have_text(email)
+    screenshot(page, "spa-check-your-mail")
+    smtp.wait(email)
+    # Not verified yet: the right password learns why, and may ask for the mail again.
+    page.get_by_role("link", name="Back to sign in").click()
+    sign_in(page, mode=mode, username="carol", password=NEW_PASSWORD)
+    expect(page.locator("#login-error")).to_contain_text("Verify your email address first")
+    page.get_by_role("button", name="Send the verification mail again").click()
+    expect(page.get_by_role("textbox", name="Email address")).to_have_value(email)
+    page.get_by_role("button", name="Send a new link").click()
+    expect(page.locator("#mail-address")).to_have_text(email)
+    page.get_by_role("button", name="Send the mail again").click()
+    expect(page.get_by_role("status")).to_have_text(f"We sent another mail to {email}.")
+    mails = smtp.wait(email, count=3)
+    assert csp_watch.violations() == []
+
+    link = link_of(mails[-1])
+    key = key_of(mails[-1])
+    requests: list[Request] = []
+    page.on("request", lambda request: requests.append(request))
+    page.goto(link)
+    expect(page.get_by_role("status")).to_have_text(
+        f"Your address {email} is verified. You can sign in now."
+    )
+    assert page.url == f"{spa_server.url}/"
+    assert "POST /api/account/email/verify/ 200 no credential" in calls(page)
+    # Not even this site's own files were asked for with the key in a Referer.
+    assert len(requests) > 3
+    assert not [referer for referer in referers(requests) if key in referer]
+    assert key not in stored(page)
+
+    sign_in(page, mode=mode, username="carol", password=NEW_PASSWORD)
+    settled(page)
+    expect(page.locator("#profile-username")).to_have_text("carol")
+    expect(page.locator("#account-email")).to_have_text(email)
+    expect(page.locator("#account-verified")).to_have_text("Yes")
+    assert csp_watch.violations() == []
+
+
+def test_a_verification_link_that_is_not_valid_offers_a_new_mail(
+    spa_server: LiveServer, live_user: User, smtp: SmtpServer, page: Page
+) -> None:
+    page.goto(f"{spa_server.url}/?action=verify-email&key=not-a-key-of-ours")
+
+    expect(page.locator("#resend-error")).to_contain_text("This link is not valid")
+    assert page.url == f"{spa_server.url}/"
+    page.get_by_role("textbox", name="Email address").fill(live_user.email)
+    page.get_by_role("button", name="Send a new link").click()
+    expect(page.locator("#mail-address")).to_have_text(live_user.email)
+    # Verified already: the mail says so, and holds no key.
+    (mail,) = smtp.wait(live_user.email)
+    assert "key=" not in link_of(mail)
+
+
+def test_the_signup_and_forgotten_password_links_of_the_mails_open_their_forms(
+    spa_server: LiveServer, page: Page
+) -> None:
+    page.goto(f"{spa_server.url}/?action=signup")
+    expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
+    expect(page.locator("#signup-form").get_by_label("Username")).to_be_focused()
+    assert page.url == f"{spa_server.url}/"
+
+    page.goto(f"{spa_server.url}/?action=forgot-password")
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Email address")).to_be_focused()
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_a_password_reset_by_the_mailed_link_ends_every_earlier_login(
+    spa_server: LiveServer,
+    live_user: User,
+    smtp: SmtpServer,
+    page: Page,
+    other_page: Page,
+    mode: str,
+) -> None:
+    profile_path = "/api/session/profile/" if mode == "session" else "/api/profile/"
+    other_page.goto(spa_server.url)
+    sign_in(other_page, mode=mode, username="alice", password=PASSWORD)
+    settled(other_page)
+    phone = other_device_login(spa_server, mode="jwt-header", username="alice")
+    assert phone.profile_status() == 200
+
+    page.goto(spa_server.url)
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_role("textbox", name="Email address").fill(live_user.email)
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()
+    expect(page.locator("#mail-address")).to_have_text(live_user.email)
+    (mail,) = smtp.wait(live_user.email)
+
+    page.goto(link_of(mail))
+    expect(page.get_by_role("heading", name="Set a new password")).to_be_visible()
+    assert page.url == f"{spa_server.url}/"
+    assert key_of(mail) not in stored(page)
+    form = page.locator("#reset-form")
+    new_password = form.get_by_label("New password")
+    new_password.fill("password")
+    form.get_by_role("button", name="Set password").click()
+    expect(page.locator("#reset-new_password-error")).to_contain_text("too common")
+    expect(new_password).to_have_attribute("aria-invalid", "true")
+    assert phone.profile_status() == 200
+    new_password.fill(NEW_PASSWORD)
+    form.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("status")).to_contain_text("Your new password is set")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    assert phone.profile_status() == 401
+    with other_page.expect_response(lambda r: r.url.endswith(profile_path)) as answer:
+        other_page.get_by_role("button", name="Reload").click()
+    assert answer.value.status == 401
+    expect(other_page.locator("#login-error")).to_have_text(
+        "Your sign-in has ended. Please sign in again."
+    )
+
+    # The key died with the password it was made for: the link now asks for a new one.
+    page.goto(link_of(mail))
+    form.get_by_label("New password").fill("yet another passphrase")
+    form.get_by_role("button", name="Set password").click()
+    expect(page.locator("#forgot-error")).to_contain_text("This link is not valid")
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
+    page.get_by_role("link", name="Back to sign in").click()
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    expect(page.locator("#login-error")).to_have_text("Invalid username or password.")
+    sign_in(page, mode=mode, username="alice", password=NEW_PASSWORD)
+    settled(page)
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_an_email_change_asks_for_the_password_again_and_the_new_addresss_link_completes_it(
+    spa_server: LiveServer,
+    live_user: User,
+    smtp: SmtpServer,
+    page: Page,
+    csp_watch: CspWatch,
+    mode: str,
+) -> None:
+    old_email, new_email = live_user.email, "alice.liddell@example.org"
+    page.goto(spa_server.url)
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    settled(page)
+    expect(page.locator("#account-email")).to_have_text(old_email)
+    login_made_stale(live_user)
+
+    page.get_by_role("textbox", name="New email address").fill(new_email)
+    page.get_by_role("button", name="Change email").click()
+    prompt = page.get_by_role("dialog", name="Confirm it's you")
+    password = prompt.get_by_label("Your password")
+    expect(password).to_be_focused()
+    password.fill("not my password")
+    prompt.get_by_role("button", name="Confirm").click()
+    expect(prompt.locator("#reauth-password-error")).to_have_text(
+        "The current password is not correct."
+    )
+    expect(password).to_have_attribute("aria-invalid", "true")
+    screenshot(page, f"spa-{mode}-reauthenticate")
+    password.fill(PASSWORD)
+    prompt.get_by_role("button", name="Confirm").click()
+
+    expect(prompt).to_be_hidden()
+    expect(page.get_by_role("status")).to_have_text(
+        f"Check your new address: follow the link we sent to {new_email} to make it your account's."
+    )
+    assert calls(page)[:4] == [
+        f"POST /api/account/email/ 202 {mode}",
+        f"POST /api/account/reauthenticate/ 200 {mode}",
+        f"POST /api/account/reauthenticate/ 400 {mode}",
+        f"POST /api/account/email/ 403 {mode}",
+    ]
+    page.get_by_role("button", name="Reload").click()
+    expect(page.locator("#account-email")).to_have_text(old_email)
+
+    (mail,) = smtp.wait(new_email)
+    page.goto(link_of(mail))
+    expect(page.get_by_role("status")).to_have_text(f"Your account's address is now {new_email}.")
+    assert page.url == f"{spa_server.url}/"
+    expect(page.locator("#account-email")).to_have_text(new_email)
+    expect(page.locator("#account-verified")).to_have_text("Yes")
+    screenshot(page, f"spa-{mode}-account", full_page=True)
+    (told,) = smtp.wait(old_email)
+    assert told["Subject"] == "Your email address was changed"
+    assert new_email in text_of(told)
+    assert csp_watch.violations() == []
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_deleting_the_account_is_confirmed_asks_for_the_password_again_and_signs_out(
+    spa_server: LiveServer,
+    live_user: User,
+    context: BrowserContext,
+    page: Page,
+    csp_watch: CspWatch,
+    mode: str,
+) -> None:
+    page.goto(spa_server.url)
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    settled(page)
+    login_made_stale(live_user)
+    confirm = page.get_by_role("dialog", name="Delete your account?")
+    prompt = page.get_by_role("dialog", name="Confirm it's you")
+
+    page.get_by_role("button", name="Delete account").click()
+    expect(confirm.get_by_role("button", name="Keep my account")).to_be_focused()
+    screenshot(page, f"spa-{mode}-delete")
+    confirm.get_by_role("button", name="Keep my account").click()
+    expect(confirm).to_be_hidden()
+    page.get_by_role("button", name="Delete account").click()
+    confirm.get_by_role("button", name="Delete my account").click()
+    prompt.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("status")).to_have_text("Your account was not deleted.")
+    assert User.objects.filter(pk=live_user.pk).exists()
+
+    page.get_by_role("button", name="Delete account").click()
+    confirm.get_by_role("button", name="Delete my account").click()
+    prompt.get_by_label("Your password").fill(PASSWORD)
+    prompt.get_by_role("button", name="Confirm").click()
+
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text(
+        "Your account is deleted, and every browser and device was signed out."
+    )
+    assert [call for call in calls(page) if "DELETE" in call] == [
+        f"DELETE /api/account/ 204 {mode}",
+        f"DELETE /api/account/ 403 {mode}",
+        f"DELETE /api/account/ 403 {mode}",
+    ]
+    assert not User.objects.filter(pk=live_user.pk).exists()
+    assert held_cookies(context) == {}
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    expect(page.locator("#login-error")).to_have_text("Invalid username or password.")
+    assert csp_watch.violations() == []
