@@ -2,8 +2,9 @@
 
 The public endpoints never tell whether an address has an account: each call of one
 takes the same work whatever the answer (one password hash at signup, one mail to
-the target address) and gets the same response. Each is throttled per client
-address, and each mail per target address, across every instance.
+the target address) and gets the same response. Each is throttled per client address
+(`account_throttle`, through the views' throttle class) and each mail per target
+address, across every instance.
 """
 
 import uuid
@@ -64,17 +65,15 @@ def account_throttle(*, endpoint: str, request: HttpRequest) -> None:
     )
 
 
-def _mail_throttle(*, email: str) -> None:
-    """Count a mail to `email`, whether or not it has an account; 429 when over."""
-    throttle_take(
-        buckets=[
-            (
-                throttle_key("account-mail", identity_key(email) or ""),
-                dualauth_settings.ACCOUNT_MAILS_PER_EMAIL,
-            )
-        ],
-        window=dualauth_settings.ACCOUNT_THROTTLE_WINDOW,
-    )
+def _mail_throttle(*, email: str, user_id: UserId | None = None) -> None:
+    """Count a mail to `email`, whether or not it has an account, and one the account `user_id`
+    asked for, if given (so that one account cannot mail address after address); 429 when over.
+    """
+    limit = dualauth_settings.ACCOUNT_MAILS_PER_EMAIL
+    buckets = [(throttle_key("account-mail", identity_key(email) or ""), limit)]
+    if user_id is not None:
+        buckets.append((throttle_key("account-mail:user", str(user_id)), limit))
+    throttle_take(buckets=buckets, window=dualauth_settings.ACCOUNT_THROTTLE_WINDOW)
 
 
 def _email(user: UserModel) -> str:
@@ -117,7 +116,6 @@ def account_signup(*, username: str, email: str, password: str, request: HttpReq
     nor its time tells whether the address was known. A name in use is a 400 (the
     contract's choice); with a user model that logs in by email, the name is the address.
     """
-    account_throttle(endpoint="signup", request=request)
     if _logs_in_with_email():
         username = email
     elif username_taken(username=username):
@@ -174,12 +172,15 @@ def _user_signup(*, username: str, email: str, password: str) -> UserModel | Non
 
 def email_verify(*, key: str, request: HttpRequest) -> str:
     """Verify the address a key was mailed to: a new account's, or the one it moves to."""
-    account_throttle(endpoint="email-verify", request=request)
     lifetime = dualauth_settings.VERIFICATION_KEY_LIFETIME
     found = account_key_read(purpose=EMAIL_VERIFY, key=key, max_age=lifetime)
     if found is not None:
         user, _ = found
-        Account.objects.filter(user_id=user.pk).update(email_verified=True)
+        # Conditional: of two uses of one key at once, one verifies and the other is refused.
+        if not Account.objects.filter(user_id=user.pk, email_verified=False).update(
+            email_verified=True
+        ):
+            raise KeyNotValid()
         audit_event("email_verified", request=request, user_id=user.pk)
         return _email(user)
     found = account_key_read(purpose=EMAIL_CHANGE, key=key, max_age=lifetime)
@@ -189,17 +190,27 @@ def email_verify(*, key: str, request: HttpRequest) -> str:
     return _email_change_confirm(user=user, email=email, request=request)
 
 
+def _key_state_hold(user: UserModel) -> None:
+    """Lock the user's row, as a key just read it, until the transaction ends; KeyNotValid if
+    its password or address changed meanwhile (another use of the same key came first).
+    """
+    current = {"pk": user.pk, "password": user.password, user.get_email_field_name(): _email(user)}
+    if not get_user_model().objects.select_for_update().filter(**current).exists():
+        raise KeyNotValid()
+
+
 def _email_change_confirm(*, user: UserModel, email: str, request: HttpRequest) -> str:
     """Move the account to `email`, proven just now; its old address is told."""
     owner = account_by_email(email=email)
     if owner is not None and owner.user_id != user.pk:
         raise KeyNotValid("This address has been taken by another account since.")
     old = _email(user)
-    setattr(user, user.get_email_field_name(), email)
-    if _logs_in_with_email():
-        setattr(user, get_user_model().USERNAME_FIELD, email)
     try:
         with transaction.atomic():
+            _key_state_hold(user)
+            setattr(user, user.get_email_field_name(), email)
+            if _logs_in_with_email():
+                setattr(user, get_user_model().USERNAME_FIELD, email)
             user.save()
             Account.objects.filter(user_id=user.pk).update(
                 email_key=identity_key(email), email_verified=True
@@ -223,7 +234,6 @@ def _email_change_confirm(*, user: UserModel, email: str, request: HttpRequest) 
 
 def email_verification_resend(*, email: str, request: HttpRequest) -> None:
     """Mail a new verification key if `email` awaits one; else say why not, to that address."""
-    account_throttle(endpoint="email-resend", request=request)
     _mail_throttle(email=email)
     account = account_by_email(email=email)
     audit_event("verification_resend", request=request, user_id=account and account.user_id)
@@ -253,7 +263,6 @@ def password_reset_request(*, email: str, request: HttpRequest) -> None:
 
     As Django's reset form, an inactive user or one without a usable password gets none.
     """
-    account_throttle(endpoint="password-reset", request=request)
     _mail_throttle(email=email)
     account = account_by_email(email=email)
     user = account.user if account is not None else None
@@ -285,7 +294,6 @@ def password_reset_confirm(*, key: str, new_password: str, request: HttpRequest)
     The key was mailed to the account's address, so the address is verified too. A
     password the validators refuse leaves the key alive.
     """
-    account_throttle(endpoint="password-reset-confirm", request=request)
     found = account_key_read(
         purpose=PASSWORD_RESET, key=key, max_age=dualauth_settings.RESET_KEY_LIFETIME
     )
@@ -296,9 +304,10 @@ def password_reset_confirm(*, key: str, new_password: str, request: HttpRequest)
         validate_password(new_password, user)
     except DjangoValidationError as e:
         raise ValidationError({"new_password": list(e.messages)}) from e
-    families_revoke(user_id=user.pk, reason="password_reset", request=request)
-    user.set_password(new_password)
     with transaction.atomic():
+        _key_state_hold(user)
+        families_revoke(user_id=user.pk, reason="password_reset", request=request)
+        user.set_password(new_password)
         user.save(update_fields=["password"])
         Account.objects.filter(user_id=user.pk).update(email_verified=True)
     audit_event("password_reset", request=request, user_id=user.pk)
@@ -307,12 +316,13 @@ def password_reset_confirm(*, key: str, new_password: str, request: HttpRequest)
 def email_change_request(*, user_id: UserId, email: str, request: HttpRequest) -> None:
     """Mail a key that moves the account to `email`; an address of another account is told so.
 
-    The account keeps its address until the key is verified.
+    The account keeps its address until the key is verified. One account may ask for at
+    most ACCOUNT_MAILS_PER_EMAIL of these per window, whatever the addresses.
     """
     user = get_user_model().objects.get(pk=user_id)
     if identity_key(email) == identity_key(_email(user)):
         raise ValidationError({"email": ["This is already your address."]})
-    _mail_throttle(email=email)
+    _mail_throttle(email=email, user_id=user.pk)
     audit_event("email_change_requested", request=request, user_id=user.pk)
     if account_by_email(email=email) is not None:
         _account_exists_mail(email=email, request=request)

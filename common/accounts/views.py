@@ -28,6 +28,7 @@ from common.accounts.services import (
     password_reset_confirm,
     password_reset_request,
 )
+from common.accounts.throttling import AccountAddressThrottle
 from common.api import Api, PublicApi
 from common.conf import dualauth_settings
 from common.exceptions import MfaCodeNotValid
@@ -48,6 +49,9 @@ def _accepted(body: dict[str, str]) -> Response:
 class AccountSignupApi(PublicApi):
     """Sign up; the answer is the same whether or not the address already has an account."""
 
+    throttle_classes = [AccountAddressThrottle]
+    throttle_scope = "signup"
+
     @extend_schema(request=SignupInputSerializer, responses=ACCEPTED)
     def post(self, request: Request) -> Response:
         """Create an account and mail its verification key."""
@@ -64,6 +68,9 @@ class AccountSignupApi(PublicApi):
 class EmailVerifyApi(PublicApi):
     """Verify an address with the key mailed to it."""
 
+    throttle_classes = [AccountAddressThrottle]
+    throttle_scope = "email-verify"
+
     @extend_schema(
         request=KeyInputSerializer, responses={200: EmailVerifiedSerializer, **PUBLIC_ERRORS}
     )
@@ -78,6 +85,9 @@ class EmailVerifyApi(PublicApi):
 class EmailResendApi(PublicApi):
     """Mail a new verification key; the answer never tells whether the address has an account."""
 
+    throttle_classes = [AccountAddressThrottle]
+    throttle_scope = "email-resend"
+
     @extend_schema(request=EmailInputSerializer, responses=ACCEPTED)
     def post(self, request: Request) -> Response:
         """Resend the verification mail."""
@@ -90,6 +100,9 @@ class EmailResendApi(PublicApi):
 class PasswordResetApi(PublicApi):
     """Mail a reset key; the answer never tells whether the address has an account."""
 
+    throttle_classes = [AccountAddressThrottle]
+    throttle_scope = "password-reset"
+
     @extend_schema(request=EmailInputSerializer, responses=ACCEPTED)
     def post(self, request: Request) -> Response:
         """Ask for a password reset."""
@@ -101,6 +114,9 @@ class PasswordResetApi(PublicApi):
 
 class PasswordResetConfirmApi(PublicApi):
     """Set a new password with a reset key; every login of the account ends."""
+
+    throttle_classes = [AccountAddressThrottle]
+    throttle_scope = "password-reset-confirm"
 
     @extend_schema(
         request=PasswordResetConfirmInputSerializer, responses={204: None, **PUBLIC_ERRORS}
