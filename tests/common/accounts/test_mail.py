@@ -1,0 +1,159 @@
+"""Account mail: text and HTML, links to the SPA, overridable templates, sent off the request."""
+
+import html
+import logging
+import threading
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from bench.processes import free_port
+from common.accounts.mail import mail_wait
+from tests.common.accounts.conftest import (
+    account_path,
+    dualauth,
+    last_key,
+    login,
+    public_post,
+    signup,
+)
+from tests.mail import key_of, link_of, text_of
+
+pytestmark = pytest.mark.django_db
+# Each kind of mail: the SPA action its link asks for ("" for the SPA's front page), and
+# whether the link carries a key.
+KINDS = {
+    "email_verify": ("verify-email", True),
+    "account_exists": ("forgot-password", False),
+    "welcome": ("", False),
+    "unknown_account": ("signup", False),
+    "already_verified": ("", False),
+    "password_reset": ("reset-password", True),
+    "email_change": ("verify-email", True),
+    "email_changed": ("forgot-password", False),
+}
+
+
+def _send(kind: str, user: Any, settings: Any, mails: Any) -> str:
+    """Make the API send one mail of `kind`; the address it goes to."""
+    if kind in ("email_verify", "welcome"):
+        if kind == "welcome":
+            dualauth(settings, EMAIL_VERIFICATION="none")
+        assert signup("newbie").status_code == 202
+        return "newbie@example.com"
+    if kind == "account_exists":
+        assert signup("newbie", email=user.email).status_code == 202
+        return str(user.email)
+    if kind in ("unknown_account", "password_reset"):
+        to = "nobody@example.com" if kind == "unknown_account" else user.email
+        assert public_post("password-reset", {"email": to}).status_code == 202
+        return str(to)
+    if kind == "already_verified":
+        assert public_post("email-resend", {"email": user.email}).status_code == 202
+        return str(user.email)
+    client = login("jwt-header", user.get_username())
+    response = client.request("post", account_path("email-change"), {"email": "moved@example.com"})
+    assert response.status_code == 202
+    if kind == "email_change":
+        return "moved@example.com"
+    key = last_key(mails, "moved@example.com")
+    assert public_post("email-verify", {"key": key}).status_code == 200
+    return str(user.email)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_account_mail_has_a_text_and_an_html_part_with_its_link(user, settings, mails, kind):
+    to = _send(kind, user, settings, mails)
+    [message] = mails(to)
+    assert message["Subject"]
+    assert "\n" not in message["Subject"]
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None
+    assert html_part.get_content_type() == "text/html"
+    link = link_of(message)
+    assert link in html.unescape(str(html_part.get_content()))
+    action, keyed = KINDS[kind]
+    query = parse_qs(urlsplit(link).query)
+    assert query.get("action", [""]) == [action]
+    assert ("key" in query) == keyed
+
+
+def test_a_link_points_at_the_frontend_url_keeping_its_own_query(settings, mails):
+    dualauth(settings, FRONTEND_URL="https://app.example.com/welcome?x=1")
+    assert signup("newbie").status_code == 202
+    [message] = mails("newbie@example.com")
+    link = urlsplit(link_of(message))
+    assert (link.scheme, link.netloc, link.path) == ("https", "app.example.com", "/welcome")
+    assert parse_qs(link.query) == {
+        "x": ["1"],
+        "action": ["verify-email"],
+        "key": [key_of(message)],
+    }
+    assert public_post("email-verify", {"key": key_of(message)}).status_code == 200
+
+
+def test_a_link_points_at_the_sites_own_root_without_a_frontend_url(mails):
+    assert signup("newbie").status_code == 202
+    [message] = mails("newbie@example.com")
+    link = urlsplit(link_of(message))
+    assert (link.scheme, link.netloc, link.path) == ("http", "testserver", "/")
+    assert parse_qs(link.query) == {"action": ["verify-email"], "key": [key_of(message)]}
+
+
+def test_a_project_can_override_the_template_of_one_kind(user, settings, mails, tmp_path):
+    subject = tmp_path / "dualauth" / "mail" / "password_reset" / "subject.txt"
+    subject.parent.mkdir(parents=True)
+    subject.write_text("Example Co: your reset link\n")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    assert public_post("password-reset", {"email": user.email}).status_code == 202
+    assert public_post("email-resend", {"email": user.email}).status_code == 202
+    reset, resent = mails(user.email)
+    assert reset["Subject"] == "Example Co: your reset link"
+    assert key_of(reset)
+    assert resent["Subject"] != reset["Subject"]
+
+
+@pytest.mark.parametrize("endpoint", ["signup", "password-reset"])
+def test_a_mail_that_cannot_be_sent_never_fails_the_request_and_is_logged_after_its_retries(
+    user, settings, caplog, endpoint
+):
+    caplog.set_level(logging.INFO, logger="dualauth.mail")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    dualauth(settings, MAIL_RETRY_DELAYS=(0, 0))
+    body = {"username": "newbie", "email": "newbie@example.com", "password": "a passphrase 42"}
+    if endpoint == "password-reset":
+        body = {"email": user.email}
+    assert public_post(endpoint, body).status_code == 202
+    assert mail_wait(timeout=30)
+    records = [r for r in caplog.records if r.name == "dualauth.mail"]
+    assert [r.levelno for r in records] == [logging.WARNING] * 3 + [logging.ERROR]
+    failed = records[-1]
+    assert failed.getMessage() == "mail_failed"
+    assert failed.__dict__["event"] == "mail_failed"
+    assert failed.__dict__["kind"] == ("email_verify" if endpoint == "signup" else "password_reset")
+
+
+def test_mail_goes_off_the_request_thread_and_the_answer_does_not_wait_for_it(
+    user, recording_backend
+):
+    recording_backend.gate.clear()
+    response = public_post("password-reset", {"email": user.email})
+    assert response.status_code == 202
+    # The backend is still waiting at its gate: the answer came before the send.
+    assert recording_backend.sent == []
+    recording_backend.gate.set()
+    assert mail_wait(timeout=30)
+    [(thread, message)] = recording_backend.sent
+    assert thread != threading.current_thread().name
+    assert message.to == [user.email]
+    assert "key=" in message.body
+
+
+def test_a_mail_sent_through_a_real_smtp_server_reads_back_whole(user, smtp):
+    assert public_post("password-reset", {"email": user.email}).status_code == 202
+    [message] = smtp.wait(user.email)
+    assert "reset-password" in link_of(message)
+    assert key_of(message) in text_of(message)
+    assert message.get_body(preferencelist=("html",)) is not None
