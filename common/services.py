@@ -434,6 +434,14 @@ def password_confirm(*, user: UserModel, password: str, field: str, request: Htt
     login_attempt_release(counters)
 
 
+def password_validate(*, password: str, user: UserModel, field: str) -> None:
+    """Django's password validators on `password` for `user`; a 400 on `field` if one refuses."""
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as e:
+        raise ValidationError({field: list(e.messages)}) from e
+
+
 def password_change(
     *,
     user_id: UserId,
@@ -449,10 +457,7 @@ def password_change(
     """
     user = get_user_model().objects.get(pk=user_id)
     password_confirm(user=user, password=old_password, field="old_password", request=request)
-    try:
-        validate_password(new_password, user)
-    except DjangoValidationError as e:
-        raise ValidationError({"new_password": list(e.messages)}) from e
+    password_validate(password=new_password, user=user, field="new_password")
     user.set_password(new_password)
     with transaction.atomic():
         if keep_family_id is not None:

@@ -4,12 +4,14 @@ import importlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.contrib.auth.models import User
 from django.core.cache import cache, caches
 from django.test import override_settings
@@ -230,3 +232,24 @@ def sent_mail(mailoutbox: list[Any]) -> Callable[[], list[Any]]:
         return list(mailoutbox)
 
     return sent
+
+
+class CountingHasher(MD5PasswordHasher):
+    """An MD5 hasher that counts how often a password is hashed, from any thread."""
+
+    calls = 0
+    lock = threading.Lock()
+
+    def encode(self, password: str, salt: str) -> str:
+        """Hash, and count it."""
+        with CountingHasher.lock:
+            CountingHasher.calls += 1
+        return super().encode(password, salt)
+
+
+@pytest.fixture
+def counting_hasher(settings: Any) -> type[CountingHasher]:
+    """Every password hash counted in `CountingHasher.calls`."""
+    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
+    CountingHasher.calls = 0
+    return CountingHasher

@@ -8,11 +8,9 @@ address, across every instance.
 """
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -38,6 +36,7 @@ from common.selectors import family_cache_key
 from common.services import (
     families_revoke,
     password_confirm,
+    password_validate,
     throttle_key,
     throttle_take,
     user_create,
@@ -50,6 +49,12 @@ VERIFY_ACTION, RESET_ACTION, FORGOT_ACTION, SIGNUP_ACTION = (
     "forgot-password",
     "signup",
 )
+# Each key's mail, the SPA page its link opens, and the setting its lifetime comes from.
+KEY_MAILS = {
+    EMAIL_VERIFY: ("email_verify", VERIFY_ACTION, "VERIFICATION_KEY_LIFETIME"),
+    EMAIL_CHANGE: ("email_change", VERIFY_ACTION, "VERIFICATION_KEY_LIFETIME"),
+    PASSWORD_RESET: ("password_reset", RESET_ACTION, "RESET_KEY_LIFETIME"),
+}
 
 
 def account_throttle(*, endpoint: str, request: HttpRequest) -> None:
@@ -85,27 +90,50 @@ def _logs_in_with_email() -> bool:
     return bool(model.get_email_field_name() == model.USERNAME_FIELD)
 
 
-def _verification_mail(*, user: UserModel, request: HttpRequest) -> None:
-    """Mail `user` a key that verifies their current address."""
-    key = account_key_make(purpose=EMAIL_VERIFY, user=user)
+def _key_lifetime(purpose: str) -> timedelta:
+    return getattr(dualauth_settings, KEY_MAILS[purpose][2])
+
+
+def _key_read(*, purpose: str, key: str) -> tuple[UserModel, str] | None:
+    """The user and target of a live key of `purpose`, else None."""
+    return account_key_read(purpose=purpose, key=key, max_age=_key_lifetime(purpose))
+
+
+def _key_mail(*, purpose: str, user: UserModel, request: HttpRequest, target: str = "") -> None:
+    """Mail a key of `purpose` (to `target`, the address it moves to, else the user's own) in
+    the link to its page of the SPA, saying how long it lives.
+    """
+    kind, action, _ = KEY_MAILS[purpose]
+    key = account_key_make(purpose=purpose, user=user, target=target)
     mail_send(
-        kind="email_verify",
-        to=_email(user),
+        kind=kind,
+        to=target or _email(user),
         request=request,
         context={
             "username": user.get_username(),
-            "link": frontend_link(request=request, action=VERIFY_ACTION, key=key),
-            "lifetime": lifetime_text(dualauth_settings.VERIFICATION_KEY_LIFETIME),
+            "link": frontend_link(request=request, action=action, key=key),
+            "lifetime": lifetime_text(_key_lifetime(purpose)),
         },
     )
 
 
 def _account_exists_mail(*, email: str, request: HttpRequest) -> None:
+    """Tell `email`, which has an account, that someone tried to give it to another."""
     mail_send(
         kind="account_exists",
         to=email,
         request=request,
         context={"link": frontend_link(request=request, action=FORGOT_ACTION)},
+    )
+
+
+def _unknown_account_mail(*, email: str, request: HttpRequest) -> None:
+    """Tell `email` that no account (that may log in) uses it."""
+    mail_send(
+        kind="unknown_account",
+        to=email,
+        request=request,
+        context={"link": frontend_link(request=request, action=SIGNUP_ACTION)},
     )
 
 
@@ -122,10 +150,7 @@ def account_signup(*, username: str, email: str, password: str, request: HttpReq
         raise ValidationError({"username": ["This username is taken."]})
     model = get_user_model()
     candidate = model(**{model.USERNAME_FIELD: username, model.get_email_field_name(): email})
-    try:
-        validate_password(password, candidate)
-    except DjangoValidationError as e:
-        raise ValidationError({"password": list(e.messages)}) from e
+    password_validate(password=password, user=candidate, field="password")
     _mail_throttle(email=email)
     user = _user_signup(username=username, email=email, password=password)
     if user is None:
@@ -143,7 +168,7 @@ def account_signup(*, username: str, email: str, password: str, request: HttpReq
             context={"username": user.get_username(), "link": frontend_link(request=request)},
         )
     else:
-        _verification_mail(user=user, request=request)
+        _key_mail(purpose=EMAIL_VERIFY, user=user, request=request)
 
 
 def _user_signup(*, username: str, email: str, password: str) -> UserModel | None:
@@ -172,8 +197,7 @@ def _user_signup(*, username: str, email: str, password: str) -> UserModel | Non
 
 def email_verify(*, key: str, request: HttpRequest) -> str:
     """Verify the address a key was mailed to: a new account's, or the one it moves to."""
-    lifetime = dualauth_settings.VERIFICATION_KEY_LIFETIME
-    found = account_key_read(purpose=EMAIL_VERIFY, key=key, max_age=lifetime)
+    found = _key_read(purpose=EMAIL_VERIFY, key=key)
     if found is not None:
         user, _ = found
         # Conditional: of two uses of one key at once, one verifies and the other is refused.
@@ -183,7 +207,7 @@ def email_verify(*, key: str, request: HttpRequest) -> str:
             raise KeyNotValid()
         audit_event("email_verified", request=request, user_id=user.pk)
         return _email(user)
-    found = account_key_read(purpose=EMAIL_CHANGE, key=key, max_age=lifetime)
+    found = _key_read(purpose=EMAIL_CHANGE, key=key)
     if found is None:
         raise KeyNotValid()
     user, email = found
@@ -238,12 +262,7 @@ def email_verification_resend(*, email: str, request: HttpRequest) -> None:
     account = account_by_email(email=email)
     audit_event("verification_resend", request=request, user_id=account and account.user_id)
     if account is None or not account.user.is_active:
-        mail_send(
-            kind="unknown_account",
-            to=email,
-            request=request,
-            context={"link": frontend_link(request=request, action=SIGNUP_ACTION)},
-        )
+        _unknown_account_mail(email=email, request=request)
     elif account.email_verified:
         mail_send(
             kind="already_verified",
@@ -255,7 +274,7 @@ def email_verification_resend(*, email: str, request: HttpRequest) -> None:
             },
         )
     else:
-        _verification_mail(user=account.user, request=request)
+        _key_mail(purpose=EMAIL_VERIFY, user=account.user, request=request)
 
 
 def password_reset_request(*, email: str, request: HttpRequest) -> None:
@@ -268,24 +287,9 @@ def password_reset_request(*, email: str, request: HttpRequest) -> None:
     user = account.user if account is not None else None
     audit_event("password_reset_requested", request=request, user_id=user and user.pk)
     if user is None or not user.is_active or not user.has_usable_password():
-        mail_send(
-            kind="unknown_account",
-            to=email,
-            request=request,
-            context={"link": frontend_link(request=request, action=SIGNUP_ACTION)},
-        )
+        _unknown_account_mail(email=email, request=request)
         return
-    key = account_key_make(purpose=PASSWORD_RESET, user=user)
-    mail_send(
-        kind="password_reset",
-        to=_email(user),
-        request=request,
-        context={
-            "username": user.get_username(),
-            "link": frontend_link(request=request, action=RESET_ACTION, key=key),
-            "lifetime": lifetime_text(dualauth_settings.RESET_KEY_LIFETIME),
-        },
-    )
+    _key_mail(purpose=PASSWORD_RESET, user=user, request=request)
 
 
 def password_reset_confirm(*, key: str, new_password: str, request: HttpRequest) -> None:
@@ -294,16 +298,11 @@ def password_reset_confirm(*, key: str, new_password: str, request: HttpRequest)
     The key was mailed to the account's address, so the address is verified too. A
     password the validators refuse leaves the key alive.
     """
-    found = account_key_read(
-        purpose=PASSWORD_RESET, key=key, max_age=dualauth_settings.RESET_KEY_LIFETIME
-    )
+    found = _key_read(purpose=PASSWORD_RESET, key=key)
     if found is None:
         raise KeyNotValid()
     user, _ = found
-    try:
-        validate_password(new_password, user)
-    except DjangoValidationError as e:
-        raise ValidationError({"new_password": list(e.messages)}) from e
+    password_validate(password=new_password, user=user, field="new_password")
     with transaction.atomic():
         _key_state_hold(user)
         families_revoke(user_id=user.pk, reason="password_reset", request=request)
@@ -327,17 +326,7 @@ def email_change_request(*, user_id: UserId, email: str, request: HttpRequest) -
     if account_by_email(email=email) is not None:
         _account_exists_mail(email=email, request=request)
         return
-    key = account_key_make(purpose=EMAIL_CHANGE, user=user, target=email)
-    mail_send(
-        kind="email_change",
-        to=email,
-        request=request,
-        context={
-            "username": user.get_username(),
-            "link": frontend_link(request=request, action=VERIFY_ACTION, key=key),
-            "lifetime": lifetime_text(dualauth_settings.VERIFICATION_KEY_LIFETIME),
-        },
-    )
+    _key_mail(purpose=EMAIL_CHANGE, user=user, request=request, target=email)
 
 
 def login_reauthenticate(

@@ -5,7 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core import signing
 from django.core.cache import caches
 from django.db import connection
@@ -106,25 +105,6 @@ def test_the_lock_ends_when_the_window_passes(user, password, time_machine):
     assert (locked.status_code, locked["Retry-After"]) == (429, "1")
     time_machine.shift(timedelta(seconds=1))
     assert ModeClient("jwt-header").login(ALICE, password).status_code == 200
-
-
-class CountingHasher(MD5PasswordHasher):
-    """An MD5 hasher that counts how often a password is hashed, from any thread."""
-
-    calls = 0
-    lock = threading.Lock()
-
-    def encode(self, password: str, salt: str) -> str:
-        """Hash, and count it."""
-        with CountingHasher.lock:
-            CountingHasher.calls += 1
-        return super().encode(password, salt)
-
-
-@pytest.fixture
-def counting_hasher(settings):
-    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
-    return CountingHasher
 
 
 @pytest.mark.parametrize("mode", MODES)

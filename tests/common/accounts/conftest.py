@@ -8,7 +8,6 @@ from email.policy import default as wire_policy
 from typing import Any
 
 import pytest
-from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.cache import caches
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage as DjangoEmailMessage
@@ -140,27 +139,6 @@ def last_key(mails: Callable[..., list[EmailMessage]], to: str) -> str:
     sent = mails(to)
     assert sent, f"a mail to {to}"
     return key_of(sent[-1])
-
-
-class CountingHasher(MD5PasswordHasher):
-    """An MD5 hasher that counts how often a password is hashed, from any thread."""
-
-    calls = 0
-    lock = threading.Lock()
-
-    def encode(self, password: str, salt: str) -> str:
-        """Hash, and count it."""
-        with CountingHasher.lock:
-            CountingHasher.calls += 1
-        return super().encode(password, salt)
-
-
-@pytest.fixture
-def counting_hasher(settings: Any) -> type[CountingHasher]:
-    """Every password hash counted in `CountingHasher.calls`."""
-    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
-    CountingHasher.calls = 0
-    return CountingHasher
 
 
 class RecordingBackend(BaseEmailBackend):
