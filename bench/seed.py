@@ -185,6 +185,7 @@ FAMILY_COLUMNS = [
     "refresh_issued_at",
     "previous_jti",
     "password_epoch",
+    "authenticated_at",
 ]
 
 
@@ -208,6 +209,7 @@ def _family_rows(count: int, user_ids: list[int], now: datetime) -> Iterator[tup
             now if jti else None,
             "",
             "",
+            now - timedelta(hours=1),
         )
 
 
