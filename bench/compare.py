@@ -1,7 +1,9 @@
 """`python -m bench.compare`: the classic session-vs-JWT table, every cell measured on live servers.
 
-Two server instances sharing the database and Redis when REDIS_URL is set (else one):
-each mode logs in for real, then is probed, loaded and logged out.
+dualauth's modes run on dualauth in its production settings, the stock ones on the stock
+project (bench/stock/: Django `db` sessions, simplejwt as shipped); each has two server
+instances sharing the database and Redis when REDIS_URL is set (else one). Each mode
+logs in for real, then is probed, loaded and logged out.
 """
 
 import argparse
@@ -20,17 +22,15 @@ from typing import Any
 
 import httpx
 
-from bench.env import BenchEnv, bench_env_setup
-from bench.load import WRK_INSTALL_HINT, LoadGenerator, Progress
-from bench.run import RESULTS, env_flag, git_commit
+from bench.env import RESULTS, BenchEnv, bench_env_setup, env_flag
+from bench.load import WRK_INSTALL_HINT, LoadGenerator, Progress, Request
+from bench.run import git_commit, servers_start
+from bench.server import DUALAUTH, STOCK, BenchServer, Project
 from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, mode_path
 
 STREAK = 8
 MODES = ("session", "jwt-header", "jwt-cookie", "stock-session", "stock-jwt")
-STOCK_PROFILE_PATHS = {
-    "stock-session": "/bench/stock-session/profile/",
-    "stock-jwt": "/bench/stock-jwt/profile/",
-}
+STOCK_PROFILE_PATHS = {"stock-session": "/session/profile/", "stock-jwt": "/jwt/profile/"}
 CELLS = {
     "storage_bytes": "server-side storage per login (bytes)",
     "logout_ms": "logout latency, same instance (ms until refused)",
@@ -66,17 +66,6 @@ class Login:
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
 
 
-def _browser_login(base_url: str, path: str) -> dict[str, str]:
-    from bench.seed import PASSWORD, USERNAME, csrf_client
-
-    with csrf_client(base_url) as (client, csrf):
-        response = client.post(
-            path, json={"username": USERNAME, "password": PASSWORD}, headers={"X-CSRFToken": csrf}
-        )
-        response.raise_for_status()
-        return {name: str(value) for name, value in client.cookies.items()}
-
-
 def _claims(token: str) -> dict[str, Any]:
     payload = token.split(".")[1]
     return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
@@ -88,35 +77,49 @@ def _post(base_url: str, path: str, login: Login, **kwargs: Any) -> httpx.Respon
     return httpx.post(f"{base_url}{path}", headers=headers, timeout=30, **kwargs)
 
 
+def _project(mode: str) -> Project:
+    """The project serving `mode`."""
+    return STOCK if mode in STOCK_PROFILE_PATHS else DUALAUTH
+
+
+def _stock_logged_out(url: str) -> httpx.Response:
+    """Stock simplejwt has no logout: the client forgets its token, the server nothing."""
+    return httpx.Response(204)
+
+
 def login_create(mode: str, base_url: str) -> Login:
-    """Log in for real in `mode` on the server at `base_url`."""
-    from bench.seed import USERNAME, csrf_client, stock_session_create, token_login
-    from common.selectors import user_get_by_login
+    """Log in for real in `mode` on the server at `base_url` (of the mode's project)."""
+    from bench.seed import PASSWORD, USERNAME, browser_login, token_login
     from session_auth.services import FAMILY_SESSION_KEY
     from session_auth.sessions import SessionStore
 
+    credentials = {"username": USERNAME, "password": PASSWORD}
     if mode == "session":
-        cookies = _browser_login(base_url, mode_path(SESSION, "login"))
+        cookies = browser_login(base_url, mode_path(SESSION, "login"))
         key = cookies["sessionid"]
         login = Login(mode, {"Cookie": f"sessionid={key}"}, cookies, session_key=key)
         login.family_id = SessionStore(key).load()[FAMILY_SESSION_KEY]
         login.logout = lambda url: _post(url, mode_path(SESSION, "logout"), login)
         return login
     if mode == "jwt-cookie":
-        cookies = _browser_login(base_url, mode_path(JWT_COOKIE, "login"))
+        cookies = browser_login(base_url, mode_path(JWT_COOKIE, "login"))
         login = Login(mode, {"Cookie": f"access_token={cookies['access_token']}"}, cookies)
         login.family_id = _claims(cookies["access_token"])["fam"]
         login.logout = lambda url: _post(url, mode_path(JWT_COOKIE, "logout"), login)
         return login
     if mode == "stock-session":
-        user = user_get_by_login(login=USERNAME)
-        assert user is not None, "the bench seeds its user first"
-        key = stock_session_create(user)
-        with csrf_client(base_url) as (client, _):
-            csrf = str(client.cookies["csrftoken"])
-        login = Login(mode, {"Cookie": f"sessionid={key}"}, {"sessionid": key, "csrftoken": csrf})
-        login.session_key = key
-        login.logout = lambda url: _post(url, "/bench/stock-session/logout/", login)
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            client.post("/session/login/", json=credentials).raise_for_status()
+            cookies = {name: str(value) for name, value in client.cookies.items()}
+        key = cookies["sessionid"]
+        login = Login(mode, {"Cookie": f"sessionid={key}"}, cookies, session_key=key)
+        login.logout = lambda url: _post(url, "/session/logout/", login)
+        return login
+    if mode == "stock-jwt":
+        response = httpx.post(f"{base_url}/jwt/token/", json=credentials, timeout=30)
+        response.raise_for_status()
+        login = Login(mode, {"Authorization": f"Bearer {response.json()['access']}"})
+        login.logout = _stock_logged_out
         return login
     pair = token_login(base_url)
     login = Login(mode, {"Authorization": f"Bearer {pair['access']}"})
@@ -175,7 +178,7 @@ def storage_per_login(login: Login) -> tuple[int, str]:
                 parts.append(("session cache entry (pickled, locmem)", len(pickle.dumps(data))))
             else:
                 parts.append(("session cache entry", cached))
-    if login.family_id and login.mode != "stock-jwt":
+    if login.family_id:
         family_pk = uuid.UUID(login.family_id).hex
         if LoginFamily.objects.filter(pk=family_pk).exists():
             table = LoginFamily._meta.db_table
@@ -236,7 +239,8 @@ def csrf_needed(login: Login, base_url: str) -> bool:
         json={"display_name": "Bench"},
         timeout=30,
     )
-    if response.status_code not in (200, 403):
+    # 405: the credential passed, and the stock profile has no PATCH.
+    if response.status_code not in (200, 403, 405):
         raise RuntimeError(f"{login.mode} CSRF probe: {response.status_code} {response.text[:200]}")
     return response.status_code == 403
 
@@ -284,39 +288,51 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(args: argparse.Namespace, env: BenchEnv, started: datetime) -> dict[str, Any]:
+    from bench.configs import Config
     from bench.measure import redis_per_request, sql_per_request
-    from bench.seed import Config, bench_user_create
-    from bench.server import BenchServer
+    from bench.seed import bench_user_create
 
     load = LoadGenerator(connections=8, threads=2, force_python=args.python_load)
     if load.wrk is None:
         print(f"{WRK_INSTALL_HINT}\nfalling back to: {load.label}", file=sys.stderr)
     bench_user_create()
     instances = 2 if env.redis_url else 1
-    servers = [
-        BenchServer(env, workers=args.workers, threads=args.threads, name=f"instance-{i}")
-        for i in range(instances)
-    ]
+    servers = {
+        project: [
+            BenchServer(
+                env,
+                project,
+                workers=args.workers,
+                threads=args.threads,
+                name=f"{project.settings.split('.')[0]}-{i}",
+            )
+            for i in range(instances)
+        ]
+        for project in (DUALAUTH, STOCK)
+    }
     cells: dict[str, dict[str, Any]] = {mode: {} for mode in MODES}
     notes: dict[str, dict[str, str]] = {mode: {} for mode in MODES}
+    configs: list[Config] = []
     progress = Progress(len(MODES) * 3)
     try:
-        for server in servers:
-            server.start()
-        a, b = servers[0], servers[-1]
+        servers_start([server for pair in servers.values() for server in pair])
         for mode in MODES:
+            a, b = servers[_project(mode)][0], servers[_project(mode)][-1]
             progress.step(f"{mode}: probes and load")
             login = login_create(mode, a.url)
-            config = Config(mode, login.path, mode, login.headers)
+            request = Request(login.path, login.headers)
+            config = Config(mode, _project(mode), login.path, mode, "", (request,))
             httpx.get(f"{a.url}{login.path}", headers=login.headers, timeout=30).raise_for_status()
             row = cells[mode]
             row["storage_bytes"], notes[mode]["storage_bytes"] = storage_per_login(login)
             row["csrf_needed"] = csrf_needed(login, a.url)
             row["works_without_cookies"] = works_without_cookies(login, a.url)
             row["credential_bytes"] = config.credential_bytes
-            row["sql_per_request"] = sql_per_request(config, 10)
-            row["redis_per_request"] = redis_per_request(a.url, config, 10)
-            row["rps"] = load.run(f"{a.url}{login.path}", login.headers, args.duration).rps
+            configs.append(config)
+            row["redis_per_request"] = redis_per_request(
+                a.url, request, env.redis_url, env.cache_prefix, 10
+            )
+            row["rps"] = load.run(a.url, [request], args.duration).rps
 
             progress.step(f"{mode}: logout")
             login = login_create(mode, a.url)
@@ -334,10 +350,14 @@ def _run(args: argparse.Namespace, env: BenchEnv, started: datetime) -> dict[str
             for key in ("logout_ms", "cross_instance_ms"):
                 if row[key] is None and key not in notes[mode]:
                     notes[mode][key] = f"still accepted after {args.timeout:g} s"
+        # The first login of each mode is still live: counted at once, one process per project.
+        for mode, count in sql_per_request(env, configs, 10).items():
+            cells[mode]["sql_per_request"] = count
         progress.finish()
     finally:
-        for server in servers:
-            server.stop()
+        for pair in servers.values():
+            for server in pair:
+                server.stop()
     return {
         "meta": {
             "started_at": started.isoformat(timespec="seconds"),
@@ -390,8 +410,9 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {label} | " + " | ".join(values) + " |")
     lines += [
         "",
-        "stock-jwt is logged out through dualauth (its family is revoked); stock simplejwt does "
-        "not look, so the token lives until it expires. See bench/README.md for each probe.",
+        "dualauth's modes run dualauth in its production settings; the stock ones a stock "
+        "project (Django `db` sessions, simplejwt as shipped). Stock simplejwt has no logout: "
+        "its token lives until it expires. See bench/README.md for each probe.",
         "",
     ]
     return "\n".join(lines)

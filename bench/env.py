@@ -2,7 +2,8 @@
 
 The bench never writes into the database it is pointed at: with DATABASE_URL set it
 uses (and recreates at every run) a database whose name ends in `_bench` (or
-`_<suffix>`); without it, an SQLite file in a temporary directory.
+`_<suffix>`); without it, an SQLite file in a temporary directory. The bench process
+itself runs dualauth's production settings (`project.settings`).
 """
 
 import os
@@ -14,6 +15,16 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+DUALAUTH_SETTINGS = "project.settings"
+# Access tokens outlive any run (the lifetime costs nothing per request): production's
+# own setting, read from the environment.
+ACCESS_TOKEN_SECONDS = "10800"
+
+
+def env_flag(value: str | None) -> bool:
+    """Whether an environment variable's value means yes."""
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 @dataclass
@@ -30,29 +41,32 @@ class BenchEnv:
         """Whether the run uses PostgreSQL."""
         return self.database_url.startswith(("postgres://", "postgresql://"))
 
-    def server_env(self) -> dict[str, str]:
-        """The environment of a server process of this run."""
+    def server_env(self, settings_module: str = DUALAUTH_SETTINGS, **extra: str) -> dict[str, str]:
+        """The environment of a process of this run serving `settings_module`."""
         return {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DJANGO_SETTINGS_MODULE": settings_module,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "CACHE_KEY_PREFIX": self.cache_prefix,
+            "ACCESS_TOKEN_LIFETIME": ACCESS_TOKEN_SECONDS,
             "DEBUG": "false",
             "LOG_LEVEL": "ERROR",
             "AUDIT_LOG_LEVEL": "WARNING",
+            **extra,
         }
 
     def cleanup(self) -> None:
-        """Forget this run's cache keys, database and temporary files."""
+        """Forget this run's cache keys (dualauth's and the stock project's), database, files."""
         from django.db import connections
 
         if self.redis_url:
-            from django.core.cache import cache
+            import redis
 
-            delete_pattern = getattr(cache, "delete_pattern", None)
-            if delete_pattern is not None:
-                delete_pattern("*")
+            client = redis.Redis.from_url(self.redis_url)
+            for key in client.scan_iter(match=f"*{self.cache_prefix}*", count=1000):
+                client.delete(key)
+            client.close()
         connections.close_all()
         if self.postgres:
             _postgres_drop(self.database_url)
@@ -83,7 +97,7 @@ def _postgres_recreate(url: str, suffix: str) -> str:
 
 
 def bench_env_setup(*, suffix: str = "bench") -> BenchEnv:
-    """Create this run's database, point Django at it with the bench settings, migrate."""
+    """Create this run's database, point Django at it with dualauth's settings, migrate."""
     tmpdir = Path(tempfile.mkdtemp(prefix=f"dualauth-{suffix}-"))
     base_url = os.environ.get("DATABASE_URL", "").strip()
     if base_url.startswith(("postgres://", "postgresql://")):

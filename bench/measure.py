@@ -1,59 +1,101 @@
 """Per-request counts (SQL in-process, Redis on the real server), and login and refresh costs."""
 
+import json
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from http.cookies import SimpleCookie
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import redis
-from django.conf import settings
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
-from bench.seed import PASSWORD, USERNAME, Config, csrf_client, token_login
+from bench.configs import Config
+from bench.env import ROOT, BenchEnv
+from bench.load import Request
+from bench.seed import PASSWORD, USERNAME, csrf_client, token_login
+from bench.server import Project
 from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, mode_path
 
-HOST = "127.0.0.1"
+
+def inproc(
+    env: BenchEnv, project: Project, tasks: dict[str, int], configs: Sequence[Config]
+) -> dict[str, dict[str, Any]]:
+    """Run `python -m bench.inproc` over `configs` in a process of `project`'s settings.
+
+    `tasks` maps each task (`sql`, `profile`) to its number of requests.
+    """
+    spec = {
+        "tasks": tasks,
+        "configs": [
+            {
+                "name": c.name,
+                "requests": [[r.method, r.path, r.headers, r.body] for r in c.requests],
+            }
+            for c in configs
+        ],
+    }
+    path = env.tmpdir / f"inproc-{uuid.uuid4().hex}.json"
+    path.write_text(json.dumps(spec))
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "bench.inproc", str(path)],
+        cwd=ROOT,
+        env=env.server_env(project.settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    path.unlink()
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.inproc ({project.settings}):\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout))
 
 
-def _django_client(config: Config) -> Client:
-    client = Client(HTTP_HOST=HOST)
-    for name, value in config.headers.items():
-        if name == "Cookie":
-            client.cookies = SimpleCookie(value)
-        else:
-            client.defaults[f"HTTP_{name.upper().replace('-', '_')}"] = value
-    return client
+def in_each_project(
+    env: BenchEnv, configs: Sequence[Config], tasks: dict[str, int], *, parallel: bool
+) -> dict[str, dict[str, Any]]:
+    """`tasks` over `configs`, one process per project: at once if `parallel`, else in turn.
+
+    Counts do not depend on the machine's load; timings want the machine to themselves.
+    """
+    projects = list(dict.fromkeys(c.project for c in configs))
+    with ThreadPoolExecutor(len(projects) if parallel else 1) as pool:
+        futures = [
+            pool.submit(inproc, env, p, tasks, [c for c in configs if c.project is p])
+            for p in projects
+        ]
+        results: dict[str, dict[str, Any]] = {task: {} for task in tasks}
+        for future in futures:
+            for task, measured in future.result().items():
+                results[task].update(measured)
+    return results
 
 
-def sql_per_request(config: Config, n: int) -> float:
-    """SQL queries per request of `config`, steady state, through Django in this process."""
-    client = _django_client(config)
-    for _ in range(3):
-        response = client.get(config.path)
-        assert response.status_code == 200, (config.name, response.content)
-    with CaptureQueriesContext(connection) as queries:
-        for _ in range(n):
-            client.get(config.path)
-    return len(queries.captured_queries) / n
+def sql_per_request(env: BenchEnv, configs: Sequence[Config], n: int) -> dict[str, float]:
+    """SQL queries per request of each configuration, steady state, in its project's settings."""
+    return in_each_project(env, configs, {"sql": n}, parallel=True)["sql"]
 
 
-def redis_per_request(base_url: str, config: Config, n: int) -> float | None:
-    """Redis commands per request of `config` on the real server (MONITOR), None without Redis."""
-    redis_url = settings.CACHES["default"].get("LOCATION") if settings.REDIS_URL else None
+def redis_per_request(
+    base_url: str, request: Request, redis_url: str, prefix: str, n: int
+) -> float | None:
+    """Redis commands per request naming this run's `prefix`, on the real server (MONITOR).
+
+    None without Redis. After 3 warm-up requests, N sequential ones; the commands are
+    counted until an `ECHO` marker comes through.
+    """
     if not redis_url:
         return None
-    prefix = f"{settings.CACHE_KEY_PREFIX}:"
     marker = f"bench-end-{uuid.uuid4().hex}"
     client = redis.Redis.from_url(redis_url)
     counted = [0]
-    with httpx.Client(base_url=base_url, headers=config.headers, timeout=30) as http:
+    with httpx.Client(base_url=base_url, headers=request.headers, timeout=30) as http:
         for _ in range(3):
-            http.get(config.path).raise_for_status()
+            http.get(request.path).raise_for_status()
         with client.monitor() as monitor:
 
             def read() -> None:
@@ -66,7 +108,7 @@ def redis_per_request(base_url: str, config: Config, n: int) -> float | None:
             reader = threading.Thread(target=read, daemon=True)
             reader.start()
             for _ in range(n):
-                http.get(config.path).raise_for_status()
+                http.get(request.path).raise_for_status()
             client.echo(marker)
             reader.join(timeout=30)
     client.close()
@@ -84,27 +126,20 @@ def _timed(calls: int, call: Callable[[], object]) -> dict[str, float | int]:
 
 
 def login_refresh_costs(base_url: str, calls: int) -> dict[str, dict[str, float | int]]:
-    """Median ms of N sequential logins and refreshes in each mode (PBKDF2 as in production)."""
+    """Median ms of N sequential logins and refreshes in each mode, on a dualauth server."""
     costs: dict[str, dict[str, float | int]] = {}
     body = {"username": USERNAME, "password": PASSWORD}
-
-    def timed_with_csrf(path: str) -> Callable[[], None]:
-        def prepared() -> None:
-            with csrf_client(base_url) as (client, csrf):
-                start = time.perf_counter()
-                client.post(path, json=body, headers={"X-CSRFToken": csrf}).raise_for_status()
-                elapsed.append((time.perf_counter() - start) * 1000)
-
-        return prepared
 
     for name, path in (
         ("login-session", mode_path(SESSION, "login")),
         ("login-jwt-cookie", mode_path(JWT_COOKIE, "login")),
     ):
         elapsed: list[float] = []
-        run = timed_with_csrf(path)
         for _ in range(calls):
-            run()
+            with csrf_client(base_url) as (client, csrf):
+                start = time.perf_counter()
+                client.post(path, json=body, headers={"X-CSRFToken": csrf}).raise_for_status()
+                elapsed.append((time.perf_counter() - start) * 1000)
         median = statistics.median(elapsed)
         costs[name] = {"median_ms": median, "per_s": 1000 / median, "n": calls}
 

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench.profile import markdown as profile_markdown
+
 
 def _num(value: Any, digits: int = 1) -> str:
     if value is None:
@@ -35,6 +37,76 @@ def results_write(result: dict[str, Any], out: Path) -> list[Path]:
     return paths
 
 
+def _memo_cell(memo: dict[str, dict[str, Any]] | None) -> str:
+    if memo is None:
+        return "n/a"
+    rates = [f"{name} {m['rate']:.1%}" for name, m in memo.items() if m["rate"] is not None]
+    return " · ".join(rates) or "none looked up"
+
+
+def _configs_tables(configs: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "| config | req/s | x baseline | p50 ms | p99 ms | CPU ms/req | CPU x baseline "
+        "| DB+Redis CPU ms/req | SQL/req | Redis/req | memo hit rate | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for name, c in configs.items():
+        lines.append(
+            f"| {name} | {_num(c['rps'], 0)} | {_num(c['ratio_to_baseline'], 2)} "
+            f"| {_num(c['p50_ms'], 2)} | {_num(c['p99_ms'], 2)} "
+            f"| {_num(c['cpu_ms_per_request'], 3)} | {_num(c['cpu_ratio_to_baseline'], 2)} "
+            f"| {_num(c['backend_cpu_ms_per_request'], 3)} "
+            f"| {_num(c['sql_per_request'], 2)} | {_num(c['redis_per_request'], 2)} "
+            f"| {_memo_cell(c['memo'])} | {c['errors']} |"
+        )
+    lines += [
+        "",
+        "| config | project | what runs | revocation | users | warm-up s/run "
+        "| credential bytes/req |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    for name, c in configs.items():
+        warmup = sum(c["warmup_s"]) / len(c["warmup_s"]) if c["warmup_s"] else 0.0
+        lines.append(
+            f"| {name} | `{c['project']}` | {c['description']} | {c['revocation']} "
+            f"| {c['users']:,} | {warmup:.0f} | {c['credential_bytes']} |"
+        )
+    return [*lines, ""]
+
+
+def _peers_table(peers: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "| dualauth mode | stock peer | req/s x peer | CPU x peer | p99 ms | peer p99 ms |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for mode, p in peers.items():
+        lines.append(
+            f"| {mode} | {p['peer']} | {_num(p['rps_ratio'], 2)} | {_num(p['cpu_ratio'], 2)} "
+            f"| {_num(p['p99_ms'], 2)} | {_num(p['peer_p99_ms'], 2)} |"
+        )
+    return [*lines, ""]
+
+
+def _logins_table(logins: dict[str, dict[str, Any]], meta: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Logins (`POST` of the JWT login, {meta['login_duration_s']} s each), and jwt-header "
+        f"reads alone and during a flood of {meta['flood_rate']:g} logins/s:",
+        "",
+        "| hasher | login ms (one client) | logins/s (saturated) | CPU ms/login "
+        "| reads/s alone | reads/s in flood | ratio | flood answered/s | flood login p50 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, h in logins.items():
+        flood = h["flood"]
+        lines.append(
+            f"| {name} | {_num(h['login_median_ms'], 1)} | {_num(h['logins_per_s'], 1)} "
+            f"| {_num(h['cpu_ms_per_login'], 0)} | {_num(h['reads_alone']['rps'], 0)} "
+            f"| {_num(h['reads_flooded']['rps'], 0)} | {_num(h['reads_ratio'], 2)} "
+            f"| {_num(flood['answered_per_s'], 1)} | {_num(flood['login_p50_ms'], 0)} |"
+        )
+    return [*lines, ""]
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The run as Markdown tables."""
     meta = result["meta"]
@@ -45,7 +117,8 @@ def markdown(result: dict[str, Any]) -> str:
         "gunicorn "
         f"{meta['workers']}x{meta['threads']} {meta['worker_class']} · "
         f"load: {meta['load_generator']} "
-        f"({meta['connections']} connections, {meta['duration_s']} s x {meta['repeats']} "
+        f"({meta['connections']} connections, {meta['users']:,} users, "
+        f"{meta['duration_s']} s x {meta['repeats']} "
         f"interleaved repeats, medians) · {meta['cpus']} CPUs, load average {meta['loadavg']}"
         + (" · QUICK mode" if meta["quick"] else ""),
         "",
@@ -53,20 +126,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
     ]
     if result["configs"]:
-        lines += [
-            "| config | req/s | x baseline | p50 ms | p99 ms | SQL/req | Redis/req "
-            "| credential bytes/req | errors | what |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-        ]
-        for name, c in result["configs"].items():
-            lines.append(
-                f"| {name} | {_num(c['rps'], 0)} | {_num(c['ratio_to_baseline'], 2)} "
-                f"| {_num(c['p50_ms'], 2)} | {_num(c['p99_ms'], 2)} "
-                f"| {_num(c['sql_per_request'], 2)} "
-                f"| {_num(c['redis_per_request'], 2)} | {c['credential_bytes']} | {c['errors']} "
-                f"| {c['description']} |"
-            )
-        lines.append("")
+        lines += _configs_tables(result["configs"])
+    if result.get("peers"):
+        lines += _peers_table(result["peers"])
     if result.get("costs"):
         lines += [
             "| operation (sequential calls) | median ms | per second | n |",
@@ -77,6 +139,15 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {name} | {_num(c['median_ms'], 1)} | {_num(c['per_s'], 1)} | {c['n']} |"
             )
         lines.append("")
+    if result.get("logins"):
+        lines += _logins_table(result["logins"], meta)
+    if result.get("profile"):
+        profile = result["profile"]
+        lines += [
+            "## Where the time goes",
+            "",
+            *profile_markdown(profile["configs"], profile["requests"]),
+        ]
     sweep = result.get("sweep")
     if sweep:
         lines += [
@@ -105,16 +176,28 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def _ratio_chart(result: dict[str, Any], path: Path) -> Path:
+    """Both ratios to the baseline per configuration: req/s, and CPU per request."""
     names = list(result["configs"])
-    ratios = [result["configs"][name]["ratio_to_baseline"] or 0 for name in names]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    bars = ax.bar(names, ratios, color=["#888"] + ["#4a7ebb"] * (len(names) - 1))
-    ax.bar_label(bars, labels=[f"{r:.2f}" for r in ratios])
+    series = [
+        ("req/s", "ratio_to_baseline", "#4a7ebb"),
+        ("CPU per request (baseline's / row's)", "cpu_ratio_to_baseline", "#d9822b"),
+    ]
+    fig, ax = plt.subplots(figsize=(11, 4.8))
+    width = 0.4
+    for i, (label, key, color) in enumerate(series):
+        values = [result["configs"][name][key] or 0 for name in names]
+        xs = [x + (i - 0.5) * width for x in range(len(names))]
+        bars = ax.bar(xs, values, width, label=label, color=color)
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=7)
+    ax.set_xticks(range(len(names)), names, rotation=25, ha="right")
     ax.axhline(1.0, color="#888", linewidth=0.8, linestyle="--")
-    ax.set_ylabel("req/s as a ratio to baseline")
+    ax.set_ylabel("ratio to the stock constant endpoint")
     meta = result["meta"]
-    ax.set_title(f"dualauth: throughput per config ({meta['database']} + {meta['cache']})")
-    ax.tick_params(axis="x", rotation=20)
+    ax.set_title(
+        f"stock Django/DRF/simplejwt and dualauth, {meta['users']:,} users "
+        f"({meta['database']} + {meta['cache']})"
+    )
+    ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -1,54 +1,131 @@
-"""What a run stores: the bench user, live credentials of every kind, filler logins."""
+"""What a run stores: the users, live dualauth credentials for each, filler logins.
 
+The stock project's credentials are made by stock code, in a process of its own
+(bench/stock/seed.py); dualauth's here, by dualauth's own login services, exactly as
+its login endpoints make them but without a password hash per login.
+"""
+
+import json
 import secrets
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from importlib import import_module
 
 import httpx
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
 from django.contrib.sessions.models import Session
 from django.db import connection, transaction
+from django.http import HttpRequest
+from django.test import RequestFactory
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from common.models import LoginFamily
+from bench.env import ROOT, BenchEnv
+from bench.server import STOCK
+from common.models import LoginFamily, Profile
 from common.principal import UserModel
 from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, mode_path
 from common.services import user_create
 
 USERNAME = "bench"
 PASSWORD = "bench correct horse battery staple"
+USER_PREFIX = "bench-user-"
 FILLER_USERS = 1000
 FILLER_PREFIX = "bench-filler-"
 
 
-@dataclass(frozen=True)
-class Config:
-    """One endpoint under load and the credential it is sent with."""
-
-    name: str
-    path: str
-    description: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def credential_bytes(self) -> int:
-        """Bytes of credential header lines per request, as sent on the wire."""
-        return sum(len(f"{name}: {value}\r\n") for name, value in self.headers.items())
-
-
 def bench_user_create() -> UserModel:
-    """The user every configuration authenticates as (production password hashing)."""
+    """The user of the login and refresh costs (production password hashing)."""
     model = get_user_model()
     model.objects.filter(**{model.USERNAME_FIELD: USERNAME}).delete()
     return user_create(
         username=USERNAME, password=PASSWORD, email="bench@example.com", display_name="Bench"
     )
+
+
+def users_create(prefix: str, count: int, *, hasher: str | None = None) -> list[UserModel]:
+    """`count` active users named `prefix<i>`, each with a profile, sharing one password hash.
+
+    One hash for all: hashing is what logins cost, not what reads cost, and `count`
+    hashes would take minutes. `hasher` is the dotted path of a hasher class (else the
+    one the settings prefer).
+    """
+    model = get_user_model()
+    if hasher is None:
+        password = make_password(PASSWORD)
+    else:
+        chosen = import_string(hasher)()
+        password = chosen.encode(PASSWORD, chosen.salt())
+    login_field = model.USERNAME_FIELD
+    users = model.objects.bulk_create(
+        [
+            model(
+                **{login_field: f"{prefix}{i}"}, email=f"{prefix}{i}@example.com", password=password
+            )
+            for i in range(count)
+        ]
+    )
+    if not all(user.pk for user in users):
+        users = list(model.objects.filter(**{f"{login_field}__startswith": prefix}).order_by("pk"))
+    Profile.objects.bulk_create(
+        [Profile(user_id=user.pk, display_name=f"Bench user {i}") for i, user in enumerate(users)]
+    )
+    return users
+
+
+def _login_request() -> HttpRequest:
+    """A request as a login endpoint sees it: what a family records of its client."""
+    return RequestFactory().post("/", HTTP_USER_AGENT="Mozilla/5.0 (bench)")
+
+
+def _session_key(user: UserModel) -> str:
+    """A dualauth session of `user`, as its login endpoint starts one (a family included)."""
+    from session_auth.services import session_login
+
+    request = _login_request()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session_login(request=request, user=user, remember=True)
+    request.session.save()
+    return str(request.session.session_key)
+
+
+def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
+    """One live login per user in each mode: a session key, and two access tokens."""
+    from jwt_auth.services import token_obtain
+
+    def access(user: UserModel, mode: str) -> str:
+        return token_obtain(user=user, request=_login_request(), mode=mode).access
+
+    # One transaction: a commit per login would make a thousand of them take minutes.
+    with transaction.atomic():
+        return {
+            SESSION: [_session_key(user) for user in users],
+            JWT_HEADER: [access(user, JWT_HEADER) for user in users],
+            JWT_COOKIE: [access(user, JWT_COOKIE) for user in users],
+        }
+
+
+def stock_credentials(env: BenchEnv, prefix: str) -> dict[str, list[str]]:
+    """Stock credentials of the users named `prefix*`, minted by stock code in its own process."""
+    out = env.tmpdir / "stock-credentials.json"
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "bench.stock.seed", prefix, str(out)],
+        cwd=ROOT,
+        env=env.server_env(STOCK.settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"bench.stock.seed failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(out.read_text()))
 
 
 @contextmanager
@@ -59,98 +136,25 @@ def csrf_client(base_url: str) -> Iterator[tuple[httpx.Client, str]]:
         yield client, str(token)
 
 
-def session_login(base_url: str) -> str:
-    """A live dualauth session key, from a real login."""
-    with csrf_client(base_url) as (client, csrf):
-        response = client.post(
-            mode_path(SESSION, "login"),
-            json={"username": USERNAME, "password": PASSWORD},
-            headers={"X-CSRFToken": csrf},
-        )
-        response.raise_for_status()
-        return str(response.cookies["sessionid"])
-
-
-def token_login(base_url: str) -> dict[str, str]:
+def token_login(base_url: str, username: str = USERNAME) -> dict[str, str]:
     """A live token pair, from a real login."""
     response = httpx.post(
-        f"{base_url}/api/jwt/token/",
-        json={"username": USERNAME, "password": PASSWORD},
+        f"{base_url}{mode_path(JWT_HEADER, 'login')}",
+        json={"username": username, "password": PASSWORD},
         timeout=30,
     )
     response.raise_for_status()
     return {k: str(v) for k, v in response.json().items()}
 
 
-def cookie_login(base_url: str) -> dict[str, str]:
-    """Live `access_token` and `refresh_token` cookies (and the CSRF cookie), from a real login."""
+def browser_login(base_url: str, path: str) -> dict[str, str]:
+    """The cookies a browser holds after a real login at `path` (with CSRF)."""
     with csrf_client(base_url) as (client, csrf):
         response = client.post(
-            mode_path(JWT_COOKIE, "login"),
-            json={"username": USERNAME, "password": PASSWORD},
-            headers={"X-CSRFToken": csrf},
+            path, json={"username": USERNAME, "password": PASSWORD}, headers={"X-CSRFToken": csrf}
         )
         response.raise_for_status()
-        return {**{name: str(value) for name, value in client.cookies.items()}, "csrf": csrf}
-
-
-def stock_session_create(user: UserModel) -> str:
-    """A stock Django `db` session logged in as `user`, as `django.contrib.auth.login` leaves it."""
-    store = DbSessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.save()
-    assert store.session_key is not None
-    return store.session_key
-
-
-def configs_seed(base_url: str, user: UserModel) -> list[Config]:
-    """Every configuration, each with a credential of its own login."""
-    session_name = settings.SESSION_COOKIE_NAME
-
-    def bearer() -> dict[str, str]:
-        return {"Authorization": f"Bearer {token_login(base_url)['access']}"}
-
-    return [
-        Config("baseline", "/bench/constant/", "constant DRF endpoint, no authentication"),
-        Config(
-            "stock-jwt",
-            "/bench/stock-jwt/profile/",
-            "stock simplejwt JWTAuthentication (no revocation check)",
-            bearer(),
-        ),
-        Config(
-            "stock-session",
-            "/bench/stock-session/profile/",
-            "stock DRF SessionAuthentication, Django `db` sessions",
-            {"Cookie": f"{session_name}={stock_session_create(user)}"},
-        ),
-        Config(
-            "session",
-            mode_path(SESSION, "profile"),
-            "dualauth session (cached_db + family check)",
-            {"Cookie": f"{session_name}={session_login(base_url)}"},
-        ),
-        Config(
-            "jwt-header",
-            mode_path(JWT_HEADER, "profile"),
-            "dualauth Bearer JWT with revocation",
-            bearer(),
-        ),
-        Config(
-            "jwt-cookie",
-            mode_path(JWT_COOKIE, "profile"),
-            "dualauth access_token cookie with revocation (resolver)",
-            {"Cookie": f"access_token={cookie_login(base_url)['access_token']}"},
-        ),
-        Config(
-            "jwt-stateless",
-            "/bench/stateless-jwt/profile/",
-            "simplejwt JWTStatelessUserAuthentication + profile read: revocation off (floor)",
-            bearer(),
-        ),
-    ]
+        return {name: str(value) for name, value in client.cookies.items()}
 
 
 def filler_users_create() -> list[int]:

@@ -1,31 +1,66 @@
-"""The real server, as deployed: gunicorn, DEBUG off, a few workers, started and stopped by PID."""
+"""The real servers, as deployed: gunicorn, DEBUG off, the same flags for every one."""
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.env import ROOT, BenchEnv
 from bench.processes import ServerProcess, free_port, http_answer
 
 BIN = Path(sys.executable).parent
+GUNICORN_CONFIG = Path(__file__).resolve().parent / "gunicorn_conf.py"
+
+
+@dataclass(frozen=True)
+class Project:
+    """What a server serves: a settings module, its WSGI module, and a path that answers 200."""
+
+    settings: str
+    wsgi: str
+    ready_path: str
+
+
+DUALAUTH = Project("project.settings", "project.wsgi", "/api/health/")
+STOCK = Project("bench.stock.settings", "bench.stock.wsgi", "/constant/")
+STOCK_CACHE = Project("bench.stock.settings_cache", "bench.stock.wsgi", "/constant/")
+STOCK_CACHED_DB = Project("bench.stock.settings_cached_db", "bench.stock.wsgi", "/constant/")
 
 
 class BenchServer(ServerProcess):
-    """gunicorn serving `bench.settings` (the product's routes plus the bench-only ones)."""
+    """gunicorn serving one project of the run, started and stopped by PID."""
 
-    def __init__(self, env: BenchEnv, *, workers: int, threads: int, name: str = "server") -> None:
+    def __init__(
+        self,
+        env: BenchEnv,
+        project: Project,
+        *,
+        workers: int,
+        threads: int,
+        name: str = "server",
+        **extra_env: str,
+    ) -> None:
+        self.project = project
+        self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.threads = threads
         self.worker_class = "gthread" if threads > 1 else "sync"
         self.log_path = env.tmpdir / f"{name}-{self.port}.log"
-        self.env = env.server_env()
+        self.env = env.server_env(project.settings, **extra_env)
+
+    @property
+    def pid(self) -> int:
+        """The gunicorn master's process id."""
+        assert self.process is not None, "the server is running"
+        return self.process.pid
 
     def start(self, timeout: float = 30.0) -> "BenchServer":
         """Start gunicorn and wait until it answers."""
         args = [
             str(BIN / "gunicorn"),
-            "project.wsgi",
+            self.project.wsgi,
+            f"--config={GUNICORN_CONFIG}",
             f"--bind=127.0.0.1:{self.port}",
             f"--workers={self.workers}",
             f"--threads={self.threads}",
@@ -36,7 +71,7 @@ class BenchServer(ServerProcess):
         ]
         self._launch(
             args,
-            lambda: http_answer(f"{self.url}/bench/constant/", accept={200}),
+            lambda: http_answer(f"{self.url}{self.project.ready_path}", accept={200}),
             timeout=timeout,
             cwd=ROOT,
             env=self.env,

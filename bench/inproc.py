@@ -1,0 +1,198 @@
+"""`python -m bench.inproc INPUT`: requests through one project's WSGI app, in-process.
+
+Run with the settings module of the project to measure (DJANGO_SETTINGS_MODULE) and the
+run's database and cache; INPUT is a JSON file of the tasks to run, each with its number
+of requests, and of configurations, each a name and its requests (method, path, headers,
+body). Prints JSON: each task's result per configuration. This module imports nothing
+but Django and the standard library, so that it can serve the stock project untouched.
+
+- `sql`: SQL queries per request, steady state: the first request, warmed up, N times.
+- `profile`: where a request's time goes, by layer, under cProfile, after a warm-up
+  pass over every request; and the time per request without the profiler.
+"""
+
+import cProfile
+import io
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import django
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# (file, function) of the frames whose inclusive time makes each layer.
+WSGI_CALL = ("django/core/handlers/wsgi.py", "__call__")
+DISPATCH = ("rest_framework/views.py", "dispatch")
+INITIALIZE = ("rest_framework/views.py", "initialize_request")
+AUTHENTICATE = ("rest_framework/request.py", "_authenticate")
+RENDER = ("rest_framework/response.py", "rendered_content")
+SQL = ("django/db/backends/utils.py", "_execute")
+REDIS = (("redis/client.py", "execute_command"), ("redis/client.py", "execute"))
+# Overridden by subclasses that call up: the outermost (largest) frame of the name counts.
+OUTERMOST = ("initial", "finalize_response")
+BATCHES = 3
+
+
+def environ(method: str, path: str, headers: dict[str, str], body: str) -> dict[str, Any]:
+    """The WSGI environ gunicorn would build for this request."""
+    data = body.encode()
+    env: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(data),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if data:
+        env["CONTENT_LENGTH"] = str(len(data))
+        env["CONTENT_TYPE"] = "application/json"
+    for name, value in headers.items():
+        env[f"HTTP_{name.upper().replace('-', '_')}"] = value
+    return env
+
+
+def call(app: WsgiApp, env: dict[str, Any]) -> int:
+    """Serve one request; its status code."""
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> None:
+        statuses.append(status)
+
+    result = app(env, start_response)
+    try:
+        b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return int(statuses[0][:3])
+
+
+def _environs(requests: list[list[Any]], n: int) -> list[dict[str, Any]]:
+    """`n` environs, taking `requests` in turn."""
+    return [environ(*requests[i % len(requests)]) for i in range(n)]
+
+
+def _serve_all(app: WsgiApp, envs: list[dict[str, Any]], name: str) -> None:
+    for env in envs:
+        status = call(app, env)
+        assert status == 200, f"{name}: {status} for {env['PATH_INFO']}"
+
+
+def sql_per_request(app: WsgiApp, name: str, requests: list[list[Any]], n: int) -> float:
+    """Queries per request of the first request, once warm."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _serve_all(app, _environs(requests[:1], 3), name)
+    with CaptureQueriesContext(connection) as queries:
+        _serve_all(app, _environs(requests[:1], n), name)
+    return len(queries.captured_queries) / n
+
+
+def _inclusive(stats: dict[Any, Any], where: tuple[str, str]) -> float:
+    """Seconds spent in the function `where` (a file suffix and a name), callees included."""
+    return sum(
+        value[3]
+        for (filename, _, function), value in stats.items()
+        if function == where[1] and filename.endswith(where[0])
+    )
+
+
+def _outermost(stats: dict[Any, Any], function: str) -> float:
+    """Seconds in the outermost frame of `function`, whichever class defines it."""
+    return max((value[3] for (_, _, name), value in stats.items() if name == function), default=0.0)
+
+
+def layers(stats: dict[Any, Any], n: int) -> dict[str, float]:
+    """Microseconds per request in each layer, under the profiler; they add up to `total`."""
+    total = _inclusive(stats, WSGI_CALL)
+    dispatch = _inclusive(stats, DISPATCH)
+    initial = _outermost(stats, "initial")
+    authentication = _inclusive(stats, AUTHENTICATE)
+    finalize = _outermost(stats, "finalize_response")
+    initialize = _inclusive(stats, INITIALIZE)
+    render = _inclusive(stats, RENDER)
+    seconds = {
+        "total": total,
+        "django_middleware": total - dispatch - render,
+        "drf_request_response": initialize + finalize,
+        "authentication": authentication,
+        "permissions_negotiation": initial - authentication,
+        "view": dispatch - initialize - initial - finalize,
+        "rendering": render,
+        "cache_round_trips": sum(_inclusive(stats, where) for where in REDIS),
+        "sql": _inclusive(stats, SQL),
+    }
+    return {name: value / n * 1e6 for name, value in seconds.items()}
+
+
+def _top(stats: dict[Any, Any], n: int, count: int = 15) -> list[dict[str, Any]]:
+    """The functions with the most time of their own, µs per request."""
+    rows = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:count]
+    return [
+        {"function": f"{Path(f).name}:{line}({name})", "own_us": v[2] / n * 1e6, "calls": v[1] / n}
+        for (f, line, name), v in rows
+    ]
+
+
+def profile(app: WsgiApp, name: str, requests: list[list[Any]], n: int) -> dict[str, Any]:
+    """Time per request without the profiler, then each layer's share under it."""
+    _serve_all(app, _environs(requests, len(requests) + 3), name)
+    timings = []
+    for _ in range(BATCHES):
+        envs = _environs(requests, n)
+        start = time.perf_counter()
+        _serve_all(app, envs, name)
+        timings.append((time.perf_counter() - start) / n * 1e6)
+    envs = _environs(requests, n)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    _serve_all(app, envs, name)
+    profiler.disable()
+    profiler.create_stats()
+    stats = profiler.stats
+    return {
+        "us_per_request": statistics.median(timings),
+        "profiled": layers(stats, n),
+        "top": _top(stats, n),
+    }
+
+
+def main() -> None:
+    """Run each task of INPUT over every configuration of INPUT; print JSON."""
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    django.setup()
+    from django.core.wsgi import get_wsgi_application
+
+    app = get_wsgi_application()
+    tasks = {"sql": sql_per_request, "profile": profile}
+    print(
+        json.dumps(
+            {
+                task: {
+                    c["name"]: tasks[task](app, c["name"], c["requests"], n)
+                    for c in spec["configs"]
+                }
+                for task, n in spec["tasks"].items()
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Logins per second under each password hasher, and authenticated reads during a login flood.
+
+Each hasher gets a dualauth server of its own, in production settings with
+`PASSWORD_HASHERS` naming that hasher first (so that no login rehashes a password),
+and users whose passwords it hashed.
+"""
+
+import json
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import global_settings
+
+from bench.cpu import cpu_sample
+from bench.env import BenchEnv
+from bench.load import LoadGenerator, Request
+from bench.memo_stats import warm_up
+from bench.seed import PASSWORD, users_create
+from bench.server import DUALAUTH, BenchServer
+from common.routes import JWT_HEADER, mode_path
+
+HASHERS = {
+    "pbkdf2": "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "argon2": "django.contrib.auth.hashers.Argon2PasswordHasher",
+}
+LOGIN_USERS = 50
+LOGIN_PREFIX = "bench-login-"
+FLOOD_THREADS = 256
+
+
+def hashers_setting(name: str) -> str:
+    """PASSWORD_HASHERS with `name`'s hasher first, then Django's defaults."""
+    first = HASHERS[name]
+    rest = [h for h in global_settings.PASSWORD_HASHERS if h != first]
+    return ",".join([first, *rest])
+
+
+class Flood:
+    """Logins sent at a fixed rate whatever the server's pace (an open loop), while in `with`."""
+
+    def __init__(self, base_url: str, requests: list[Request], rate: float) -> None:
+        self.requests = requests
+        self.rate = rate
+        self.sent = 0
+        self.started = self.ended = 0.0
+        self.done: list[tuple[float, float, bool]] = []
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(FLOOD_THREADS, thread_name_prefix="flood")
+        self._client = httpx.Client(
+            base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=FLOOD_THREADS)
+        )
+        self._thread = threading.Thread(target=self._send, daemon=True)
+
+    def _login(self, request: Request) -> None:
+        start = time.monotonic()
+        try:
+            response = self._client.post(
+                request.path, headers=request.headers, content=request.body
+            )
+            ok = response.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        self.done.append((start, time.monotonic(), ok))
+
+    def _send(self) -> None:
+        while not self._stop.wait(
+            max(0.0, self.started + self.sent / self.rate - time.monotonic())
+        ):
+            self._pool.submit(self._login, self.requests[self.sent % len(self.requests)])
+            self.sent += 1
+
+    def __enter__(self) -> "Flood":
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ended = time.monotonic()
+        self._stop.set()
+        self._thread.join()
+
+    def close(self) -> None:
+        """Let the logins still in flight end (their server is gone by now) and forget them."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._client.close()
+
+    def summary(self) -> dict[str, Any]:
+        """What the flood offered and what the server answered within the window."""
+        window = self.ended - self.started
+        answered = [(s, e) for s, e, ok in self.done if ok and e <= self.ended]
+        latencies = [(e - s) * 1000 for s, e in answered]
+        return {
+            "offered_per_s": self.sent / window,
+            "answered_per_s": len(answered) / window,
+            "login_p50_ms": statistics.median(latencies) if latencies else None,
+            "failed": sum(1 for _, e, ok in self.done if not ok and e <= self.ended),
+        }
+
+
+def _login_requests(prefix: str) -> list[Request]:
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    names = model.objects.filter(**{f"{model.USERNAME_FIELD}__startswith": prefix})
+    return [
+        Request(
+            mode_path(JWT_HEADER, "login"),
+            {"Content-Type": "application/json"},
+            "POST",
+            json.dumps({"username": name, "password": PASSWORD}),
+        )
+        for name in names.order_by("pk").values_list(model.USERNAME_FIELD, flat=True)
+    ]
+
+
+def _sequential_ms(base_url: str, requests: list[Request], calls: int) -> float:
+    times = []
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        for i in range(calls):
+            request = requests[i % len(requests)]
+            start = time.perf_counter()
+            response = client.post(request.path, headers=request.headers, content=request.body)
+            response.raise_for_status()
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def login_server(env: BenchEnv, name: str, *, workers: int, threads: int) -> BenchServer:
+    """A dualauth server preferring hasher `name` (not started), and users it hashed.
+
+    Its workers count their memo hits into `<tmpdir>/memo-<name>`, for the reads' warm-up.
+    """
+    users_create(f"{LOGIN_PREFIX}{name}-", LOGIN_USERS, hasher=HASHERS[name])
+    memo_dir = env.tmpdir / f"memo-{name}"
+    memo_dir.mkdir()
+    return BenchServer(
+        env,
+        DUALAUTH,
+        workers=workers,
+        threads=threads,
+        name=f"logins-{name}",
+        PASSWORD_HASHERS=hashers_setting(name),
+        BENCH_MEMO_DIR=str(memo_dir),
+    )
+
+
+def hasher_measure(
+    load: LoadGenerator,
+    server: BenchServer,
+    name: str,
+    reads: list[Request],
+    *,
+    calls: int,
+    duration: float,
+    warmup: float,
+    warmup_max: float,
+    flood_rate: float,
+) -> dict[str, Any]:
+    """Logins/s on `server` (of `login_server`), reads/s alone and in a flood; then stop it.
+
+    The reads are warmed up as the main table's are (bench/memo_stats.py `warm_up`). The
+    server is stopped before the flood's logins still queued are waited for: they die with it.
+    """
+    logins = _login_requests(f"{LOGIN_PREFIX}{name}-")
+    flood = Flood(server.url, logins, flood_rate)
+    try:
+        before = cpu_sample(server.pid, "")
+        sequential = _sequential_ms(server.url, logins, calls)
+        after = cpu_sample(server.pid, "")
+        throughput = load.run(server.url, logins, duration)
+        memo_dir = Path(server.env["BENCH_MEMO_DIR"])
+        warm_up(load, server.url, reads, memo_dir, slice_s=warmup, max_s=warmup_max)
+        alone = load.run(server.url, reads, duration)
+        with flood:
+            flooded = load.run(server.url, reads, duration)
+    finally:
+        server.stop()
+        flood.close()
+    # One login at a time, each complete: what the server spends on one.
+    cpu_ms = after.since(before)[0] * 1000 / calls if before and after else None
+    return {
+        "hasher": HASHERS[name],
+        "login_median_ms": sequential,
+        "logins_per_s": throughput.rps,
+        "login_p50_ms": throughput.p50_ms,
+        "login_errors": throughput.errors,
+        "cpu_ms_per_login": cpu_ms,
+        "reads_alone": alone.as_dict(),
+        "reads_flooded": flooded.as_dict(),
+        "reads_ratio": flooded.rps / alone.rps if alone.rps else None,
+        "flood": flood.summary(),
+    }

@@ -1,0 +1,107 @@
+"""The stock project's endpoints: DRF views as its tutorial writes them, one per stock class."""
+
+from typing import Any
+
+from django.contrib.auth import authenticate, get_user_model, login, logout
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import (
+    JWTAuthentication,
+    JWTStatelessUserAuthentication,
+)
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    """The profile resource, with dualauth's fields: the user and its profile row."""
+
+    display_name = serializers.CharField(source="profile.display_name", read_only=True)
+    bio = serializers.CharField(source="profile.bio", read_only=True)
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "email", "display_name", "bio", "date_joined"]
+
+
+class ConstantApi(APIView):
+    """A constant body, no credentials: the cost of Django + DRF alone (the baseline)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        """Always the same small body."""
+        return Response({"status": "ok"})
+
+
+class ProfileApi(APIView):
+    """The authenticated user's profile."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        """My profile: the user the authentication class found, and its profile row."""
+        return Response(ProfileSerializer(request.user).data)
+
+
+class JwtProfileApi(ProfileApi):
+    """simplejwt `JWTAuthentication`: decode, then the user's row (its `is_active`)."""
+
+    authentication_classes = [JWTAuthentication]
+
+
+class TokenProfileApi(ProfileApi):
+    """DRF `TokenAuthentication`: the token's row joined to its user."""
+
+    authentication_classes = [TokenAuthentication]
+
+
+class SessionProfileApi(ProfileApi):
+    """DRF `SessionAuthentication` over the settings' session engine."""
+
+    authentication_classes = [SessionAuthentication]
+
+
+class StatelessJwtApi(APIView):
+    """simplejwt `JWTStatelessUserAuthentication`: the claims alone, no database, no revocation."""
+
+    authentication_classes = [JWTStatelessUserAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        """What the token says: the user's id."""
+        return Response({"id": request.user.id})
+
+
+class SessionLoginApi(APIView):
+    """Django's `authenticate` and `login`: a session for a username and password."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request) -> Response:
+        """Log in, or 400."""
+        user = authenticate(
+            request._request,
+            username=request.data.get("username"),
+            password=request.data.get("password"),
+        )
+        if user is None:
+            return Response({"detail": "invalid"}, status=status.HTTP_400_BAD_REQUEST)
+        login(request._request, user)
+        return Response(ProfileSerializer(user).data)
+
+
+class SessionLogoutApi(APIView):
+    """Django's `logout`: the session is deleted."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request) -> Response:
+        """Log out."""
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
