@@ -5,6 +5,8 @@ the requests down, but hardly changes what each one costs. Linux only; elsewhere
 """
 
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +67,10 @@ def redis_cpu(redis_url: str) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
+# Below this share of one core, a server is taken as idle.
+IDLE_SHARE = 0.1
+
+
 @dataclass(frozen=True)
 class CpuSample:
     """CPU seconds so far of each server process, database server process, and Redis."""
@@ -98,3 +104,21 @@ def cpu_sample(server_pid: int, redis_url: str) -> CpuSample | None:
         database=processes_cpu(backend_pids()),
         redis=redis_cpu(redis_url),
     )
+
+
+def server_idle_wait(server_pid: int, *, timeout: float = 60.0, interval: float = 0.25) -> bool:
+    """Wait until the server rooted at `server_pid` uses under IDLE_SHARE of a core; False if not.
+
+    A load generator that stops leaves the requests it abandoned queued in the server:
+    until they are done, what is measured next would measure them too.
+    """
+    deadline = time.monotonic() + timeout
+    before = processes_cpu(tree_pids(server_pid))
+    while time.monotonic() < deadline:
+        threading.Event().wait(interval)
+        now = processes_cpu(tree_pids(server_pid))
+        busy = sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
+        if busy < IDLE_SHARE * interval:
+            return True
+        before = now
+    return False

@@ -225,9 +225,10 @@ def refresh_delay() -> timedelta:
 
 
 def settled(page: Page) -> None:
-    """Wait until a signed-in page shows the profile and has loaded its list of logins."""
+    """Wait until a signed-in page shows the profile and has loaded its logins and account."""
     expect(page.get_by_role("heading", name="Profile")).to_be_visible()
     expect(page.locator(".device.current")).to_have_count(1)
+    expect(page.locator("#account-verified")).to_have_text(re.compile(r"\S"))
 
 
 def sign_in(page: Page, *, mode: str, username: str, password: str) -> None:
