@@ -236,6 +236,8 @@ def _email_change_confirm(*, user: UserModel, email: str, request: HttpRequest) 
             if _logs_in_with_email():
                 setattr(user, get_user_model().USERNAME_FIELD, email)
             user.save()
+            # The user's signal has synced the account, but it leaves a key another account
+            # holds to that account; set here, a race for the address fails (IntegrityError).
             Account.objects.filter(user_id=user.pk).update(
                 email_key=identity_key(email), email_verified=True
             )
