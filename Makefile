@@ -18,7 +18,7 @@ $(VENV)/.dev: requirements/dev.lock $(VENV)/.base
 
 # Local secrets, generated once and never committed.
 .env:
-	@$(PYTHON) -c 'import secrets; print(f"SECRET_KEY={secrets.token_urlsafe(50)}\nJWT_SIGNING_KEY={secrets.token_urlsafe(48)}\nDEMO_USERNAME=demo\nDEMO_PASSWORD={secrets.token_urlsafe(12)}\nDEBUG=true")' > $@
+	@$(PYTHON) -c 'import base64, secrets; print(f"SECRET_KEY={secrets.token_urlsafe(50)}\nJWT_SIGNING_KEY={secrets.token_urlsafe(48)}\nMFA_ENCRYPTION_KEY={base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}\nDEMO_USERNAME=demo\nDEMO_PASSWORD={secrets.token_urlsafe(12)}\nDEBUG=true")' > $@
 	@chmod 600 $@
 	@echo "wrote .env with fresh local secrets"
 

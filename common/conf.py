@@ -66,6 +66,22 @@ DEFAULTS: dict[str, Any] = {
     "ACCOUNT_THROTTLE_WINDOW": timedelta(minutes=15),
     # Seconds to wait before each new try of a mail the SMTP server refused or did not take.
     "MAIL_RETRY_DELAYS": (1.0, 5.0, 30.0),
+    # Second factors. The keys that encrypt TOTP secrets (Fernet, base64 of 32 bytes): the
+    # first encrypts, every one decrypts, so a key can be rotated. Never SECRET_KEY.
+    "MFA_ENCRYPTION_KEYS": [],
+    # A login waiting for its second factor lives this long, or until this many wrong codes.
+    "MFA_TOKEN_LIFETIME": timedelta(minutes=5),
+    "MFA_MAX_ATTEMPTS": 5,
+    # The issuer an authenticator app shows beside the account, and how many recovery codes.
+    "TOTP_ISSUER": "dualauth",
+    "RECOVERY_CODE_COUNT": 10,
+    # The WebAuthn relying party: its id (a domain) and the origins passkeys are used from.
+    # None and []: the host and origin of the request, which ALLOWED_HOSTS vouches for.
+    "WEBAUTHN_RP_ID": None,
+    "WEBAUTHN_RP_NAME": "dualauth",
+    "WEBAUTHN_ORIGINS": [],
+    # How long a WebAuthn challenge may be answered.
+    "WEBAUTHN_CHALLENGE_LIFETIME": timedelta(minutes=2),
 }
 
 MAX_REFRESH_GRACE_PERIOD = timedelta(seconds=60)
@@ -77,6 +93,8 @@ INTEGER_KEYS = (
     "LOGIN_FAILURES_PER_DEVICE",
     "ACCOUNT_REQUESTS_PER_ADDRESS",
     "ACCOUNT_MAILS_PER_EMAIL",
+    "MFA_MAX_ATTEMPTS",
+    "RECOVERY_CODE_COUNT",
 )
 EMAIL_VERIFICATION_CHOICES = ("mandatory", "optional", "none")
 

@@ -78,6 +78,30 @@ class MfaCodeNotValid(exceptions.APIException):
     default_code = "mfa_code_not_valid"
 
 
+class MfaTokenNotValid(exceptions.APIException):
+    """An `mfa_token` that is unknown, used, expired, or out of attempts: log in again."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "This sign-in has expired: enter your password again."
+    default_code = "mfa_token_not_valid"
+
+
+class PasskeyNotValid(exceptions.APIException):
+    """A passkey answer that does not verify, or whose challenge is unknown, used or expired."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "This passkey was not accepted."
+    default_code = "passkey_not_valid"
+
+
+class MfaNotConfigured(exceptions.APIException):
+    """No MFA_ENCRYPTION_KEY: an authenticator app's secret could not be kept safely."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Authenticator apps are not available on this server."
+    default_code = "mfa_not_configured"
+
+
 class RequestTooLarge(exceptions.APIException):
     """A body larger than DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default)."""
 

@@ -19,6 +19,7 @@ MODE_ROUTES: dict[str, dict[str, str]] = {
     SESSION: {
         "csrf": "session/csrf/",
         "login": "session/login/",
+        "login-passkey": "session/login/passkey/",
         "logout": "session/logout/",
         "profile": "session/profile/",
         "logins": "session/sessions/",
@@ -26,6 +27,7 @@ MODE_ROUTES: dict[str, dict[str, str]] = {
     },
     JWT_HEADER: {
         "login": "jwt/token/",
+        "login-passkey": "jwt/token/passkey/",
         "refresh": "jwt/token/refresh/",
         "verify": "jwt/token/verify/",
         "logout": "jwt/logout/",
@@ -38,6 +40,7 @@ MODE_ROUTES: dict[str, dict[str, str]] = {
         # its devices through the endpoints it shares with the other modes.
         "csrf": "session/csrf/",
         "login": f"{REFRESH_COOKIE_SUBPATH}login/",
+        "login-passkey": f"{REFRESH_COOKIE_SUBPATH}login/passkey/",
         "refresh": f"{REFRESH_COOKIE_SUBPATH}refresh/",
         "logout": f"{REFRESH_COOKIE_SUBPATH}logout/",
         "profile": "profile/",
@@ -62,6 +65,14 @@ SHARED_ROUTES: dict[str, str] = {
     "password-reset": "account/password/reset/",
     "password-reset-confirm": "account/password/reset/confirm/",
     "reauthenticate": "account/reauthenticate/",
+    # Second factors, and the second step of a login.
+    "mfa-authenticate": "account/mfa/authenticate/",
+    "totp": "account/mfa/totp/",
+    "recovery-codes": "account/mfa/recovery-codes/",
+    "passkey-options": "account/mfa/passkeys/options/",
+    "passkeys": "account/mfa/passkeys/",
+    "passkey-detail": "account/mfa/passkeys/<int:passkey_id>/",
+    "passkey-login-options": "account/mfa/passkey-login/options/",
 }
 
 

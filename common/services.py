@@ -385,17 +385,26 @@ def throttle_release(counters: list[str], *, window: timedelta) -> None:
         cache_count(counter, -1, timeout=window.total_seconds())
 
 
+def login_device_token(*, request: HttpRequest, device_token: str = "") -> str:
+    """The device token a login presents: a native client's, from its body, else a browser's,
+    from its cookie.
+    """
+    return device_token or request.COOKIES.get(dualauth_settings.DEVICE_COOKIE_NAME, "")
+
+
 def login_credentials_check(
     *, username: str, password: str, request: HttpRequest, device_token: str = ""
 ) -> UserModel:
     """The user these credentials name, or 401 `invalid_credentials`, or 429 while throttled.
 
     Unknown user, wrong password, inactive user and unusable password all take
-    one password hash and give the same answer (Django's ModelBackend). A browser's
-    device token comes from its cookie; a native client sends it in the body.
+    one password hash and give the same answer (Django's ModelBackend).
     """
-    device_token = device_token or request.COOKIES.get(dualauth_settings.DEVICE_COOKIE_NAME, "")
-    counters = login_attempt_reserve(username=username, request=request, device_token=device_token)
+    counters = login_attempt_reserve(
+        username=username,
+        request=request,
+        device_token=login_device_token(request=request, device_token=device_token),
+    )
     user = authenticate(request, username=username, password=password)
     if user is None:
         audit_event("login_failed", request=request, username=username)

@@ -13,7 +13,14 @@ from common.accounts.views import (
     PasswordResetApi,
     PasswordResetConfirmApi,
 )
-from common.routes import build_shared_urlpatterns
+from common.mfa.views import MfaAuthenticateApi, RecoveryCodeListApi, TotpDetailApi
+from common.passkeys.views import (
+    PasskeyDetailApi,
+    PasskeyListApi,
+    PasskeyLoginOptionsApi,
+    PasskeyOptionsApi,
+)
+from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, build_shared_urlpatterns
 from common.views import (
     HealthApi,
     LogoutAllApi,
@@ -22,7 +29,16 @@ from common.views import (
     api_not_found,
 )
 from jwt_auth.urls import urlpatterns as jwt_urlpatterns
+from jwt_auth.views import cookie_login_answer, token_login_answer
 from session_auth.urls import urlpatterns as session_urlpatterns
+from session_auth.views import session_login_answer
+
+# How each mode answers a login, for the second step of one begun there.
+LOGIN_ANSWERS = {
+    SESSION: session_login_answer,
+    JWT_HEADER: token_login_answer,
+    JWT_COOKIE: cookie_login_answer,
+}
 
 app_name = "dualauth"
 urlpatterns = [
@@ -44,6 +60,13 @@ urlpatterns = [
             "password-reset": PasswordResetApi.as_view(),
             "password-reset-confirm": PasswordResetConfirmApi.as_view(),
             "reauthenticate": LoginReauthenticateApi.as_view(),
+            "mfa-authenticate": MfaAuthenticateApi.as_view(answers=LOGIN_ANSWERS),
+            "totp": TotpDetailApi.as_view(),
+            "recovery-codes": RecoveryCodeListApi.as_view(),
+            "passkey-options": PasskeyOptionsApi.as_view(),
+            "passkeys": PasskeyListApi.as_view(),
+            "passkey-detail": PasskeyDetailApi.as_view(),
+            "passkey-login-options": PasskeyLoginOptionsApi.as_view(),
         }
     ),
     re_path(r"^(?P<path>.*)$", api_not_found, name="api-not-found"),

@@ -6,9 +6,11 @@ from jwt_auth.authentication import JWTCookieAuthentication, JWTHeaderAuthentica
 from jwt_auth.views import (
     CookieLoginApi,
     CookieLogoutApi,
+    CookiePasskeyLoginApi,
     CookieRefreshApi,
     TokenLogoutApi,
     TokenObtainApi,
+    TokenPasskeyLoginApi,
     TokenRefreshApi,
     TokenVerifyApi,
 )
@@ -23,6 +25,7 @@ urlpatterns = [
         JWT_HEADER,
         {
             "login": TokenObtainApi.as_view(),
+            "login-passkey": TokenPasskeyLoginApi.as_view(),
             "refresh": TokenRefreshApi.as_view(),
             "verify": TokenVerifyApi.as_view(),
             "logout": TokenLogoutApi.as_view(),
@@ -37,6 +40,7 @@ urlpatterns = [
         JWT_COOKIE,
         {
             "login": CookieLoginApi.as_view(),
+            "login-passkey": CookiePasskeyLoginApi.as_view(),
             "refresh": CookieRefreshApi.as_view(),
             "logout": CookieLogoutApi.as_view(),
         },

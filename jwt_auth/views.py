@@ -1,5 +1,7 @@
 """JWT mode: tokens in the body for mobile apps, in HttpOnly cookies for browsers."""
 
+from typing import Any
+
 from django.middleware.csrf import rotate_token
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -10,9 +12,13 @@ from rest_framework.response import Response
 from common.api import PublicApi
 from common.conf import dualauth_settings
 from common.credentials import CookieChallenge, csrf_enforce
+from common.mfa.serializers import MfaRequiredSerializer
+from common.mfa.views import login_answer
 from common.models import LoginFamily
-from common.principal import principal_from_user
-from common.serializers import ProfileSerializer
+from common.passkeys.serializers import PasskeyLoginInputSerializer
+from common.passkeys.services import passkey_login_check
+from common.principal import UserModel, principal_from_user
+from common.serializers import ErrorSerializer, ProfileSerializer
 from common.services import (
     device_cookie_set,
     device_token_issue,
@@ -40,23 +46,63 @@ from jwt_auth.services import (
 )
 from jwt_auth.tokens import DualAccessToken, DualRefreshToken
 
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
+
 
 def _pair_body(pair: TokenPair) -> dict[str, object]:
     return dict(TokenPairSerializer(pair).data)
 
 
+def token_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
+    """A token login's answer: a new family's first pair, and a device token; no cookie."""
+    pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_HEADER)
+    return Response({**_pair_body(pair), "device_token": device_token_issue(user=user)})
+
+
+def cookie_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
+    """A cookie login's answer: the profile, the pair in HttpOnly cookies, a device cookie."""
+    pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_COOKIE)
+    rotate_token(request._request)
+    response = Response(ProfileSerializer(principal_from_user(user)).data)
+    token_cookies_set(response, pair)
+    device_cookie_set(response, device_token_issue(user=user))
+    return response
+
+
 class TokenObtainApi(PublicApi):
     """Log in for a token pair: no cookies, no CSRF."""
 
-    @extend_schema(request=TokenObtainInputSerializer, responses=TokenObtainSerializer)
+    @extend_schema(
+        request=TokenObtainInputSerializer,
+        responses={200: TokenObtainSerializer, 202: MfaRequiredSerializer, **ERRORS},
+    )
     def post(self, request: Request) -> Response:
-        """Start a token family."""
+        """Start a token family, or ask for a second factor."""
         serializer = TokenObtainInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = login_credentials_check(request=request._request, **serializer.validated_data)
-        pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_HEADER)
-        device_token = device_token_issue(user=user)
-        return Response({**_pair_body(pair), "device_token": device_token})
+        data = serializer.validated_data
+        user = login_credentials_check(request=request._request, **data)
+        return login_answer(
+            request,
+            user,
+            mode=LoginFamily.Mode.JWT_HEADER,
+            options={"device_token": data["device_token"]},
+            answer=token_login_answer,
+        )
+
+
+class TokenPasskeyLoginApi(PublicApi):
+    """Log in with a passkey alone, for a token pair: no cookies, no CSRF."""
+
+    @extend_schema(
+        request=PasskeyLoginInputSerializer, responses={200: TokenObtainSerializer, **ERRORS}
+    )
+    def post(self, request: Request) -> Response:
+        """Start a token family for the passkey's owner: the passkey is both factors."""
+        serializer = PasskeyLoginInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = passkey_login_check(request=request._request, **serializer.validated_data)
+        return token_login_answer(request, user, {})
 
 
 class TokenRefreshApi(PublicApi):
@@ -104,19 +150,41 @@ class CookieLoginApi(PublicApi):
 
     www_authenticate = CookieChallenge("ACCESS_COOKIE_NAME")
 
-    @extend_schema(request=CookieLoginInputSerializer, responses=ProfileSerializer)
+    @extend_schema(
+        request=CookieLoginInputSerializer,
+        responses={200: ProfileSerializer, 202: MfaRequiredSerializer, **ERRORS},
+    )
     def post(self, request: Request) -> Response:
-        """Start a token family held in cookies."""
+        """Start a token family held in cookies, or ask for a second factor."""
         csrf_enforce(request)
         serializer = CookieLoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = login_credentials_check(request=request._request, **serializer.validated_data)
-        pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_COOKIE)
-        rotate_token(request._request)
-        response = Response(ProfileSerializer(principal_from_user(user)).data)
-        token_cookies_set(response, pair)
-        device_cookie_set(response, device_token_issue(user=user))
-        return response
+        data = serializer.validated_data
+        user = login_credentials_check(request=request._request, **data)
+        return login_answer(
+            request,
+            user,
+            mode=LoginFamily.Mode.JWT_COOKIE,
+            options={"device_token": data["device_token"]},
+            answer=cookie_login_answer,
+        )
+
+
+class CookiePasskeyLoginApi(PublicApi):
+    """Log in a browser with a passkey alone, to HttpOnly token cookies; CSRF required."""
+
+    www_authenticate = CookieChallenge("ACCESS_COOKIE_NAME")
+
+    @extend_schema(
+        request=PasskeyLoginInputSerializer, responses={200: ProfileSerializer, **ERRORS}
+    )
+    def post(self, request: Request) -> Response:
+        """Start a token family in cookies for the passkey's owner."""
+        csrf_enforce(request)
+        serializer = PasskeyLoginInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = passkey_login_check(request=request._request, **serializer.validated_data)
+        return cookie_login_answer(request, user, {})
 
 
 class CookieRefreshApi(PublicApi):

@@ -232,6 +232,14 @@ DUALAUTH = {
         "ACCOUNT_REQUESTS_PER_ADDRESS": env_str("ACCOUNT_REQUESTS_PER_ADDRESS"),
         "ACCOUNT_MAILS_PER_EMAIL": env_str("ACCOUNT_MAILS_PER_EMAIL"),
         "ACCOUNT_THROTTLE_WINDOW": env_seconds("ACCOUNT_THROTTLE_WINDOW"),
+        "MFA_ENCRYPTION_KEYS": [
+            key.strip() for key in env_file_or_value("MFA_ENCRYPTION_KEY").split(",") if key.strip()
+        ],
+        "MFA_TOKEN_LIFETIME": env_seconds("MFA_TOKEN_LIFETIME"),
+        "TOTP_ISSUER": env_str("TOTP_ISSUER"),
+        "WEBAUTHN_RP_ID": env_str("WEBAUTHN_RP_ID"),
+        "WEBAUTHN_RP_NAME": env_str("WEBAUTHN_RP_NAME"),
+        "WEBAUTHN_ORIGINS": env_list("WEBAUTHN_ORIGINS"),
     }.items()
     if value not in (None, "", [])
 }

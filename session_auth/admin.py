@@ -7,15 +7,30 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from rest_framework.exceptions import Throttled
 
-from common.exceptions import EmailNotVerified, InvalidCredentials
+from common.exceptions import EmailNotVerified, InvalidCredentials, MfaCodeNotValid
+from common.mfa.selectors import mfa_methods
+from common.mfa.services import mfa_code_confirm
 from common.services import login_credentials_check
 
 
 class FamilyAdminLoginForm(AdminAuthenticationForm):
-    """The admin's login form, checking credentials as every API login endpoint does."""
+    """The admin's login form, checking credentials as every API login endpoint does.
+
+    A user with a second factor adds a code of it (an app's, or a recovery code) in the
+    same form: a password alone opens nothing.
+    """
+
+    code = forms.CharField(
+        label="Code (two-step sign-in)",
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
 
     def clean(self) -> dict[str, Any]:
-        """Throttle, audit and check the credentials; then Django's staff check."""
+        """Throttle, audit and check the credentials and any second factor; then Django's staff
+        check.
+        """
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
         if username is None or not password:
@@ -25,14 +40,20 @@ class FamilyAdminLoginForm(AdminAuthenticationForm):
             self.user_cache = login_credentials_check(
                 username=username, password=password, request=self.request
             )
+            if mfa_methods(user_id=self.user_cache.pk):
+                mfa_code_confirm(
+                    user=self.user_cache,
+                    code=self.cleaned_data.get("code", ""),
+                    request=self.request,
+                )
         except Throttled as e:
             raise forms.ValidationError(
                 "Too many failed logins. %(detail)s", code="throttled", params={"detail": e.detail}
             ) from e
         except InvalidCredentials as e:
             raise self.get_invalid_login_error() from e
-        except EmailNotVerified as e:
-            raise forms.ValidationError(str(e.detail), code="email_not_verified") from e
+        except (EmailNotVerified, MfaCodeNotValid) as e:
+            raise forms.ValidationError(str(e.detail), code=str(e.default_code)) from e
         self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
 
@@ -46,3 +67,4 @@ class FamilyAdminSite(admin.AdminSite):
     """
 
     login_form = FamilyAdminLoginForm
+    login_template = "dualauth/admin/login.html"

@@ -2,11 +2,18 @@
 
 from rest_framework import serializers
 
+from common.passkeys.serializers import PasskeyLoginInputSerializer
 from common.serializers import CredentialsInputSerializer
 
 
 class SessionLoginInputSerializer(CredentialsInputSerializer):
     """Credentials, and whether the session outlives the browser."""
+
+    remember = serializers.BooleanField(default=True)
+
+
+class SessionPasskeyLoginInputSerializer(PasskeyLoginInputSerializer):
+    """A passkey's answer, and whether the session outlives the browser."""
 
     remember = serializers.BooleanField(default=True)
 

@@ -3,7 +3,12 @@
 from common.routes import SESSION, build_urlpatterns
 from common.views import LoginListApi, LoginRevokeApi, ProfileDetailApi
 from session_auth.authentication import SessionFamilyAuthentication
-from session_auth.views import CsrfTokenApi, SessionLoginApi, SessionLogoutApi
+from session_auth.views import (
+    CsrfTokenApi,
+    SessionLoginApi,
+    SessionLogoutApi,
+    SessionPasskeyLoginApi,
+)
 
 SESSION_ONLY = {"authentication_classes": [SessionFamilyAuthentication]}
 MODES = {"modes": (SESSION,)}
@@ -13,6 +18,7 @@ urlpatterns = build_urlpatterns(
     {
         "csrf": CsrfTokenApi.as_view(),
         "login": SessionLoginApi.as_view(),
+        "login-passkey": SessionPasskeyLoginApi.as_view(),
         "logout": SessionLogoutApi.as_view(**SESSION_ONLY),
         "profile": ProfileDetailApi.as_view(**SESSION_ONLY),
         "logins": LoginListApi.as_view(**SESSION_ONLY, **MODES),

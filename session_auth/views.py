@@ -1,5 +1,7 @@
 """Session mode: CSRF bootstrap, login, logout."""
 
+from typing import Any
+
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -8,8 +10,12 @@ from rest_framework.response import Response
 
 from common.api import Api, PublicApi
 from common.credentials import csrf_enforce
-from common.principal import principal_from_user
-from common.serializers import ProfileSerializer
+from common.mfa.serializers import MfaRequiredSerializer
+from common.mfa.views import login_answer
+from common.models import LoginFamily
+from common.passkeys.services import passkey_login_check
+from common.principal import UserModel, principal_from_user
+from common.serializers import ErrorSerializer, ProfileSerializer
 from common.services import (
     device_cookie_set,
     device_token_issue,
@@ -18,6 +24,7 @@ from common.services import (
 from session_auth.serializers import (
     CsrfTokenSerializer,
     SessionLoginInputSerializer,
+    SessionPasskeyLoginInputSerializer,
 )
 from session_auth.services import session_login, session_logout
 
@@ -31,14 +38,32 @@ class CsrfTokenApi(PublicApi):
         return Response({"csrf_token": get_token(request._request)})
 
 
+LOGIN_RESPONSES = {
+    200: ProfileSerializer,
+    202: MfaRequiredSerializer,
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    429: ErrorSerializer,
+}
+
+
+def session_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
+    """A session login's answer: the profile, the new session's cookie and a device cookie."""
+    session_login(request=request._request, user=user, remember=options["remember"])
+    response = Response(ProfileSerializer(principal_from_user(user)).data)
+    device_cookie_set(response, device_token_issue(user=user))
+    return response
+
+
 class SessionLoginApi(PublicApi):
     """Log in with a session cookie; CSRF required, so no login CSRF."""
 
     www_authenticate = 'Session realm="api"'
 
-    @extend_schema(request=SessionLoginInputSerializer, responses=ProfileSerializer)
+    @extend_schema(request=SessionLoginInputSerializer, responses=LOGIN_RESPONSES)
     def post(self, request: Request) -> Response:
-        """Start a session under a new key and a new CSRF token."""
+        """Start a session under a new key and a new CSRF token, or ask for a second factor."""
         csrf_enforce(request)
         serializer = SessionLoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -49,10 +74,33 @@ class SessionLoginApi(PublicApi):
             device_token=data["device_token"],
             request=request._request,
         )
-        session_login(request=request._request, user=user, remember=data["remember"])
-        response = Response(ProfileSerializer(principal_from_user(user)).data)
-        device_cookie_set(response, device_token_issue(user=user))
-        return response
+        return login_answer(
+            request,
+            user,
+            mode=LoginFamily.Mode.SESSION,
+            options={"remember": data["remember"], "device_token": data["device_token"]},
+            answer=session_login_answer,
+        )
+
+
+class SessionPasskeyLoginApi(PublicApi):
+    """Log in with a passkey alone, to a session cookie; CSRF required."""
+
+    www_authenticate = 'Session realm="api"'
+
+    @extend_schema(request=SessionPasskeyLoginInputSerializer, responses=LOGIN_RESPONSES)
+    def post(self, request: Request) -> Response:
+        """Start a session for the passkey's owner: the passkey is both factors."""
+        csrf_enforce(request)
+        serializer = SessionPasskeyLoginInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = passkey_login_check(
+            challenge_token=data["challenge_token"],
+            credential=data["credential"],
+            request=request._request,
+        )
+        return session_login_answer(request, user, {"remember": data["remember"]})
 
 
 class SessionLogoutApi(Api):

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from common.mfa.selectors import mfa_factors
 from common.models import Account, identity_key
 from common.principal import Principal, UserId
 
@@ -33,5 +34,5 @@ def account_get(*, principal: Principal) -> dict[str, Any]:
         "username": principal.username,
         "email": principal.email,
         "email_verified": email_verified(user_id=principal.pk),
-        "mfa": {"totp": False, "passkeys": 0, "recovery_codes_left": 0},
+        "mfa": mfa_factors(user_id=principal.pk),
     }

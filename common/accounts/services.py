@@ -29,6 +29,7 @@ from common.audit import audit_event
 from common.cache import cache_delete
 from common.conf import dualauth_settings
 from common.exceptions import KeyNotValid
+from common.mfa.services import mfa_code_confirm
 from common.models import Account, LoginFamily, identity_key
 from common.net import client_ip
 from common.principal import UserId, UserModel
@@ -332,11 +333,21 @@ def email_change_request(*, user_id: UserId, email: str, request: HttpRequest) -
 
 
 def login_reauthenticate(
-    *, user_id: UserId, family_id: uuid.UUID, password: str, request: HttpRequest
+    *,
+    user_id: UserId,
+    family_id: uuid.UUID,
+    request: HttpRequest,
+    password: str = "",
+    code: str = "",
 ) -> datetime:
-    """Mark this login freshly authenticated by the password; until when it counts as fresh."""
+    """Mark this login freshly authenticated by the password, or a second-factor code; until
+    when it counts as fresh.
+    """
     user = get_user_model().objects.get(pk=user_id)
-    password_confirm(user=user, password=password, field="password", request=request)
+    if code:
+        mfa_code_confirm(user=user, code=code, request=request)
+    else:
+        password_confirm(user=user, password=password, field="password", request=request)
     now = timezone.now()
     LoginFamily.objects.filter(pk=family_id, user_id=user.pk).update(authenticated_at=now)
     # The next request reads the family's new state from the database, on every instance.

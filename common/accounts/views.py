@@ -31,7 +31,6 @@ from common.accounts.services import (
 from common.accounts.throttling import AccountAddressThrottle
 from common.api import Api, PublicApi
 from common.conf import dualauth_settings
-from common.exceptions import MfaCodeNotValid
 from common.serializers import ErrorSerializer
 from jwt_auth.cookies import token_cookies_clear
 
@@ -179,12 +178,10 @@ class LoginReauthenticateApi(Api):
         """Re-authenticate this login."""
         serializer = ReauthenticateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if "code" in serializer.validated_data:
-            raise MfaCodeNotValid("This account has no second factor.")
         until = login_reauthenticate(
             user_id=self.user.pk,
             family_id=self.credential.family_id,
-            password=serializer.validated_data["password"],
             request=request._request,
+            **serializer.validated_data,
         )
         return Response(ReauthenticatedSerializer({"reauthenticated_until": until}).data)

@@ -22,7 +22,8 @@ def test_every_endpoint_of_every_mode_is_served_where_the_table_says(mode):
 
 def test_every_shared_endpoint_is_served_under_the_api_prefix(settings):
     for name, path in SHARED_ROUTES.items():
-        assert resolve(settings.DUALAUTH["API_PREFIX"] + path).url_name == name
+        concrete = re.sub(r"<int:\w+>", "1", path)
+        assert resolve(settings.DUALAUTH["API_PREFIX"] + concrete).url_name == name
 
 
 def test_the_readme_route_table_is_the_route_table():

@@ -15,6 +15,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 REQUIRED_ENV = {
     "SECRET_KEY": "s" * 50,
     "JWT_SIGNING_KEY": "j" * 48,
+    "MFA_ENCRYPTION_KEY": "m" * 43 + "=",
     "POSTGRES_PASSWORD": "p" * 24,
     "ALLOWED_HOSTS": "example.com",
 }

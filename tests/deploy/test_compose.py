@@ -36,6 +36,7 @@ def test_compose_parses_the_file_and_interpolates_the_secrets(tmp_path: Path) ->
         env = resolved["services"][name]["environment"]
         assert env["SECRET_KEY"] == REQUIRED_ENV["SECRET_KEY"]
         assert env["JWT_SIGNING_KEY"] == REQUIRED_ENV["JWT_SIGNING_KEY"]
+        assert env["MFA_ENCRYPTION_KEY"] == REQUIRED_ENV["MFA_ENCRYPTION_KEY"]
         assert env["DEBUG"] == "false"
         # Account mail goes to Mailpit unless a relay is named.
         assert (env["EMAIL_HOST"], env["EMAIL_PORT"]) == ("mailpit", "1025")

@@ -3,13 +3,16 @@
 import os
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 
+import pyotp
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from common.conf import dualauth_settings
+from common.mfa.services import totp_enable, totp_setup_get
 from common.models import LoginFamily
 from tests.live import ROOT
 from tests.modes import MODES, ModeClient
@@ -203,3 +206,48 @@ def test_an_admin_login_over_an_earlier_session_of_the_same_user_gets_a_new_key(
     replayed = Client()
     replayed.cookies["sessionid"] = earlier
     assert not _admin_opens(replayed)
+
+
+def _totp_enable(user) -> pyotp.TOTP:
+    """Give `user` an authenticator app, through the services the API uses."""
+    login = uuid.uuid4()
+    setup = totp_setup_get(user_id=user.pk, family_id=login)
+    totp = pyotp.TOTP(str(setup["secret"]))
+    totp_enable(
+        user_id=user.pk, family_id=login, code=totp.now(), request=RequestFactory().post("/")
+    )
+    return totp
+
+
+def test_a_password_alone_does_not_open_the_admin_to_a_user_with_a_second_factor(staff, password):
+    totp = _totp_enable(staff)
+    client = Client()
+    response = _admin_login(client, staff.username, password)
+    assert response.status_code == 200
+    assert "sessionid" not in client.cookies
+    assert not _admin_opens(client)
+    response = client.post(
+        ADMIN_LOGIN,
+        {
+            "username": staff.username,
+            "password": password,
+            "code": totp.at(timezone.now() + timedelta(seconds=30)),
+            "next": ADMIN,
+        },
+    )
+    assert response.status_code == 302
+    assert _admin_opens(client)
+
+
+def test_a_wrong_admin_code_is_counted_like_a_wrong_password(staff, password, audit_events):
+    _totp_enable(staff)
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
+        response = Client().post(
+            ADMIN_LOGIN, {"username": staff.username, "password": password, "code": "000000"}
+        )
+        assert response.status_code == 200
+    assert [e["event"] for e in audit_events()].count("mfa_failed") == (
+        dualauth_settings.LOGIN_FAILURES_PER_USERNAME
+    )
+    response = _admin_login(Client(), staff.username, password)
+    assert "Too many failed logins" in response.content.decode()

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -511,3 +512,18 @@ def test_a_reset_key_used_while_the_password_is_being_changed_resets_nothing(
     assert response.json()["code"] == "key_not_valid"
     alice.refresh_from_db()
     assert alice.check_password("the first new passphrase 1")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_password_reset_does_not_bypass_the_second_factor(user, smtp, mode):
+    client = login(mode, user.get_username())
+    secret = client.request("get", account_path("totp")).json()["secret"]
+    code = pyotp.TOTP(secret).now()
+    assert client.request("post", account_path("totp"), {"code": code}).status_code == 201
+    assert public_post("password-reset", {"email": user.email}).status_code == 202
+    [message] = smtp.wait(user.email)
+    body = {"key": key_of(message), "new_password": NEW_PASSWORD}
+    assert public_post("password-reset-confirm", body).status_code == 204
+    again = ModeClient(mode).login(user.get_username(), NEW_PASSWORD)
+    assert again.status_code == 202
+    assert again.json()["code"] == "mfa_required"

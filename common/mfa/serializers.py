@@ -1,0 +1,65 @@
+"""Inputs and answers of the second-factor endpoints."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+# Long enough for a recovery code however it is grouped; a TOTP code is 6 digits.
+CODE_MAX_LENGTH = 64
+TOKEN_MAX_LENGTH = 128
+
+
+class MfaRequiredSerializer(serializers.Serializer):
+    """A right password of a user with a second factor: no credential, a token for the next step."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    mfa_token = serializers.CharField()
+    methods = serializers.ListField(
+        child=serializers.ChoiceField(["totp", "recovery_code", "webauthn"])
+    )
+    expires_in = serializers.IntegerField()
+    webauthn = serializers.DictField(required=False, help_text="WebAuthn request options (JSON)")
+
+
+class MfaAuthenticateInputSerializer(serializers.Serializer):
+    """The token of a login's first step, and a code or a passkey's answer."""
+
+    mfa_token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
+    code = serializers.CharField(max_length=CODE_MAX_LENGTH, required=False)
+    webauthn = serializers.DictField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Exactly one of `code` and `webauthn`."""
+        if ("code" in attrs) == ("webauthn" in attrs):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Send either `code` or `webauthn`."]}
+            )
+        return attrs
+
+
+class TotpCodeInputSerializer(serializers.Serializer):
+    """A code from the authenticator app."""
+
+    code = serializers.CharField(max_length=CODE_MAX_LENGTH)
+
+
+class TotpSetupSerializer(serializers.Serializer):
+    """The app's state; until enabled, the secret to give it, as text, URL and QR code."""
+
+    enabled = serializers.BooleanField()
+    secret = serializers.CharField(required=False)
+    otpauth_url = serializers.CharField(required=False)
+    qr_svg = serializers.CharField(required=False, help_text="the otpauth URL's QR code, SVG")
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    """A new set of recovery codes: shown this once."""
+
+    recovery_codes = serializers.ListField(child=serializers.CharField())
+
+
+class RecoveryCodesLeftSerializer(serializers.Serializer):
+    """How many recovery codes are unused."""
+
+    remaining = serializers.IntegerField()

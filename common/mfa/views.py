@@ -1,0 +1,125 @@
+"""The second-factor endpoints, and the answer every login endpoint gives a right password."""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from common.accounts.permissions import FreshLogin
+from common.api import Api, PublicApi
+from common.mfa.login import mfa_login_begin, mfa_login_complete
+from common.mfa.selectors import recovery_codes_left
+from common.mfa.serializers import (
+    MfaAuthenticateInputSerializer,
+    RecoveryCodesLeftSerializer,
+    RecoveryCodesSerializer,
+    TotpCodeInputSerializer,
+    TotpSetupSerializer,
+)
+from common.mfa.services import (
+    recovery_codes_generate,
+    totp_disable,
+    totp_enable,
+    totp_setup_get,
+)
+from common.principal import UserModel
+from common.serializers import ErrorSerializer, ProfileSerializer
+from jwt_auth.serializers import TokenObtainSerializer
+
+# What a login endpoint answers once its user proved who they are: (request, user, options).
+LoginAnswer = Callable[[Request, UserModel, dict[str, Any]], Response]
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+
+
+def login_answer(
+    request: Request, user: UserModel, *, mode: str, options: dict[str, Any], answer: LoginAnswer
+) -> Response:
+    """A right password's answer: 202 `mfa_required` when the user has a second factor, else
+    `answer`'s.
+    """
+    pending = mfa_login_begin(user=user, mode=mode, request=request._request, options=options)
+    if pending is not None:
+        return Response(pending, status=status.HTTP_202_ACCEPTED)
+    return answer(request, user, options)
+
+
+class MfaAuthenticateApi(PublicApi):
+    """Complete a login with its second factor: the answer of the login endpoint it began at."""
+
+    # Each mode's login answer, by mode (common/urls.py).
+    answers: Mapping[str, LoginAnswer] = {}
+
+    @extend_schema(
+        request=MfaAuthenticateInputSerializer,
+        responses={
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="LoginAnswer",
+                    serializers=[ProfileSerializer, TokenObtainSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="What the login endpoint the login began at answers: the profile "
+                "and its cookies (session, jwt-cookie), or the token pair (jwt-header).",
+            ),
+            429: ErrorSerializer,
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """A code from the app, a recovery code, or a passkey's answer."""
+        serializer = MfaAuthenticateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        login = mfa_login_complete(request=request._request, **serializer.validated_data)
+        return self.answers[login.mode](request, login.user, login.options)
+
+
+class TotpDetailApi(Api):
+    """My authenticator app: set it up, enable it with a code, remove it."""
+
+    permission_classes = [FreshLogin]
+
+    @extend_schema(responses={200: TotpSetupSerializer, 401: ErrorSerializer})
+    def get(self, request: Request) -> Response:
+        """Whether it is enabled; until then, the secret to scan."""
+        return Response(totp_setup_get(user_id=self.user.pk, family_id=self.credential.family_id))
+
+    @extend_schema(
+        request=TotpCodeInputSerializer, responses={201: RecoveryCodesSerializer, **ERRORS}
+    )
+    def post(self, request: Request) -> Response:
+        """Enable the app with a first code; the recovery codes, shown this once."""
+        serializer = TotpCodeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        codes = totp_enable(
+            user_id=self.user.pk,
+            family_id=self.credential.family_id,
+            request=request._request,
+            **serializer.validated_data,
+        )
+        return Response({"recovery_codes": codes}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None, **ERRORS})
+    def delete(self, request: Request) -> Response:
+        """Remove the app."""
+        totp_disable(user_id=self.user.pk, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RecoveryCodeListApi(Api):
+    """My recovery codes: how many are left, or a new set."""
+
+    permission_classes = [FreshLogin]
+
+    @extend_schema(responses={200: RecoveryCodesLeftSerializer, 401: ErrorSerializer})
+    def get(self, request: Request) -> Response:
+        """How many codes are unused."""
+        return Response({"remaining": recovery_codes_left(user_id=self.user.pk)})
+
+    @extend_schema(request=None, responses={200: RecoveryCodesSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """A new set, shown this once; the old codes die."""
+        codes = recovery_codes_generate(user_id=self.user.pk, request=request._request)
+        return Response({"recovery_codes": codes})

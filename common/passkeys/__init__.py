@@ -1,0 +1,1 @@
+"""Passkeys (WebAuthn Level 2): registration, their list, and logins with them."""

@@ -1,0 +1,120 @@
+"""The passkey endpoints: add, list, rename, remove my passkeys; a passwordless login's options."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from common.accounts.permissions import FreshLogin
+from common.accounts.throttling import AccountAddressThrottle
+from common.api import Api, PublicApi
+from common.passkeys.selectors import passkey_list
+from common.passkeys.serializers import (
+    PasskeyLoginOptionsSerializer,
+    PasskeyNameInputSerializer,
+    PasskeyRegisterInputSerializer,
+    PasskeySerializer,
+)
+from common.passkeys.services import (
+    passkey_delete,
+    passkey_login_options,
+    passkey_register,
+    passkey_registration_options,
+    passkey_rename,
+)
+from common.serializers import ErrorSerializer
+
+# 400 input or passkey, 401 no login, 403 CSRF or a login that is not fresh.
+LOGIN_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+
+
+def _passkey(passkey: Any) -> dict[str, Any]:
+    return dict(PasskeySerializer(passkey).data)
+
+
+class PasskeyOptionsApi(Api):
+    """Begin adding a passkey: a fresh login gets creation options for its browser."""
+
+    permission_classes = [FreshLogin]
+
+    @extend_schema(request=None, responses={200: dict, **LOGIN_ERRORS})
+    def post(self, request: Request) -> Response:
+        """Creation options (WebAuthn JSON); their challenge waits for this login's answer."""
+        options = passkey_registration_options(
+            user_id=self.user.pk, family_id=self.credential.family_id, request=request._request
+        )
+        return Response(options)
+
+
+class PasskeyListApi(Api):
+    """My passkeys; adding one answers the options this login was given."""
+
+    @extend_schema(responses={200: PasskeySerializer(many=True), 401: ErrorSerializer})
+    def get(self, request: Request) -> Response:
+        """My passkeys, oldest first, each with when it was last used."""
+        return Response(PasskeySerializer(passkey_list(user_id=self.user.pk), many=True).data)
+
+    @extend_schema(
+        request=PasskeyRegisterInputSerializer, responses={201: PasskeySerializer, **LOGIN_ERRORS}
+    )
+    def post(self, request: Request) -> Response:
+        """Add the passkey the browser made from this login's options."""
+        serializer = PasskeyRegisterInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        passkey = passkey_register(
+            user_id=self.user.pk,
+            family_id=self.credential.family_id,
+            request=request._request,
+            **serializer.validated_data,
+        )
+        return Response(_passkey(passkey), status=status.HTTP_201_CREATED)
+
+
+class PasskeyDetailApi(Api):
+    """One of my passkeys: rename it, or remove it with a fresh login."""
+
+    def get_permissions(self) -> Sequence[BasePermission]:
+        """A fresh login to remove a factor; any login to rename one."""
+        return [FreshLogin()] if self.request.method == "DELETE" else [IsAuthenticated()]
+
+    @extend_schema(
+        request=PasskeyNameInputSerializer,
+        responses={200: PasskeySerializer, 404: ErrorSerializer, **LOGIN_ERRORS},
+    )
+    def patch(self, request: Request, passkey_id: int) -> Response:
+        """Rename the passkey."""
+        serializer = PasskeyNameInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        passkey = passkey_rename(
+            user_id=self.user.pk,
+            passkey_id=passkey_id,
+            request=request._request,
+            **serializer.validated_data,
+        )
+        return Response(_passkey(passkey))
+
+    @extend_schema(request=None, responses={204: None, 404: ErrorSerializer, **LOGIN_ERRORS})
+    def delete(self, request: Request, passkey_id: int) -> Response:
+        """Remove the passkey; when it was the last factor, the user is told by mail."""
+        passkey_delete(user_id=self.user.pk, passkey_id=passkey_id, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasskeyLoginOptionsApi(PublicApi):
+    """Begin a passwordless login: a challenge any of the site's discoverable passkeys answers."""
+
+    # Each call keeps a challenge until it expires: as many per address as account calls.
+    throttle_classes = [AccountAddressThrottle]
+    throttle_scope = "passkey-login-options"
+
+    @extend_schema(
+        request=None,
+        responses={200: PasskeyLoginOptionsSerializer, 400: ErrorSerializer, 429: ErrorSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        """The challenge's token, and the request options (WebAuthn JSON) for the browser."""
+        return Response(passkey_login_options(request=request._request))
