@@ -2,6 +2,7 @@
 
 import argparse
 import getpass
+import io
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -13,6 +14,9 @@ from clients.mobile.errors import (
     InvalidCredentialsError,
     InvalidInputError,
     LoginEndedError,
+    MfaCodeNotValidError,
+    MfaRequiredError,
+    MfaTokenNotValidError,
     NotLoggedInError,
     ReauthenticationRequiredError,
     ServerUnavailableError,
@@ -23,6 +27,9 @@ from clients.mobile.store import DEFAULT_STORE_PATH, FileTokenStore
 PROG = "python -m clients.mobile"
 Command = Callable[[DualauthClient, argparse.Namespace], str]
 T = TypeVar("T")
+# Wrong codes typed in a row before the CLI gives up; the server ends the login sooner or later.
+CODE_TRIES = 3
+CODE_METHODS = ("totp", "recovery_code")
 
 
 def _connection_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -66,6 +73,11 @@ def parser_build() -> argparse.ArgumentParser:
     login = command("login", _login, "log in and store the tokens")
     login.add_argument("username")
     password_stdin(login)
+    login.add_argument(
+        "--code",
+        help="the authenticator app's code or a recovery code, if the account has a second "
+        "factor (asked when needed and not given)",
+    )
     command("profile", _profile, "show my profile")
     edit = command("edit", _edit, "change my display name or bio")
     edit.add_argument("--display-name")
@@ -103,9 +115,32 @@ def parser_build() -> argparse.ArgumentParser:
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     password_stdin(delete, "the password, if the server asks for it again,")
     reauthenticate = command(
-        "reauthenticate", _reauthenticate, "confirm my password: sensitive actions open for a while"
+        "reauthenticate",
+        _reauthenticate,
+        "confirm my password (or a second-factor code): sensitive actions open for a while",
     )
     password_stdin(reauthenticate)
+    reauthenticate.add_argument(
+        "--code", help="confirm with the authenticator app's code or a recovery code instead"
+    )
+    totp_enable = command(
+        "totp-enable",
+        _totp_enable,
+        "turn on an authenticator app: shows its secret, asks a code, shows recovery codes once",
+    )
+    totp_enable.add_argument(
+        "--qr", action="store_true", help="also draw the secret as a QR code in the terminal"
+    )
+    password_stdin(totp_enable, "the password, if the server asks for it again,")
+    totp_disable = command("totp-disable", _totp_disable, "turn the authenticator app off")
+    password_stdin(totp_disable, "the password, if the server asks for it again,")
+    recovery = command(
+        "recovery-codes", _recovery_codes, "how many recovery codes are left, or new ones"
+    )
+    recovery.add_argument(
+        "--regenerate", action="store_true", help="make new codes; the old ones stop working"
+    )
+    password_stdin(recovery, "the password, if the server asks for it again,")
     return parser
 
 
@@ -145,10 +180,51 @@ def _freshly(client: DualauthClient, args: argparse.Namespace, action: Callable[
     return action()
 
 
+def _code_prompt(methods: Sequence[str]) -> str:
+    """What to ask for a code, given the methods the server takes."""
+    if "totp" not in methods:
+        return "Recovery code: "
+    if "recovery_code" not in methods:
+        return "Code from your authenticator app: "
+    return "Code from your authenticator app (or a recovery code): "
+
+
+def _with_code(prompt: str, given: str | None, action: Callable[[str], T]) -> T:
+    """`action(code)` with the code `given`, else asked at `prompt`, again after a wrong one."""
+    if given is not None:
+        return action(given)
+    tries = 1
+    while True:
+        code = _ask(prompt)
+        if not code:
+            raise DualauthError("no code given", code="validation_error")
+        try:
+            return action(code)
+        except MfaCodeNotValidError:
+            if tries == CODE_TRIES:
+                raise
+            tries += 1
+            print("That code did not work; try again.", file=sys.stderr)
+
+
 def _login(client: DualauthClient, args: argparse.Namespace) -> str:
-    """Log in and store the tokens; what to print."""
+    """Log in, with the second step if the account has one, and store the tokens; what to print."""
     password = _password_read(args.password_stdin)
-    client.login(args.username, password)
+    try:
+        client.login(args.username, password)
+    except MfaRequiredError as pending:
+        mfa_token = pending.mfa_token
+        if not set(CODE_METHODS) & set(pending.methods):
+            raise DualauthError(
+                "this account's second factor is a passkey, which the command line cannot use: "
+                "sign in with a browser",
+                code="mfa_method_not_supported",
+            ) from None
+        _with_code(
+            _code_prompt(pending.methods),
+            args.code,
+            lambda code: client.mfa_authenticate(mfa_token, code),
+        )
     return f"logged in to {client.server} as {args.username}"
 
 
@@ -260,9 +336,78 @@ def _delete_account(client: DualauthClient, args: argparse.Namespace) -> str:
 
 
 def _reauthenticate(client: DualauthClient, args: argparse.Namespace) -> str:
-    """Confirm my password for this login; what to print."""
-    answer = client.reauthenticate(password=_password_read(args.password_stdin))
+    """Confirm my password, or a second-factor code, for this login; what to print."""
+    if args.code is not None:
+        answer = client.reauthenticate(code=args.code)
+    else:
+        answer = client.reauthenticate(password=_password_read(args.password_stdin))
     return f"confirmed: sensitive actions are open until {answer['reauthenticated_until']}"
+
+
+def _recovery_codes_shown(codes: Sequence[str]) -> str:
+    """New recovery codes, one a line, under a warning that they are shown once."""
+    lines = [
+        "Your recovery codes. Each works once, in place of an app code, if you lose the app.",
+        "They are shown this once: store them somewhere safe now.",
+        *(f"  {code}" for code in codes),
+    ]
+    return "\n".join(lines)
+
+
+def _qr_text(url: str) -> str:
+    """`url` as a QR code drawn with block characters, for a terminal."""
+    try:
+        # Imported here: only --qr needs it, and the client itself does not.
+        import segno
+    except ImportError:
+        raise DualauthError(
+            "--qr needs the segno package (pip install segno); the URL above holds the same",
+            code="qr_unavailable",
+        ) from None
+    out = io.StringIO()
+    segno.make(url, error="m").terminal(out=out, compact=True)
+    return out.getvalue()
+
+
+def _totp_enable(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Turn on an authenticator app: its secret out, a code in; the recovery codes to print."""
+    status = client.totp_status()
+    if status["enabled"]:
+        raise DualauthError(
+            f"the authenticator app is on already; to set up another, run `{PROG} totp-disable` "
+            "first",
+            code="totp_enabled",
+        )
+    url, secret = status["otpauth_url"] or "", status["secret"] or ""
+    shown = [
+        "Add this account to your authenticator app: scan or open this URL",
+        f"  {url}",
+        f"or type in this secret: {secret}",
+    ]
+    if args.qr:
+        shown.append(_qr_text(url))
+    # Out before the question: the app needs the secret to show a code.
+    print("\n".join(shown), flush=True)
+    codes = _with_code(
+        "Code from your authenticator app: ",
+        None,
+        lambda code: _freshly(client, args, lambda: client.totp_enable(code)),
+    )
+    return f"The authenticator app is on.\n{_recovery_codes_shown(codes)}"
+
+
+def _totp_disable(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Turn the authenticator app off; what to print."""
+    _freshly(client, args, client.totp_disable)
+    return "the authenticator app is off: logins need the password alone unless a passkey is left"
+
+
+def _recovery_codes(client: DualauthClient, args: argparse.Namespace) -> str:
+    """How many recovery codes are left, or new ones; what to print."""
+    if args.regenerate:
+        codes = _freshly(client, args, client.recovery_codes_regenerate)
+        return f"New recovery codes; the old ones no longer work.\n{_recovery_codes_shown(codes)}"
+    return f"recovery codes left: {client.recovery_codes_status()}"
 
 
 def error_message(error: DualauthError) -> str:
@@ -281,7 +426,17 @@ def error_message(error: DualauthError) -> str:
             f"or run `{PROG} resend-verification EMAIL`"
         )
     if isinstance(error, ReauthenticationRequiredError):
-        return f"this needs your password again: run `{PROG} reauthenticate`, then try again"
+        return (
+            f"this needs your password again: run `{PROG} reauthenticate` "
+            f"(or `{PROG} reauthenticate --code CODE`), then try again"
+        )
+    if isinstance(error, MfaCodeNotValidError):
+        return "that code is wrong, or was used already (mfa_code_not_valid)"
+    if isinstance(error, MfaTokenNotValidError):
+        return (
+            "this login waited too long for its code, or had too many wrong ones: log in again "
+            "(mfa_token_not_valid)"
+        )
     if isinstance(error, InvalidInputError) and error.errors:
         fields = "; ".join(
             f"{field}: {' '.join(map(str, messages)) if isinstance(messages, list) else messages}"

@@ -1,7 +1,25 @@
 """DualauthClient: JWT header mode, refreshed before expiry, on a 401, and after a lost reply.
 
 It also drives the account flows: signup, verification, password reset, email change,
-re-authentication and deletion.
+re-authentication and deletion; and the second factor.
+
+A login of an account with a second factor takes two calls. `login` raises
+MfaRequiredError, which carries no credential, only what the second step needs: its
+`mfa_token`, the `methods` the server takes and `expires_in` seconds. The second step,
+`mfa_authenticate(mfa_token, code)` with a code of the authenticator app or a recovery
+code, stores the tokens as `login` would have::
+
+    try:
+        client.login(username, password)
+    except MfaRequiredError as pending:
+        client.mfa_authenticate(pending.mfa_token, input("Code: "))
+
+An exception rather than a return value: code written before second factors existed,
+which takes a `login` that returns as logged in, fails loudly instead of going on without
+tokens. A wrong code is an MfaCodeNotValidError and the `mfa_token` stays good for another
+try; once it expired, was used, or took too many wrong codes, MfaTokenNotValidError: log in
+again. `totp_status`, `totp_enable`, `totp_disable`, `recovery_codes_status` and
+`recovery_codes_regenerate` manage the factors.
 """
 
 import email.utils
@@ -23,6 +41,8 @@ from clients.mobile.errors import (
     LoginExpiredError,
     LoginRevokedError,
     MfaCodeNotValidError,
+    MfaRequiredError,
+    MfaTokenNotValidError,
     NotFoundError,
     NotLoggedInError,
     ReauthenticationRequiredError,
@@ -36,6 +56,8 @@ USER_AGENT = "dualauth-mobile/0.1"
 LOGIN_PATH = "/api/jwt/token/"
 REFRESH_PATH = "/api/jwt/token/refresh/"
 ACCOUNT_PATH = "/api/account/"
+MFA_PATH = f"{ACCOUNT_PATH}mfa/"
+MFA_AUTHENTICATE_PATH = f"{MFA_PATH}authenticate/"
 REFRESH_ATTEMPTS = 3
 # Must stay under the server's refresh grace window (5 s by default): a repeat of a refresh
 # token later than that is taken for theft and revokes the login.
@@ -50,6 +72,7 @@ CODE_ERRORS: dict[str, type[DualauthError]] = {
     "email_not_verified": EmailNotVerifiedError,
     "reauthentication_required": ReauthenticationRequiredError,
     "mfa_code_not_valid": MfaCodeNotValidError,
+    "mfa_token_not_valid": MfaTokenNotValidError,
 }
 
 
@@ -114,6 +137,18 @@ class Reauthenticated(TypedDict):
     """Until when this login counts as fresh (ISO 8601)."""
 
     reauthenticated_until: str
+
+
+class TotpStatus(TypedDict):
+    """My authenticator app: on or not; while it is not, the secret to give an app.
+
+    `secret`, `otpauth_url` (what a QR code holds) and `qr_svg` are None once it is on.
+    """
+
+    enabled: bool
+    secret: str | None
+    otpauth_url: str | None
+    qr_svg: str | None
 
 
 def key_from(text: str) -> str:
@@ -187,12 +222,32 @@ class DualauthClient:
         self._http.close()
 
     def login(self, username: str, password: str) -> None:
-        """Log in with this device's device token, if any; store the new tokens and device token."""
+        """Log in with this device's device token, if any; store the new tokens and device token.
+
+        An account with a second factor raises MfaRequiredError and stores nothing: finish
+        with `mfa_authenticate`.
+        """
         credentials = {"username": username, "password": password}
         device_token = self.store.device_token_load()
         if device_token:
             credentials["device_token"] = device_token
         response = self._send("POST", LOGIN_PATH, json=credentials)
+        if response.status_code == httpx.codes.ACCEPTED and _code(response) == "mfa_required":
+            raise _mfa_required(response)
+        self._login_store(response)
+
+    def mfa_authenticate(self, mfa_token: str, code: str) -> None:
+        """Finish a login that raised MfaRequiredError with an app code or a recovery code.
+
+        Stores the tokens and device token as `login` does. A wrong code is an
+        MfaCodeNotValidError (try again with the same `mfa_token`); an expired, used or
+        exhausted `mfa_token` is an MfaTokenNotValidError (log in again).
+        """
+        body = {"mfa_token": mfa_token, "code": code.strip()}
+        self._login_store(self._send("POST", MFA_AUTHENTICATE_PATH, json=body))
+
+    def _login_store(self, response: httpx.Response) -> None:
+        """Store the tokens and device token of a login's answer; raise if it is an error."""
         if not response.is_success:
             raise _error(response, now=self._clock())
         new_device_token = _body(response).get("device_token")
@@ -320,6 +375,48 @@ class DualauthClient:
             self.store.clear()
             self.store.device_token_clear()
 
+    def totp_status(self) -> TotpStatus:
+        """My authenticator app; while it is off, the secret to set one up with.
+
+        The first call makes a new secret, which stays until the app is turned on.
+        """
+        body = _body(self._authorized("GET", f"{MFA_PATH}totp/"))
+        return TotpStatus(
+            enabled=bool(body.get("enabled")),
+            secret=body.get("secret") or None,
+            otpauth_url=body.get("otpauth_url") or None,
+            qr_svg=body.get("qr_svg") or None,
+        )
+
+    def totp_enable(self, code: str) -> list[str]:
+        """Turn the authenticator app on with a code it shows; the new recovery codes.
+
+        They are shown this once: keep them. Needs a fresh login, else
+        ReauthenticationRequiredError; a wrong code is an MfaCodeNotValidError.
+        """
+        body = {"code": code.strip()}
+        response = self._authorized("POST", f"{MFA_PATH}totp/", json=body)
+        return cast(list[str], response.json()["recovery_codes"])
+
+    def totp_disable(self) -> None:
+        """Turn the authenticator app off. Needs a fresh login, else ReauthenticationRequiredError.
+
+        With no second factor left, the recovery codes go too.
+        """
+        self._authorized("DELETE", f"{MFA_PATH}totp/")
+
+    def recovery_codes_status(self) -> int:
+        """How many of my recovery codes are left unused."""
+        return int(self._authorized("GET", f"{MFA_PATH}recovery-codes/").json()["remaining"])
+
+    def recovery_codes_regenerate(self) -> list[str]:
+        """New recovery codes, shown this once; the old ones stop working.
+
+        Needs a fresh login, else ReauthenticationRequiredError, and a second factor.
+        """
+        response = self._authorized("POST", f"{MFA_PATH}recovery-codes/")
+        return cast(list[str], response.json()["recovery_codes"])
+
     def _public(self, path: str, body: dict[str, str]) -> httpx.Response:
         """POST `body` to an endpoint that needs no login, with no credential; raise on error."""
         response = self._send("POST", path, json=body)
@@ -419,6 +516,20 @@ def _tokens_from(response: httpx.Response, *, now: float) -> Tokens:
         refresh=body["refresh"],
         expires_in=float(body["expires_in"]),
         now=now,
+    )
+
+
+def _mfa_required(response: httpx.Response) -> MfaRequiredError:
+    """The error that a 202 `mfa_required` answer to a password stands for."""
+    body = _body(response)
+    methods = body.get("methods")
+    webauthn = body.get("webauthn")
+    return MfaRequiredError(
+        str(body.get("detail") or "a second factor is needed"),
+        mfa_token=str(body["mfa_token"]),
+        methods=[str(method) for method in methods] if isinstance(methods, list) else [],
+        expires_in=int(body.get("expires_in") or 0),
+        webauthn=webauthn if isinstance(webauthn, dict) else None,
     )
 
 

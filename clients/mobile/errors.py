@@ -93,10 +93,50 @@ class ReauthenticationRequiredError(DualauthError):
     code = "reauthentication_required"
 
 
+class MfaRequiredError(DualauthError):
+    """The right password of an account with a second factor: no login yet.
+
+    Finish it with `DualauthClient.mfa_authenticate(error.mfa_token, code)` within
+    `expires_in` seconds. `methods` names what the server takes (`totp`, `recovery_code`,
+    `webauthn`); `webauthn` holds the passkey request options when the account has passkeys.
+    """
+
+    code = "mfa_required"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        mfa_token: str,
+        methods: list[str],
+        expires_in: int,
+        webauthn: dict[str, Any] | None = None,
+        status: int | None = 202,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.mfa_token = mfa_token
+        self.methods = methods
+        self.expires_in = expires_in
+        self.webauthn = webauthn
+
+    def __repr__(self) -> str:
+        # Without the token: a traceback or a log line never shows what completes a login.
+        return f"MfaRequiredError(methods={self.methods!r}, expires_in={self.expires_in!r})"
+
+
 class MfaCodeNotValidError(DualauthError):
     """A second-factor code that is wrong, used, or of a factor the account does not have."""
 
     code = "mfa_code_not_valid"
+
+
+class MfaTokenNotValidError(DualauthError):
+    """The login waiting for its second factor is over (expired, used, too many wrong codes).
+
+    Log in again with the password.
+    """
+
+    code = "mfa_token_not_valid"
 
 
 class StoreError(DualauthError):

@@ -1,15 +1,17 @@
 // The dualauth SPA: sign in by session or JWT cookies, edit the profile, manage logins, and
-// the account around them: sign-up, verification, password reset, email change, deletion.
+// the account around them: sign-up, verification, password reset, email change, deletion, and
+// the second factors: an authenticator app, recovery codes and passkeys.
 
 import { activity, request } from "./api.js";
 import * as auth from "./auth.js";
 import { $, agentName, ago, countdown, dateShow, el, errorsClear, errorsShow } from "./ui.js";
+import * as webauthn from "./webauthn.js";
 
 // First of all, before any request can carry it in a Referer: a mailed key leaves the address bar.
 const link = linkTake();
 
 const LOG_LENGTH = 40;
-const VIEWS = ["login", "signup", "mail", "resend", "forgot", "reset", "app"];
+const VIEWS = ["login", "mfa", "signup", "mail", "resend", "forgot", "reset", "app"];
 // Thrown when the user cancels a prompt: nothing was done, and nothing failed.
 const CANCELLED = Symbol("cancelled");
 let stopCountdown = () => {};
@@ -21,6 +23,12 @@ let mailed = { purpose: "verify", email: "" };
 let signedUp = { username: "", email: "" };
 let reauthDone = null;
 let reauthOutcome = CANCELLED;
+// A login that waits for its second factor (the server's 202), in memory only; and the
+// recovery codes on show, until the user says they are saved.
+let pending = null;
+let recoveryCodes = [];
+// The passkey being renamed.
+let renaming = null;
 
 const mode = () => auth.MODES[auth.currentMode()];
 const say = (message) => ($("status").textContent = message);
@@ -84,6 +92,7 @@ function viewOpen(name) {
 }
 
 function showLogin(message = "") {
+  pending = null;
   show("login");
   document.querySelector(`input[name=mode][value="${auth.currentMode()}"]`).checked = true;
   rememberToggle();
@@ -103,6 +112,12 @@ function problem(prefix, error) {
     `Too many requests. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
 }
 
+/** A refused code is its field's fault: the server's message goes under the `code` field. */
+function codeError(error) {
+  if (error.code !== "mfa_code_not_valid" || Object.keys(error.errors).length) return error;
+  return { status: error.status, code: error.code, message: error.message, errors: { code: [error.message] } };
+}
+
 /** A message in a form's alert, with nothing highlighted. */
 function alertShow(prefix, message) {
   errorsClear(prefix);
@@ -117,9 +132,12 @@ function showApp(profile) {
     ? "Tokens are HttpOnly cookies: this page can never read them."
     : "The session cookie is HttpOnly: this page can never read it.";
   $("refresh-note").hidden = !jwt;
+  codesHide();
+  totpPanelClose();
   profileShow(profile);
   loginsLoad();
   accountLoad();
+  passkeysLoad();
 }
 
 /** The login is over (revoked, expired, signed out elsewhere): back to the sign-in form. */
@@ -233,21 +251,150 @@ $("login-form").addEventListener("submit", (event) => {
   stopCountdown();
   busy(form, async () => {
     try {
-      const profile = await auth.logIn({
+      const answer = await auth.logIn({
         username: data.get("username"),
         password: data.get("password"),
         remember: data.get("remember") === "on",
       });
       form.elements.password.value = "";
-      showApp(profile);
-      say(`Signed in with ${mode().label}.`);
-      $("main").focus();
+      if (answer.pending) mfaOpen(answer.pending);
+      else enter(answer.profile);
     } catch (error) {
-      if (error.status === 429) throttled(error.retryAfter);
-      else errorsShow("login", error);
-      $("login-resend").hidden = error.code !== "email_not_verified";
+      loginProblem(error);
     }
   });
+});
+
+/** Show the app to a browser that has just signed in. */
+function enter(profile, how = "") {
+  showApp(profile);
+  say(`Signed in${how} with ${mode().label}.`);
+  $("main").focus();
+}
+
+function loginProblem(error) {
+  if (error.status === 429) throttled(error.retryAfter);
+  else errorsShow("login", error);
+  $("login-resend").hidden = error.code !== "email_not_verified";
+}
+
+$("login-passkey-area").hidden = !webauthn.supported();
+
+$("login-passkey").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  const data = new FormData($("login-form"));
+  auth.setMode(data.get("mode"));
+  errorsClear("login");
+  $("login-resend").hidden = true;
+  stopCountdown();
+  button.disabled = true;
+  try {
+    enter(await auth.passkeyLogIn({ remember: data.get("remember") === "on" }), " by passkey");
+  } catch (error) {
+    loginProblem(error);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// The second step of a sign-in: a code (TOTP or recovery), or a passkey.
+
+const CODE_KINDS = {
+  totp: {
+    label: "Code from your authenticator app",
+    hint: "The 6-digit code the app shows now.",
+    inputMode: "numeric",
+    other: "Use a recovery code instead",
+  },
+  recovery: {
+    label: "Recovery code",
+    hint: "One of the recovery codes you saved. Each works once.",
+    inputMode: "text",
+    other: "Use the authenticator app instead",
+  },
+};
+let codeKind = "totp";
+
+function codeKindSet(kind) {
+  codeKind = kind;
+  const { label, hint, inputMode, other } = CODE_KINDS[kind];
+  $("mfa-code-label").textContent = label;
+  $("mfa-code-hint").textContent = hint;
+  $("mfa-code").inputMode = inputMode;
+  $("mfa-switch").textContent = other;
+}
+
+/** The password was right and the account has a second factor: ask for it. */
+function mfaOpen(answer) {
+  pending = answer;
+  const methods = new Set(answer.methods);
+  const codes = methods.has("totp") || methods.has("recovery_code");
+  const passkey = methods.has("webauthn") && Boolean(answer.webauthn);
+  codeKindSet(methods.has("totp") ? "totp" : "recovery");
+  $("mfa-form").reset();
+  $("mfa-form").hidden = !codes;
+  $("mfa-switch").hidden = !(methods.has("totp") && methods.has("recovery_code"));
+  $("mfa-passkey").hidden = !passkey;
+  $("mfa-passkey-divider").hidden = !codes;
+  const ways = [];
+  if (methods.has("totp")) ways.push("enter the code from your authenticator app");
+  else if (methods.has("recovery_code")) ways.push("enter one of your recovery codes");
+  if (passkey) ways.push("use a passkey");
+  $("mfa-lead").textContent = `Your password is right. To finish signing in, ${ways.join(", or ")}.`;
+  errorsClear("mfa");
+  show("mfa");
+  (codes ? $("mfa-code") : $("mfa-passkey-button")).focus();
+}
+
+/** Send the second factor; signed in, or told why not. */
+async function mfaFinish(proof) {
+  try {
+    const profile = await auth.secondFactor(pending, proof);
+    $("mfa-form").reset();
+    pending = null;
+    enter(profile);
+  } catch (error) {
+    if (error.code === "mfa_token_not_valid") {
+      showLogin("This sign-in took too long or had too many wrong codes. Please sign in again.");
+      $("login-username").focus();
+    } else if (error.status === 429) {
+      problem("mfa", error);
+    } else if ("webauthn" in proof) {
+      errorsShow("mfa", error);
+    } else {
+      errorsShow("mfa", codeError(error));
+      // Focused already, when the code was refused: typing replaces it.
+      $("mfa-code").select();
+    }
+  }
+}
+
+$("mfa-switch").addEventListener("click", () => {
+  codeKindSet(codeKind === "totp" ? "recovery" : "totp");
+  $("mfa-code").value = "";
+  errorsClear("mfa");
+  $("mfa-code").focus();
+});
+
+$("mfa-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  errorsClear("mfa");
+  busy(form, () => mfaFinish({ code: form.elements.code.value.trim() }));
+});
+
+$("mfa-passkey-button").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  errorsClear("mfa");
+  try {
+    const assertion = await webauthn.get(pending.webauthn);
+    await mfaFinish({ webauthn: assertion });
+  } catch (error) {
+    errorsShow("mfa", error);
+  } finally {
+    button.disabled = false;
+  }
 });
 
 $("login-resend").addEventListener("click", () => {
@@ -520,6 +667,7 @@ function accountShow(account) {
     : "Not yet: follow the link we mailed you";
   $("reauth-username").defaultValue = account.username;
   $("delete-username").textContent = account.username;
+  factorsShow(account.mfa);
 }
 
 async function accountLoad() {
@@ -623,6 +771,282 @@ $("delete-confirm").addEventListener("click", async () => {
     button.disabled = false;
   }
 });
+
+// Second factors: an authenticator app (TOTP), recovery codes, passkeys.
+
+const MFA = "/api/account/mfa/";
+
+/** The account's factors, as `GET /api/account/` tells them. */
+function factorsShow({ totp, passkeys, recovery_codes_left: left }) {
+  const setupOpen = !$("totp-panel").hidden;
+  $("totp-state").textContent = totp
+    ? "On: signing in asks for a code from your app."
+    : "Off: no authenticator app is set up.";
+  $("totp-setup").hidden = totp || setupOpen;
+  $("totp-disable").hidden = !totp;
+  if (totp) totpPanelClose();
+  $("codes-section").hidden = !(totp || passkeys > 0);
+  $("codes-left").textContent =
+    left === 0
+      ? "You have no unused recovery codes: make some, so that losing your factor does not lock you out."
+      : `${left} unused recovery code${left === 1 ? "" : "s"} left.`;
+}
+
+function totpPanelClose() {
+  $("totp-panel").hidden = true;
+  $("totp-form").reset();
+  $("totp-qr").removeAttribute("src");
+  $("totp-secret").textContent = "";
+  errorsClear("totp");
+}
+
+$("totp-setup").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  errorsClear("totp-off");
+  try {
+    const totp = await auth.call("GET", `${MFA}totp/`);
+    if (totp.enabled) {
+      await accountLoad();
+      return;
+    }
+    // An SVG in an <img> is an image only: it runs no script and reaches no page state.
+    $("totp-qr").src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(totp.qr_svg)}`;
+    // In groups of four, as apps show it; they ignore the spaces.
+    $("totp-secret").textContent = totp.secret.match(/.{1,4}/g).join(" ");
+    $("totp-panel").hidden = false;
+    button.hidden = true;
+    $("totp-panel-title").focus();
+  } catch (error) {
+    failed("totp-off", error);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("totp-cancel").addEventListener("click", () => {
+  totpPanelClose();
+  $("totp-setup").hidden = false;
+  $("totp-setup").focus();
+});
+
+$("totp-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const code = form.elements.code.value.trim();
+  errorsClear("totp");
+  busy(form, async () => {
+    try {
+      const { recovery_codes: codes } = await sensitive(() =>
+        auth.call("POST", `${MFA}totp/`, { code }),
+      );
+      totpPanelClose();
+      codesShow(codes);
+      say("Your authenticator app is on. Save your recovery codes now.");
+      await accountLoad();
+    } catch (error) {
+      if (error === CANCELLED) say("The authenticator app was not turned on.");
+      else failed("totp", codeError(error));
+    }
+  });
+});
+
+$("totp-disable").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  errorsClear("totp-off");
+  try {
+    await sensitive(() => auth.call("DELETE", `${MFA}totp/`));
+    codesHide();
+    say("Your authenticator app is off: signing in no longer asks for its codes.");
+    await accountLoad();
+    $("totp-setup").focus();
+  } catch (error) {
+    if (error === CANCELLED) say("Your authenticator app is still on.");
+    else failed("totp-off", error);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+/** Show new recovery codes, the only time they are ever shown. */
+function codesShow(codes) {
+  recoveryCodes = codes;
+  $("codes-list").replaceChildren(
+    ...codes.map((code) => {
+      const item = el("li");
+      item.append(el("code", "", code));
+      return item;
+    }),
+  );
+  $("codes-panel").hidden = false;
+  $("codes-panel-title").focus();
+}
+
+function codesHide() {
+  recoveryCodes = [];
+  $("codes-list").replaceChildren();
+  $("codes-panel").hidden = true;
+}
+
+$("codes-renew").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  errorsClear("codes");
+  try {
+    const { recovery_codes: codes } = await sensitive(() =>
+      auth.call("POST", `${MFA}recovery-codes/`),
+    );
+    codesShow(codes);
+    say("New recovery codes made: every earlier one is dead. Save these now.");
+    await accountLoad();
+  } catch (error) {
+    if (error === CANCELLED) say("Your recovery codes were not changed.");
+    else failed("codes", error);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("codes-copy").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText(recoveryCodes.join("\n"));
+    say("Recovery codes copied.");
+  } catch {
+    say("This browser did not let the page copy: select the codes and copy them yourself.");
+  }
+});
+
+$("codes-download").addEventListener("click", () => {
+  const text = `dualauth recovery codes for ${$("profile-username").textContent}\n\n${recoveryCodes.join("\n")}\n`;
+  const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+  const anchor = el("a");
+  anchor.href = url;
+  anchor.download = "dualauth-recovery-codes.txt";
+  anchor.click();
+  URL.revokeObjectURL(url);
+});
+
+$("codes-done").addEventListener("click", () => {
+  codesHide();
+  say("Your recovery codes are put away: this page shows them no more.");
+  ($("codes-section").hidden ? $("twofa-title") : $("codes-renew")).focus();
+});
+
+function passkeyItem(passkey) {
+  const item = el("li", "device passkey");
+  item.dataset.id = passkey.id;
+  const used = passkey.last_used_at ? `last used ${ago(passkey.last_used_at)}` : "never used";
+  const text = el("div", "device-text");
+  text.append(
+    el("p", "device-name", passkey.name),
+    el("p", "device-meta", `added ${dateShow(passkey.created_at)} · ${used}`),
+  );
+  const actions = el("div", "actions");
+  const rename = el("button", "small", "Rename");
+  rename.type = "button";
+  rename.dataset.action = "rename";
+  rename.setAttribute("aria-label", `Rename passkey ${passkey.name}`);
+  rename.addEventListener("click", () => renameOpen(passkey));
+  const remove = el("button", "danger small", "Remove");
+  remove.type = "button";
+  remove.setAttribute("aria-label", `Remove passkey ${passkey.name}`);
+  remove.addEventListener("click", () => passkeyRemove(passkey, remove));
+  actions.append(rename, remove);
+  item.append(text, actions);
+  return item;
+}
+
+async function passkeysLoad() {
+  errorsClear("passkeys");
+  $("passkey-form").hidden = !webauthn.supported();
+  try {
+    const passkeys = await auth.call("GET", `${MFA}passkeys/`);
+    $("passkeys").replaceChildren(...passkeys.map(passkeyItem));
+    $("passkeys-empty").hidden = passkeys.length > 0;
+  } catch (error) {
+    failed("passkeys", error);
+  }
+}
+
+/** Reload the factors after a change: the list, and the account's counts. */
+const factorsReload = () => Promise.all([passkeysLoad(), accountLoad()]);
+
+$("passkey-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const name = form.elements.name.value.trim();
+  errorsClear("passkey");
+  if (!name) {
+    // Asked before the ceremony, which would otherwise be wasted on a refused name.
+    errorsShow("passkey", { errors: { name: ["Give the passkey a name."] } });
+    return;
+  }
+  busy(form, async () => {
+    try {
+      const options = await sensitive(() => auth.call("POST", `${MFA}passkeys/options/`));
+      const credential = await webauthn.create(options);
+      await auth.call("POST", `${MFA}passkeys/`, { name, credential });
+      form.reset();
+      say(`Passkey “${name}” added.`);
+      await factorsReload();
+    } catch (error) {
+      if (error === CANCELLED) say("No passkey was added.");
+      else failed("passkey", error);
+    }
+  });
+});
+
+function renameOpen(passkey) {
+  renaming = passkey;
+  $("rename-form").reset();
+  errorsClear("rename");
+  $("rename-name").value = passkey.name;
+  $("rename-title").textContent = `Rename passkey “${passkey.name}”`;
+  $("rename-dialog").showModal();
+  $("rename-name").select();
+}
+
+$("rename-cancel").addEventListener("click", () => $("rename-dialog").close());
+
+$("rename-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const name = form.elements.name.value.trim();
+  errorsClear("rename");
+  busy(form, async () => {
+    try {
+      const { id } = renaming;
+      await auth.call("PATCH", `${MFA}passkeys/${id}/`, { name });
+      $("rename-dialog").close();
+      say(`Passkey renamed “${name}”.`);
+      await passkeysLoad();
+      $("passkeys").querySelector(`[data-id="${id}"] [data-action=rename]`)?.focus();
+    } catch (error) {
+      if (error.status === 401) {
+        $("rename-dialog").close();
+        failed("passkeys", error);
+      } else {
+        problem("rename", error);
+      }
+    }
+  });
+});
+
+async function passkeyRemove(passkey, button) {
+  button.disabled = true;
+  errorsClear("passkeys");
+  try {
+    await sensitive(() => auth.call("DELETE", `${MFA}passkeys/${passkey.id}/`));
+    say(`Passkey “${passkey.name}” removed: it no longer signs in to your account.`);
+    await factorsReload();
+    $("passkey-name").focus();
+  } catch (error) {
+    button.disabled = false;
+    if (error === CANCELLED) say(`Passkey “${passkey.name}” was not removed.`);
+    else failed("passkeys", error);
+  }
+}
 
 /** Show the app to a signed-in browser, else `signedOut()`; resolves to the profile or null. */
 async function boot(signedOut = () => showLogin()) {

@@ -1,11 +1,13 @@
 // The two browser modes, and the silent refresh of JWT cookies shared by every tab.
 
 import { ApiError, request } from "./api.js";
+import * as webauthn from "./webauthn.js";
 
 export const MODES = {
   session: {
     label: "session cookie",
     login: "/api/session/login/",
+    passkeyLogin: "/api/session/login/passkey/",
     logout: "/api/session/logout/",
     profile: "/api/session/profile/",
     logins: "/api/session/sessions/",
@@ -14,6 +16,7 @@ export const MODES = {
   "jwt-cookie": {
     label: "JWT cookies",
     login: "/api/jwt/cookie/login/",
+    passkeyLogin: "/api/jwt/cookie/login/passkey/",
     logout: "/api/jwt/cookie/logout/",
     profile: "/api/profile/",
     logins: "/api/jwt/devices/",
@@ -25,6 +28,8 @@ const MODE_KEY = "dualauth.mode";
 // When the access cookie expires, in ms since the epoch, and its lifetime: times, never a token.
 const EXPIRY_KEY = "dualauth.access-expiry";
 const REFRESH_PATH = "/api/jwt/cookie/refresh/";
+const SECOND_FACTOR_PATH = "/api/account/mfa/authenticate/";
+const PASSKEY_OPTIONS_PATH = "/api/account/mfa/passkey-login/options/";
 const channel = "BroadcastChannel" in window ? new BroadcastChannel("dualauth") : null;
 
 let timer = 0;
@@ -115,17 +120,47 @@ export async function call(method, path, body) {
   }
 }
 
-/** Log in through the current mode; resolves to the profile. */
-export async function logIn({ username, password, remember }) {
-  const mode = currentMode();
-  const body = mode === "session" ? { username, password, remember } : { username, password };
-  const profile = await request("POST", MODES[mode].login, body);
+/** Start keeping a new login of `mode`: its refresh timer, and the other tabs told. */
+function signedIn(mode) {
   if (mode === "jwt-cookie") {
     // The page shell carries the configured access lifetime, so login needs no extra refresh.
     expiryStore(Number(document.body.dataset.accessLifetime) || 60);
     schedule();
   }
   channel?.postMessage("signed-in");
+}
+
+/** Log in through the current mode; resolves to `{profile}`, or to `{pending}` (the server's 202
+ * `mfa_required`, no login yet, and the mode it began in) when the account asks for a second factor. */
+export async function logIn({ username, password, remember }) {
+  const mode = currentMode();
+  const body = mode === "session" ? { username, password, remember } : { username, password };
+  const answer = await request("POST", MODES[mode].login, body);
+  if (answer?.code === "mfa_required") return { pending: { ...answer, mode } };
+  signedIn(mode);
+  return { profile: answer };
+}
+
+/** Finish a login that waits for its second factor: `proof` is `{code}` or `{webauthn}`.
+ * The server answers as the login it began at would have, so this resolves to the profile. */
+export async function secondFactor(pending, proof) {
+  const body = { mfa_token: pending.mfa_token, ...proof };
+  const profile = await request("POST", SECOND_FACTOR_PATH, body);
+  // Another tab may have picked another mode meanwhile: this login is of the one it began in.
+  setMode(pending.mode);
+  signedIn(pending.mode);
+  return profile;
+}
+
+/** Log in through the current mode with a passkey alone (discoverable); resolves to the profile. */
+export async function passkeyLogIn({ remember }) {
+  const mode = currentMode();
+  const { challenge_token: challengeToken, options } = await request("POST", PASSKEY_OPTIONS_PATH);
+  const credential = await webauthn.get(options);
+  const body = { challenge_token: challengeToken, credential };
+  if (mode === "session") body.remember = remember;
+  const profile = await request("POST", MODES[mode].passkeyLogin, body);
+  signedIn(mode);
   return profile;
 }
 

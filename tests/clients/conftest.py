@@ -4,10 +4,13 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.utils import timezone
@@ -190,5 +193,66 @@ def mail_mobile(
     """A client of the server that mails, with a file store, not logged in."""
     with DualauthClient(
         mail_server.url, store=FileTokenStore(token_path), event_hooks=traffic.hooks()
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def mfa_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A real server with a key for authenticator secrets, so that users can turn TOTP on."""
+    # Its workers share failed logins and login freshness with each other and the tests.
+    require_shared_cache()
+    return live_server_factory(MFA_ENCRYPTION_KEY=Fernet.generate_key().decode())
+
+
+def totp_code(secret: str, steps: int = 0) -> str:
+    """The code of the authenticator app of `secret`, `steps` time steps from now.
+
+    The server takes the steps -1, 0 and 1 around now, each code once and only codes of
+    later steps than the last one used: a test uses them in that order, without sleeping.
+    """
+    return pyotp.TOTP(secret).at(time.time() + 30 * steps)
+
+
+def totp_code_wrong(secret: str) -> str:
+    """A well-formed code that no step near now has."""
+    near = {totp_code(secret, steps) for steps in range(-3, 4)}
+    return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in near)
+
+
+@dataclass(frozen=True)
+class TotpAccount:
+    """A committed user with an authenticator app on: its secret and its recovery codes."""
+
+    user: User
+    secret: str
+    recovery_codes: list[str]
+
+
+@pytest.fixture
+def totp_user(mfa_server: LiveServer, live_user: User, password: str) -> TotpAccount:
+    """Alice with an authenticator app on, set up over plain HTTP; the step -1 code is used."""
+    login = httpx.post(
+        f"{mfa_server.url}/api/jwt/token/",
+        json={"username": live_user.get_username(), "password": password},
+    )
+    assert login.status_code == 200, login.text
+    bearer = {"Authorization": f"Bearer {login.json()['access']}"}
+    with httpx.Client(base_url=f"{mfa_server.url}/api/account/mfa/", headers=bearer) as http:
+        setup = http.get("totp/")
+        assert setup.status_code == 200, setup.text
+        secret = setup.json()["secret"]
+        enabled = http.post("totp/", json={"code": totp_code(secret, -1)})
+        assert enabled.status_code == 201, enabled.text
+    return TotpAccount(live_user, secret, enabled.json()["recovery_codes"])
+
+
+@pytest.fixture
+def mfa_mobile(
+    mfa_server: LiveServer, token_path: Path, traffic: Traffic, clock: ManualClock
+) -> Iterator[DualauthClient]:
+    """A client of the server with authenticator apps, with a file store, not logged in."""
+    with DualauthClient(
+        mfa_server.url, store=FileTokenStore(token_path), event_hooks=traffic.hooks(), clock=clock
     ) as client:
         yield client

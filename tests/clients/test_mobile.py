@@ -1,6 +1,7 @@
 """The mobile client against a real server over real HTTP: tokens, refresh, errors, the CLI.
 
-The account flows run against a server that mails a real SMTP server.
+The account flows run against a server that mails a real SMTP server; the second factor
+against a server that can keep authenticator secrets, with codes made by pyotp.
 """
 
 import dataclasses
@@ -14,9 +15,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -34,6 +37,8 @@ from clients.mobile.errors import (
     KeyNotValidError,
     LoginRevokedError,
     MfaCodeNotValidError,
+    MfaRequiredError,
+    MfaTokenNotValidError,
     NotLoggedInError,
     ReauthenticationRequiredError,
     ServerUnavailableError,
@@ -42,7 +47,14 @@ from clients.mobile.errors import (
 )
 from common.conf import dualauth_settings
 from common.models import LoginFamily
-from tests.clients.conftest import Traffic, audit_events, expired_copy, login_make_stale
+from tests.clients.conftest import (
+    Traffic,
+    audit_events,
+    expired_copy,
+    login_make_stale,
+    totp_code,
+    totp_code_wrong,
+)
 from tests.live import ROOT, LiveServer
 from tests.mail import key_of, link_of, text_of
 
@@ -479,12 +491,16 @@ def test_the_cli_says_when_the_server_is_down(tmp_path):
     assert "cannot reach the server" in result.stderr
 
 
+Answer = str | Callable[[str], str]
+
+
 def cli_in_terminal(
-    server: str, store: Path, *args: str, answers: list[tuple[str, str]]
+    server: str, store: Path, *args: str, answers: list[tuple[str, Answer]]
 ) -> tuple[int, str]:
     """Run the command line client in a pseudo-terminal; its exit code and what the terminal showed.
 
-    Each answer is typed once its prompt shows, in order.
+    Each answer is typed once its prompt shows, in order; a callable answer is called then,
+    with what the terminal showed so far.
     """
     controller, terminal = pty.openpty()
     # A session of its own has no controlling terminal: getpass uses this one, not the tester's.
@@ -513,6 +529,8 @@ def cli_in_terminal(
             while pending and pending[0][0].encode() in shown[answered_up_to:]:
                 prompt, answer = pending.pop(0)
                 answered_up_to = shown.index(prompt.encode(), answered_up_to) + len(prompt)
+                if callable(answer):
+                    answer = answer(shown.decode(errors="replace"))
                 os.write(controller, f"{answer}\n".encode())
         return process.wait(timeout=60), shown.decode(errors="replace")
     finally:
@@ -790,3 +808,256 @@ def test_the_cli_deletes_nothing_unless_the_deletion_is_confirmed(
     assert error == "error: nothing deleted (not_confirmed)"
     assert User.objects.filter(pk=live_user.pk).exists()
     assert token_path.exists()
+
+
+def bearer_profile(server: LiveServer, store: FileTokenStore) -> httpx.Response:
+    """GET /api/jwt/profile/ with the access token in `store`, sent by hand."""
+    tokens = store.load()
+    assert tokens is not None
+    return httpx.get(
+        f"{server.url}/api/jwt/profile/", headers={"Authorization": f"Bearer {tokens.access}"}
+    )
+
+
+def printed_codes(shown: str) -> list[str]:
+    """The recovery codes the CLI printed: the indented lines under its warning."""
+    after = shown.split("store them somewhere safe now.", 1)[1]
+    return [line.strip() for line in after.splitlines() if line.startswith("  ")]
+
+
+def test_the_cli_asks_a_totp_user_for_the_code_again_after_a_wrong_one_and_stores_nothing_before(
+    mfa_server, totp_user, password, token_path
+):
+    code_prompt = "Code from your authenticator app (or a recovery code): "
+
+    def code(right: bool) -> Callable[[str], str]:
+        def typed(shown: str) -> str:
+            # The password was right, yet until the code is there is no login to store.
+            assert not token_path.exists(), shown
+            return totp_code(totp_user.secret) if right else totp_code_wrong(totp_user.secret)
+
+        return typed
+
+    status, shown = cli_in_terminal(
+        mfa_server.url,
+        token_path,
+        "login",
+        "alice",
+        answers=[("Password: ", password), (code_prompt, code(False)), (code_prompt, code(True))],
+    )
+
+    assert status == 0, shown
+    assert "That code did not work; try again." in shown
+    assert f"logged in to {mfa_server.url} as alice" in shown
+    store = FileTokenStore(token_path)
+    profile = bearer_profile(mfa_server, store)
+    assert (profile.status_code, profile.json()["username"]) == (200, "alice")
+    assert profile.headers["Auth-Mode"] == "jwt-header"
+    assert store.device_token_load()
+
+
+def test_a_password_alone_stores_nothing_and_the_code_logs_in_with_the_device_token(
+    mfa_mobile, mfa_server, totp_user, password, token_path, traffic
+):
+    store = FileTokenStore(token_path)
+
+    with pytest.raises(MfaRequiredError) as caught:
+        mfa_mobile.login("alice", password)
+
+    pending = caught.value
+    assert {"totp", "recovery_code"} <= set(pending.methods)
+    assert pending.expires_in == dualauth_settings.MFA_TOKEN_LIFETIME.total_seconds()
+    assert pending.mfa_token not in repr(pending)
+    assert (store.load(), store.device_token_load()) == (None, None)
+    with pytest.raises(MfaCodeNotValidError) as wrong:
+        mfa_mobile.mfa_authenticate(pending.mfa_token, totp_code_wrong(totp_user.secret))
+    assert (wrong.value.code, wrong.value.status) == ("mfa_code_not_valid", 400)
+    assert store.load() is None
+
+    mfa_mobile.mfa_authenticate(pending.mfa_token, totp_code(totp_user.secret))
+
+    assert bearer_profile(mfa_server, store).json()["username"] == "alice"
+    assert mfa_mobile.profile()["username"] == "alice"
+    device_token = store.device_token_load()
+    assert device_token
+    with pytest.raises(MfaTokenNotValidError) as reused:
+        mfa_mobile.mfa_authenticate(pending.mfa_token, totp_code(totp_user.secret, 1))
+    assert (reused.value.code, reused.value.status) == ("mfa_token_not_valid", 400)
+    # The next login, second step and all, sends the device token and keeps the new one.
+    mfa_mobile.logout()
+    traffic.clear()
+    with pytest.raises(MfaRequiredError) as again:
+        mfa_mobile.login("alice", password)
+    (sent,) = [request for request in traffic.sent if request.url.path == LOGIN_PATH]
+    assert json.loads(sent.content)["device_token"] == device_token
+    mfa_mobile.mfa_authenticate(again.value.mfa_token, totp_code(totp_user.secret, 1))
+    assert store.device_token_load() not in (None, device_token)
+
+
+def test_a_recovery_code_completes_one_login_only_and_is_counted(mfa_mobile, totp_user, password):
+    first, second = totp_user.recovery_codes[:2]
+    with pytest.raises(MfaRequiredError) as caught:
+        mfa_mobile.login("alice", password)
+
+    mfa_mobile.mfa_authenticate(caught.value.mfa_token, first)
+
+    assert mfa_mobile.recovery_codes_status() == dualauth_settings.RECOVERY_CODE_COUNT - 1
+    mfa_mobile.logout()
+    with pytest.raises(MfaRequiredError) as again:
+        mfa_mobile.login("alice", password)
+    with pytest.raises(MfaCodeNotValidError):
+        mfa_mobile.mfa_authenticate(again.value.mfa_token, first)
+    assert mfa_mobile.store.load() is None
+    # A wrong code leaves the pending login open for the next try.
+    mfa_mobile.mfa_authenticate(again.value.mfa_token, second)
+    assert mfa_mobile.recovery_codes_status() == dualauth_settings.RECOVERY_CODE_COUNT - 2
+
+
+def test_the_cli_takes_the_code_from_an_option_or_the_next_line_and_says_a_wrong_one_in_one_line(
+    mfa_server, totp_user, password, token_path
+):
+    url, wrong = mfa_server.url, totp_code_wrong(totp_user.secret)
+    refused = cli(
+        url, token_path, "login", "alice", "--password-stdin", "--code", wrong, stdin=password
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "error: that code is wrong, or was used already (mfa_code_not_valid)"
+    ]
+    assert not token_path.exists()
+
+    piped = cli(
+        url,
+        token_path,
+        "login",
+        "alice",
+        "--password-stdin",
+        stdin=f"{password}\n{totp_code(totp_user.secret)}\n",
+    )
+
+    assert piped.returncode == 0, piped.stderr
+    assert bearer_profile(mfa_server, FileTokenStore(token_path)).status_code == 200
+    by_option = cli(
+        url,
+        token_path,
+        "login",
+        "alice",
+        "--password-stdin",
+        "--code",
+        totp_user.recovery_codes[0],
+        stdin=password,
+    )
+    assert by_option.returncode == 0, by_option.stderr
+    assert "recovery codes left: 9" in cli(url, token_path, "recovery-codes").stdout
+
+
+def test_the_cli_turns_on_an_authenticator_app_whose_secret_and_printed_recovery_codes_log_in(
+    mfa_server, mfa_mobile, live_user, password, token_path
+):
+    url = mfa_server.url
+    login = cli(url, token_path, "login", "alice", "--password-stdin", stdin=password)
+    assert login.returncode == 0, login.stderr
+    secrets_shown = []
+
+    def code(shown: str) -> str:
+        (secret,) = re.findall(r"or type in this secret: ([A-Z2-7]+)", shown)
+        secrets_shown.append(secret)
+        return totp_code(secret)
+
+    status, shown = cli_in_terminal(
+        url, token_path, "totp-enable", answers=[("Code from your authenticator app: ", code)]
+    )
+
+    assert status == 0, shown
+    (secret,) = secrets_shown
+    (otpauth,) = re.findall(r"otpauth://\S+", shown)
+    query = parse_qs(urlsplit(otpauth).query)
+    assert (query["secret"], query["issuer"]) == ([secret], [dualauth_settings.TOTP_ISSUER])
+    codes = printed_codes(shown)
+    assert len(set(codes)) == dualauth_settings.RECOVERY_CODE_COUNT
+    assert "mfa.totp: True" in cli(url, token_path, "account").stdout.splitlines()
+    with pytest.raises(MfaRequiredError) as caught:
+        mfa_mobile.login("alice", password)
+    mfa_mobile.mfa_authenticate(caught.value.mfa_token, codes[-1])
+    mfa_mobile.logout()
+    with pytest.raises(MfaRequiredError) as again:
+        mfa_mobile.login("alice", password)
+    mfa_mobile.mfa_authenticate(again.value.mfa_token, totp_code(secret, 1))
+    twice = cli(url, token_path, "totp-enable")
+    assert twice.returncode == 1
+    assert "the authenticator app is on already" in twice.stderr
+
+
+def test_the_cli_turns_the_app_off_after_asking_the_password_of_a_login_that_is_not_fresh(
+    mfa_server, mfa_mobile, totp_user, password, token_path
+):
+    with pytest.raises(MfaRequiredError) as caught:
+        mfa_mobile.login("alice", password)
+    mfa_mobile.mfa_authenticate(caught.value.mfa_token, totp_code(totp_user.secret))
+    login_make_stale(current_device_id(mfa_mobile))
+    with pytest.raises(ReauthenticationRequiredError):
+        mfa_mobile.totp_disable()
+
+    status, shown = cli_in_terminal(
+        mfa_server.url,
+        token_path,
+        "totp-disable",
+        answers=[("Confirm your password to go on: ", password)],
+    )
+
+    assert status == 0, shown
+    assert password not in shown
+    assert mfa_mobile.account()["mfa"] == {"totp": False, "passkeys": 0, "recovery_codes_left": 0}
+    assert mfa_mobile.totp_status()["enabled"] is False
+    mfa_mobile.logout()
+    mfa_mobile.login("alice", password)
+    assert mfa_mobile.profile()["username"] == "alice"
+
+
+def test_the_cli_counts_and_regenerates_recovery_codes_and_the_old_ones_die(
+    mfa_server, mfa_mobile, totp_user, password, token_path
+):
+    url = mfa_server.url
+    code = totp_code(totp_user.secret)
+    login = cli(
+        url, token_path, "login", "alice", "--password-stdin", "--code", code, stdin=password
+    )
+    assert login.returncode == 0, login.stderr
+    count = dualauth_settings.RECOVERY_CODE_COUNT
+    assert cli(url, token_path, "recovery-codes").stdout == f"recovery codes left: {count}\n"
+
+    regenerated = cli(url, token_path, "recovery-codes", "--regenerate")
+
+    assert regenerated.returncode == 0, regenerated.stderr
+    new_codes = printed_codes(regenerated.stdout)
+    assert len(set(new_codes)) == count
+    assert not set(new_codes) & set(totp_user.recovery_codes)
+    with pytest.raises(MfaRequiredError) as caught:
+        mfa_mobile.login("alice", password)
+    with pytest.raises(MfaCodeNotValidError):
+        mfa_mobile.mfa_authenticate(caught.value.mfa_token, totp_user.recovery_codes[0])
+    mfa_mobile.mfa_authenticate(caught.value.mfa_token, new_codes[0])
+    assert mfa_mobile.recovery_codes_status() == count - 1
+
+
+def test_a_totp_user_reauthenticates_a_login_that_is_not_fresh_with_a_code_from_the_cli(
+    mfa_server, mfa_mobile, totp_user, password, token_path
+):
+    with pytest.raises(MfaRequiredError) as caught:
+        mfa_mobile.login("alice", password)
+    mfa_mobile.mfa_authenticate(caught.value.mfa_token, totp_code(totp_user.secret))
+    family_id = current_device_id(mfa_mobile)
+    login_make_stale(family_id)
+    url, wrong = mfa_server.url, totp_code_wrong(totp_user.secret)
+    refused = cli(url, token_path, "reauthenticate", "--code", wrong)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "error: that code is wrong, or was used already (mfa_code_not_valid)"
+    ]
+    before = timezone.now()
+
+    again = cli(url, token_path, "reauthenticate", "--code", totp_code(totp_user.secret, 1))
+
+    assert again.returncode == 0, again.stderr
+    assert LoginFamily.objects.get(pk=family_id).authenticated_at >= before
+    assert len(mfa_mobile.recovery_codes_regenerate()) == dualauth_settings.RECOVERY_CODE_COUNT

@@ -4,21 +4,27 @@ Its account flows run against real mail: the server sends to the tests' SMTP ser
 """
 
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pyotp
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    CDPSession,
     ConsoleMessage,
+    Locator,
     Page,
     Request,
     Route,
@@ -237,7 +243,7 @@ def sign_in(page: Page, *, mode: str, username: str, password: str) -> None:
     form.get_by_label(MODE_LABELS[mode]).check()
     form.get_by_label("Username").fill(username)
     form.get_by_label("Password", exact=True).fill(password)
-    form.get_by_role("button", name="Sign in").click()
+    form.get_by_role("button", name="Sign in", exact=True).click()
 
 
 @dataclass
@@ -878,3 +884,437 @@ def test_deleting_the_account_is_confirmed_asks_for_the_password_again_and_signs
     sign_in(page, mode=mode, username="alice", password=PASSWORD)
     expect(page.locator("#login-error")).to_have_text("Invalid username or password.")
     assert csp_watch.violations() == []
+
+
+# Second factors: an authenticator app, recovery codes and passkeys, in the browser. Passkeys
+# need the SPA at http://localhost: WebAuthn refuses an IP address as a relying party's id.
+
+MFA = "/api/account/mfa/"
+MFA_AUTHENTICATE = f"{MFA}authenticate/"
+LOGIN_PATHS = {"session": "/api/session/login/", "jwt-cookie": "/api/jwt/cookie/login/"}
+PASSKEY_LOGIN_PATHS = {
+    "session": "/api/session/login/passkey/",
+    "jwt-cookie": "/api/jwt/cookie/login/passkey/",
+}
+MODE_COOKIES = {"session": {"sessionid"}, "jwt-cookie": {"access_token", "refresh_token"}}
+STEP = 30
+# Chromium's virtual authenticator: a platform authenticator that holds discoverable
+# credentials and verifies its user, as a phone's or laptop's does.
+VIRTUAL_AUTHENTICATOR = {
+    "protocol": "ctap2",
+    "transport": "internal",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+}
+
+
+@pytest.fixture(scope="module")
+def mfa_server(
+    live_server_factory: Callable[..., LiveServer], smtp_server: SmtpServer
+) -> LiveServer:
+    """A server that keeps second factors: a key encrypts the TOTP secrets; mail goes to SMTP."""
+    require_shared_cache()
+    call_command("collectstatic", "--noinput", verbosity=0)
+    key = Fernet.generate_key().decode()
+    return live_server_factory(MFA_ENCRYPTION_KEY=key, **smtp_server.env)
+
+
+@pytest.fixture
+def site(mfa_server: LiveServer) -> str:
+    """The server's SPA by a host name, where WebAuthn works."""
+    return mfa_server.url.replace("127.0.0.1", "localhost")
+
+
+@dataclass
+class Authenticator:
+    """Chromium's virtual authenticator, reached by the DevTools protocol."""
+
+    cdp: CDPSession
+    id: str
+
+    def credentials(self) -> list[dict[str, Any]]:
+        """The credentials it holds."""
+        answer = self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})
+        credentials: list[dict[str, Any]] = answer["credentials"]
+        return credentials
+
+
+@pytest.fixture
+def authenticator(context: BrowserContext, page: Page) -> Authenticator:
+    """A virtual platform authenticator in the page: it answers WebAuthn without a person."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_AUTHENTICATOR})
+    return Authenticator(cdp, added["authenticatorId"])
+
+
+@dataclass
+class App:
+    """An authenticator app with the secret of a user's TOTP, and what enabling it gave."""
+
+    secret: str
+    recovery_codes: list[str]
+    enabled_at: float
+
+    def code(self, steps: int = 1) -> str:
+        """The code `steps` steps after the one that enabled it: each step's works once."""
+        return str(pyotp.TOTP(self.secret).at(self.enabled_at + steps * STEP))
+
+    def wrong_code(self) -> str:
+        """A code of none of the steps the server accepts now."""
+        now = time.time()
+        taken = {pyotp.TOTP(self.secret).at(now + drift * STEP) for drift in (-1, 0, 1)}
+        return next(code for code in ("000000", "111111", "222222", "333333") if code not in taken)
+
+
+def app_enable_over_http(server: LiveServer, *, username: str) -> App:
+    """Enable TOTP for `username` as another client would: a token login, then the code."""
+    with httpx.Client(base_url=server.url) as client:
+        login = client.post("/api/jwt/token/", json={"username": username, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        client.headers["Authorization"] = f"Bearer {login.json()['access']}"
+        setup = client.get(f"{MFA}totp/")
+        assert setup.status_code == 200, setup.text
+        secret = setup.json()["secret"]
+        enabled_at = time.time()
+        code = pyotp.TOTP(secret).at(enabled_at)
+        enabled = client.post(f"{MFA}totp/", json={"code": code})
+        assert enabled.status_code == 201, enabled.text
+        return App(secret, enabled.json()["recovery_codes"], enabled_at)
+
+
+def second_step_over_http(server: LiveServer, *, username: str, code: str) -> int:
+    """The status of a token login of `username` completed with `code`."""
+    with httpx.Client(base_url=server.url) as client:
+        login = client.post("/api/jwt/token/", json={"username": username, "password": PASSWORD})
+        assert login.status_code == 202, login.text
+        token = login.json()["mfa_token"]
+        return client.post(MFA_AUTHENTICATE, json={"mfa_token": token, "code": code}).status_code
+
+
+def signed_in_by(context: BrowserContext, page: Page, mode: str) -> None:
+    """The page shows the app, and the browser holds the mode's credential and no other."""
+    settled(page)
+    expect(page.locator("#profile-username")).to_have_text("alice")
+    assert held_cookies(context) == dict.fromkeys(MODE_COOKIES[mode], True)
+    assert_tokens_unreadable(page)
+
+
+def sign_out(page: Page) -> None:
+    """Sign out, and wait for the sign-in form."""
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def reauthenticate(page: Page) -> None:
+    """Answer the prompt for the password."""
+    prompt = page.get_by_role("dialog", name="Confirm it's you")
+    expect(prompt.get_by_label("Your password")).to_be_focused()
+    prompt.get_by_label("Your password").fill(PASSWORD)
+    prompt.get_by_label("Your password").press("Enter")
+    expect(prompt).to_be_hidden()
+
+
+def passkey_add(page: Page, name: str) -> None:
+    """Add a passkey by the keyboard, with the page's login fresh."""
+    field = page.get_by_label("Name of a new passkey")
+    field.fill(name)
+    field.press("Enter")
+    expect(page.get_by_role("status")).to_have_text(f"Passkey “{name}” added.")
+
+
+def passkey_items(page: Page) -> Locator:
+    """The passkeys the account card lists."""
+    return page.locator("#passkeys .passkey")
+
+
+def test_a_user_turns_on_an_app_sees_the_recovery_codes_once_and_each_code_works_once(
+    mfa_server: LiveServer,
+    live_user: User,
+    context: BrowserContext,
+    page: Page,
+    csp_watch: CspWatch,
+) -> None:
+    page.goto(mfa_server.url)
+    sign_in(page, mode="session", username="alice", password=PASSWORD)
+    settled(page)
+    card = page.locator(".card-mfa")
+    expect(card.locator("#totp-state")).to_contain_text("Off")
+    expect(card.locator("#codes-section")).to_be_hidden()
+    login_made_stale(live_user)
+
+    card.get_by_role("button", name="Set up an authenticator app").click()
+    expect(card.get_by_role("heading", name="Scan this QR code")).to_be_focused()
+    qr = card.get_by_role("img", name="QR code of the key for your authenticator app")
+    expect(qr).to_have_attribute("src", re.compile(r"^data:image/svg\+xml;"))
+    page.wait_for_function("document.getElementById('totp-qr').naturalWidth > 0")
+    secret = card.locator("#totp-secret").inner_text().replace(" ", "")
+    app = App(secret, [], time.time())
+    screenshot(page, "spa-totp-setup", full_page=True)
+    field = card.get_by_label("Code the app shows now")
+    expect(field).to_have_attribute("autocomplete", "one-time-code")
+    expect(field).to_have_attribute("inputmode", "numeric")
+    # A stale login is asked for the password, then the code is sent again: a wrong one.
+    field.fill(app.wrong_code())
+    field.press("Enter")
+    reauthenticate(page)
+    expect(card.locator("#totp-code-error")).not_to_be_empty()
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_be_focused()
+    field.fill(app.code(0))
+    field.press("Enter")
+
+    panel = page.get_by_role("group", name="Save your recovery codes")
+    expect(panel.get_by_role("heading", name="Save your recovery codes")).to_be_focused()
+    codes = panel.get_by_role("listitem").all_inner_texts()
+    assert len(codes) == dualauth_settings.RECOVERY_CODE_COUNT
+    assert len(set(codes)) == len(codes)
+    expect(card.locator("#totp-state")).to_contain_text("On")
+    expect(card.locator("#totp-panel")).to_be_hidden()
+    expect(card.locator("#codes-left")).to_have_text(f"{len(codes)} unused recovery codes left.")
+    screenshot(page, "spa-recovery-codes", full_page=True)
+    panel.get_by_role("button", name="I have saved them").click()
+    expect(panel).to_be_hidden()
+    expect(card.get_by_role("button", name="Make new recovery codes")).to_be_focused()
+    assert not [code for code in codes if code in page.content()]
+    # Shown once: the server never gives them again, nor the secret.
+    page.reload()
+    settled(page)
+    assert not [code for code in [*codes, secret] if code in page.content()]
+
+    sign_out(page)
+    sign_in(page, mode="session", username="alice", password=PASSWORD)
+    expect(page.get_by_role("heading", name="Two-step verification")).to_be_visible()
+    assert held_cookies(context) == {}
+    expect(page.get_by_label("Code from your authenticator app")).to_be_focused()
+    page.get_by_role("button", name="Use a recovery code instead").click()
+    recovery = page.get_by_role("textbox", name="Recovery code")
+    expect(recovery).to_be_focused()
+    expect(recovery).to_have_attribute("inputmode", "text")
+    recovery.fill(codes[0])
+    recovery.press("Enter")
+    signed_in_by(context, page, "session")
+    left = len(codes) - 1
+    expect(page.locator("#codes-left")).to_have_text(f"{left} unused recovery codes left.")
+
+    sign_out(page)
+    sign_in(page, mode="session", username="alice", password=PASSWORD)
+    page.get_by_role("button", name="Use a recovery code instead").click()
+    page.get_by_role("textbox", name="Recovery code").fill(codes[0])
+    page.get_by_role("textbox", name="Recovery code").press("Enter")
+    expect(page.get_by_role("alert").filter(has_text=re.compile(r"\S"))).to_have_count(1)
+    expect(page.get_by_role("textbox", name="Recovery code")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    assert calls(page)[0] == f"POST {MFA_AUTHENTICATE} 400 no credential"
+    assert held_cookies(context) == {}
+    page.get_by_role("button", name="Use the authenticator app instead").click()
+    page.get_by_label("Code from your authenticator app").fill(app.code(1))
+    page.get_by_label("Code from your authenticator app").press("Enter")
+    signed_in_by(context, page, "session")
+    expect(page.locator("#codes-left")).to_have_text(f"{left} unused recovery codes left.")
+    assert csp_watch.violations() == []
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_a_password_alone_signs_no_one_in_and_the_code_step_gives_the_modes_login(
+    mfa_server: LiveServer, live_user: User, context: BrowserContext, page: Page, mode: str
+) -> None:
+    app = app_enable_over_http(mfa_server, username="alice")
+    page.goto(mfa_server.url)
+    with page.expect_response(re.compile(f"{LOGIN_PATHS[mode]}$")) as login:
+        sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    mfa_token = login.value.json()["mfa_token"]
+
+    heading = page.get_by_role("heading", name="Two-step verification")
+    expect(heading).to_be_visible()
+    field = page.get_by_label("Code from your authenticator app")
+    expect(field).to_be_focused()
+    expect(field).to_have_attribute("autocomplete", "one-time-code")
+    expect(field).to_have_attribute("inputmode", "numeric")
+    assert calls(page)[0] == f"POST {LOGIN_PATHS[mode]} 202 no credential"
+    assert held_cookies(context) == {}
+    screenshot(page, f"spa-{mode}-second-step")
+
+    page.keyboard.type(app.wrong_code())
+    page.keyboard.press("Enter")
+    expect(page.locator("#mfa-error")).not_to_be_empty()
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_be_focused()
+    assert held_cookies(context) == {}
+    # The half-done login lives in the page's memory only: a reload forgets it.
+    assert mfa_token not in stored(page)
+    assert mfa_token not in page.content()
+
+    page.keyboard.type(app.code())
+    page.keyboard.press("Enter")
+    signed_in_by(context, page, mode)
+    expect(page.get_by_role("status")).to_have_text(f"Signed in with {auth_label(mode)}.")
+    expect(page.locator("#main")).to_be_focused()
+    assert f"POST {MFA_AUTHENTICATE} 200 no credential" in calls(page)
+    page.reload()
+    signed_in_by(context, page, mode)
+
+
+def auth_label(mode: str) -> str:
+    """How the page names a mode in its messages."""
+    return {"session": "session cookie", "jwt-cookie": "JWT cookies"}[mode]
+
+
+def test_the_second_step_cancelled_goes_back_to_the_sign_in_form_with_nothing_held(
+    mfa_server: LiveServer, live_user: User, context: BrowserContext, page: Page
+) -> None:
+    app_enable_over_http(mfa_server, username="alice")
+    page.goto(mfa_server.url)
+    sign_in(page, mode="session", username="alice", password=PASSWORD)
+    expect(page.get_by_label("Code from your authenticator app")).to_be_focused()
+
+    page.get_by_role("link", name="Cancel and go back to sign in").click()
+
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert held_cookies(context) == {}
+
+
+def test_new_recovery_codes_kill_the_old_and_turning_the_app_off_ends_the_second_step(
+    mfa_server: LiveServer, live_user: User, context: BrowserContext, page: Page
+) -> None:
+    app = app_enable_over_http(mfa_server, username="alice")
+    page.goto(mfa_server.url)
+    sign_in(page, mode="session", username="alice", password=PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(app.code())
+    page.get_by_label("Code from your authenticator app").press("Enter")
+    settled(page)
+    card = page.locator(".card-mfa")
+    expect(card.locator("#totp-state")).to_contain_text("On")
+    expect(card.get_by_role("button", name="Set up an authenticator app")).to_be_hidden()
+    login_made_stale(live_user)
+
+    card.get_by_role("button", name="Make new recovery codes").click()
+    reauthenticate(page)
+    panel = page.get_by_role("group", name="Save your recovery codes")
+    expect(panel.get_by_role("heading")).to_be_focused()
+    codes = panel.get_by_role("listitem").all_inner_texts()
+    assert len(codes) == dualauth_settings.RECOVERY_CODE_COUNT
+    assert not set(codes) & set(app.recovery_codes)
+    panel.get_by_role("button", name="I have saved them").click()
+    assert second_step_over_http(mfa_server, username="alice", code=app.recovery_codes[0]) == 400
+    assert second_step_over_http(mfa_server, username="alice", code=codes[0]) == 200
+
+    login_made_stale(live_user)
+    card.get_by_role("button", name="Turn off the authenticator app").click()
+    reauthenticate(page)
+    expect(page.get_by_role("status")).to_contain_text("Your authenticator app is off")
+    expect(card.locator("#totp-state")).to_contain_text("Off")
+    expect(card.get_by_role("button", name="Set up an authenticator app")).to_be_focused()
+    expect(card.locator("#codes-section")).to_be_hidden()
+
+    sign_out(page)
+    sign_in(page, mode="session", username="alice", password=PASSWORD)
+    signed_in_by(context, page, "session")
+    logins = [call for call in calls(page) if call.startswith(f"POST {LOGIN_PATHS['session']}")]
+    assert logins[0] == f"POST {LOGIN_PATHS['session']} 200 no credential"
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_a_passkey_is_added_renamed_and_signs_in_without_a_password(
+    mfa_server: LiveServer,
+    site: str,
+    live_user: User,
+    context: BrowserContext,
+    page: Page,
+    authenticator: Authenticator,
+    csp_watch: CspWatch,
+    mode: str,
+) -> None:
+    page.goto(site)
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    settled(page)
+    expect(page.locator("#passkeys-empty")).to_be_visible()
+    login_made_stale(live_user)
+
+    field = page.get_by_label("Name of a new passkey")
+    field.fill("Laptop")
+    field.press("Enter")
+    reauthenticate(page)
+    expect(page.get_by_role("status")).to_have_text("Passkey “Laptop” added.")
+    expect(passkey_items(page)).to_have_count(1)
+    expect(passkey_items(page)).to_contain_text("never used")
+    (credential,) = authenticator.credentials()
+    assert credential["isResidentCredential"]
+    expect(page.locator(".card-mfa #codes-section")).to_be_visible()
+
+    page.get_by_role("button", name="Rename passkey Laptop").click()
+    dialog = page.get_by_role("dialog", name="Rename passkey “Laptop”")
+    expect(dialog.get_by_label("New name")).to_be_focused()
+    dialog.get_by_label("New name").fill("Work laptop")
+    dialog.get_by_label("New name").press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#passkeys .device-name")).to_have_text(["Work laptop"])
+    expect(page.get_by_role("button", name="Rename passkey Work laptop")).to_be_focused()
+    screenshot(page, f"spa-{mode}-passkeys", full_page=True)
+
+    sign_out(page)
+    page.locator("#login-form").get_by_label(MODE_LABELS[mode]).check()
+    # By the keyboard: the passkey button follows the password's.
+    page.get_by_role("button", name="Sign in", exact=True).focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    signed_in_by(context, page, mode)
+    expect(page.get_by_role("status")).to_have_text(
+        f"Signed in by passkey with {auth_label(mode)}."
+    )
+    signed_out_at = next(i for i, call in enumerate(calls(page)) if "/logout/ 204" in call)
+    since = calls(page)[:signed_out_at]
+    assert f"POST {PASSKEY_LOGIN_PATHS[mode]} 200 no credential" in since
+    assert f"POST {LOGIN_PATHS[mode]} 200 no credential" not in since
+    expect(passkey_items(page)).to_contain_text("last used")
+    assert csp_watch.violations() == []
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_a_passkey_is_the_second_step_after_a_password_and_once_removed_signs_in_no_more(
+    mfa_server: LiveServer,
+    site: str,
+    live_user: User,
+    context: BrowserContext,
+    page: Page,
+    authenticator: Authenticator,
+    mode: str,
+) -> None:
+    page.goto(site)
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    settled(page)
+    passkey_add(page, "Phone")
+    sign_out(page)
+
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    expect(page.get_by_role("heading", name="Two-step verification")).to_be_visible()
+    assert held_cookies(context) == {}
+    # A passkey is the only factor: no code field, and the focus on the passkey's button.
+    expect(page.locator("#mfa-form")).to_be_hidden()
+    expect(page.get_by_role("button", name="Use a passkey")).to_be_focused()
+    page.keyboard.press("Enter")
+    signed_in_by(context, page, mode)
+    assert f"POST {MFA_AUTHENTICATE} 200 no credential" in calls(page)
+    expect(passkey_items(page)).to_contain_text("last used")
+
+    login_made_stale(live_user)
+    page.get_by_role("button", name="Remove passkey Phone").click()
+    reauthenticate(page)
+    expect(page.get_by_role("status")).to_contain_text("Passkey “Phone” removed")
+    expect(passkey_items(page)).to_have_count(0)
+    expect(page.get_by_label("Name of a new passkey")).to_be_focused()
+    assert len(authenticator.credentials()) == 1
+
+    # The browser still holds it, but the server refuses it.
+    sign_out(page)
+    page.locator("#login-form").get_by_label(MODE_LABELS[mode]).check()
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.locator("#login-error")).not_to_be_empty()
+    assert calls(page)[0] == f"POST {PASSKEY_LOGIN_PATHS[mode]} 400 no credential"
+    assert held_cookies(context) == {}
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    signed_in_by(context, page, mode)
