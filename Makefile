@@ -38,7 +38,8 @@ lint: $(VENV)/.dev .env
 # The suite's core runs a second time against a custom user model (email login, UUID key).
 CUSTOM_USER_SETTINGS := tests.settings_custom_user
 CUSTOM_USER_TESTS := tests/test_comparative.py tests/common/test_services.py \
-	tests/common/test_signals.py tests/jwt_auth/test_views.py tests/session_auth/test_views.py
+	tests/common/test_signals.py tests/jwt_auth/test_views.py tests/session_auth/test_views.py \
+	tests/common/mfa tests/common/passkeys
 
 test: lint migrate
 	$(BIN)/python manage.py check --fail-level WARNING

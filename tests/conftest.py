@@ -164,6 +164,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def as_json(value: Any) -> Any:
+    """`value` as a JSON body or log record carries it: a UUID key as its text, an int as is."""
+    return json.loads(json.dumps(value, default=str))
+
+
 @pytest.fixture
 def audit_events(caplog: pytest.LogCaptureFixture) -> Callable[[], list[dict[str, Any]]]:
     """The audit records written so far, each as the JSON object the log carries."""

@@ -24,7 +24,7 @@ from tests.common.mfa.conftest import (
     mfa_complete,
     mfa_login,
 )
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, as_json
 from tests.modes import MODES, ModeClient
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def _error(response: Any, status: int, code: str) -> None:
 def _profile_of(user: Any) -> dict[str, Any]:
     """The fields of `user`'s profile that tell whose it is."""
     return {
-        "id": user.pk,
+        "id": as_json(user.pk),
         "username": user.get_username(),
         "email": user.email,
     }
@@ -215,7 +215,7 @@ def test_a_session_completion_keeps_what_the_login_asked(alice, remember):
 def test_completing_is_audited_with_the_factor(mode, alice, audit_events):
     mfa_login(mode, alice, alice.app.code())
     [passed] = [e for e in audit_events() if e["event"] == "mfa_passed"]
-    assert passed["user_id"] == alice.user.pk
+    assert passed["user_id"] == as_json(alice.user.pk)
     assert passed["method"] == "totp"
     assert passed["mode"] == mode
     assert "login" in [e["event"] for e in audit_events()]
@@ -505,7 +505,7 @@ def test_a_recovery_code_completes_a_login_once(mode, alice, audit_events, mails
     remaining = len(alice.recovery_codes) - 1
     [used] = [e for e in audit_events() if e["event"] == "recovery_code_used"]
     assert used["remaining"] == remaining
-    assert used["user_id"] == alice.user.pk
+    assert used["user_id"] == as_json(alice.user.pk)
     [passed] = [e for e in audit_events() if e["event"] == "mfa_passed"]
     assert passed["method"] == "recovery_code"
     [message] = mails(alice.user.email)

@@ -29,6 +29,7 @@ from common.mfa.services import (
 )
 from common.models import MfaChallenge, Passkey, RecoveryCode, TotpDevice
 from tests.common.mfa.conftest import STEP, Authenticator, dualauth, site_request, step_now
+from tests.conftest import as_json
 
 pytestmark = pytest.mark.django_db
 LOGIN = MfaChallenge.Purpose.LOGIN
@@ -237,7 +238,7 @@ def test_using_a_recovery_code_is_audited_and_mailed_with_how_many_remain(
     mfa_code_use(user=alice.user, code=alice.recovery_codes[1], request=site_request())
     remaining = len(alice.recovery_codes) - 1
     [event] = [e for e in audit_events() if e["event"] == "recovery_code_used"]
-    assert event["user_id"] == alice.user.pk
+    assert event["user_id"] == as_json(alice.user.pk)
     assert event["remaining"] == remaining
     [message] = mails(alice.user.email)
     assert "recovery code" in message["Subject"].lower()

@@ -32,6 +32,7 @@ from common.passkeys.services import (
 from common.passkeys.webauthn import CeremonyRefused, relying_party
 from tests.common.accounts.conftest import dualauth
 from tests.common.passkeys.conftest import ORIGIN, RP_ID, passkey_add, site_request
+from tests.conftest import as_json
 from tests.webauthn import SoftAuthenticator, b64url, b64url_decode
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +130,7 @@ def test_a_registration_keeps_the_passkey_and_audits_it(user, authenticator, aud
     assert passkey.transports == ["hybrid", "internal"]
     assert passkey.last_used_at is None
     [added] = [e for e in audit_events() if e["event"] == "passkey_added"]
-    assert added["user_id"] == user.pk
+    assert added["user_id"] == as_json(user.pk)
     assert added["passkey_id"] == passkey.pk
     assert MfaChallenge.objects.count() == 0
 
@@ -380,7 +381,7 @@ def test_a_login_answer_not_made_for_this_site_by_a_verified_user_is_refused(
         _login(authenticator, knobs.pop("origin", ORIGIN), **knobs)
     assert Passkey.objects.get(pk=passkey.pk).last_used_at is None
     [failed] = _failures(audit_events)
-    assert failed["user_id"] == user.pk
+    assert failed["user_id"] == as_json(user.pk)
 
 
 def test_a_login_answer_is_accepted_once(user, authenticator, make_passkey):
