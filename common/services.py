@@ -338,6 +338,21 @@ def login_attempt_reserve(
         raise
 
 
+def login_address_attempt_reserve(*, request: HttpRequest) -> list[str]:
+    """Count a login attempt that names no user (a passkey's) in its client address's bucket,
+    the password logins' own; 429 once it is over its limit.
+    """
+    bucket = (
+        _login_throttle_key("ip", client_ip(request)),
+        dualauth_settings.LOGIN_FAILURES_PER_ADDRESS,
+    )
+    try:
+        return throttle_take(buckets=[bucket], window=dualauth_settings.LOGIN_FAILURE_WINDOW)
+    except Throttled:
+        audit_event("login_throttled", request=request, method="passkey")
+        raise
+
+
 def throttle_take(*, buckets: list[tuple[str, int]], window: timedelta) -> list[str]:
     """Count a call in each (key, limit) bucket; 429, counting nothing, once one is over its limit.
 

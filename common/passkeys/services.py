@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, Throttled
+from rest_framework.exceptions import NotFound
 from webauthn import generate_authentication_options, generate_registration_options
 from webauthn.helpers import (
     base64url_to_bytes,
@@ -38,7 +38,6 @@ from common.exceptions import EmailNotVerified, PasskeyNotValid
 from common.mfa.challenges import challenge_issue, challenge_take
 from common.mfa.services import mfa_factor_removed
 from common.models import MfaChallenge, Passkey, Profile
-from common.net import client_ip
 from common.passkeys.webauthn import (
     CeremonyRefused,
     RelyingParty,
@@ -49,7 +48,7 @@ from common.passkeys.webauthn import (
 )
 from common.principal import UserId, UserModel
 from common.selectors import user_get
-from common.services import login_attempt_release, throttle_key, throttle_take
+from common.services import login_address_attempt_reserve, login_attempt_release
 
 REGISTER, LOGIN = MfaChallenge.Purpose.PASSKEY_REGISTER, MfaChallenge.Purpose.PASSKEY_LOGIN
 USER_HANDLE_BYTES = 32
@@ -240,25 +239,6 @@ def passkey_login_options(*, request: HttpRequest) -> dict[str, Any]:
     return {"challenge_token": token, "options": options_to_json_dict(options)}
 
 
-def _login_failure_reserve(*, request: HttpRequest) -> list[str]:
-    """Count a passkey login in the address's failed-login bucket, the password logins' own;
-    429 once it is over its limit.
-    """
-    try:
-        return throttle_take(
-            buckets=[
-                (
-                    throttle_key("login-failures:ip", client_ip(request)),
-                    dualauth_settings.LOGIN_FAILURES_PER_ADDRESS,
-                )
-            ],
-            window=dualauth_settings.LOGIN_FAILURE_WINDOW,
-        )
-    except Throttled:
-        audit_event("login_throttled", request=request, method="passkey")
-        raise
-
-
 def passkey_login_check(
     *, challenge_token: str, credential: Any, request: HttpRequest
 ) -> UserModel:
@@ -269,7 +249,7 @@ def passkey_login_check(
     counts as a failed login of the address (429 once over). 403 `email_not_verified`
     when the address must be verified first.
     """
-    counters = _login_failure_reserve(request=request)
+    counters = login_address_attempt_reserve(request=request)
     passkey = None
     try:
         pending = challenge_take(purpose=LOGIN, token=challenge_token)
