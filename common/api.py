@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.permissions import SAFE_METHODS, AllowAny
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,6 +35,17 @@ class Api(APIView):
             if parser is None:
                 raise UnsupportedMediaType(request.content_type)
         super().initial(request, *args, **kwargs)
+
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
+        """The view's one renderer (JSON) without negotiating: the API answers nothing else,
+        whatever `Accept` asks for (the contract: JSON out).
+        """
+        renderers = self.get_renderers()
+        if len(renderers) != 1:
+            return super().perform_content_negotiation(request, force)
+        return renderers[0], str(renderers[0].media_type)
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any

@@ -80,3 +80,29 @@ def test_a_page_outside_the_api_is_left_to_its_own_caching(api):
     assert response.status_code == 200
     assert not response.has_header("Cache-Control")
     assert response["Content-Type"].startswith("text/html")
+
+
+def _cache_control_view(request: HttpRequest) -> HttpResponse:
+    """A plain Django view under /api/ that asks to be cached."""
+    response = HttpResponse(b"{}", content_type="application/json")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+urlpatterns.insert(0, path("api/cacheable/", _cache_control_view))
+
+
+@pytest.mark.urls(__name__)
+def test_a_view_under_the_api_that_asks_to_be_cached_is_not(api):
+    response = api.get("/api/cacheable/")
+    assert response["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+    assert response["Expires"] == "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*", ""])
+def test_the_api_answers_json_whatever_accept_asks_for(api, user, password, accept):
+    credentials = {"username": user.username, "password": password}
+    response = api.post("/api/jwt/token/", credentials, format="json", HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert "access" in response.json()
