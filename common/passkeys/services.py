@@ -279,6 +279,7 @@ def passkey_login_check(
     if dualauth_settings.EMAIL_VERIFICATION == "mandatory" and not email_verified(user_id=user.pk):
         audit_event("login_unverified", request=request, user_id=user.pk)
         raise EmailNotVerified()
+    audit_event("passkey_login", request=request, user_id=user.pk, passkey_id=passkey.pk)
     return user
 
 

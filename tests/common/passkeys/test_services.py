@@ -360,13 +360,15 @@ def test_login_options_name_no_passkey_and_want_user_verification(db):
 
 
 def test_a_passkey_login_gives_its_user_and_records_the_use(
-    user, authenticator, make_passkey, clock
+    user, authenticator, make_passkey, clock, audit_events
 ):
     passkey = make_passkey(user)
     assert _login(authenticator).pk == user.pk
     used = Passkey.objects.get(pk=passkey.pk)
     assert used.sign_count == 1
     assert used.last_used_at == timezone.now()
+    [logged] = [e for e in audit_events() if e["event"] == "passkey_login"]
+    assert (logged["user_id"], logged["passkey_id"]) == (as_json(user.pk), passkey.pk)
     assert _login(authenticator).pk == user.pk
     assert Passkey.objects.get(pk=passkey.pk).sign_count == 2
 
