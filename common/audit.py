@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from common.metrics import audit_event_count
 from common.net import client_ip
 
 logger = logging.getLogger("dualauth.audit")
@@ -38,10 +39,11 @@ def audit_event(
     family_id: object | None = None,
     **fields: Any,
 ) -> None:
-    """Write the audit event `event` with who, which login, and from where."""
+    """Write the audit event `event` with who, which login, and from where; count it."""
     record: dict[str, Any] = {"event": event, "user_id": user_id, "family_id": family_id}
     if request is not None:
         record["ip"] = client_ip(request)
         record["user_agent"] = request.META.get("HTTP_USER_AGENT", "")[:256]
     record.update(fields)
     logger.info(event, extra=record)
+    audit_event_count(event, fields)

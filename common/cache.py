@@ -15,6 +15,8 @@ from typing import Any
 
 from django.core.cache import caches
 
+from common.metrics import cache_failure_count, cache_recovery_count
+
 logger = logging.getLogger("dualauth")
 
 ALIAS = "dualauth"
@@ -35,6 +37,7 @@ def cache_recovery_hook_add(hook: RecoveryHook) -> None:
 
 def _failed(operation: str, error: Exception) -> None:
     logger.warning("cache %s failed: %s", operation, error)
+    cache_failure_count(operation)
     _state["failed"] = True
 
 
@@ -54,6 +57,7 @@ def _recovered() -> bool:
             _failed("recovery", e)
             return False
         logger.warning("cache recovered: revocations since %.0f written again", since)
+        cache_recovery_count()
         return True
 
 

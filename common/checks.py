@@ -1,6 +1,8 @@
 """System checks: every setting dualauth relies on is there, and usable as it relies on it."""
 
 import importlib
+import importlib.util
+import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +42,8 @@ from session_auth.sessions import SessionStore
 # RFC 7518 3.2: an HMAC key at least as long as the hash output.
 MIN_HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 MIN_RSA_KEY_BITS = 2048
+# A bearer token for /metrics as strong as a 192-bit random one in URL-safe base64.
+MIN_METRICS_TOKEN_LENGTH = 32
 # Caches that each process keeps to itself, or that keep nothing: behind several workers,
 # a revocation or a failed login counted in one is unseen in the others.
 PROCESS_LOCAL_CACHES = (LocMemCache, DummyCache)
@@ -689,6 +693,61 @@ def webauthn_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                     f"WEBAUTHN_ORIGINS has {origin!r}, outside WEBAUTHN_RP_ID {rp_id!r}: "
                     "browsers refuse passkeys of a relying party whose domain is not the page's.",
                     id="dualauth.E038",
+                )
+            )
+    return errors
+
+
+@register(Tags.security)
+def metrics_access_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a guessable METRICS_TOKEN, and METRICS_ALLOWED_NETWORKS that are not networks."""
+    errors: list[CheckMessage] = []
+    token = dualauth_settings.METRICS_TOKEN
+    if token and len(token) < MIN_METRICS_TOKEN_LENGTH:
+        errors.append(
+            Error(
+                f"METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN_LENGTH} characters.",
+                hint="python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+                id="dualauth.E041",
+            )
+        )
+    for network in dualauth_settings.METRICS_ALLOWED_NETWORKS:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            errors.append(
+                Error(
+                    f"METRICS_ALLOWED_NETWORKS has {network!r}, which is not an address or a "
+                    "network (CIDR).",
+                    id="dualauth.E042",
+                )
+            )
+    return errors
+
+
+@register(Tags.compatibility)
+def database_pool_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a connection pool (DATABASE_POOL) that Django cannot open."""
+    errors: list[CheckMessage] = []
+    for alias, database in settings.DATABASES.items():
+        if not database.get("OPTIONS", {}).get("pool"):
+            continue
+        if database["ENGINE"] != "django.db.backends.postgresql":
+            errors.append(
+                Error(
+                    f"DATABASES[{alias!r}] asks for a connection pool (DATABASE_POOL), which "
+                    f"only PostgreSQL has; its engine is {database['ENGINE']}.",
+                    hint="Set DATABASE_URL to a PostgreSQL database, or DATABASE_POOL=false.",
+                    id="dualauth.E039",
+                )
+            )
+        elif importlib.util.find_spec("psycopg_pool") is None:
+            errors.append(
+                Error(
+                    f"DATABASES[{alias!r}] asks for a connection pool (DATABASE_POOL), but "
+                    "psycopg_pool is not installed.",
+                    hint="Install psycopg[pool].",
+                    id="dualauth.E040",
                 )
             )
     return errors

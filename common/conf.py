@@ -82,6 +82,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBAUTHN_ORIGINS": [],
     # How long a WebAuthn challenge may be answered.
     "WEBAUTHN_CHALLENGE_LIFETIME": timedelta(minutes=2),
+    # Who may read `/metrics`: clients in these networks (CIDR), or bearing this token
+    # (`Authorization: Bearer <token>`, 32 characters at least; empty: no token opens it).
+    "METRICS_ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
+    "METRICS_TOKEN": "",
 }
 
 MAX_REFRESH_GRACE_PERIOD = timedelta(seconds=60)

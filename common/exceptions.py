@@ -48,6 +48,13 @@ class CsrfFailed(exceptions.PermissionDenied):
     default_code = "csrf_failed"
 
 
+class MetricsForbidden(exceptions.PermissionDenied):
+    """A `/metrics` request from outside METRICS_ALLOWED_NETWORKS without METRICS_TOKEN."""
+
+    default_detail = "Metrics are served to allowed networks or with the metrics token only."
+    default_code = "metrics_forbidden"
+
+
 class KeyNotValid(exceptions.APIException):
     """An account key that is unknown, tampered with, used or expired."""
 

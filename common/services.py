@@ -35,6 +35,7 @@ from common.cache import (
 from common.conf import dualauth_settings
 from common.exceptions import EmailNotVerified, InvalidCredentials
 from common.memo import BoundedMemo
+from common.metrics import throttled_count
 from common.models import LoginFamily, Profile, password_epoch
 from common.net import client_ip
 from common.principal import (
@@ -322,25 +323,25 @@ def _throttle_buckets(
 
 
 def login_attempt_reserve(
-    *, username: str, request: HttpRequest, device_token: str = ""
+    *, username: str, request: HttpRequest, device_token: str = "", mode: str | None = None
 ) -> list[str]:
     """Count an attempt before its password is checked; 429 once a bucket is over its limit.
 
     Counting first, atomically, means that however many attempts run at once, at
     most the limit of them ever reach a password check. Returns the counters taken,
-    for `login_attempt_release` once the password proves right.
+    for `login_attempt_release` once the password proves right. `mode` is the login's, if any.
     """
     buckets = _throttle_buckets(username=username, request=request, device_token=device_token)
     try:
         return throttle_take(buckets=buckets, window=dualauth_settings.LOGIN_FAILURE_WINDOW)
     except Throttled:
-        audit_event("login_throttled", request=request, username=username)
+        audit_event("login_throttled", request=request, username=username, mode=mode)
         raise
 
 
-def login_address_attempt_reserve(*, request: HttpRequest) -> list[str]:
-    """Count a login attempt that names no user (a passkey's) in its client address's bucket,
-    the password logins' own; 429 once it is over its limit.
+def login_address_attempt_reserve(*, request: HttpRequest, mode: str | None = None) -> list[str]:
+    """Count a login attempt in `mode` that names no user (a passkey's) in its client address's
+    bucket, the password logins' own; 429 once it is over its limit.
     """
     bucket = (
         _login_throttle_key("ip", client_ip(request)),
@@ -349,7 +350,7 @@ def login_address_attempt_reserve(*, request: HttpRequest) -> list[str]:
     try:
         return throttle_take(buckets=[bucket], window=dualauth_settings.LOGIN_FAILURE_WINDOW)
     except Throttled:
-        audit_event("login_throttled", request=request, method="passkey")
+        audit_event("login_throttled", request=request, method="passkey", mode=mode)
         raise
 
 
@@ -363,14 +364,16 @@ def throttle_take(*, buckets: list[tuple[str, int]], window: timedelta) -> list[
     now = time.time()
     # With the cache down nothing is read and every count is 0: the throttle fails open.
     starts = cache_get_many([f"{key}:t" for key, _ in buckets]) or {}
-    counters, waits = [], []
+    counters, waits, over = [], [], []
     for key, limit in buckets:
         start = _window_start(key, starts.get(f"{key}:t"), now=now, window=seconds)
         if cache_count(f"{key}:n", 1, timeout=seconds) > limit:
             waits.append(start + seconds - now)
+            over.append(key)
         counters.append(f"{key}:n")
     if waits:
         throttle_release(counters, window=window)
+        throttled_count(over[0])
         raise Throttled(wait=max(1, math.ceil(max(waits))))
     return counters
 
@@ -408,9 +411,10 @@ def login_device_token(*, request: HttpRequest, device_token: str = "") -> str:
 
 
 def login_credentials_check(
-    *, username: str, password: str, request: HttpRequest, device_token: str = ""
+    *, username: str, password: str, request: HttpRequest, mode: str, device_token: str = ""
 ) -> UserModel:
-    """The user these credentials name, or 401 `invalid_credentials`, or 429 while throttled.
+    """The user these credentials name for a login in `mode`, or 401 `invalid_credentials`, or
+    429 while throttled.
 
     Unknown user, wrong password, inactive user and unusable password all take
     one password hash and give the same answer (Django's ModelBackend).
@@ -419,10 +423,11 @@ def login_credentials_check(
         username=username,
         request=request,
         device_token=login_device_token(request=request, device_token=device_token),
+        mode=mode,
     )
     user = authenticate(request, username=username, password=password)
     if user is None:
-        audit_event("login_failed", request=request, username=username)
+        audit_event("login_failed", request=request, username=username, mode=mode)
         raise InvalidCredentials()
     login_attempt_release(counters)
     # Only the right password learns that the address awaits its verification.

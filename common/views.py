@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -14,7 +15,8 @@ from rest_framework.response import Response
 
 from common.api import Api, PublicApi
 from common.conf import dualauth_settings
-from common.exceptions import ServerError, error_response
+from common.exceptions import MetricsForbidden, ServerError, error_response
+from common.metrics import metrics_access_allowed, metrics_render
 from common.routes import SESSION
 from common.selectors import families_live
 from common.serializers import (
@@ -162,6 +164,20 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if not request.path.startswith(dualauth_settings.API_PREFIX):
         return defaults.server_error(request)
     return error_response(ServerError())
+
+
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus' scrape: every metric, in its text format, to allowed clients only.
+
+    A plain view: DRF would render an error in the text format its one renderer names.
+    """
+    if not metrics_access_allowed(request=request):
+        return error_response(MetricsForbidden())
+    body, content_type = metrics_render(accept=request.META.get("HTTP_ACCEPT", ""))
+    response = HttpResponse(body, content_type=content_type)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def index(request: HttpRequest) -> HttpResponse:

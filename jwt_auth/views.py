@@ -81,7 +81,9 @@ class TokenObtainApi(PublicApi):
         serializer = TokenObtainInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = login_credentials_check(request=request._request, **data)
+        user = login_credentials_check(
+            request=request._request, mode=LoginFamily.Mode.JWT_HEADER, **data
+        )
         return login_answer(
             request,
             user,
@@ -101,7 +103,11 @@ class TokenPasskeyLoginApi(PublicApi):
         """Start a token family for the passkey's owner: the passkey is both factors."""
         serializer = PasskeyLoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = passkey_login_check(request=request._request, **serializer.validated_data)
+        user = passkey_login_check(
+            request=request._request,
+            mode=LoginFamily.Mode.JWT_HEADER,
+            **serializer.validated_data,
+        )
         return token_login_answer(request, user, {})
 
 
@@ -160,7 +166,9 @@ class CookieLoginApi(PublicApi):
         serializer = CookieLoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = login_credentials_check(request=request._request, **data)
+        user = login_credentials_check(
+            request=request._request, mode=LoginFamily.Mode.JWT_COOKIE, **data
+        )
         return login_answer(
             request,
             user,
@@ -183,7 +191,11 @@ class CookiePasskeyLoginApi(PublicApi):
         csrf_enforce(request)
         serializer = PasskeyLoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = passkey_login_check(request=request._request, **serializer.validated_data)
+        user = passkey_login_check(
+            request=request._request,
+            mode=LoginFamily.Mode.JWT_COOKIE,
+            **serializer.validated_data,
+        )
         return cookie_login_answer(request, user, {})
 
 

@@ -118,11 +118,20 @@ TEMPLATES = [
     },
 ]
 
+# Django's psycopg pool: a worker's threads share a few connections instead of each
+# keeping its own open (PostgreSQL only: common/checks.py refuses it elsewhere).
+DATABASE_POOL = env_bool("DATABASE_POOL")
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=600,
+        # Django refuses persistent connections with a pool: the pool keeps them instead.
+        conn_max_age=0 if DATABASE_POOL else 600,
+        # With a pool, the pool checks a connection each time it lends it.
         conn_health_checks=True,
+        # A server-side cursor lives in the connection's session, which a pool (this one, or
+        # PgBouncer in transaction mode) hands to another request or transaction.
+        disable_server_side_cursors=DATABASE_POOL
+        or not env_bool("DATABASE_SERVER_SIDE_CURSORS", True),
     )
 }
 DATABASE_TIMEOUT = int(env_str("DATABASE_TIMEOUT", "3"))
@@ -132,6 +141,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         connect_timeout=DATABASE_TIMEOUT, tcp_user_timeout=DATABASE_TIMEOUT * 1000
     )
+if DATABASE_POOL:
+    # A request thread holds one connection at most, so gunicorn's threads per worker are
+    # enough; a request that finds them all lent fails (503) after DATABASE_TIMEOUT.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(env_str("DATABASE_POOL_MIN_SIZE", "2")),
+        "max_size": int(env_str("DATABASE_POOL_MAX_SIZE", env_str("GUNICORN_THREADS", "4"))),
+        "timeout": DATABASE_TIMEOUT,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a test can serve its database from a real server process.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
@@ -240,6 +257,8 @@ DUALAUTH = {
         "WEBAUTHN_RP_ID": env_str("WEBAUTHN_RP_ID"),
         "WEBAUTHN_RP_NAME": env_str("WEBAUTHN_RP_NAME"),
         "WEBAUTHN_ORIGINS": env_list("WEBAUTHN_ORIGINS"),
+        "METRICS_ALLOWED_NETWORKS": env_list("METRICS_ALLOWED_NETWORKS"),
+        "METRICS_TOKEN": env_file_or_value("METRICS_TOKEN").strip(),
     }.items()
     if value not in (None, "", [])
 }

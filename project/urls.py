@@ -1,11 +1,13 @@
-"""The site's URLs: the SPA, the admin where served, the JWKS, and dualauth under its prefix."""
+"""The site's URLs: the SPA, the admin where served, the JWKS, the metrics, and dualauth under
+its prefix.
+"""
 
 from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 from common.conf import dualauth_settings
-from common.views import index
+from common.views import index, metrics
 from jwt_auth.views import JwksApi
 
 handler400 = "common.views.bad_request"
@@ -15,5 +17,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", index, name="index"),
     *([path("admin/", admin.site.urls)] if settings.ADMIN_ENABLED else []),
     path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
+    path("metrics", metrics, name="metrics"),
     path(dualauth_settings.API_PREFIX.lstrip("/"), include("common.urls")),
 ]

@@ -10,6 +10,7 @@ from rest_framework.exceptions import Throttled
 from common.exceptions import EmailNotVerified, InvalidCredentials, MfaCodeNotValid
 from common.mfa.selectors import mfa_methods
 from common.mfa.services import mfa_code_confirm
+from common.models import LoginFamily
 from common.services import login_credentials_check
 
 
@@ -38,7 +39,10 @@ class FamilyAdminLoginForm(AdminAuthenticationForm):
         assert self.request is not None, "the admin's login view passes its request"
         try:
             self.user_cache = login_credentials_check(
-                username=username, password=password, request=self.request
+                username=username,
+                password=password,
+                request=self.request,
+                mode=LoginFamily.Mode.SESSION,
             )
             if mfa_methods(user_id=self.user_cache.pk):
                 mfa_code_confirm(

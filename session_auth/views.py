@@ -73,6 +73,7 @@ class SessionLoginApi(PublicApi):
             password=data["password"],
             device_token=data["device_token"],
             request=request._request,
+            mode=LoginFamily.Mode.SESSION,
         )
         return login_answer(
             request,
@@ -99,6 +100,7 @@ class SessionPasskeyLoginApi(PublicApi):
             challenge_token=data["challenge_token"],
             credential=data["credential"],
             request=request._request,
+            mode=LoginFamily.Mode.SESSION,
         )
         return session_login_answer(request, user, {"remember": data["remember"]})
 

@@ -109,6 +109,7 @@ def mfa_login_complete(
         username=user.get_username(),
         request=request,
         device_token=options.get("device_token", ""),
+        mode=challenge.mode,
     )
     if not MfaChallenge.objects.filter(
         pk=challenge.pk, attempts__lt=dualauth_settings.MFA_MAX_ATTEMPTS

@@ -240,16 +240,16 @@ def passkey_login_options(*, request: HttpRequest) -> dict[str, Any]:
 
 
 def passkey_login_check(
-    *, challenge_token: str, credential: Any, request: HttpRequest
+    *, challenge_token: str, credential: Any, request: HttpRequest, mode: str | None = None
 ) -> UserModel:
-    """The user a passwordless passkey login proves, who may log in now.
+    """The user a passwordless passkey login (in `mode`) proves, who may log in now.
 
     400 `passkey_not_valid` for an unknown, used or expired challenge, an unknown
     passkey, a user handle not its owner's, or an answer that does not verify; each
     counts as a failed login of the address (429 once over). 403 `email_not_verified`
     when the address must be verified first.
     """
-    counters = login_address_attempt_reserve(request=request)
+    counters = login_address_attempt_reserve(request=request, mode=mode)
     passkey = None
     try:
         pending = challenge_take(purpose=LOGIN, token=challenge_token)
@@ -272,7 +272,9 @@ def passkey_login_check(
         )
     except CeremonyRefused as e:
         user_id = passkey.user_id if passkey is not None else None
-        audit_event("passkey_login_failed", request=request, user_id=user_id, reason=str(e))
+        audit_event(
+            "passkey_login_failed", request=request, user_id=user_id, reason=str(e), mode=mode
+        )
         raise PasskeyNotValid() from e
     login_attempt_release(counters)
     user = passkey.user

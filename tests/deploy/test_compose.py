@@ -1,17 +1,21 @@
 """docker-compose.yml is valid Compose and runs the intended topology."""
 
 import ipaddress
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import yaml
+from prometheus_client import REGISTRY
 
 from tests.conftest import require_service
 from tests.deploy.conftest import REQUIRED_ENV, ROOT, compose_config, has_docker_compose
 
-APP_INSTANCES = ("app1", "app2")
+APP = "app"
+# The first nginx whose upstream servers can `resolve` (again, as instances come and go).
+NGINX_RESOLVE_SINCE = (1, 27, 3)
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -32,14 +36,13 @@ def test_compose_parses_the_file_and_interpolates_the_secrets(tmp_path: Path) ->
     result = compose_config(tmp_path, REQUIRED_ENV)
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
-    for name in APP_INSTANCES:
-        env = resolved["services"][name]["environment"]
-        assert env["SECRET_KEY"] == REQUIRED_ENV["SECRET_KEY"]
-        assert env["JWT_SIGNING_KEY"] == REQUIRED_ENV["JWT_SIGNING_KEY"]
-        assert env["MFA_ENCRYPTION_KEY"] == REQUIRED_ENV["MFA_ENCRYPTION_KEY"]
-        assert env["DEBUG"] == "false"
-        # Account mail goes to Mailpit unless a relay is named.
-        assert (env["EMAIL_HOST"], env["EMAIL_PORT"]) == ("mailpit", "1025")
+    env = resolved["services"][APP]["environment"]
+    assert env["SECRET_KEY"] == REQUIRED_ENV["SECRET_KEY"]
+    assert env["JWT_SIGNING_KEY"] == REQUIRED_ENV["JWT_SIGNING_KEY"]
+    assert env["MFA_ENCRYPTION_KEY"] == REQUIRED_ENV["MFA_ENCRYPTION_KEY"]
+    assert env["DEBUG"] == "false"
+    # Account mail goes to Mailpit unless a relay is named.
+    assert (env["EMAIL_HOST"], env["EMAIL_PORT"]) == ("mailpit", "1025")
 
 
 def test_compose_refuses_to_run_without_each_required_secret(tmp_path: Path) -> None:
@@ -51,37 +54,64 @@ def test_compose_refuses_to_run_without_each_required_secret(tmp_path: Path) -> 
 
 
 def test_every_secret_is_required_not_defaulted(compose: dict[str, Any]) -> None:
-    env = environment(compose["services"]["app1"])
+    env = environment(compose["services"][APP])
     assert env["SECRET_KEY"] == "${SECRET_KEY:?set SECRET_KEY}"
     assert env["JWT_SIGNING_KEY"] == "${JWT_SIGNING_KEY:?set JWT_SIGNING_KEY}"
     assert "${POSTGRES_PASSWORD:?" in env["DATABASE_URL"]
     assert env["ALLOWED_HOSTS"] == "${ALLOWED_HOSTS:?set ALLOWED_HOSTS}"
 
 
-def test_two_app_instances_run_gunicorn_after_the_migration(compose: dict[str, Any]) -> None:
+def test_app_instances_run_gunicorn_after_the_migration(compose: dict[str, Any]) -> None:
     services = compose["services"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["gunicorn", "--config", "deploy/gunicorn.conf.py"]' in dockerfile
-    for name in APP_INSTANCES:
-        service = services[name]
-        assert "entrypoint" not in service
-        assert "command" not in service
-        assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
-        assert service["depends_on"]["redis"] == {"condition": "service_healthy"}
-        env = environment(service)
-        assert env["DATABASE_URL"].startswith("postgres://dualauth:")
-        assert env["DATABASE_URL"].endswith("@postgres:5432/dualauth")
-        assert env["REDIS_URL"] == "redis://redis:6379/0"
+    service = services[APP]
+    assert "entrypoint" not in service
+    assert "command" not in service
+    assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert service["depends_on"]["redis"] == {"condition": "service_healthy"}
+    env = environment(service)
+    assert env["DATABASE_URL"].startswith("postgres://dualauth:")
+    assert env["DATABASE_URL"].endswith("@postgres:5432/dualauth")
+    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    # One service, scaled: never a second copy of it under another name.
     app_services = [name for name, s in services.items() if "build" in s and "entrypoint" not in s]
-    assert sorted(app_services) == list(APP_INSTANCES)
+    assert app_services == [APP]
+    assert service["deploy"]["replicas"] >= 2
+
+
+def test_the_app_service_scales_with_nothing_fixed_per_instance(compose: dict[str, Any]) -> None:
+    service = compose["services"][APP]
+    # Each of these would make a second instance collide with the first.
+    assert {"container_name", "hostname", "ports", "mac_address"}.isdisjoint(service)
+    for network in (service.get("networks") or {}).values():
+        assert "ipv4_address" not in (network or {})
+
+
+def test_nginx_balances_every_instance_docker_dns_names_app(compose: dict[str, Any]) -> None:
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    # Docker's embedded DNS, asked again every few seconds rather than once at start.
+    assert re.search(r"^resolver 127\.0\.0\.11 valid=\d+s\b", conf, re.MULTILINE)
+    upstream = re.search(r"upstream dualauth \{(.*?)\}", conf, re.DOTALL)
+    assert upstream
+    servers = re.findall(r"^\s*server (.+);$", upstream[1], re.MULTILINE)
+    assert servers == ["app:8000 resolve max_fails=3 fail_timeout=10s"]
+    # `resolve` keeps the addresses in shared memory.
+    assert re.search(r"^\s*zone dualauth \d+k;$", upstream[1], re.MULTILINE)
+    image = re.fullmatch(
+        r"nginx:(\d+)\.(\d+)(?:\.(\d+))?-alpine", compose["services"]["nginx"]["image"]
+    )
+    assert image
+    # A tag without a patch number is that branch's newest release.
+    version = (int(image[1]), int(image[2]), int(image[3] or 999))
+    assert version >= NGINX_RESOLVE_SINCE
 
 
 def test_app_instances_are_health_checked_on_the_health_endpoint(compose: dict[str, Any]) -> None:
     probe = (ROOT / "deploy" / "healthcheck.py").read_text()
     assert "http://127.0.0.1:8000/api/health/" in probe
-    for name in APP_INSTANCES:
-        healthcheck = compose["services"][name]["healthcheck"]
-        assert healthcheck["test"] == ["CMD", "python", "deploy/healthcheck.py"]
+    healthcheck = compose["services"][APP]["healthcheck"]
+    assert healthcheck["test"] == ["CMD", "python", "deploy/healthcheck.py"]
 
 
 def test_migrate_is_a_one_shot_service_after_postgres_is_healthy(compose: dict[str, Any]) -> None:
@@ -111,16 +141,14 @@ def test_state_lives_in_named_volumes(compose: dict[str, Any]) -> None:
             assert source in volumes or source.startswith("./deploy/"), mount
 
 
-def test_nginx_publishes_8000_in_front_of_both_instances(compose: dict[str, Any]) -> None:
+def test_nginx_publishes_8000_in_front_of_the_instances(compose: dict[str, Any]) -> None:
     nginx = compose["services"]["nginx"]
     assert nginx["ports"] == ["${PORT:-8000}:8000"]
     assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in nginx["volumes"]
-    for name in APP_INSTANCES:
-        assert nginx["depends_on"][name] == {"condition": "service_healthy"}
-        assert "ports" not in compose["services"][name]
+    assert nginx["depends_on"][APP] == {"condition": "service_healthy"}
+    assert "ports" not in compose["services"][APP]
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    assert re.search(r"server app1:8000\b", conf)
-    assert re.search(r"server app2:8000\b", conf)
+    assert "proxy_pass http://dualauth;" in conf
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
     assert "proxy_set_header X-Forwarded-Proto $forwarded_proto;" in conf
     assert "listen 8000;" in conf
@@ -132,24 +160,26 @@ def test_account_mail_goes_to_mailpit_unless_a_relay_is_named(compose: dict[str,
     assert mailpit["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
     # The UI shows live keys: on this machine's loopback only.
     assert mailpit["ports"] == ["127.0.0.1:${MAILPIT_PORT:-8025}:8025"]
-    for name in APP_INSTANCES:
-        env = environment(compose["services"][name])
-        assert env["EMAIL_HOST"] == "${EMAIL_HOST:-mailpit}"
-        assert env["EMAIL_PORT"] == "${EMAIL_PORT:-1025}"
-        assert {"EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS"} <= set(env)
-        assert {"DEFAULT_FROM_EMAIL", "FRONTEND_URL", "EMAIL_VERIFICATION"} <= set(env)
+    env = environment(compose["services"][APP])
+    assert env["EMAIL_HOST"] == "${EMAIL_HOST:-mailpit}"
+    assert env["EMAIL_PORT"] == "${EMAIL_PORT:-1025}"
+    assert {"EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS"} <= set(env)
+    assert {"DEFAULT_FROM_EMAIL", "FRONTEND_URL", "EMAIL_VERIFICATION"} <= set(env)
 
 
 def test_the_app_trusts_forwarded_headers_from_nginx_only(compose: dict[str, Any]) -> None:
     nginx_address = ipaddress.ip_address(
         compose["services"]["nginx"]["networks"]["default"]["ipv4_address"]
     )
-    subnet = ipaddress.ip_network(compose["networks"]["default"]["ipam"]["config"][0]["subnet"])
-    assert nginx_address in subnet
-    for name in APP_INSTANCES:
-        trusted = ipaddress.ip_network(environment(compose["services"][name])["TRUSTED_PROXIES"])
-        assert nginx_address in trusted
-        assert trusted.num_addresses == 1
+    ipam = compose["networks"]["default"]["ipam"]["config"][0]
+    assert nginx_address in ipaddress.ip_network(ipam["subnet"])
+    # Outside the addresses Docker hands out: no instance, however many, can take nginx's.
+    dynamic = ipaddress.IPv4Network(ipam["ip_range"])
+    assert dynamic.subnet_of(ipaddress.IPv4Network(ipam["subnet"]))
+    assert nginx_address not in dynamic
+    trusted = ipaddress.ip_network(environment(compose["services"][APP])["TRUSTED_PROXIES"])
+    assert nginx_address in trusted
+    assert trusted.num_addresses == 1
 
 
 def test_the_image_runs_as_a_non_root_user_from_hash_locked_dependencies() -> None:
@@ -165,3 +195,58 @@ def test_the_image_runs_as_a_non_root_user_from_hash_locked_dependencies() -> No
 def test_secrets_and_local_state_stay_out_of_the_image() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", ".git", ".venv", "db.sqlite3"} <= set(ignored)
+
+
+def test_the_scale_profile_adds_prometheus_and_grafana_on_loopback_only(
+    tmp_path: Path, compose: dict[str, Any]
+) -> None:
+    require_service(has_docker_compose(), "docker-compose is not installed")
+    result = compose_config(tmp_path, {**REQUIRED_ENV, "COMPOSE_PROFILES": "scale"})
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    for name, port in (("prometheus", 9090), ("grafana", 3000)):
+        # Only `--profile scale` (or COMPOSE_PROFILES=scale) starts them.
+        assert services[name]["profiles"] == ["scale"]
+        [published] = services[name]["ports"]
+        # Compose v1 keeps the short syntax; v2 expands it.
+        if isinstance(published, str):
+            host_ip, _, mapping = published.partition(":")
+            target = mapping.rsplit(":", 1)[1].split("/")[0]
+            assert (host_ip, target) == ("127.0.0.1", str(port))
+        else:
+            assert (published["host_ip"], published["target"]) == ("127.0.0.1", port)
+    grafana = compose["services"]["grafana"]["volumes"]
+    assert "./deploy/grafana/dualauth.json:/var/lib/grafana/dashboards/dualauth.json:ro" in grafana
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
+
+
+def test_prometheus_scrapes_every_app_instance_from_the_one_address_allowed(
+    compose: dict[str, Any],
+) -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["dns_sd_configs"] == [
+        {"names": [APP], "type": "A", "port": 8000, "refresh_interval": "15s"}
+    ]
+    prometheus = ipaddress.ip_address(
+        compose["services"]["prometheus"]["networks"]["default"]["ipv4_address"]
+    )
+    ipam = compose["networks"]["default"]["ipam"]["config"][0]
+    assert prometheus not in ipaddress.ip_network(ipam["ip_range"])
+    allowed = environment(compose["services"][APP])["METRICS_ALLOWED_NETWORKS"].split(",")
+    outside_loopback = [
+        ipaddress.ip_network(n) for n in allowed if not ipaddress.ip_network(n).is_loopback
+    ]
+    assert outside_loopback == [ipaddress.ip_network(f"{prometheus}/32")]
+
+
+def test_the_dashboard_charts_every_metric_dualauth_exports() -> None:
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dualauth.json").read_text())
+    queries = " ".join(
+        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]
+    )
+    for metric in REGISTRY.collect():
+        if metric.name.startswith("dualauth_") and metric.name != "dualauth_audit_events":
+            assert metric.name in queries
+    assert "histogram_quantile(0.99" in queries

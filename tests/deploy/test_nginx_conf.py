@@ -19,6 +19,8 @@ from tests.live import LiveServer
 
 pytestmark = pytest.mark.server
 ADDRESS_LIMIT = 3
+# The upstream server Docker's DNS resolves to every instance of the `app` service.
+APP_SERVER = re.compile(r"^( *)server app:8000 resolve([^;]*);$", re.MULTILINE)
 
 
 @dataclass
@@ -31,10 +33,19 @@ class Proxy:
 
 
 def nginx_config(tmp: Path, port: int, instances: tuple[LiveServer, LiveServer]) -> Path:
-    """deploy/nginx.conf with local upstreams and port, wrapped in a minimal main config."""
+    """deploy/nginx.conf with local upstreams and port, wrapped in a minimal main config.
+
+    Where Docker's DNS would answer `app` with each instance's address, each live server
+    is named instead, with the same parameters (this nginx may predate `resolve`).
+    """
     site = (ROOT / "deploy" / "nginx.conf").read_text()
-    for name, server in zip(("app1", "app2"), instances, strict=True):
-        site = site.replace(f"server {name}:8000", f"server 127.0.0.1:{server.port}")
+    site, found = APP_SERVER.subn(
+        lambda match: "\n".join(
+            f"{match[1]}server 127.0.0.1:{server.port}{match[2]};" for server in instances
+        ),
+        site,
+    )
+    assert found == 1
     site = re.sub(r"listen 8000;", f"listen 127.0.0.1:{port};", site)
     site = site.replace("alias /srv/static/;", f"alias {tmp}/static/;")
     (tmp / "static").mkdir()
