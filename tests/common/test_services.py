@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from bench.processes import free_port
 from common.cache import cache_get, cache_probe
 from common.conf import dualauth_settings
 from common.models import LoginFamily
@@ -248,20 +247,11 @@ def test_a_revocation_is_written_to_the_cache_at_once(user, password):
     assert not queries.captured_queries
 
 
-def _dead_cache() -> dict:
-    """A Redis cache on a port where nothing listens: every call fails at once."""
-    return {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
-    }
-
-
 @pytest.fixture
-def cache_down(settings):
+def cache_down(settings, dead_cache):
     """The revocation cache points at a Redis port where nothing listens."""
     working = settings.CACHES
-    settings.CACHES = {**working, "dualauth": _dead_cache()}
+    settings.CACHES = {**working, "dualauth": dead_cache}
     yield
     settings.CACHES = working
     cache_probe()
@@ -285,13 +275,15 @@ def test_with_the_cache_down_a_live_token_still_works_and_a_revoked_one_stays_re
     assert live.request("get", live.profile_path).status_code == 200
 
 
-def test_a_revocation_that_missed_the_cache_is_written_once_it_is_back(user, password, settings):
+def test_a_revocation_that_missed_the_cache_is_written_once_it_is_back(
+    user, password, settings, dead_cache
+):
     client = ModeClient("jwt-header")
     client.login(ALICE, password)
     client.request("get", client.profile_path)
     family = LoginFamily.objects.get()
     working = settings.CACHES
-    settings.CACHES = {**working, "dualauth": _dead_cache()}
+    settings.CACHES = {**working, "dualauth": dead_cache}
     families_revoke(user_id=user.pk, reason="during outage")
     settings.CACHES = working
     assert caches["dualauth"].get(family_cache_key(family.pk)) != REVOKED
