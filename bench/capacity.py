@@ -1,0 +1,283 @@
+"""`python -m bench.capacity`: what a login keeps in PostgreSQL and Redis; what each step costs.
+
+    DATABASE_URL=postgres://... REDIS_URL=redis://... python -m bench.capacity [--logins 10000]
+
+In its own database (`NAME_capacity`, recreated, dropped at the end) and its own cache
+key prefix (deleted at the end), through dualauth's own services: `--logins` users, then
+for each mode that many logins (`session_login`, `token_obtain`), each then
+authenticated once (`login_authenticate`, as a request does), so that its family and
+user entries are cached. Per mode: the bytes per login of `common_loginfamily` and
+`django_session` (`pg_total_relation_size` and `pg_indexes_size` deltas, and the mean
+`pg_column_size` of a row), of Redis (`INFO memory` `used_memory` delta, and the mean
+`MEMORY USAGE` of every key written, by kind). Then, for one login, refresh, touch and
+logout: the SQL statements (reads, writes) and Redis round trips each makes, and the
+CPU (process time, in this process: the service alone, no HTTP) of logins and
+refreshes. Writes `capacity.json` into `--out` and prints it. PostgreSQL and Redis only:
+both are what the figures are about.
+"""
+
+import argparse
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.env import RESULTS, bench_env_setup
+
+LOGINS = 10_000
+# Operations timed for their CPU: enough for a stable mean, few enough to stay quick.
+TIMED = 1_000
+# Each table, and which of its rows a mode's mean row size is taken over.
+TABLES = {"common_loginfamily": "mode = %s", "django_session": "%s <> ''"}
+# What names each kind of cache entry a login writes (common/selectors.py; cached_db's).
+KEY_KINDS = {"session": "django.contrib.sessions", "family": ":family:", "user": ":user:"}
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__)
+    parser.add_argument("--logins", type=int, default=LOGINS, help="logins (and users) per mode")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
+    return parser.parse_args(argv)
+
+
+def table_bytes(mode: str) -> dict[str, dict[str, int]]:
+    """Each table's rows and bytes (in all: heap, TOAST, indexes; in its indexes).
+
+    `row` is the mean `pg_column_size` of a row: of a family of `mode`, of any session.
+    """
+    from django.db import connection
+
+    sizes = {}
+    with connection.cursor() as cursor:
+        for table, rows_of_mode in TABLES.items():
+            cursor.execute(
+                f"SELECT count(*), pg_total_relation_size(%s), pg_indexes_size(%s),"  # noqa: S608
+                f" (SELECT coalesce(avg(pg_column_size(t.*)), 0) FROM {table} t"
+                f" WHERE {rows_of_mode}) FROM {table}",
+                [table, table, mode],
+            )
+            rows, total, indexes, row = cursor.fetchone()
+            sizes[table] = {"rows": rows, "total": total, "indexes": indexes, "row": round(row)}
+    return sizes
+
+
+def redis_client() -> Any:
+    """A client of the cache's Redis, through django-redis."""
+    from django.core.cache import cache
+
+    return cache.client.get_client(write=True)  # type: ignore[attr-defined]
+
+
+def used_memory() -> int:
+    """Redis's `used_memory`: every database of the server, ours a part of it."""
+    return int(redis_client().info("memory")["used_memory"])
+
+
+def key_bytes(prefix: str) -> dict[str, dict[str, int]]:
+    """Per kind of entry (`KEY_KINDS`), the keys under `prefix` and their `MEMORY USAGE` in all."""
+    client = redis_client()
+    keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.memory_usage(key, samples=0)
+    usages = pipe.execute()
+    kinds = {kind: {"keys": 0, "bytes": 0} for kind in KEY_KINDS}
+    for key, used in zip(keys, usages, strict=True):
+        for kind, marker in KEY_KINDS.items():
+            if marker in key.decode():
+                kinds[kind]["keys"] += 1
+                kinds[kind]["bytes"] += int(used or 0)
+    return kinds
+
+
+@contextmanager
+def round_trips() -> Iterator[dict[str, int]]:
+    """Count SQL statements (reads, writes) and Redis round trips (a pipeline is one) within."""
+    import redis
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {"sql_reads": 0, "sql_writes": 0, "redis": 0}
+    command, execute = redis.Redis.execute_command, redis.client.Pipeline.execute
+
+    def counted(original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            counts["redis"] += 1
+            return original(*args, **kwargs)
+
+        return call
+
+    redis.Redis.execute_command = counted(command)  # type: ignore[method-assign]
+    redis.client.Pipeline.execute = counted(execute)  # type: ignore[method-assign]
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            yield counts
+    finally:
+        redis.Redis.execute_command = command  # type: ignore[method-assign]
+        redis.client.Pipeline.execute = execute  # type: ignore[method-assign]
+    for query in queries.captured_queries:
+        verb = query["sql"].lstrip().split(" ", 1)[0].upper()
+        if verb == "SELECT":
+            counts["sql_reads"] += 1
+        elif verb in {"INSERT", "UPDATE", "DELETE"}:
+            counts["sql_writes"] += 1
+
+
+def cpu_ms(call: Callable[[Any], object], items: list[Any]) -> float:
+    """Mean process CPU ms of `call` over `items`, each in a transaction of its own."""
+    from django.db import transaction
+
+    start = time.process_time()
+    for item in items:
+        with transaction.atomic():
+            call(item)
+    return (time.process_time() - start) * 1000 / len(items)
+
+
+def logins_make(mode: str, users: list[Any]) -> list[tuple[Any, uuid.UUID, str]]:
+    """One login of each user in `mode`: (user, family id, refresh token or "")."""
+    from django.db import transaction
+
+    from bench.seed import _login_request, _session_key
+    from common.models import LoginFamily
+    from common.routes import SESSION
+    from jwt_auth.services import token_obtain
+
+    refresh = {}
+    with transaction.atomic():
+        for user in users:
+            if mode == SESSION:
+                _session_key(user)
+            else:
+                pair = token_obtain(user=user, request=_login_request(), mode=mode)
+                refresh[user.pk] = pair.refresh
+    families = dict(LoginFamily.objects.filter(mode=mode).values_list("user_id", "id"))
+    return [(user, families[user.pk], refresh.get(user.pk, "")) for user in users]
+
+
+def mode_measure(mode: str, users: list[Any], prefix: str) -> dict[str, Any]:
+    """Bytes per login of `mode` in PostgreSQL and Redis, and what its operations cost."""
+    from django.core.cache import cache
+
+    from bench.seed import _login_request, _session_key
+    from common.cache import cache_delete
+    from common.routes import SESSION
+    from common.selectors import family_cache_key, user_cache_key
+    from common.services import family_revoke, family_seen, login_authenticate
+    from jwt_auth.services import token_obtain, token_refresh
+
+    count = len(users)
+    # Earlier modes' family and user entries go (else they would expire during this one's
+    # count); each mode then pays for its users' snapshots: one login per user, the dearest case.
+    client = redis_client()
+    for kind in ("family", "user"):
+        for key in client.scan_iter(match=f"*{prefix}*{KEY_KINDS[kind]}*", count=1000):
+            client.delete(key)
+    tables, memory = table_bytes(mode), used_memory()
+    keys_before = key_bytes(prefix)
+    logins = logins_make(mode, users)
+    for user, family_id, _ in logins:
+        login_authenticate(family_id=family_id, user_id=user.pk)
+    tables_after, memory_after, keys_after = table_bytes(mode), used_memory(), key_bytes(prefix)
+    postgres = {
+        table: {
+            "rows": tables_after[table]["rows"] - tables[table]["rows"],
+            "bytes_per_login": (tables_after[table]["total"] - tables[table]["total"]) / count,
+            "index_bytes_per_login": (tables_after[table]["indexes"] - tables[table]["indexes"])
+            / count,
+            "row_bytes": tables_after[table]["row"],
+        }
+        for table in TABLES
+    }
+    redis = {
+        kind: {
+            "keys": keys_after[kind]["keys"] - keys_before[kind]["keys"],
+            "bytes_per_key": (keys_after[kind]["bytes"] - keys_before[kind]["bytes"])
+            / max(1, keys_after[kind]["keys"] - keys_before[kind]["keys"]),
+        }
+        for kind in KEY_KINDS
+    }
+    key_total = sum(keys_after[k]["bytes"] - keys_before[k]["bytes"] for k in KEY_KINDS)
+    user, family_id, refresh = logins[0]
+
+    def login(user: Any) -> object:
+        if mode == SESSION:
+            return _session_key(user)
+        return token_obtain(user=user, request=_login_request(), mode=mode)
+
+    operations = {}
+    with round_trips() as operations["login"]:
+        login(user)
+    cache_delete(family_cache_key(family_id))
+    cache_delete(user_cache_key(user.pk))
+    with round_trips() as operations["authenticate_miss"]:
+        login_authenticate(family_id=family_id, user_id=user.pk)
+    with round_trips() as operations["authenticate"]:
+        login_authenticate(family_id=family_id, user_id=user.pk)
+    with round_trips() as operations["touch"]:
+        family_seen(family_id=family_id)
+    if refresh:
+        with round_trips() as operations["refresh"]:
+            token_refresh(raw=refresh, request=_login_request())
+    with round_trips() as operations["logout"]:
+        family_revoke(family_id=family_id, user_id=user.pk, reason="logout")
+    marker = client.memory_usage(cache.make_key(family_cache_key(family_id)), samples=0)
+    timed = logins[1 : 1 + TIMED]
+    cpu = {"login_service_ms": cpu_ms(login, [u for u, _, _ in timed])}
+    if refresh:
+        cpu["refresh_service_ms"] = cpu_ms(
+            lambda r: token_refresh(raw=r, request=_login_request()), [r for _, _, r in timed]
+        )
+    return {
+        "logins": count,
+        "postgres": postgres,
+        "redis": redis,
+        "redis_keys_bytes_per_login": key_total / count,
+        "redis_used_memory_per_login": (memory_after - memory) / count,
+        "redis_overhead_factor": (memory_after - memory) / key_total if key_total else None,
+        "revoked_marker_bytes": marker,
+        "operations": operations,
+        "cpu": cpu,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Every mode measured, in a database and a cache namespace of their own."""
+    env = bench_env_setup(suffix="capacity")
+    if not (env.postgres and env.redis_url):
+        env.cleanup()
+        raise SystemExit(
+            "bench.capacity measures PostgreSQL and Redis: set DATABASE_URL and REDIS_URL"
+        )
+    try:
+        from bench.seed import users_create
+        from common.routes import JWT_COOKIE, JWT_HEADER, SESSION
+
+        users = users_create("capacity-user-", args.logins)
+        return {
+            "logins": args.logins,
+            "modes": {
+                mode: mode_measure(mode, users, env.cache_prefix)
+                for mode in (SESSION, JWT_HEADER, JWT_COOKIE)
+            },
+        }
+    finally:
+        env.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure, write `capacity.json`, print it."""
+    args = arguments(argv)
+    result = run(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=2)
+    (args.out / "capacity.json").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
