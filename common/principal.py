@@ -59,13 +59,18 @@ class Principal:
 PRINCIPAL_FIELDS = frozenset(field.name for field in fields(Principal))
 
 
+def user_email(user: UserModel) -> str:
+    """The user's email address, whichever field the user model keeps it in; "" if none."""
+    return getattr(user, user.get_email_field_name(), "") or ""
+
+
 def principal_from_user(user: UserModel) -> Principal:
     """The principal of a user loaded from the database, with its profile."""
     profile = _profile(user)
     return Principal(
         pk=user.pk,
         username=user.get_username(),
-        email=getattr(user, user.get_email_field_name(), "") or "",
+        email=user_email(user),
         display_name=profile.display_name if profile else "",
         bio=profile.bio if profile else "",
         date_joined=getattr(user, "date_joined", None),

@@ -17,7 +17,7 @@ from django.core import signing
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from common.models import Account
-from common.principal import UserModel, user_id_parse
+from common.principal import UserModel, user_email, user_id_parse
 
 EMAIL_VERIFY, EMAIL_CHANGE, PASSWORD_RESET = "email-verify", "email-change", "password-reset"
 PURPOSES = (EMAIL_VERIFY, EMAIL_CHANGE, PASSWORD_RESET)
@@ -33,7 +33,7 @@ def _state(purpose: str, user: UserModel, target: str) -> str:
     """What must not change while a key of `purpose` lives: the address and the password
     (a reset, or a move to an address, ends with either), and whether the address is verified.
     """
-    email = getattr(user, user.get_email_field_name(), "") or ""
+    email = user_email(user)
     if purpose == PASSWORD_RESET:
         return f"{user.pk}|{user.password}|{email}"
     verified = Account.objects.filter(user_id=user.pk, email_verified=True).exists()

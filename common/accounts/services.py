@@ -32,7 +32,7 @@ from common.exceptions import KeyNotValid
 from common.mfa.services import mfa_code_confirm
 from common.models import Account, LoginFamily, identity_key
 from common.net import client_ip
-from common.principal import UserId, UserModel
+from common.principal import UserId, UserModel, user_email
 from common.selectors import family_cache_key
 from common.services import (
     families_revoke,
@@ -82,10 +82,6 @@ def _mail_throttle(*, email: str, user_id: UserId | None = None) -> None:
     throttle_take(buckets=buckets, window=dualauth_settings.ACCOUNT_THROTTLE_WINDOW)
 
 
-def _email(user: UserModel) -> str:
-    return getattr(user, user.get_email_field_name(), "") or ""
-
-
 def _logs_in_with_email() -> bool:
     model = get_user_model()
     return bool(model.get_email_field_name() == model.USERNAME_FIELD)
@@ -108,7 +104,7 @@ def _key_mail(*, purpose: str, user: UserModel, request: HttpRequest, target: st
     key = account_key_make(purpose=purpose, user=user, target=target)
     mail_send(
         kind=kind,
-        to=target or _email(user),
+        to=target or user_email(user),
         request=request,
         context={
             "username": user.get_username(),
@@ -207,7 +203,7 @@ def email_verify(*, key: str, request: HttpRequest) -> str:
         ):
             raise KeyNotValid()
         audit_event("email_verified", request=request, user_id=user.pk)
-        return _email(user)
+        return user_email(user)
     found = _key_read(purpose=EMAIL_CHANGE, key=key)
     if found is None:
         raise KeyNotValid()
@@ -219,7 +215,11 @@ def _key_state_hold(user: UserModel) -> None:
     """Lock the user's row, as a key just read it, until the transaction ends; KeyNotValid if
     its password or address changed meanwhile (another use of the same key came first).
     """
-    current = {"pk": user.pk, "password": user.password, user.get_email_field_name(): _email(user)}
+    current = {
+        "pk": user.pk,
+        "password": user.password,
+        user.get_email_field_name(): user_email(user),
+    }
     if not get_user_model().objects.select_for_update().filter(**current).exists():
         raise KeyNotValid()
 
@@ -229,7 +229,7 @@ def _email_change_confirm(*, user: UserModel, email: str, request: HttpRequest) 
     owner = account_by_email(email=email)
     if owner is not None and owner.user_id != user.pk:
         raise KeyNotValid("This address has been taken by another account since.")
-    old = _email(user)
+    old = user_email(user)
     try:
         with transaction.atomic():
             _key_state_hold(user)
@@ -322,7 +322,7 @@ def email_change_request(*, user_id: UserId, email: str, request: HttpRequest) -
     most ACCOUNT_MAILS_PER_EMAIL of these per window, whatever the addresses.
     """
     user = get_user_model().objects.get(pk=user_id)
-    if identity_key(email) == identity_key(_email(user)):
+    if identity_key(email) == identity_key(user_email(user)):
         raise ValidationError({"email": ["This is already your address."]})
     _mail_throttle(email=email, user_id=user.pk)
     audit_event("email_change_requested", request=request, user_id=user.pk)
@@ -373,7 +373,7 @@ def account_sync(*, user: UserModel) -> None:
     """
     keys = {
         "username_key": identity_key(user.get_username() or ""),
-        "email_key": identity_key(_email(user)),
+        "email_key": identity_key(user_email(user)),
     }
     for name, key in keys.items():
         if (

@@ -33,7 +33,7 @@ from common.mfa.totp import (
     totp_secret_new,
 )
 from common.models import RecoveryCode, TotpDevice
-from common.principal import UserId, UserModel
+from common.principal import UserId, UserModel, user_email
 from common.services import login_attempt_release, login_attempt_reserve
 
 # Recovery codes: 24 characters of 31 that cannot be misread, in groups of 4: 118 bits, over
@@ -46,8 +46,19 @@ def _user(user_id: UserId) -> UserModel:
     return get_user_model().objects.get(pk=user_id)
 
 
-def _email(user: UserModel) -> str:
-    return getattr(user, user.get_email_field_name(), "") or ""
+def _user_tell(*, user: UserModel, kind: str, request: HttpRequest, **context: object) -> None:
+    """Mail the user the notice `kind` about their second factors, if they have an address."""
+    if user_email(user):
+        mail_send(
+            kind=kind,
+            to=user_email(user),
+            request=request,
+            context={
+                "username": user.get_username(),
+                "link": frontend_link(request=request),
+                **context,
+            },
+        )
 
 
 def totp_setup_get(*, user_id: UserId, family_id: uuid.UUID) -> dict[str, object]:
@@ -174,17 +185,7 @@ def _recovery_code_use(*, user: UserModel, code: str, request: HttpRequest) -> b
         return False
     remaining = recovery_codes_left(user_id=user.pk)
     audit_event("recovery_code_used", request=request, user_id=user.pk, remaining=remaining)
-    if _email(user):
-        mail_send(
-            kind="recovery_code_used",
-            to=_email(user),
-            request=request,
-            context={
-                "username": user.get_username(),
-                "remaining": remaining,
-                "link": frontend_link(request=request),
-            },
-        )
+    _user_tell(user=user, kind="recovery_code_used", request=request, remaining=remaining)
     return True
 
 
@@ -222,11 +223,4 @@ def mfa_factor_removed(*, user_id: UserId, request: HttpRequest) -> None:
         return
     RecoveryCode.objects.filter(user_id=user_id).delete()
     audit_event("mfa_disabled", request=request, user_id=user_id)
-    user = _user(user_id)
-    if _email(user):
-        mail_send(
-            kind="mfa_disabled",
-            to=_email(user),
-            request=request,
-            context={"username": user.get_username(), "link": frontend_link(request=request)},
-        )
+    _user_tell(user=_user(user_id), kind="mfa_disabled", request=request)
