@@ -11,7 +11,6 @@ mode); without that variable (runserver, tests) the process's default registry s
 import hmac
 import ipaddress
 import os
-from functools import lru_cache
 from typing import Any
 
 from django.http import HttpRequest
@@ -20,7 +19,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from common.conf import dualauth_settings
-from common.net import Network, client_ip
+from common.net import address_in, client_ip
 
 # The variable prometheus-client itself reads when a metric is created: agree with it.
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -123,11 +122,6 @@ def cache_recovery_count() -> None:
     CACHE_RECOVERIES.inc()
 
 
-@lru_cache(maxsize=8)
-def _networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
-
-
 def metrics_access_allowed(*, request: HttpRequest) -> bool:
     """Whether `request` may read the metrics: its client (past trusted proxies) is in
     METRICS_ALLOWED_NETWORKS, or it bears METRICS_TOKEN.
@@ -142,9 +136,7 @@ def metrics_access_allowed(*, request: HttpRequest) -> bool:
         return False
     # A dual-stack socket reports an IPv4 client as `::ffff:a.b.c.d`.
     ip = getattr(ip, "ipv4_mapped", None) or ip
-    return any(
-        ip in network for network in _networks(tuple(dualauth_settings.METRICS_ALLOWED_NETWORKS))
-    )
+    return address_in(str(ip), dualauth_settings.METRICS_ALLOWED_NETWORKS)
 
 
 def metrics_render(*, accept: str) -> tuple[bytes, str]:
