@@ -3,8 +3,11 @@
 import os
 import sys
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 from django.conf import settings
 
 from bench.processes import ServerProcess, free_port, http_answer
@@ -63,3 +66,16 @@ class LiveServer(ServerProcess):
     def log_text(self) -> str:
         """Everything the server wrote, audit records included."""
         return self.log_path.read_text(errors="replace")
+
+
+def refresh_race(url: str, refresh: str, racers: int) -> list[httpx.Response]:
+    """`racers` refreshes of one refresh token at the server `url`, released at one instant."""
+    barrier = threading.Barrier(racers)
+
+    def refresh_once(_: int) -> httpx.Response:
+        with httpx.Client(timeout=30) as client:
+            barrier.wait()
+            return client.post(f"{url}/api/jwt/token/refresh/", json={"refresh": refresh})
+
+    with ThreadPoolExecutor(racers) as executor:
+        return list(executor.map(refresh_once, range(racers)))

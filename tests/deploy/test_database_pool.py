@@ -7,7 +7,6 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from common.conf import dualauth_settings
 from common.models import LoginFamily
 from tests.conftest import PASSWORD, require_service, uses_postgres
 from tests.deploy.conftest import ROOT
-from tests.live import LiveServer, database_url
+from tests.live import LiveServer, database_url, refresh_race
 
 pytestmark = pytest.mark.server
 WORKERS = 2
@@ -81,19 +80,6 @@ def login(url: str) -> str:
     return str(response.json()["refresh"])
 
 
-def race(url: str, refresh: str) -> list[httpx.Response]:
-    """RACERS refreshes of one refresh token, released at the same instant."""
-    barrier = threading.Barrier(RACERS)
-
-    def refresh_once(_: int) -> httpx.Response:
-        with httpx.Client(timeout=30) as client:
-            barrier.wait()
-            return client.post(f"{url}/api/jwt/token/refresh/", json={"refresh": refresh})
-
-    with ThreadPoolExecutor(RACERS) as executor:
-        return list(executor.map(refresh_once, range(RACERS)))
-
-
 @pytest.fixture
 def peak_connections(pooled: PooledServer) -> Iterator[Callable[[], int]]:
     """The most connections the pooled server held at once while the test ran, sampled."""
@@ -119,7 +105,7 @@ def test_many_refreshes_of_one_token_through_the_pool_yield_one_new_refresh_toke
 ) -> None:
     refresh = login(pooled.server.url)
     for _ in range(ROUNDS):
-        responses = race(pooled.server.url, refresh)
+        responses = refresh_race(pooled.server.url, refresh, RACERS)
         assert {r.status_code for r in responses} == {200}, [r.text for r in responses]
         successors = {r.json()["refresh"] for r in responses}
         assert len(successors) == 1
@@ -140,7 +126,7 @@ def test_a_reuse_after_the_grace_window_through_the_pool_revokes_the_family(
     LoginFamily.objects.update(
         refresh_issued_at=F("refresh_issued_at") - grace - timedelta(seconds=1)
     )
-    responses = race(url, old)
+    responses = refresh_race(url, old, RACERS)
     assert {r.status_code for r in responses} == {401}, [r.text for r in responses]
     assert "token_reused" in {r.json()["code"] for r in responses}
     family = LoginFamily.objects.get()
@@ -156,7 +142,7 @@ def test_each_worker_holds_no_more_connections_than_its_pool_allows_under_load(
 ) -> None:
     refresh = login(pooled.server.url)
     for _ in range(ROUNDS):
-        responses = race(pooled.server.url, refresh)
+        responses = refresh_race(pooled.server.url, refresh, RACERS)
         assert {r.status_code for r in responses} == {200}, [r.text for r in responses]
         refresh = responses[0].json()["refresh"]
     assert 1 <= peak_connections() <= WORKERS * POOL_MAX_SIZE

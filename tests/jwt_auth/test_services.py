@@ -1,6 +1,5 @@
 """Refresh rotation: atomic at the database, a grace window, lifetimes that end."""
 
-import threading
 from datetime import timedelta
 
 import httpx
@@ -11,29 +10,10 @@ from common.conf import dualauth_settings
 from common.models import LoginFamily
 from jwt_auth.tokens import DualRefreshToken
 from tests.conftest import require_service, uses_postgres
+from tests.live import refresh_race
 
 RACERS = 16
 ROUNDS = 4
-
-
-def _race(url: str, refresh: str) -> list[httpx.Response]:
-    barrier = threading.Barrier(RACERS)
-    responses: list[httpx.Response] = []
-    lock = threading.Lock()
-
-    def racer() -> None:
-        with httpx.Client(timeout=30) as client:
-            barrier.wait()
-            response = client.post(f"{url}/api/jwt/token/refresh/", json={"refresh": refresh})
-        with lock:
-            responses.append(response)
-
-    threads = [threading.Thread(target=racer) for _ in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return responses
 
 
 def test_one_refresh_token_sent_many_times_at_once_never_yields_two_new_refresh_tokens(
@@ -46,7 +26,7 @@ def test_one_refresh_token_sent_many_times_at_once_never_yields_two_new_refresh_
     )
     refresh = login.json()["refresh"]
     for _ in range(ROUNDS):
-        responses = _race(server.url, refresh)
+        responses = refresh_race(server.url, refresh, RACERS)
         assert {r.status_code for r in responses} == {200}, [r.text for r in responses]
         successors = {r.json()["refresh"] for r in responses}
         assert len(successors) == 1
