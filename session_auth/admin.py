@@ -9,6 +9,7 @@ from rest_framework.exceptions import Throttled
 
 from common.exceptions import EmailNotVerified, InvalidCredentials, MfaCodeNotValid
 from common.mfa.selectors import mfa_methods
+from common.mfa.serializers import CODE_MAX_LENGTH
 from common.mfa.services import mfa_code_confirm
 from common.models import LoginFamily
 from common.services import login_credentials_check
@@ -24,7 +25,7 @@ class FamilyAdminLoginForm(AdminAuthenticationForm):
     code = forms.CharField(
         label="Code (two-step sign-in)",
         required=False,
-        max_length=64,
+        max_length=CODE_MAX_LENGTH,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
     )
 

@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Field
 from rest_framework import serializers
 
+from common.mfa.serializers import CODE_MAX_LENGTH
+
 # As long as EmailField allows, and no longer than an account's folded keys.
 EMAIL_MAX_LENGTH = 254
 PASSWORD_MAX_LENGTH = 4096
@@ -58,7 +60,7 @@ class ReauthenticateInputSerializer(serializers.Serializer):
     password = serializers.CharField(
         max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, required=False
     )
-    code = serializers.CharField(max_length=64, required=False)
+    code = serializers.CharField(max_length=CODE_MAX_LENGTH, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Exactly one of the two."""
