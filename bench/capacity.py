@@ -212,7 +212,7 @@ def mode_measure(mode: str, users: list[Any], prefix: str) -> dict[str, Any]:
     operations = {}
     with round_trips() as operations["login"]:
         login(user)
-    cache_delete(family_cache_key(family_id))
+    cache_delete(family_cache_key(family_id, user.pk))
     cache_delete(user_cache_key(user.pk))
     with round_trips() as operations["authenticate_miss"]:
         login_authenticate(family_id=family_id, user_id=user.pk)
@@ -225,7 +225,7 @@ def mode_measure(mode: str, users: list[Any], prefix: str) -> dict[str, Any]:
             token_refresh(raw=refresh, request=_login_request())
     with round_trips() as operations["logout"]:
         family_revoke(family_id=family_id, user_id=user.pk, reason="logout")
-    marker = client.memory_usage(cache.make_key(family_cache_key(family_id)), samples=0)
+    marker = client.memory_usage(cache.make_key(family_cache_key(family_id, user.pk)), samples=0)
     timed = logins[1 : 1 + TIMED]
     cpu = {"login_service_ms": cpu_ms(login, [u for u, _, _ in timed])}
     if refresh:

@@ -158,7 +158,6 @@ def _row_bytes(table: str, column: str, value: str) -> int:
 
 def storage_per_login(login: Login) -> tuple[int, str]:
     """Bytes the server keeps for this login (rows and cache entries), and their breakdown."""
-    from django.contrib.sessions.backends.cached_db import KEY_PREFIX
 
     from common.models import LoginFamily
     from common.selectors import family_cache_key
@@ -172,7 +171,7 @@ def storage_per_login(login: Login) -> tuple[int, str]:
         )
         parts.append(("session row", _row_bytes("django_session", "session_key", stored)))
         if login.mode == "session":
-            cached = _redis_bytes(KEY_PREFIX + stored)
+            cached = _redis_bytes(SessionStore(login.session_key).cache_key)
             if cached is None:
                 data = SessionStore(login.session_key).load()
                 parts.append(("session cache entry (pickled, locmem)", len(pickle.dumps(data))))
@@ -183,7 +182,8 @@ def storage_per_login(login: Login) -> tuple[int, str]:
         if LoginFamily.objects.filter(pk=family_pk).exists():
             table = LoginFamily._meta.db_table
             parts.append(("family row", _row_bytes(table, "id", _pk_literal(family_pk))))
-        cached = _redis_bytes(family_cache_key(login.family_id))
+        user_id = LoginFamily.objects.filter(pk=family_pk).values_list("user_id", flat=True).first()
+        cached = _redis_bytes(family_cache_key(login.family_id, user_id))
         if cached is not None:
             parts.append(("family cache entry", cached))
     if not parts:

@@ -1,5 +1,6 @@
 """Child processes of the benchmark and the tests: free ports, start, wait until answering, stop."""
 
+import signal
 import socket
 import subprocess
 import time
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import redis
 
 T = TypeVar("T")
 
@@ -108,3 +110,46 @@ class ServerProcess:
             return
         process_stop(self.process)
         self.process = None
+
+
+class RedisServer(ServerProcess):
+    """A throwaway redis-server on a port of its own, without persistence, stopped by PID."""
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.log_path = log_path
+
+    def client(self) -> redis.Redis:
+        """A client of this server."""
+        return redis.Redis(port=self.port, socket_timeout=2)
+
+    def start(self, timeout: float = 10.0) -> "RedisServer":
+        """Start the server (again, on the same port) and wait until it answers."""
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        self._launch(args, self._pong, timeout=timeout, interval=0.05)
+        return self
+
+    def _pong(self) -> bool | None:
+        """True once the server answers a PING; None before."""
+        try:
+            return True if self.client().ping() else None
+        except redis.ConnectionError:
+            return None
+
+    def pause(self) -> None:
+        """Stop the process (SIGSTOP): a node that answers nothing and keeps its data."""
+        assert self.process is not None, "the server is running"
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused process go on (SIGCONT); a running one is unaffected."""
+        assert self.process is not None, "the server is running"
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        """Stop the server by its PID, resumed first: a paused process ends only when killed."""
+        if self.process is not None:
+            self.resume()
+        super().stop()

@@ -11,7 +11,8 @@ class CommonConfig(AppConfig):
 
     def ready(self) -> None:
         from common import checks, schema, signals  # noqa: F401
-        from common.cache import cache_recovery_hook_add
-        from common.services import families_revoked_recache
+        from common.cache import cache_poll_hook_add, cache_recovery_hook_add
+        from common.services import families_pending_recache, families_revoked_recache
 
         cache_recovery_hook_add(families_revoked_recache)
+        cache_poll_hook_add(families_pending_recache)

@@ -4,6 +4,7 @@ import importlib
 import importlib.util
 import ipaddress
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ from common.conf import dualauth_settings
 from common.handlers import exception_handler
 from common.middleware import ApiResponseMiddleware
 from common.parsers import BoundedJSONParser
+from common.redis_cluster import cluster_address_parse, cluster_url
 from common.routes import JWT_COOKIE, SHARED_ROUTES, mode_path
 from jwt_auth.keys import HMAC_ALGORITHMS, key_set, verifying_key_texts
 from jwt_auth.tokens import FAMILY_CLAIM
@@ -751,3 +753,53 @@ def database_pool_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 )
             )
     return errors
+
+
+@register(Tags.caches)
+def cache_cluster_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a Redis Cluster URL that names no node, or a key prefix that would split a login."""
+    if ALIAS not in settings.CACHES:
+        return []
+    params = settings.CACHES[ALIAS]
+    location = params.get("LOCATION", "")
+    urls = [location] if isinstance(location, str) else list(location)
+    errors: list[CheckMessage] = []
+    for url in filter(cluster_url, urls):
+        try:
+            cluster_address_parse(url)
+        except ValueError as e:
+            errors.append(
+                Error(
+                    f"REDIS_URL names a Redis Cluster but {e}.",
+                    hint="Write redis+cluster://[user:password@]host:port[,host:port...] "
+                    "(rediss+cluster:// for TLS).",
+                    id="dualauth.E043",
+                )
+            )
+        if {"{", "}"} & set(str(params.get("KEY_PREFIX", ""))):
+            errors.append(
+                Error(
+                    "CACHE_KEY_PREFIX holds a brace: Redis Cluster would place keys by the "
+                    "prefix, not by each user's cache tag.",
+                    hint="Remove { and } from CACHE_KEY_PREFIX.",
+                    id="dualauth.E044",
+                )
+            )
+    return errors
+
+
+@register(Tags.caches)
+def cache_pending_poll_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a poll for revocations pending in the cache that is not a positive duration."""
+    poll = dualauth_settings.CACHE_PENDING_POLL
+    if isinstance(poll, timedelta) and poll > timedelta(0):
+        return []
+    return [
+        Error(
+            f"DUALAUTH['CACHE_PENDING_POLL'] is {poll!r}: each serving process looks this often "
+            "for revocations the cache has not taken.",
+            hint="A timedelta above zero (250 ms by default): it bounds how long an instance "
+            "may vouch for a login revoked by one that could not reach the cache.",
+            id="dualauth.E045",
+        )
+    ]

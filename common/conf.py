@@ -28,9 +28,12 @@ DEFAULTS: dict[str, Any] = {
     # How often a live login's `last_seen_at` is written: at most once per period.
     "TOUCH_INTERVAL": timedelta(seconds=60),
     # How long a live family's state (and its user's snapshot) stays cached. Revocations
-    # overwrite it at once; this only bounds how long a cache that lost a revocation
-    # during a partition, and kept its data, could still vouch for the family.
+    # overwrite it at once, and are written again wherever a write may have been lost.
     "FAMILY_CACHE_TTL": timedelta(seconds=60),
+    # How often one serving process per host looks in the database for revocations the
+    # cache has not taken (their maker could not reach it) and writes them there if it can:
+    # the longest an instance that reads the cache may vouch for a login revoked elsewhere.
+    "CACHE_PENDING_POLL": timedelta(milliseconds=250),
     # Failed logins allowed per window, per username and per client address.
     "LOGIN_FAILURES_PER_USERNAME": 5,
     "LOGIN_FAILURES_PER_ADDRESS": 30,

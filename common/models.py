@@ -58,9 +58,21 @@ class LoginFamily(models.Model):
     # When the user last proved who they are in this login: at its start, or by
     # re-authenticating. Sensitive actions need it to be recent (REAUTH_WINDOW).
     authenticated_at = models.DateTimeField()
+    # Revoked here and not yet in the shared cache, named by `cache_identity()` (empty: not
+    # pending): until a process on that cache writes the revocation there (common/services.py,
+    # families_pending_recache), an instance reading it could still see the family live.
+    cache_pending = models.CharField(max_length=16, blank=True, default="", db_default="")
 
     class Meta:
-        indexes = [models.Index(fields=["user", "revoked_at"], name="family_user_live")]
+        indexes = [
+            models.Index(fields=["user", "revoked_at"], name="family_user_live"),
+            # Empty in the steady state: looking for pending revocations costs next to nothing.
+            models.Index(
+                fields=["cache_pending"],
+                condition=~models.Q(cache_pending=""),
+                name="family_cache_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.mode} login {self.id} of {self.user_id}"

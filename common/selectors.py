@@ -1,5 +1,6 @@
 """Reads: login families and users, from the cache or the database; nothing here writes."""
 
+import hashlib
 import time
 import uuid
 from dataclasses import astuple, dataclass, fields
@@ -30,14 +31,23 @@ class FamilyState:
         return astuple(self)
 
 
-def family_cache_key(family_id: uuid.UUID | str) -> str:
-    """The cache key holding a family's state."""
-    return f"family:{uuid.UUID(str(family_id)).hex}"
+def cache_tag(user_id: UserId) -> str:
+    """The hash tag of every cache entry of a user's logins: 16 bits of a hash of the user id.
+
+    Redis Cluster places a key by the text between its first braces, so the entries one
+    request reads (the family, the user, the session) share one slot and one MGET.
+    """
+    return hashlib.blake2s(str(user_id).encode(), digest_size=2).hexdigest()
+
+
+def family_cache_key(family_id: uuid.UUID | str, user_id: UserId) -> str:
+    """The cache key holding the state of a family of `user_id`."""
+    return f"family:{{{cache_tag(user_id)}}}:{uuid.UUID(str(family_id)).hex}"
 
 
 def user_cache_key(user_id: UserId) -> str:
     """The cache key holding a user's principal."""
-    return f"user:{user_id}"
+    return f"user:{{{cache_tag(user_id)}}}:{user_id}"
 
 
 def family_uuid(family_id: uuid.UUID | str) -> uuid.UUID | None:
@@ -53,9 +63,10 @@ def login_cache_get(
 ) -> dict[str, Any]:
     """The cache entries of a login (its family, its user, and `extra_keys`), in one round trip.
 
+    `extra_keys` carry the user's `cache_tag`, as a cluster reads one slot at a time.
     Empty when the cache cannot answer: every entry then reads as a miss.
     """
-    keys = [family_cache_key(family_id), user_cache_key(user_id), *extra_keys]
+    keys = [family_cache_key(family_id, user_id), user_cache_key(user_id), *extra_keys]
     return cache_get_many(keys) or {}
 
 

@@ -16,6 +16,7 @@ from django.core import signing
 from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, connection, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.exceptions import Throttled, ValidationError
@@ -28,6 +29,7 @@ from common.cache import (
     cache_count,
     cache_delete,
     cache_get_many,
+    cache_identity,
     cache_probe,
     cache_set,
     cache_set_many,
@@ -84,12 +86,13 @@ def login_authenticate(
         prefetched if prefetched is not None else login_cache_get(family_id=family, user_id=user_id)
     )
     ttl = dualauth_settings.FAMILY_CACHE_TTL.total_seconds()
-    cached = values.get(family_cache_key(family))
+    key = family_cache_key(family, user_id)
+    cached = values.get(key)
     state = family_state_from_cache(cached)
     if state is None and cached != REVOKED:
         state = family_state_get(family_id=family)
         if state is not None:
-            cache_add(family_cache_key(family), state.as_cached(), timeout=ttl)
+            cache_add(key, state.as_cached(), timeout=ttl)
     if state is None or not family_state_live(state, user_id=user_id):
         return None
     principal = principal_from_snapshot(values.get(user_cache_key(user_id)), max_age=ttl)
@@ -174,7 +177,9 @@ def families_revoke(
     """Revoke the user's live families (`family_ids`, else all but `keep`); return how many.
 
     `modes` narrows them to those modes. The database is the truth; the cache is
-    overwritten so that every instance refuses the family on its very next request.
+    overwritten so that every instance refuses the family on its very next request. A
+    revocation stays pending in the database until the cache has taken it: if this
+    process cannot write it, any process that can will (`families_pending_recache`).
     """
     families = LoginFamily.objects.filter(user_id=user_id, revoked_at__isnull=True)
     if family_ids is not None:
@@ -183,42 +188,58 @@ def families_revoke(
         families = families.exclude(pk=keep)
     if modes is not None:
         families = families.filter(mode__in=list(modes))
-    rows = list(families.values_list("pk", "expires_at"))
+    rows = list(families.values_list("pk", "user_id", "expires_at"))
     if not rows:
         return 0
     now = timezone.now()
-    LoginFamily.objects.filter(pk__in=[pk for pk, _ in rows]).update(
-        revoked_at=now, revoke_reason=reason
-    )
-    cache_set_many(_revoked_entries(rows, now), _revoked_timeout(rows, now))
-    for pk, _ in rows:
+    revoked = LoginFamily.objects.filter(pk__in=[pk for pk, _, _ in rows])
+    revoked.update(revoked_at=now, revoke_reason=reason, cache_pending=cache_identity())
+    if cache_set_many(_revoked_entries(rows), _revoked_timeout(rows, now)):
+        revoked.update(cache_pending="")
+    for pk, _, _ in rows:
         audit_event("revoke", request=request, user_id=user_id, family_id=pk, reason=reason)
     return len(rows)
 
 
-def _revoked_entries(rows: list[tuple[uuid.UUID, datetime]], now: datetime) -> dict[str, str]:
+# A revoked family as the revocation reads it: its id, its user, when it would have expired.
+RevokedRow = tuple[uuid.UUID, UserId, datetime]
+
+
+def _revoked_entries(rows: list[RevokedRow]) -> dict[str, str]:
     """Cache entries marking `rows` revoked."""
-    return {family_cache_key(pk): REVOKED for pk, _ in rows}
+    return {family_cache_key(pk, user_id): REVOKED for pk, user_id, _ in rows}
 
 
-def _revoked_timeout(rows: list[tuple[uuid.UUID, datetime]], now: datetime) -> float:
+def _revoked_timeout(rows: list[RevokedRow], now: datetime) -> float:
     """A cache timeout outliving the longest-lived of `rows`."""
-    longest = max(expires_at for _, expires_at in rows) - now
+    longest = max(expires_at for _, _, expires_at in rows) - now
     return max(1, math.ceil(longest.total_seconds()))
 
 
 def families_revoked_recache(since: float) -> None:
     """Write again to the cache every live-until-expiry family revoked since `since` (epoch)."""
-    now = timezone.now()
-    rows = list(
-        LoginFamily.objects.filter(
-            revoked_at__gte=datetime.fromtimestamp(since, tz=UTC), expires_at__gt=now
-        ).values_list("pk", "expires_at")
+    _revoked_recache(
+        LoginFamily.objects.filter(revoked_at__gte=datetime.fromtimestamp(since, tz=UTC))
     )
-    if rows:
+
+
+def families_pending_recache() -> None:
+    """Write to the cache the revocations still pending there, whoever made them."""
+    _revoked_recache(LoginFamily.objects.filter(cache_pending=cache_identity()))
+
+
+def _revoked_recache(families: QuerySet[LoginFamily]) -> None:
+    """Mark `families` revoked in the cache (those not yet expired); none is pending after."""
+    now = timezone.now()
+    rows = list(families.values_list("pk", "user_id", "expires_at"))
+    live = [row for row in rows if row[2] > now]
+    if live:
         # Not cache_set_many: a failure here must reach the recovery, which tries again.
-        caches[CACHE_ALIAS].set_many(
-            _revoked_entries(rows, now), timeout=_revoked_timeout(rows, now)
+        caches[CACHE_ALIAS].set_many(_revoked_entries(live), timeout=_revoked_timeout(live, now))
+    pending = [pk for pk, _, _ in rows]
+    if pending:
+        LoginFamily.objects.filter(pk__in=pending, cache_pending=cache_identity()).update(
+            cache_pending=""
         )
 
 
@@ -495,7 +516,7 @@ def password_change(
             )
         user.save(update_fields=["password"])
     if keep_family_id is not None:
-        cache_delete(family_cache_key(keep_family_id))
+        cache_delete(family_cache_key(keep_family_id, user.pk))
     audit_event("password_change", request=request, user_id=user.pk, family_id=keep_family_id)
     return user
 

@@ -155,28 +155,47 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
-CACHE_KEY_PREFIX = "-".join(
-    part
-    for part in ("dualauth", env_str("CACHE_KEY_PREFIX"), env_str("PYTEST_XDIST_WORKER"))
-    if part
-)
-CACHES: dict[str, dict[str, Any]]
-if REDIS_URL:
-    REDIS_CACHE: dict[str, Any] = {
+
+
+def cache_key_prefix(deployment: str) -> str:
+    """The prefix of this process's cache keys under the CACHE_KEY_PREFIX `deployment`."""
+    # A pytest-xdist worker's keys are its own: each clears them between its tests.
+    worker = env_str("PYTEST_XDIST_WORKER")
+    return "-".join(part for part in ("dualauth", deployment, worker) if part)
+
+
+CACHE_KEY_PREFIX = cache_key_prefix(env_str("CACHE_KEY_PREFIX"))
+
+
+def redis_caches(url: str, key_prefix: str) -> dict[str, dict[str, Any]]:
+    """The cache aliases on the Redis, or the Redis Cluster (`redis+cluster://`), at `url`."""
+    shared: dict[str, Any] = {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": CACHE_KEY_PREFIX,
+        # In a list: django-redis reads commas in a string as replicas, a cluster's as seeds.
+        "LOCATION": [url],
+        "KEY_PREFIX": key_prefix,
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
     }
-    CACHES = {
+    # Imported here: only a project on Redis needs the Redis client.
+    from common.redis_cluster import cluster_url
+
+    if cluster_url(url):
+        # redis-py's RedisCluster under django-redis (common/redis_cluster.py).
+        shared["OPTIONS"] |= {
+            "CLIENT_CLASS": "common.redis_cluster.ClusterClient",
+            "CONNECTION_FACTORY": "common.redis_cluster.ClusterConnectionFactory",
+        }
+    return {
         # Sessions (cached_db) fall back to the database when Redis fails.
-        "default": {
-            **REDIS_CACHE,
-            "OPTIONS": {**REDIS_CACHE["OPTIONS"], "IGNORE_EXCEPTIONS": True},
-        },
+        "default": {**shared, "OPTIONS": {**shared["OPTIONS"], "IGNORE_EXCEPTIONS": True}},
         # Revocation state and throttle counters see every failure (common/cache.py).
-        "dualauth": REDIS_CACHE,
+        "dualauth": shared,
     }
+
+
+CACHES: dict[str, dict[str, Any]]
+if REDIS_URL:
+    CACHES = redis_caches(REDIS_URL, CACHE_KEY_PREFIX)
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     LOCAL_CACHE: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""WSGI entry point."""
+"""WSGI entry point: the application, and the process's cache recovery (common/cache.py)."""
 
 import os
 
@@ -7,3 +7,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 application = get_wsgi_application()
+
+from common.cache import cache_recovery_serve  # noqa: E402  (needs the apps loaded)
+
+cache_recovery_serve()

@@ -17,8 +17,9 @@ from common.exceptions import SessionNotValid
 from common.memo import BoundedMemo
 from common.models import LoginFamily
 from common.principal import Principal, UserId, UserModel, user_id_parse
-from common.selectors import login_cache_get, user_get
+from common.selectors import cache_tag, login_cache_get, user_get
 from common.services import family_create, family_revoke, family_seen, login_authenticate
+from session_auth.sessions import SessionStore, session_cache_tag
 
 FAMILY_SESSION_KEY = "_dualauth_family"
 SEEN_SESSION_KEY = "_dualauth_seen"
@@ -32,6 +33,7 @@ def session_login(*, request: HttpRequest, user: UserModel, remember: bool) -> N
     session_family_end(request=request, reason="superseded")
     # Nothing of an earlier login carries over; Django's login() then cycles the key.
     request.session.flush()
+    _session_tag_set(request=request, user=user)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     if not remember:
         # The cookie ends with the browser; the server-side session still ends at the
@@ -43,10 +45,14 @@ def session_family_start(*, request: HttpRequest, user: UserModel) -> LoginFamil
     """Make the session `login()` just started a login family; any login, the admin's included.
 
     A login over an earlier login's session of the same user (Django keeps its key
-    then) ends the earlier family and moves the session to a new key.
+    then) ends the earlier family and moves the session to a new key; so does a key
+    without the user's cache tag (a login that is not `session_login`'s, the admin's).
     """
-    if request.session.get(FAMILY_SESSION_KEY):
+    untagged = _session_tag_set(request=request, user=user)
+    earlier = request.session.get(FAMILY_SESSION_KEY)
+    if earlier:
         session_family_end(request=request, reason="superseded")
+    if earlier or untagged:
         request.session.cycle_key()
     absolute = dualauth_settings.SESSION_ABSOLUTE_TIMEOUT
     family = family_create(
@@ -69,16 +75,30 @@ def session_family_end(*, request: HttpRequest, reason: str) -> bool:
     )
 
 
+def _session_tag_set(*, request: HttpRequest, user: UserModel) -> bool:
+    """Have the keys made for this session end in the user's cache tag; True if its key does not."""
+    store = request.session
+    if not isinstance(store, SessionStore):
+        return False
+    store.cache_tag = cache_tag(user.pk)
+    return session_cache_tag(store.session_key) != store.cache_tag
+
+
 def _session_read(request: HttpRequest) -> tuple[Mapping[str, Any], dict[str, Any] | None]:
     """The session's data, and its login's cache entries when one round trip fetched both.
 
     A process that has seen this session knows its family and user, so it reads the
-    session's cache entry together with theirs. Otherwise, or when the entry is gone or
-    names another login, the session loads the usual way and the login is read after it.
+    session's cache entry together with theirs, when its key carries the user's cache tag
+    (a cluster reads one slot at a time). Otherwise, or when the entry is gone or names
+    another login, the session loads the usual way and the login is read after it.
     """
     store = request.session
     known = _known_sessions.get(store.session_key or "")
-    if known is not None and isinstance(store, CachedDbStore):
+    if (
+        known is not None
+        and isinstance(store, CachedDbStore)
+        and session_cache_tag(store.session_key) == cache_tag(known[1])
+    ):
         family, user_id = known
         values = login_cache_get(
             family_id=uuid.UUID(family), user_id=user_id, extra_keys=(store.cache_key,)

@@ -7,18 +7,25 @@ cache, and keeps the cookie alone able to name a session. Changing SECRET_KEY
 therefore ends every session, as it should.
 """
 
+import re
 from typing import Any
 
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, UpdateError
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbStore
 from django.contrib.sessions.backends.db import SessionStore as DbStore
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.cache.backends.base import BaseCache
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
+from django.utils.crypto import get_random_string, salted_hmac
 
 # Django's session_key column holds 40 characters: 160 bits of the hash.
 STORED_KEY_LENGTH = 40
+# Django's own length and alphabet for the random part of a key: 165 bits.
+RANDOM_KEY_LENGTH = 32
+TAG_SEPARATOR = "-"
+# A key made for a login: Django's random part, the separator, the user's cache tag.
+TAGGED_KEY = re.compile(rf"[a-z0-9]{{{RANDOM_KEY_LENGTH}}}{TAG_SEPARATOR}([0-9a-f]{{4}})")
 
 
 def session_key_stored(session_key: str) -> str:
@@ -27,23 +34,44 @@ def session_key_stored(session_key: str) -> str:
     return digest[:STORED_KEY_LENGTH]
 
 
+def session_cache_tag(session_key: str | None) -> str | None:
+    """The cache tag a session key ends in, or None for a key made without one."""
+    found = TAGGED_KEY.fullmatch(session_key or "")
+    return found[1] if found else None
+
+
 class SessionStore(CachedDbStore):
     """Django's cached_db sessions, stored under the hash of their key."""
 
     _cache: BaseCache
+    # The cache tag the next key made for this session ends in: its user's, at a login.
+    cache_tag: str | None = None
+
+    def _get_new_session_key(self) -> str:
+        """A new, unused key: Django's, followed by this session's cache tag if it has one."""
+        suffix = f"{TAG_SEPARATOR}{self.cache_tag}" if self.cache_tag else ""
+        while True:
+            key = get_random_string(RANDOM_KEY_LENGTH, VALID_KEY_CHARS) + suffix
+            if not self.exists(key):
+                return key
 
     @property
     def cache_key(self) -> str:
-        """The cache key of this session: the prefix and the stored key."""
+        """The cache key of this session: the prefix, its tag and the stored key."""
         return self._stored_cache_key(super().cache_key)
 
     async def acache_key(self) -> str:
-        """The cache key of this session: the prefix and the stored key."""
+        """The cache key of this session: the prefix, its tag and the stored key."""
         return self._stored_cache_key(await super().acache_key())
 
     def _stored_cache_key(self, cache_key: str) -> str:
-        raw = cache_key.removeprefix(self.cache_key_prefix)
-        return self.cache_key_prefix + session_key_stored(raw)
+        return self._cache_key_of(cache_key.removeprefix(self.cache_key_prefix))
+
+    def _cache_key_of(self, session_key: str) -> str:
+        """The cache key of the session `session_key`, which never holds the key itself."""
+        tag = session_cache_tag(session_key)
+        hash_tag = f"{{{tag}}}" if tag else ""
+        return self.cache_key_prefix + hash_tag + session_key_stored(session_key)
 
     def _stored_row(self) -> QuerySet[AbstractBaseSession]:
         """This session's unexpired row, found by the stored form of its key."""
@@ -65,15 +93,26 @@ class SessionStore(CachedDbStore):
 
     def exists(self, session_key: str) -> bool:
         """Whether a session is stored under `session_key`, in the cache or the database."""
-        stored = session_key_stored(session_key)
-        return self.cache_key_prefix + stored in self._cache or DbStore.exists(self, stored)
+        return self._cache_key_of(session_key) in self._cache or DbStore.exists(
+            self, session_key_stored(session_key)
+        )
 
     async def aexists(self, session_key: str) -> bool:
         """Whether a session is stored under `session_key`, in the cache or the database."""
-        stored = session_key_stored(session_key)
-        return await self._cache.ahas_key(self.cache_key_prefix + stored) or await DbStore.aexists(
-            self, stored
+        return await self._cache.ahas_key(self._cache_key_of(session_key)) or await DbStore.aexists(
+            self, session_key_stored(session_key)
         )
+
+    def save(self, must_create: bool = False) -> None:
+        """Save the session; one deleted meanwhile (logged out elsewhere) stays deleted.
+
+        Its cache entry may have outlived it (the logout could not reach the cache): it
+        goes too, so that the next request finds no session instead of this one failing.
+        """
+        try:
+            super().save(must_create)
+        except UpdateError:
+            self._cache.delete(self.cache_key)
 
     def create_model_instance(self, data: dict[str, Any]) -> AbstractBaseSession:
         """The row to save: the session's data under its stored key."""
@@ -92,15 +131,13 @@ class SessionStore(CachedDbStore):
         session_key = session_key or self.session_key
         if session_key is None:
             return
-        stored = session_key_stored(session_key)
-        self.model.objects.filter(session_key=stored).delete()
-        self._cache.delete(self.cache_key_prefix + stored)
+        self.model.objects.filter(session_key=session_key_stored(session_key)).delete()
+        self._cache.delete(self._cache_key_of(session_key))
 
     async def adelete(self, session_key: str | None = None) -> None:
         """Delete the session `session_key` (else this one) from the database and the cache."""
         session_key = session_key or self.session_key
         if session_key is None:
             return
-        stored = session_key_stored(session_key)
-        await self.model.objects.filter(session_key=stored).adelete()
-        await self._cache.adelete(self.cache_key_prefix + stored)
+        await self.model.objects.filter(session_key=session_key_stored(session_key)).adelete()
+        await self._cache.adelete(self._cache_key_of(session_key))

@@ -4,7 +4,9 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,9 +28,22 @@ from common.services import user_create
 from tests.live import LiveServer
 from tests.mail import SmtpServer
 from tests.modes import MODES, ModeClient
+from tests.stack.cluster import ClusterServers
 
 PASSWORD = "correct horse battery staple"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def eventually(holds: Callable[[], bool], *, within: float) -> bool:
+    """Whether `holds()` comes true within `within` seconds, asked every 10 ms: for what
+    another thread or process does meanwhile. A deadline, never a measure.
+    """
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if holds():
+            return True
+        time.sleep(0.01)
+    return False
 
 
 # Caches that each process keeps to itself, or that keep nothing: server processes on one
@@ -258,3 +273,17 @@ def counting_hasher(settings: Any) -> type[CountingHasher]:
     settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
     CountingHasher.calls = 0
     return CountingHasher
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterServers]:
+    """A private Redis Cluster, three primaries with a replica each; stopped at the end."""
+    require_service(
+        shutil.which("redis-server") is not None and shutil.which("redis-cli") is not None,
+        "redis-server and redis-cli are not installed",
+    )
+    cluster = ClusterServers(tmp_path_factory.mktemp("redis-cluster")).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -79,3 +79,17 @@ def refresh_race(url: str, refresh: str, racers: int) -> list[httpx.Response]:
 
     with ThreadPoolExecutor(racers) as executor:
         return list(executor.map(refresh_once, range(racers)))
+
+
+def refresh_rounds(url: str, refresh: str, *, racers: int, rounds: int) -> str:
+    """`rounds` races of `racers` refreshes, each of the token the round before yielded:
+    every refresh succeeds and each round yields exactly one new refresh token, the last
+    of which is returned.
+    """
+    for _ in range(rounds):
+        responses = refresh_race(url, refresh, racers)
+        assert {r.status_code for r in responses} == {200}, [r.text for r in responses]
+        successors = {r.json()["refresh"] for r in responses}
+        assert len(successors) == 1
+        (refresh,) = successors
+    return refresh

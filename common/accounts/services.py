@@ -351,7 +351,7 @@ def login_reauthenticate(
     now = timezone.now()
     LoginFamily.objects.filter(pk=family_id, user_id=user.pk).update(authenticated_at=now)
     # The next request reads the family's new state from the database, on every instance.
-    cache_delete(family_cache_key(family_id))
+    cache_delete(family_cache_key(family_id, user.pk))
     audit_event("reauthenticated", request=request, user_id=user.pk, family_id=family_id)
     return now + dualauth_settings.REAUTH_WINDOW
 

@@ -108,9 +108,11 @@ def expired_copy(token: str) -> str:
 def login_make_stale(family_id: str) -> None:
     """Make a login not fresh on every server process, as if it had begun long ago."""
     long_ago = timezone.now() - 2 * dualauth_settings.REAUTH_WINDOW
-    LoginFamily.objects.filter(pk=family_id).update(authenticated_at=long_ago)
+    families = LoginFamily.objects.filter(pk=family_id)
+    families.update(authenticated_at=long_ago)
     # Servers read a login's state from the shared cache before the database.
-    caches[ALIAS].delete(family_cache_key(family_id))
+    for user_id in families.values_list("user_id", flat=True):
+        caches[ALIAS].delete(family_cache_key(family_id, user_id))
 
 
 def audit_events(server: LiveServer, event: str, family_id: str) -> int:

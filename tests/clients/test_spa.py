@@ -607,7 +607,7 @@ def login_made_stale(user: User) -> None:
     families = LoginFamily.objects.filter(user=user)
     families.update(authenticated_at=timezone.now() - dualauth_settings.REAUTH_WINDOW)
     for family_id in families.values_list("pk", flat=True):
-        cache_delete(family_cache_key(family_id))
+        cache_delete(family_cache_key(family_id, user.pk))
 
 
 def referers(requests: list[Request]) -> list[str]:

@@ -2,6 +2,7 @@
 
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,15 @@ from django.core.checks import CheckMessage, Tags, run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import models
+from django.test import override_settings
 from django.urls import include, path
 
 from common.cache import ALIAS
 from common.checks import (
     LOCAL_EMAIL_BACKENDS,
     api_prefix_check,
+    cache_cluster_check,
+    cache_pending_poll_check,
     cache_store_check,
     cookies_check,
     frontend_url_check,
@@ -35,6 +39,7 @@ from common.checks import (
 )
 from common.middleware import ApiResponseMiddleware
 from common.parsers import BoundedJSONParser
+from project.settings import redis_caches
 from session_auth import sessions
 from session_auth.middleware import FamilyAuthenticationMiddleware
 from tests.jwt_keys import ed25519_private_pem, rsa_private_pem
@@ -888,3 +893,42 @@ def test_webauthn_origins_inside_the_relying_party_pass(settings: Any) -> None:
         "WEBAUTHN_ORIGINS": ["https://example.com", "https://app.example.com:8443"],
     }
     assert webauthn_check(None) == []
+
+
+def _cluster_check(url: str, key_prefix: str = "dualauth") -> list[CheckMessage]:
+    """The cluster check's messages with REDIS_URL=`url`, reverted before anything connects."""
+    with override_settings(CACHES=redis_caches(url, key_prefix)):
+        return cache_cluster_check(None)
+
+
+def test_a_cluster_url_naming_its_nodes_passes() -> None:
+    assert _cluster_check("redis+cluster://10.0.0.1:7000,10.0.0.2:7000") == []
+
+
+@pytest.mark.parametrize("url", ["redis+cluster://cache", "redis+cluster://a:7000,b"])
+def test_a_cluster_url_without_a_port_is_e043(url: str) -> None:
+    errors = _cluster_check(url)
+
+    assert ids(errors) == ["dualauth.E043"]
+    assert "host:port" in errors[0].msg
+
+
+def test_a_brace_in_the_key_prefix_of_a_cluster_is_e044() -> None:
+    assert ids(_cluster_check("redis+cluster://10.0.0.1:7000", "dualauth-{eu}")) == [
+        "dualauth.E044"
+    ]
+
+
+def test_a_brace_in_the_key_prefix_of_one_redis_is_no_error() -> None:
+    assert _cluster_check("redis://10.0.0.1:6379/0", "dualauth-{eu}") == []
+
+
+@pytest.mark.parametrize("poll", [timedelta(0), timedelta(seconds=-1), 0.25])
+def test_a_pending_poll_that_is_no_positive_duration_is_e045(settings: Any, poll: Any) -> None:
+    settings.DUALAUTH = {**settings.DUALAUTH, "CACHE_PENDING_POLL": poll}
+
+    assert ids(cache_pending_poll_check(None)) == ["dualauth.E045"]
+
+
+def test_the_default_pending_poll_passes() -> None:
+    assert cache_pending_poll_check(None) == []

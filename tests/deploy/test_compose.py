@@ -3,6 +3,8 @@
 import ipaddress
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +14,40 @@ from prometheus_client import REGISTRY
 
 from tests.conftest import require_service
 from tests.deploy.conftest import REQUIRED_ENV, ROOT, compose_config, has_docker_compose
+from tests.stack.cluster import NodeServer, node_ports, wait_for
 
 APP = "app"
 # The first nginx whose upstream servers can `resolve` (again, as instances come and go).
 NGINX_RESOLVE_SINCE = (1, 27, 3)
+CLUSTER_INIT = "redis-cluster-init"
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
     """A service's environment list as a mapping."""
     return dict(item.split("=", 1) for item in service["environment"])
+
+
+def published(port: str | dict[str, Any]) -> tuple[str, str]:
+    """The host address and the container port of a published port, in either syntax."""
+    # Compose v1 keeps the short syntax; v2 expands it.
+    if isinstance(port, str):
+        host_ip, _, mapping = port.partition(":")
+        return host_ip, mapping.rsplit(":", 1)[1].split("/")[0]
+    return port.get("host_ip", ""), str(port["target"])
+
+
+def cluster_nodes(services: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The cluster profile's Redis nodes, by service name."""
+    return {
+        name: service
+        for name, service in services.items()
+        if "cluster" in service.get("profiles", []) and name != CLUSTER_INIT
+    }
+
+
+def node_address(service: dict[str, Any]) -> str:
+    """A node's fixed address and Redis port, as the cluster names it."""
+    return f"{service['networks']['default']['ipv4_address']}:6379"
 
 
 def test_compose_file_matches_the_compose_specification_schema(
@@ -73,7 +100,7 @@ def test_app_instances_run_gunicorn_after_the_migration(compose: dict[str, Any])
     env = environment(service)
     assert env["DATABASE_URL"].startswith("postgres://dualauth:")
     assert env["DATABASE_URL"].endswith("@postgres:5432/dualauth")
-    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    assert env["REDIS_URL"] == "${COMPOSE_REDIS_URL:-redis://redis:6379/0}"
     # One service, scaled: never a second copy of it under another name.
     app_services = [name for name, s in services.items() if "build" in s and "entrypoint" not in s]
     assert app_services == [APP]
@@ -207,14 +234,8 @@ def test_the_scale_profile_adds_prometheus_and_grafana_on_loopback_only(
     for name, port in (("prometheus", 9090), ("grafana", 3000)):
         # Only `--profile scale` (or COMPOSE_PROFILES=scale) starts them.
         assert services[name]["profiles"] == ["scale"]
-        [published] = services[name]["ports"]
-        # Compose v1 keeps the short syntax; v2 expands it.
-        if isinstance(published, str):
-            host_ip, _, mapping = published.partition(":")
-            target = mapping.rsplit(":", 1)[1].split("/")[0]
-            assert (host_ip, target) == ("127.0.0.1", str(port))
-        else:
-            assert (published["host_ip"], published["target"]) == ("127.0.0.1", port)
+        [ports] = services[name]["ports"]
+        assert published(ports) == ("127.0.0.1", str(port))
     grafana = compose["services"]["grafana"]["volumes"]
     assert "./deploy/grafana/dualauth.json:/var/lib/grafana/dashboards/dualauth.json:ro" in grafana
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
@@ -250,3 +271,136 @@ def test_the_dashboard_charts_every_metric_dualauth_exports() -> None:
         if metric.name.startswith("dualauth_") and metric.name != "dualauth_audit_events":
             assert metric.name in queries
     assert "histogram_quantile(0.99" in queries
+
+
+def test_without_a_profile_the_app_uses_the_one_redis(tmp_path: Path) -> None:
+    require_service(has_docker_compose(), "docker-compose is not installed")
+    result = compose_config(tmp_path, REQUIRED_ENV)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    # Compose v1 lists the services of every profile; v2 only those it would start.
+    started = {name: s for name, s in services.items() if not s.get("profiles")}
+    assert [name for name, s in started.items() if s["image"].startswith("redis:")] == ["redis"]
+    assert services[APP]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_the_cluster_profile_runs_six_pinned_health_checked_cache_nodes(
+    compose: dict[str, Any],
+) -> None:
+    nodes = cluster_nodes(compose["services"])
+    assert len(nodes) == 6
+    for node in nodes.values():
+        assert node["profiles"] == ["cluster"]
+        assert re.fullmatch(r"redis:7(\.\d+)*(-alpine)?", node["image"])
+        assert node["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+        command = node["command"]
+        assert command[0] == "redis-server"
+        options = dict(zip(command[1::2], command[2::2], strict=True))
+        assert options["--cluster-enabled"] == "yes"
+        # A cache only, like the redis service: nothing on disk but each node's nodes.conf.
+        assert (options["--save"], options["--appendonly"]) == ("", "no")
+        assert "volumes" not in node
+
+
+def test_the_cluster_nodes_have_fixed_addresses_clear_of_the_app_instances_and_the_rest(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    ipam = compose["networks"]["default"]["ipam"]["config"][0]
+    subnet, dynamic = ipaddress.ip_network(ipam["subnet"]), ipaddress.ip_network(ipam["ip_range"])
+    fixed = [
+        ipaddress.ip_address(network["ipv4_address"])
+        for service in services.values()
+        for network in (service.get("networks") or {}).values()
+    ]
+    nodes = [
+        ipaddress.ip_address(node_address(n).split(":")[0])
+        for n in cluster_nodes(services).values()
+    ]
+    assert len(nodes) == 6
+    assert len(set(fixed)) == len(fixed)
+    for address in nodes:
+        assert address in subnet
+        assert address not in dynamic
+
+
+def test_the_cluster_init_creates_three_primaries_with_a_replica_each_once_all_are_healthy(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    init = services[CLUSTER_INIT]
+    nodes = cluster_nodes(services)
+    assert init["profiles"] == ["cluster"]
+    assert init["restart"] == "no"
+    assert init["depends_on"] == {name: {"condition": "service_healthy"} for name in nodes}
+    assert init["entrypoint"][:2] == ["sh", "-c"]
+    create = re.search(r"redis-cli --cluster create ((?:\S+:6379 )+)(.*)", init["entrypoint"][2])
+    assert create
+    assert create[1].split() == [node_address(node) for node in nodes.values()]
+    assert create[2].split() == ["--cluster-replicas", "1", "--cluster-yes"]
+
+
+def test_the_cluster_init_makes_a_working_cluster_once_and_then_leaves_it_be(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    require_service(
+        shutil.which("redis-server") is not None and shutil.which("redis-cli") is not None,
+        "redis-server and redis-cli are not installed",
+    )
+    services = compose["services"]
+    script = services[CLUSTER_INIT]["entrypoint"][2]
+    # The same script, run against six local nodes in place of the compose network's.
+    nodes = [NodeServer(port, tmp_path) for port in node_ports(6)]
+    for service, node in zip(cluster_nodes(services).values(), nodes, strict=True):
+        script = script.replace(node_address(service), node.address)
+    try:
+        for node in nodes:
+            node.start()
+        runs = [
+            subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+            for _ in range(2)
+        ]
+        assert [run.returncode for run in runs] == [0, 0], [run.stdout + run.stderr for run in runs]
+        assert "[OK] All 16384 slots covered." in runs[0].stdout
+        assert runs[1].stdout == ""
+
+        def shape() -> list[str]:
+            view = nodes[0].view()
+            primaries = {entry["node_id"] for entry in view.values() if "master" in entry["flags"]}
+            replicas = [entry["master_id"] for entry in view.values() if "slave" in entry["flags"]]
+            if len(primaries) == 3 and sorted(replicas) == sorted(primaries):
+                return []
+            return [f"{len(primaries)} primaries, replicas of {replicas}"]
+
+        # The nodes learn who replicates whom by gossip, just after the creation.
+        wait_for(shape, timeout=10, what="three primaries with a replica each")
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def test_the_cluster_profile_points_the_app_at_its_nodes_and_publishes_nothing(
+    tmp_path: Path,
+) -> None:
+    require_service(has_docker_compose(), "docker-compose is not installed")
+    # The command the profile's comment documents.
+    [url] = re.findall(
+        r"COMPOSE_REDIS_URL=(redis\+cluster://\S+)", (ROOT / "docker-compose.yml").read_text()
+    )
+    # REDIS_URL of a developer's shell or .env (for `make test`) does not reach the containers.
+    env = {
+        **REQUIRED_ENV,
+        "COMPOSE_PROFILES": "cluster",
+        "COMPOSE_REDIS_URL": url,
+        "REDIS_URL": "redis://127.0.0.1:6379/1",
+    }
+    result = compose_config(tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert services[APP]["environment"]["REDIS_URL"] == url
+    nodes = cluster_nodes(services)
+    seeds = url.removeprefix("redis+cluster://").split(",")
+    assert seeds == [node_address(node) for node in nodes.values()][:3]
+    for name in [*nodes, CLUSTER_INIT]:
+        for port in services[name].get("ports", []):
+            assert published(port)[0] == "127.0.0.1", (name, port)

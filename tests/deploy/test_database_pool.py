@@ -23,7 +23,7 @@ from common.conf import dualauth_settings
 from common.models import LoginFamily
 from tests.conftest import PASSWORD, require_service, uses_postgres
 from tests.deploy.conftest import ROOT
-from tests.live import LiveServer, database_url, refresh_race
+from tests.live import LiveServer, database_url, refresh_race, refresh_rounds
 
 pytestmark = pytest.mark.server
 WORKERS = 2
@@ -103,13 +103,9 @@ def peak_connections(pooled: PooledServer) -> Iterator[Callable[[], int]]:
 def test_many_refreshes_of_one_token_through_the_pool_yield_one_new_refresh_token(
     pooled: PooledServer,
 ) -> None:
-    refresh = login(pooled.server.url)
-    for _ in range(ROUNDS):
-        responses = refresh_race(pooled.server.url, refresh, RACERS)
-        assert {r.status_code for r in responses} == {200}, [r.text for r in responses]
-        successors = {r.json()["refresh"] for r in responses}
-        assert len(successors) == 1
-        (refresh,) = successors
+    refresh = refresh_rounds(
+        pooled.server.url, login(pooled.server.url), racers=RACERS, rounds=ROUNDS
+    )
     family = LoginFamily.objects.get()
     assert family.revoked_at is None
     assert family.refresh_jti == jwt.decode(refresh, options={"verify_signature": False})["jti"]
@@ -140,11 +136,7 @@ def test_a_reuse_after_the_grace_window_through_the_pool_revokes_the_family(
 def test_each_worker_holds_no_more_connections_than_its_pool_allows_under_load(
     pooled: PooledServer, peak_connections: Callable[[], int]
 ) -> None:
-    refresh = login(pooled.server.url)
-    for _ in range(ROUNDS):
-        responses = refresh_race(pooled.server.url, refresh, RACERS)
-        assert {r.status_code for r in responses} == {200}, [r.text for r in responses]
-        refresh = responses[0].json()["refresh"]
+    refresh_rounds(pooled.server.url, login(pooled.server.url), racers=RACERS, rounds=ROUNDS)
     assert 1 <= peak_connections() <= WORKERS * POOL_MAX_SIZE
     assert 1 <= pooled.connections() <= WORKERS * POOL_MAX_SIZE
 

@@ -224,7 +224,7 @@ def test_a_session_past_its_absolute_timeout_ends(session):
     assert _session_store(session)[FAMILY_SESSION_KEY] == family.pk.hex
     family.expires_at = timezone.now() - timedelta(seconds=1)
     family.save()
-    cache.delete(family_cache_key(family.pk))
+    cache.delete(family_cache_key(family.pk, family.user_id))
     assert session.request("get", "/api/session/profile/").status_code == 401
 
 

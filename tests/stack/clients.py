@@ -1,5 +1,6 @@
 """An HTTP user agent of one mode that talks to any instance of the stack by its URL."""
 
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -104,3 +105,27 @@ def logged_in(mode: str, base: str, user: User, agents: list[StackClient]) -> St
     response = agent.login(base, user.username, PASSWORD)
     assert response.status_code == 200, response.text
     return agent
+
+
+def logged_out(agent: StackClient, base: str, agents: list[StackClient]) -> StackClient:
+    """Log `agent` out on `base`; return a replay of its old credentials."""
+    replay = agent.clone()
+    agents.append(replay)
+    assert agent.logout(base).status_code == 204
+    return replay
+
+
+def assert_authenticated(agents: list[StackClient], urls: Iterable[str]) -> None:
+    """Every agent is still logged in, on every instance of `urls`."""
+    for agent in agents:
+        for base in urls:
+            response = agent.profile(base)
+            assert response.status_code == 200, (agent.mode, base, response.text)
+
+
+def assert_refused(agents: list[StackClient], urls: Iterable[str]) -> None:
+    """Every agent's credentials are refused, on every instance of `urls`."""
+    for agent in agents:
+        for base in urls:
+            response = agent.profile(base)
+            assert response.status_code == 401, (agent.mode, base, response.text)

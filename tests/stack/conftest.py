@@ -4,60 +4,23 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from django.contrib.auth.models import User
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.test import override_settings
 
-from bench.processes import ServerProcess, free_port
+from bench.processes import RedisServer, free_port
+from common.cache import ALIAS
+from project.settings import cache_key_prefix, redis_caches
 from tests.conftest import require_service, uses_postgres
 from tests.live import LiveServer
 from tests.stack.clients import StackClient
-
-
-class RedisServer(ServerProcess):
-    """A throwaway redis-server on a port of its own, without persistence, stopped by PID."""
-
-    def __init__(self, port: int, log_path: Path) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.log_path = log_path
-
-    def client(self) -> redis.Redis:
-        """A client of this server."""
-        return redis.Redis(port=self.port, socket_timeout=2)
-
-    def start(self, timeout: float = 10.0) -> "RedisServer":
-        """Start the server (again, on the same port) and wait until it answers."""
-        self._launch(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ],
-            self._pong,
-            timeout=timeout,
-            interval=0.05,
-        )
-        return self
-
-    def _pong(self) -> bool | None:
-        """True once the server answers a PING; None before."""
-        try:
-            return True if self.client().ping() else None
-        except redis.ConnectionError:
-            return None
+from tests.stack.cluster import ClusterServers, NodeServer
 
 
 @dataclass(frozen=True)
@@ -67,6 +30,8 @@ class Stack:
     redis: RedisServer
     a: LiveServer
     b: LiveServer
+    # CACHE_KEY_PREFIX of both instances: another instance given it shares their entries.
+    prefix: str
 
     @property
     def urls(self) -> tuple[str, str]:
@@ -107,14 +72,22 @@ def stack(
             )
             for _ in range(2)
         )
-        yield Stack(redis=redis_server, a=a, b=b)
+        yield Stack(redis=redis_server, a=a, b=b, prefix=prefix)
     finally:
         redis_server.stop()
 
 
 @pytest.fixture(autouse=True)
-def _fresh_stack_cache(stack: Stack) -> None:
+def _fresh_stack_cache(request: pytest.FixtureRequest) -> None:
     # Throttle counters and cached states of earlier tests' users start from nothing.
+    # Only for the tests of this Redis: the others do not start it.
+    if "stack" not in request.fixturenames:
+        return
+    stack_flush(request.getfixturevalue("stack"))
+
+
+def stack_flush(stack: Stack) -> None:
+    """Start the stack's Redis if a test stopped it, and empty it."""
     if stack.redis.process is None:
         stack.redis.start()
     stack.redis.client().flushall()
@@ -133,3 +106,67 @@ def agents() -> Iterator[list[StackClient]]:
     yield made
     for agent in made:
         agent.close()
+
+
+@dataclass(frozen=True)
+class ClusterStack:
+    """Two instances sharing one Redis Cluster and the test database."""
+
+    cluster: ClusterServers
+    a: LiveServer
+    b: LiveServer
+    # The KEY_PREFIX the instances' settings make of their CACHE_KEY_PREFIX.
+    key_prefix: str
+
+    @property
+    def urls(self) -> tuple[str, str]:
+        """The base URL of each instance."""
+        return (self.a.url, self.b.url)
+
+    @contextmanager
+    def cache(self) -> Iterator[BaseCache]:
+        """The instances' cache of revocations and counters, as this process reaches it."""
+        with override_settings(CACHES=redis_caches(self.cluster.url, self.key_prefix)):
+            yield caches[ALIAS]
+
+    def node_of(self, key: str) -> NodeServer:
+        """The primary holding the instances' cache entry `key`."""
+        with self.cache() as cache:
+            return self.cluster.node_of(str(cache.make_key(key)))
+
+
+@pytest.fixture(scope="module")
+def cluster_stack_servers(
+    redis_cluster: ClusterServers, django_db_setup: None
+) -> Iterator[ClusterStack]:
+    """Two gunicorn instances on the test cluster; stopped at the end of the module, so that
+    their database connections do not outlive the tests that need them.
+    """
+    require_service(uses_postgres(), "the stack tests need PostgreSQL (DATABASE_URL)")
+    prefix = f"cluster-{uuid.uuid4().hex[:8]}"
+
+    def instance() -> LiveServer:
+        return LiveServer(
+            REDIS_URL=redis_cluster.url,
+            CACHE_KEY_PREFIX=prefix,
+            GUNICORN_CMD_ARGS="--keep-alive=75",
+        ).start()
+
+    a = instance()
+    try:
+        b = instance()
+        try:
+            # The instances inherit this process's environment, its xdist worker included.
+            yield ClusterStack(cluster=redis_cluster, a=a, b=b, key_prefix=cache_key_prefix(prefix))
+        finally:
+            b.stop()
+    finally:
+        a.stop()
+
+
+@pytest.fixture
+def cluster_stack(cluster_stack_servers: ClusterStack) -> ClusterStack:
+    """The cluster stack, its cluster whole and empty: no counter or state of an earlier test."""
+    cluster_stack_servers.cluster.heal()
+    cluster_stack_servers.cluster.flushall()
+    return cluster_stack_servers

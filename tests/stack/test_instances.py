@@ -1,4 +1,5 @@
-"""Two instances, one Redis, one database: a login, a logout and a throttle hold on both."""
+"""Two instances of one deployment, on one Redis or on a Redis Cluster: a login, a logout and
+a throttle hold on both."""
 
 import httpx
 import pytest
@@ -8,36 +9,47 @@ from common.conf import dualauth_settings
 from tests.conftest import PASSWORD
 from tests.modes import MODES
 from tests.stack.clients import StackClient, logged_in
-from tests.stack.conftest import Stack
+from tests.stack.conftest import ClusterStack, Stack, stack_flush
 
 pytestmark = pytest.mark.server
 
 
+@pytest.fixture(params=["redis", "redis-cluster"])
+def deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
+    """The two instances, on one Redis or on a Redis Cluster, with nothing of an earlier test."""
+    if request.param == "redis":
+        single: Stack = request.getfixturevalue("stack")
+        stack_flush(single)
+        return single
+    cluster: ClusterStack = request.getfixturevalue("cluster_stack")
+    return cluster
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_login_on_one_instance_works_on_the_other(
-    stack: Stack, stack_user: User, agents: list[StackClient], mode: str
+    deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient], mode: str
 ) -> None:
-    agent = logged_in(mode, stack.a.url, stack_user, agents)
-    for base in (stack.b.url, stack.a.url):
+    agent = logged_in(mode, deployment.a.url, stack_user, agents)
+    for base in (deployment.b.url, deployment.a.url):
         response = agent.profile(base)
         assert response.status_code == 200, response.text
         assert response.headers["Auth-Mode"] == mode
-    assert agent.profile_update(stack.b.url, bio=f"via {mode}").status_code == 200
-    assert agent.profile(stack.a.url).json()["bio"] == f"via {mode}"
+    assert agent.profile_update(deployment.b.url, bio=f"via {mode}").status_code == 200
+    assert agent.profile(deployment.a.url).json()["bio"] == f"via {mode}"
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_logout_on_one_instance_ends_the_login_on_the_other_at_once(
-    stack: Stack, stack_user: User, agents: list[StackClient], mode: str
+    deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient], mode: str
 ) -> None:
-    agent = logged_in(mode, stack.b.url, stack_user, agents)
+    agent = logged_in(mode, deployment.b.url, stack_user, agents)
     # Both instances have the login's live state cached before the logout.
-    assert agent.profile(stack.a.url).status_code == 200
-    assert agent.profile(stack.b.url).status_code == 200
+    assert agent.profile(deployment.a.url).status_code == 200
+    assert agent.profile(deployment.b.url).status_code == 200
     replay = agent.clone()
     agents.append(replay)
-    assert agent.logout(stack.a.url).status_code == 204
-    for base in (stack.b.url, stack.a.url):
+    assert agent.logout(deployment.a.url).status_code == 204
+    for base in (deployment.b.url, deployment.a.url):
         response = replay.profile(base)
         assert response.status_code == 401, response.text
         expected = "not_authenticated" if mode == "session" else "token_revoked"
@@ -45,47 +57,49 @@ def test_a_logout_on_one_instance_ends_the_login_on_the_other_at_once(
 
 
 def test_a_jwt_logout_on_one_instance_is_refused_by_the_other_as_revoked(
-    stack: Stack, stack_user: User, agents: list[StackClient]
+    deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient]
 ) -> None:
-    agent = logged_in("jwt-header", stack.a.url, stack_user, agents)
+    agent = logged_in("jwt-header", deployment.a.url, stack_user, agents)
     access = agent.credential()
-    assert agent.profile(stack.b.url).status_code == 200
-    assert agent.logout(stack.a.url).status_code == 204
-    verify = httpx.post(f"{stack.b.url}/api/jwt/token/verify/", json={"token": access})
+    assert agent.profile(deployment.b.url).status_code == 200
+    assert agent.logout(deployment.a.url).status_code == 204
+    verify = httpx.post(f"{deployment.b.url}/api/jwt/token/verify/", json={"token": access})
     assert verify.status_code == 401
     assert verify.json()["code"] == "token_revoked"
-    response = agent.profile(stack.b.url)
+    response = agent.profile(deployment.b.url)
     assert response.status_code == 401
     assert response.json()["code"] == "token_revoked"
-    refresh = agent.refresh(stack.b.url)
+    refresh = agent.refresh(deployment.b.url)
     assert refresh.status_code == 401
     assert refresh.json()["code"] == "token_revoked"
 
 
 def test_logout_all_reaches_every_login_on_every_instance(
-    stack: Stack, stack_user: User, agents: list[StackClient]
+    deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient]
 ) -> None:
-    everyone = [logged_in(mode, base, stack_user, agents) for mode in MODES for base in stack.urls]
+    everyone = [
+        logged_in(mode, base, stack_user, agents) for mode in MODES for base in deployment.urls
+    ]
     for agent in everyone:
-        for base in stack.urls:
+        for base in deployment.urls:
             assert agent.profile(base).status_code == 200
-    assert everyone[0].logout_all(stack.b.url).status_code == 204
+    assert everyone[0].logout_all(deployment.b.url).status_code == 204
     for agent in everyone:
-        for base in stack.urls:
+        for base in deployment.urls:
             assert agent.profile(base).status_code == 401, (agent.mode, base)
 
 
 def test_failed_logins_are_counted_across_instances(
-    stack: Stack, stack_user: User, agents: list[StackClient]
+    deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient]
 ) -> None:
     agent = StackClient("jwt-header")
     agents.append(agent)
     # The instances read the limit from the tests' environment; the failures alternate.
     for attempt in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
-        base = stack.urls[attempt % 2]
+        base = deployment.urls[attempt % 2]
         response = agent.login(base, stack_user.username, "wrong password")
         assert response.status_code == 401, response.text
-    for base in stack.urls:
+    for base in deployment.urls:
         response = agent.login(base, stack_user.username, PASSWORD)
         assert response.status_code == 429, response.text
         assert response.json()["code"] == "throttled"

@@ -9,34 +9,16 @@ from django.db import connection
 from bench.processes import first_answer, http_answer, process_start
 from tests.live import ROOT, LiveServer
 from tests.modes import MODES
-from tests.stack.clients import StackClient, logged_in
+from tests.stack.clients import (
+    StackClient,
+    assert_authenticated,
+    assert_refused,
+    logged_in,
+    logged_out,
+)
 from tests.stack.conftest import Stack
 
 pytestmark = pytest.mark.server
-
-
-def logged_out(agent: StackClient, base: str, agents: list[StackClient]) -> StackClient:
-    """Log `agent` out on `base`; return a replay of its old credentials."""
-    replay = agent.clone()
-    agents.append(replay)
-    assert agent.logout(base).status_code == 204
-    return replay
-
-
-def assert_authenticated(agents: list[StackClient], stack: Stack) -> None:
-    """Every agent is still logged in, on both instances."""
-    for agent in agents:
-        for base in stack.urls:
-            response = agent.profile(base)
-            assert response.status_code == 200, (agent.mode, base, response.text)
-
-
-def assert_refused(agents: list[StackClient], stack: Stack) -> None:
-    """Every agent's credentials are refused, on both instances."""
-    for agent in agents:
-        for base in stack.urls:
-            response = agent.profile(base)
-            assert response.status_code == 401, (agent.mode, base, response.text)
 
 
 def test_a_redis_outage_logs_nobody_out_and_loses_no_revocation(
@@ -44,7 +26,7 @@ def test_a_redis_outage_logs_nobody_out_and_loses_no_revocation(
 ) -> None:
     kept = [logged_in(mode, base, stack_user, agents) for mode in MODES for base in stack.urls]
     doomed = [logged_in(mode, stack.a.url, stack_user, agents) for mode in MODES]
-    assert_authenticated(kept + doomed, stack)
+    assert_authenticated(kept + doomed, stack.urls)
     revoked_before = [
         logged_out(logged_in(mode, stack.b.url, stack_user, agents), stack.a.url, agents)
         for mode in MODES
@@ -58,26 +40,26 @@ def test_a_redis_outage_logs_nobody_out_and_loses_no_revocation(
                 "status": "unavailable",
                 "checks": {"database": "ok", "cache": "unavailable"},
             }
-        assert_authenticated(kept + doomed, stack)
-        assert_refused(revoked_before, stack)
+        assert_authenticated(kept + doomed, stack.urls)
+        assert_refused(revoked_before, stack.urls)
         fresh = [logged_in(mode, base, stack_user, agents) for mode in MODES for base in stack.urls]
-        assert_authenticated(fresh, stack)
+        assert_authenticated(fresh, stack.urls)
         for agent in kept + fresh:
             assert agent.refresh(stack.b.url).status_code == 200, agent.mode
         assert (
             kept[0].profile_update(stack.a.url, bio="written during the outage").status_code == 200
         )
         revoked_during = [logged_out(agent, stack.b.url, agents) for agent in doomed]
-        assert_refused(revoked_during, stack)
-        assert_authenticated(kept + fresh, stack)
+        assert_refused(revoked_during, stack.urls)
+        assert_authenticated(kept + fresh, stack.urls)
     finally:
         stack.redis.start()
 
     stack.wait_until_healthy()
     for response in stack.health():
         assert response.json()["checks"] == {"database": "ok", "cache": "ok"}
-    assert_authenticated(kept + fresh, stack)
-    assert_refused(revoked_before + revoked_during, stack)
+    assert_authenticated(kept + fresh, stack.urls)
+    assert_refused(revoked_before + revoked_during, stack.urls)
     assert kept[1].profile(stack.b.url).json()["bio"] == "written during the outage"
 
 
@@ -85,7 +67,7 @@ def test_killed_database_connections_recover_and_never_give_an_html_500(
     stack: Stack, stack_user: User, agents: list[StackClient]
 ) -> None:
     everyone = [logged_in(mode, base, stack_user, agents) for mode in MODES for base in stack.urls]
-    assert_authenticated(everyone, stack)
+    assert_authenticated(everyone, stack.urls)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

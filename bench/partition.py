@@ -1,0 +1,432 @@
+"""`python -m bench.partition`: how long a login revoked during a Redis outage stays accepted.
+
+    DATABASE_URL=postgres://... python -m bench.partition [--trials 30]
+
+A private redis-server and two dualauth instances, A and B (gunicorn, production
+settings), on the bench's own database. A reaches Redis through a TCP relay
+(bench/relay.py) the bench can cut; B reaches it directly. Each trial, for each outage
+and mode in turn: a fresh login on A; B reads the profile with it (its live state is
+now cached); an outage begins; the login logs out on A as its client would, credentials
+included (the database revokes it at once; A's cache write fails, and the revocation
+stays pending in the database until some process writes it to the cache); B's profile
+is polled in a tight loop with the login's credentials over one kept-alive connection,
+and nothing more is asked of A. The **window** is how long B still accepts the revoked
+login, as its user would see it:
+
+- `stop`: Redis stopped (SIGSTOP), a node that answers nothing and keeps its data; B is
+  asked nothing during it. Window: from SIGCONT to B's first 401; marker: from SIGCONT
+  to the family's REVOKED entry in Redis.
+- `pause-write`: `CLIENT PAUSE <ms> WRITE`, reads answered, writes held until B refuses
+  (or `--timeout`): no process can write the revocation; the host's poller fails to,
+  and its word makes every process of the host read the database. Window: from the
+  logout's answer to B's first 401, while the writes are held; then `CLIENT UNPAUSE`, and
+  the marker from it.
+- `cut`: A cut off from Redis (the relay cut before the logout), B and Redis fine.
+  Window: from the logout's answer on A to B's first 401, while the cut holds; marker:
+  from the logout's answer (written by another process's poll of the pending ones).
+
+A window or marker not come within `--timeout` is null (`never`): a regression, to
+waiting for A's next request or for the live state to expire (FAMILY_CACHE_TTL, 60 s).
+Logins hash with MD5: hashing is not what is measured. Writes `partition.json` into
+`--out`, prints a table.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.env import RESULTS, BenchEnv, bench_env_setup
+from bench.processes import RedisServer, free_port
+from bench.relay import TcpRelay
+
+TRIALS = 30
+# Past this, a trial's window is reported as null: nothing closed it.
+TIMEOUT = 5.0
+MODES = ("session", "jwt-header", "jwt-cookie")
+OUTAGES = ("stop", "pause-write", "cut")
+# What each outage's window and marker are timed from.
+WINDOW_FROM = {"stop": "SIGCONT", "pause-write": "logout answered", "cut": "logout answered"}
+MARKER_FROM = {"stop": "SIGCONT", "pause-write": "CLIENT UNPAUSE", "cut": "logout answered"}
+# CLIENT PAUSE's own limit past --timeout: ends the pause should the bench die before it unpauses.
+PAUSE_SLACK_MS = 60_000
+# How long B's first read of a login may take to leave its live state in the cache: an
+# instance still paying a debt of the previous trial reads the database meanwhile.
+SETTLE_TIMEOUT = 5.0
+MD5 = "django.contrib.auth.hashers.MD5PasswordHasher"
+
+Sample = dict[str, float | bool | None]
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.partition",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--trials", type=int, default=TRIALS, help="trials per outage and mode")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds to poll B")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    return parser.parse_args(argv)
+
+
+def stats(samples: list[Any]) -> dict[str, float | None]:
+    """Median, p95 and max in ms; all null when any trial never closed (a regression)."""
+    if not samples or any(s is None for s in samples):
+        return {"median": None, "p95": None, "max": None}
+    values = sorted(float(s) for s in samples)
+    # Interpolated between the closest ranks: never outside the samples, even with two.
+    p95 = statistics.quantiles(values, n=20, method="inclusive")[18] if values[1:] else values[0]
+    return {
+        "median": round(statistics.median(values), 3),
+        "p95": round(p95, 3),
+        "max": values[-1],
+    }
+
+
+@dataclass(frozen=True)
+class Login:
+    """A live login: what a client sends with every call, and how it logs out."""
+
+    mode: str
+    headers: dict[str, str]
+    logout_headers: dict[str, str]
+    logout_body: dict[str, str] | None
+    family_id: uuid.UUID
+
+    @property
+    def path(self) -> str:
+        """The profile path of this mode."""
+        from common.routes import mode_path
+
+        return mode_path(self.mode, "profile")
+
+    def logout(self, base_url: str) -> float:
+        """Log out on the instance at `base_url`, as this mode's client does; ms it took."""
+        from common.routes import mode_path
+
+        started = time.perf_counter()
+        response = httpx.post(
+            f"{base_url}{mode_path(self.mode, 'logout')}",
+            headers=self.logout_headers,
+            json=self.logout_body,
+            timeout=30,
+        )
+        took = (time.perf_counter() - started) * 1000
+        if response.status_code != 204:
+            raise RuntimeError(f"{self.mode} logout: {response.status_code} {response.text[:200]}")
+        return round(took, 3)
+
+
+def login_create(mode: str, base_url: str, user_id: int) -> Login:
+    """Log in for real in `mode` on the instance at `base_url`, as the bench user."""
+    from bench.seed import browser_login, token_login
+    from common.models import LoginFamily
+    from common.routes import JWT_HEADER, SESSION, mode_path
+
+    if mode == JWT_HEADER:
+        pair = token_login(base_url)
+        headers = {"Authorization": f"Bearer {pair['access']}"}
+        # An app sends its access token with every call, the logout's too.
+        logout_headers, body = headers, {"refresh": pair["refresh"]}
+    else:
+        cookies = browser_login(base_url, mode_path(mode, "login"))
+        name = "sessionid" if mode == SESSION else "access_token"
+        headers = {"Cookie": f"{name}={cookies[name]}"}
+        # A browser sends every cookie it holds, and the CSRF header on an unsafe call.
+        jar = "; ".join(f"{key}={value}" for key, value in cookies.items())
+        logout_headers, body = {"Cookie": jar, "X-CSRFToken": cookies["csrftoken"]}, None
+    family = LoginFamily.objects.filter(user_id=user_id, mode=mode).latest("created_at")
+    return Login(mode, headers, logout_headers, body, family.pk)
+
+
+class Trial:
+    """One login of `mode`, logged in on A, read on B, and revoked on A during an outage."""
+
+    def __init__(self, mode: str, a: str, b: str, user_id: int, timeout: float) -> None:
+        from django.core.cache import caches
+
+        from common.cache import ALIAS
+        from common.selectors import family_cache_key
+
+        self.a = a
+        self.timeout = timeout
+        self.login = login_create(mode, a, user_id)
+        self.cache = caches[ALIAS]
+        self.key = family_cache_key(self.login.family_id, user_id)
+        self.probe = httpx.Client(base_url=b, headers=self.login.headers, timeout=30)
+
+    def __enter__(self) -> "Trial":
+        self._settle()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.probe.close()
+
+    def _settle(self) -> None:
+        """B serves the login until its live state is what the cache holds."""
+        from common.selectors import REVOKED
+
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            self.probe.get(self.login.path).raise_for_status()
+            if self.cache.get(self.key) not in (None, REVOKED):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.login.mode}: B's reads left no live state in the cache")
+            time.sleep(0.01)
+
+    def refused(self) -> bool:
+        """Whether B refuses the login now (401); it accepts it otherwise (200)."""
+        status = self.probe.get(self.login.path).status_code
+        if status not in (200, 401):
+            raise RuntimeError(f"{self.login.mode}: B answered {status}")
+        return status == 401
+
+    def marked(self) -> bool:
+        """Whether the family's REVOKED entry is in Redis."""
+        from common.selectors import REVOKED
+
+        return bool(self.cache.get(self.key) == REVOKED)
+
+    def until(self, t0: float, *, refused: bool, marked: bool) -> tuple[float | None, float | None]:
+        """Ms from `t0` to B's first 401 (if `refused`) and to the marker (if `marked`).
+
+        Polls both in a tight loop until each came or `--timeout` passed (None then).
+        """
+        refused_at = marker_at = None
+        while time.perf_counter() - t0 < self.timeout and (
+            (refused and refused_at is None) or (marked and marker_at is None)
+        ):
+            if marked and marker_at is None and self.marked():
+                marker_at = time.perf_counter()
+            if refused and refused_at is None and self.refused():
+                refused_at = time.perf_counter()
+        return _since(t0, refused_at), _since(t0, marker_at)
+
+
+def _since(t0: float, at: float | None) -> float | None:
+    """Ms from `t0` to `at` (perf_counter), to the µs; None when `at` never came."""
+    return None if at is None else round((at - t0) * 1000, 3)
+
+
+def trial_stop(trial: Trial, server: RedisServer) -> Sample:
+    """SIGSTOP while A revokes, B asked nothing; from SIGCONT, B's first 401 and the marker."""
+    server.pause()
+    try:
+        logout_ms = trial.login.logout(trial.a)
+    finally:
+        t0 = time.perf_counter()
+        server.resume()
+    window, marker = trial.until(t0, refused=True, marked=True)
+    return {
+        "window_ms": window,
+        "marker_ms": marker,
+        "logout_ms": logout_ms,
+        "refused_during_outage": None,
+    }
+
+
+def trial_pause_write(trial: Trial, server: RedisServer) -> Sample:
+    """Writes held while A revokes, B polled: its first 401 from the logout, while the writes
+    are still held; then the unpause, and the marker from it.
+    """
+    control = server.client()
+    control.execute_command("CLIENT", "PAUSE", int(trial.timeout * 1000) + PAUSE_SLACK_MS, "WRITE")
+    try:
+        logout_ms = trial.login.logout(trial.a)
+        window, _ = trial.until(time.perf_counter(), refused=True, marked=False)
+        # Nothing was written meanwhile: the pause held all along.
+        if trial.marked():
+            raise RuntimeError(f"{trial.login.mode}: the marker landed during CLIENT PAUSE WRITE")
+    finally:
+        t1 = time.perf_counter()
+        control.execute_command("CLIENT", "UNPAUSE")
+        control.close()
+    _, marker = trial.until(t1, refused=False, marked=True)
+    return {
+        "window_ms": window,
+        "marker_ms": marker,
+        "logout_ms": logout_ms,
+        "refused_during_outage": window is not None,
+    }
+
+
+def trial_cut(trial: Trial, relay: TcpRelay) -> Sample:
+    """A cut off from Redis while it revokes; B's first 401 and the marker from the logout."""
+    relay.cut()
+    try:
+        logout_ms = trial.login.logout(trial.a)
+        window, marker = trial.until(time.perf_counter(), refused=True, marked=True)
+    finally:
+        relay.heal()
+    return {
+        "window_ms": window,
+        "marker_ms": marker,
+        "logout_ms": logout_ms,
+        "refused_during_outage": window is not None,
+    }
+
+
+def summary(trials: list[Sample]) -> dict[str, Any]:
+    """Median, p95 and max of each figure; how many trials B refused during the outage."""
+    refusals = [t["refused_during_outage"] for t in trials]
+    figures: dict[str, Any] = {
+        figure: stats([t[figure] for t in trials])
+        for figure in ("window_ms", "marker_ms", "logout_ms")
+    }
+    # B is asked nothing during a stop: null.
+    figures["refused_during_outage"] = (
+        None if None in refusals else sum(1 for refused in refusals if refused)
+    )
+    return figures | {"samples": trials}
+
+
+def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[str, Any]:
+    """Every trial, outages and modes interleaved; the figures of each outage and mode."""
+    from django.conf import settings
+
+    from bench.run import servers_start
+    from bench.seed import bench_user_create
+    from bench.server import DUALAUTH, BenchServer
+    from common.cache import RECOVERY_RETRY_SECONDS
+    from common.conf import dualauth_settings
+
+    user = bench_user_create()
+    relay = TcpRelay(server.port).start()
+    a, b = (
+        BenchServer(env, DUALAUTH, workers=args.workers, threads=args.threads, name=name, **extra)
+        for name, extra in (("a", {"REDIS_URL": f"redis://127.0.0.1:{relay.port}/0"}), ("b", {}))
+    )
+    outages: dict[str, Callable[[Trial], Sample]] = {
+        "stop": lambda trial: trial_stop(trial, server),
+        "pause-write": lambda trial: trial_pause_write(trial, server),
+        "cut": lambda trial: trial_cut(trial, relay),
+    }
+    samples: dict[str, dict[str, list[Sample]]] = {
+        kind: {mode: [] for mode in MODES} for kind in OUTAGES
+    }
+    try:
+        servers_start([a, b])
+        for _ in range(args.trials):
+            for kind in OUTAGES:
+                for mode in MODES:
+                    with Trial(mode, a.url, b.url, user.pk, args.timeout) as trial:
+                        samples[kind][mode].append(outages[kind](trial))
+    finally:
+        a.stop()
+        b.stop()
+        relay.stop()
+    options = settings.CACHES["dualauth"]["OPTIONS"]
+    return {
+        "meta": {
+            "trials": args.trials,
+            "timeout_s": args.timeout,
+            "database": "postgresql" if env.postgres else "sqlite",
+            "redis": server.client().info("server")["redis_version"],
+            "workers": args.workers,
+            "threads": args.threads,
+            "recovery_retry_ms": RECOVERY_RETRY_SECONDS * 1000,
+            "cache_pending_poll_ms": dualauth_settings.CACHE_PENDING_POLL.total_seconds() * 1000,
+            "cache_socket_timeout_ms": options["SOCKET_TIMEOUT"] * 1000,
+            "window_from": WINDOW_FROM,
+            "marker_from": MARKER_FROM,
+        },
+        "outages": {
+            kind: {mode: summary(trials) for mode, trials in by_mode.items()}
+            for kind, by_mode in samples.items()
+        },
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "never" if value is None else f"{value:.1f}"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The figures as a markdown table."""
+    meta = result["meta"]
+    trials = meta["trials"]
+    lines = [
+        f"Revocation during a Redis outage: {trials} trials per row, in ms (`never`: not "
+        f"within {meta['timeout_s']:g} s). Window: how long B still accepts the revoked login; "
+        "marker: until its REVOKED entry is in Redis; each timed from:",
+        "",
+        *(
+            f"- `{kind}`: window from {meta['window_from'][kind]}, "
+            f"marker from {meta['marker_from'][kind]}"
+            for kind in result["outages"]
+        ),
+        "",
+        "| outage | mode | window median | p95 | max | B refused during the outage"
+        " | marker median | p95 | max | A's logout (median) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, by_mode in result["outages"].items():
+        for mode, figures in by_mode.items():
+            window, marker = figures["window_ms"], figures["marker_ms"]
+            refused = figures["refused_during_outage"]
+            cells = [kind, mode, *(_ms(window[k]) for k in ("median", "p95", "max"))]
+            cells.append("not asked" if refused is None else f"{refused}/{trials}")
+            cells += [*(_ms(marker[k]) for k in ("median", "p95", "max"))]
+            cells.append(_ms(figures["logout_ms"]["median"]))
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _with_private_redis(body: Callable[[RedisServer], dict[str, Any]]) -> dict[str, Any]:
+    """`body(server)` with a private redis-server, stopped (and its files gone) afterwards."""
+    if shutil.which("redis-server") is None:
+        raise SystemExit("bench.partition starts a redis-server of its own: install Redis")
+    tmpdir = Path(tempfile.mkdtemp(prefix="dualauth-partition-redis-"))
+    server = RedisServer(free_port(), tmpdir / "redis.log").start()
+    try:
+        return body(server)
+    finally:
+        server.stop()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure, write `partition.json`, print the table."""
+    from bench.run import git_commit
+
+    args = arguments(argv)
+    started = datetime.now(UTC)
+    commit = git_commit()
+
+    def measured(server: RedisServer) -> dict[str, Any]:
+        # Set before Django is: this process and both instances share them (A's REDIS_URL
+        # is the relay's).
+        os.environ["REDIS_URL"] = server.url
+        os.environ["PASSWORD_HASHERS"] = MD5
+        env = bench_env_setup(suffix="partition")
+        try:
+            return run(args, env, server)
+        finally:
+            env.cleanup()
+
+    result = _with_private_redis(measured)
+    result["meta"] |= {"started_at": started.isoformat(timespec="seconds"), "commit": commit}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "partition.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+    print(args.out / "partition.json")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
