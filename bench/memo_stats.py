@@ -13,6 +13,7 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any
 
 from bench.load import LoadGenerator, Request
@@ -87,6 +88,25 @@ def counters_read(directory: Path) -> dict[str, dict[str, int]]:
     return {
         name: {"hits": totals[2 * i], "misses": totals[2 * i + 1]} for i, name in enumerate(MEMOS)
     }
+
+
+def counters_settled(
+    directory: Path, *, quiet_s: float = 0.25, max_s: float = 5.0
+) -> dict[str, dict[str, int]]:
+    """The counters once the server has stopped counting: two reads `quiet_s` apart agree.
+
+    A load generator stops at its deadline with requests still in the server; read at
+    once, their lookups would count in the next measurement, perhaps another mode's.
+    """
+    counts = counters_read(directory)
+    deadline = monotonic() + max_s
+    while monotonic() < deadline:
+        sleep(quiet_s)
+        again = counters_read(directory)
+        if again == counts:
+            break
+        counts = again
+    return counts
 
 
 def counters_delta(

@@ -273,7 +273,7 @@ def _measure_all(
     from bench.cpu import cpu_sample
     from bench.logins import hasher_measure
     from bench.measure import login_refresh_costs, redis_per_request, sql_per_request
-    from bench.memo_stats import counters_delta, counters_read, warm_up
+    from bench.memo_stats import counters_delta, counters_settled, warm_up
     from bench.server import DUALAUTH
 
     measured = [] if args.sweep == "only" else configs
@@ -302,7 +302,7 @@ def _measure_all(
             slice_s=args.warmup,
             max_s=args.warmup_max,
         )
-        memo_before = counters_read(memo_dir) if config.dualauth else None
+        memo_before = counters_settled(memo_dir) if config.dualauth else None
         before = cpu_sample(server.pid, env.redis_url)
         result = load.run(server.url, config.requests, duration)
         after = cpu_sample(server.pid, env.redis_url)
@@ -310,7 +310,7 @@ def _measure_all(
         if before and after and result.requests:
             spent, spent_backends = after.since(before)
             cpu, backend = (s * 1000 / result.requests for s in (spent, spent_backends))
-        memo = counters_delta(memo_before, counters_read(memo_dir)) if memo_before else None
+        memo = counters_delta(memo_before, counters_settled(memo_dir)) if memo_before else None
         return Measurement(result, cpu, backend, memo, warmed)
 
     runs: dict[str, list[Measurement]] = {c.name: [] for c in measured}
