@@ -40,7 +40,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,8 @@ TRIALS = 30
 TIMEOUT = 5.0
 MODES = ("session", "jwt-header", "jwt-cookie")
 OUTAGES = ("stop", "pause-write", "cut")
+# B's calls timed while Redis is stopped (`hung`), in this order.
+HUNG_CALLS = ("profile", "login", "refresh", "logout")
 # What each outage's window and marker are timed from.
 WINDOW_FROM = {"stop": "SIGCONT", "pause-write": "logout answered", "cut": "logout answered"}
 MARKER_FROM = {"stop": "SIGCONT", "pause-write": "CLIENT UNPAUSE", "cut": "logout answered"}
@@ -130,6 +132,39 @@ class Login:
         if response.status_code != 204:
             raise RuntimeError(f"{self.mode} logout: {response.status_code} {response.text[:200]}")
         return round(took, 3)
+
+    def refresh(self, base_url: str) -> tuple[float, "Login"]:
+        """Refresh this JWT login as its client does; ms it took, and the login it became."""
+        from common.routes import JWT_HEADER, mode_path
+
+        header = self.mode == JWT_HEADER
+        started = time.perf_counter()
+        response = httpx.post(
+            f"{base_url}{mode_path(self.mode, 'refresh')}",
+            headers={} if header else self.logout_headers,
+            json=self.logout_body,
+            timeout=30,
+        )
+        took = round((time.perf_counter() - started) * 1000, 3)
+        if response.status_code != 200:
+            raise RuntimeError(f"{self.mode} refresh: {response.status_code} {response.text[:200]}")
+        if header:
+            pair = response.json()
+            headers = {"Authorization": f"Bearer {pair['access']}"}
+            return took, replace(
+                self,
+                headers=headers,
+                logout_headers=headers,
+                logout_body={"refresh": pair["refresh"]},
+            )
+        held = dict(pair.split("=", 1) for pair in self.logout_headers["Cookie"].split("; "))
+        cookies = held | dict(response.cookies.items())
+        jar = "; ".join(f"{key}={value}" for key, value in cookies.items())
+        return took, replace(
+            self,
+            headers={"Cookie": f"access_token={cookies['access_token']}"},
+            logout_headers={**self.logout_headers, "Cookie": jar},
+        )
 
 
 def login_create(mode: str, base_url: str, user_id: int) -> Login:
@@ -282,6 +317,34 @@ def trial_cut(trial: Trial, relay: TcpRelay) -> Sample:
     }
 
 
+def trial_hung(mode: str, base_url: str, server: RedisServer, user_id: int) -> Sample:
+    """What B's clients wait while Redis is stopped: ms each call took, in HUNG_CALLS order.
+
+    A login made before the stop reads its profile; then a new login is made, refreshed
+    (the JWT modes; null in session mode) and logged out.
+    """
+    from common.routes import SESSION
+
+    live = login_create(mode, base_url, user_id)
+    with httpx.Client(base_url=base_url, headers=live.headers, timeout=30) as client:
+        client.get(live.path).raise_for_status()
+        server.pause()
+        try:
+            started = time.perf_counter()
+            client.get(live.path).raise_for_status()
+            sample: Sample = {"profile_ms": _since(started, time.perf_counter())}
+            started = time.perf_counter()
+            fresh = login_create(mode, base_url, user_id)
+            sample["login_ms"] = _since(started, time.perf_counter())
+            sample["refresh_ms"] = None
+            if mode != SESSION:
+                sample["refresh_ms"], fresh = fresh.refresh(base_url)
+            sample["logout_ms"] = fresh.logout(base_url)
+        finally:
+            server.resume()
+    return sample
+
+
 def summary(trials: list[Sample]) -> dict[str, Any]:
     """Median, p95 and max of each figure; how many trials B refused during the outage."""
     refusals = [t["refused_during_outage"] for t in trials]
@@ -320,6 +383,7 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
     samples: dict[str, dict[str, list[Sample]]] = {
         kind: {mode: [] for mode in MODES} for kind in OUTAGES
     }
+    hung: dict[str, list[Sample]] = {mode: [] for mode in MODES}
     try:
         servers_start([a, b])
         for _ in range(args.trials):
@@ -327,6 +391,8 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
                 for mode in MODES:
                     with Trial(mode, a.url, b.url, user.pk, args.timeout) as trial:
                         samples[kind][mode].append(outages[kind](trial))
+            for mode in MODES:
+                hung[mode].append(trial_hung(mode, b.url, server, user.pk))
     finally:
         a.stop()
         b.stop()
@@ -349,6 +415,11 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
         "outages": {
             kind: {mode: summary(trials) for mode, trials in by_mode.items()}
             for kind, by_mode in samples.items()
+        },
+        "hung": {
+            mode: {f"{call}_ms": stats([t[f"{call}_ms"] for t in trials]) for call in HUNG_CALLS}
+            | {"samples": trials}
+            for mode, trials in hung.items()
         },
     }
 
@@ -385,6 +456,21 @@ def markdown(result: dict[str, Any]) -> str:
             cells += [*(_ms(marker[k]) for k in ("median", "p95", "max"))]
             cells.append(_ms(figures["logout_ms"]["median"]))
             lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"What B's clients waited while Redis was stopped: ms per call, {trials} trials"
+        " (median / max; refresh: JWT modes only).",
+        "",
+        "| mode | " + " | ".join(HUNG_CALLS) + " |",
+        "|---|" + "---:|" * len(HUNG_CALLS),
+    ]
+    for mode, figures in result["hung"].items():
+        cells = [mode]
+        for call in HUNG_CALLS:
+            timed = figures[f"{call}_ms"]
+            none = timed["median"] is None
+            cells.append("n/a" if none else f"{timed['median']:.1f} / {timed['max']:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -29,6 +29,7 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from common.conf import dualauth_settings
 from common.metrics import cache_failure_count, cache_recovery_count
+from common.redis_breaker import breaker_bypass
 
 logger = logging.getLogger("dualauth")
 
@@ -101,6 +102,8 @@ class CacheRecovery(threading.Thread):
 
     def run(self) -> None:
         """Poll if elected; on a debt, try every RECOVERY_RETRY_SECONDS until it is paid."""
+        # This thread finds the cache answering again, and its success lets the others in.
+        breaker_bypass()
         interval = dualauth_settings.CACHE_PENDING_POLL.total_seconds()
         while not self._stopping.is_set():
             _owing.wait(timeout=interval)

@@ -34,7 +34,8 @@ from common.conf import dualauth_settings
 from common.handlers import exception_handler
 from common.middleware import ApiResponseMiddleware
 from common.parsers import BoundedJSONParser
-from common.redis_cluster import cluster_address_parse, cluster_url
+from common.redis_breaker import BreakerPool
+from common.redis_cluster import ClusterConnectionFactory, cluster_address_parse, cluster_url
 from common.routes import JWT_COOKIE, SHARED_ROUTES, mode_path
 from jwt_auth.keys import HMAC_ALGORITHMS, key_set, verifying_key_texts
 from jwt_auth.tokens import FAMILY_CLAIM
@@ -49,6 +50,8 @@ MIN_METRICS_TOKEN_LENGTH = 32
 # Caches that each process keeps to itself, or that keep nothing: behind several workers,
 # a revocation or a failed login counted in one is unseen in the others.
 PROCESS_LOCAL_CACHES = (LocMemCache, DummyCache)
+# The pool that gives django-redis's connections the breaker (common/redis_breaker.py).
+BREAKER_POOL = f"{BreakerPool.__module__}.{BreakerPool.__name__}"
 # What makes a cache alias's store and the keys it writes, with Django's defaults: two
 # aliases alike in these read and write the same entries (OPTIONS may differ).
 CACHE_STORE_DEFAULTS: dict[str, Any] = {
@@ -786,6 +789,51 @@ def cache_cluster_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 )
             )
     return errors
+
+
+@register(Tags.caches)
+def cache_hang_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Warn of a Redis cache through which a Redis that hangs would hold every request."""
+    warnings: list[CheckMessage] = []
+    for alias in sorted({ALIAS, settings.SESSION_CACHE_ALIAS} & set(settings.CACHES)):
+        params = settings.CACHES[alias]
+        if not str(params.get("BACKEND", "")).startswith("django_redis."):
+            continue
+        options = params.get("OPTIONS", {})
+        missing = [] if options.get("SOCKET_TIMEOUT") else ["a SOCKET_TIMEOUT"]
+        if not _breaker_used(options):
+            missing.append(f"the breaker ({BREAKER_POOL})")
+        if missing:
+            warnings.append(
+                Warning(
+                    f"CACHES[{alias!r}] reaches Redis without {' or '.join(missing)}: a Redis "
+                    "that hangs would hold each request for every command it sends there.",
+                    hint=f'Set OPTIONS "SOCKET_TIMEOUT" (0.25 s as REDIS_URL does) and '
+                    f'"CONNECTION_POOL_CLASS": "{BREAKER_POOL}", or build CACHES with '
+                    "project.settings.redis_caches().",
+                    id="dualauth.W004",
+                )
+            )
+    return warnings
+
+
+def _breaker_used(options: dict[str, Any]) -> bool:
+    """Whether a django-redis cache with `options` reaches Redis through the breaker."""
+    # A cluster's node pools are made by its connection factory, with the breaker.
+    made = (
+        (options.get("CONNECTION_FACTORY"), ClusterConnectionFactory),
+        (options.get("CONNECTION_POOL_CLASS"), BreakerPool),
+    )
+    return any(path and _imports_subclass(str(path), kind) for path, kind in made)
+
+
+def _imports_subclass(path: str, kind: type) -> bool:
+    """Whether `path` imports a subclass of `kind`."""
+    try:
+        imported = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(imported, type) and issubclass(imported, kind)
 
 
 @register(Tags.caches)

@@ -8,16 +8,16 @@ django-redis such a connection, shared by the threads of a process, and reads ke
 several slots slot by slot.
 
 A failed node fails the command at once (no retries, as with one Redis and its short
-socket timeouts): the caller falls back to the database and the failure reaches
-common/cache.py's recovery, which writes the recent revocations again to the cluster as
-it is after a failover.
+socket timeouts; after a failure, its breaker fails the next ones without waiting): the
+caller falls back to the database and the failure reaches common/cache.py's recovery,
+which writes the recent revocations again to the cluster as it is after a failover.
 """
 
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from django.core.exceptions import ImproperlyConfigured
 from django_redis.client import DefaultClient
@@ -29,6 +29,8 @@ from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
+
+from common.redis_breaker import BreakerPool
 
 SCHEMES = {"redis+cluster": False, "rediss+cluster": True}
 
@@ -73,6 +75,18 @@ def _node_parse(node: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def cluster_node_url(node: tuple[str, int], address: ClusterAddress) -> str:
+    """The `redis://` (or `rediss://`) URL of one node of the cluster at `address`."""
+    host, port = node
+    scheme = "rediss" if address.ssl else "redis"
+    credentials = quote(address.username or "", safe="")
+    if address.password is not None:
+        credentials += ":" + quote(address.password, safe="")
+    login = f"{credentials}@" if credentials else ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{login}{host}:{port}"
+
+
 class Cluster(RedisCluster):
     """redis-py's cluster client, whose failures of the cluster as a whole (a slot without a
     node, a cluster that cannot be reached) are connection errors, as django-redis expects.
@@ -115,11 +129,13 @@ class ClusterConnectionFactory(ConnectionFactory):
             )
             if option in self.options
         }
+        first, *others = address.nodes
         return Cluster(
-            startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
-            username=address.username,
-            password=address.password,
-            ssl=address.ssl,
+            # Given a URL, redis-py makes each node's pool a `connection_pool_class`: the
+            # breaker's (common/redis_breaker.py), with the URL's credentials and TLS.
+            url=cluster_node_url(first, address),
+            startup_nodes=[ClusterNode(host, port) for host, port in others],
+            connection_pool_class=BreakerPool,
             retry=Retry(NoBackoff(), 0),
             # A slot without a node fails the commands of that slot, not the client.
             require_full_coverage=False,

@@ -174,7 +174,12 @@ def redis_caches(url: str, key_prefix: str) -> dict[str, dict[str, Any]]:
         # In a list: django-redis reads commas in a string as replicas, a cluster's as seeds.
         "LOCATION": [url],
         "KEY_PREFIX": key_prefix,
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 0.25,
+            "SOCKET_TIMEOUT": 0.25,
+            # After a command fails, the next fail at once (common/redis_breaker.py).
+            "CONNECTION_POOL_CLASS": "common.redis_breaker.BreakerPool",
+        },
     }
     # Imported here: only a project on Redis needs the Redis client.
     from common.redis_cluster import cluster_url

@@ -24,6 +24,7 @@ from common.accounts.mail import mail_wait
 from common.audit import JsonFormatter
 from common.cache import ALIAS
 from common.checks import PROCESS_LOCAL_CACHES
+from common.redis_breaker import breakers_reset
 from common.services import user_create
 from tests.live import LiveServer
 from tests.mail import SmtpServer
@@ -77,6 +78,8 @@ def cache_clear() -> None:
 @pytest.fixture(autouse=True)
 def _fast_hashing_and_clean_cache(settings: Any) -> Iterator[None]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A Redis an earlier test stopped may be another's now, on the same port.
+    breakers_reset()
     cache_clear()
     yield
     cache_clear()

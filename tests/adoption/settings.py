@@ -70,6 +70,11 @@ if REDIS_URL:
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ["CACHE_KEY_PREFIX"],
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 0.25,
+            "SOCKET_TIMEOUT": 0.25,
+            "CONNECTION_POOL_CLASS": "common.redis_breaker.BreakerPool",
+        },
     }
     CACHES = {"default": REDIS_CACHE, "dualauth": REDIS_CACHE}
 else:

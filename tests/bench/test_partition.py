@@ -28,6 +28,7 @@ TRIALS = 2
 # socket timeout, 250 ms, at most), far below the 60 s it replaced.
 WINDOW_LIMIT_MS = 2000
 FIGURES = ("window_ms", "marker_ms", "logout_ms")
+HUNG_CALLS = ("profile", "login", "refresh", "logout")
 
 
 def test_partition_measures_every_outage_and_mode_and_no_window_stays_open(
@@ -72,3 +73,14 @@ def test_partition_measures_every_outage_and_mode_and_no_window_stays_open(
                 assert stats.keys() == {"median", "p95", "max"}
                 assert stats["median"] <= stats["p95"] <= stats["max"]
             assert figures["refused_during_outage"] == (None if outage == "stop" else TRIALS)
+    # While Redis was stopped, B served every call of every mode (a failed one fails the bench).
+    assert result["hung"].keys() == MODES
+    for mode, calls in result["hung"].items():
+        assert len(calls["samples"]) == TRIALS
+        for call in HUNG_CALLS:
+            timed = calls[f"{call}_ms"]
+            if call == "refresh" and mode == "session":
+                assert timed == {"median": None, "p95": None, "max": None}
+            else:
+                assert 0 < timed["median"] <= timed["max"], (mode, call)
+    assert "| jwt-cookie | " in done.stdout.split("while Redis was stopped")[1]

@@ -21,6 +21,7 @@ from common.checks import (
     LOCAL_EMAIL_BACKENDS,
     api_prefix_check,
     cache_cluster_check,
+    cache_hang_check,
     cache_pending_poll_check,
     cache_store_check,
     cookies_check,
@@ -932,3 +933,33 @@ def test_a_pending_poll_that_is_no_positive_duration_is_e045(settings: Any, poll
 
 def test_the_default_pending_poll_passes() -> None:
     assert cache_pending_poll_check(None) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/0", "rediss://cache.example:6380/0", "redis+cluster://a:7000"]
+)
+def test_caches_built_from_redis_url_reach_redis_with_a_timeout_and_the_breaker(url) -> None:
+    with override_settings(CACHES=redis_caches(url, "checked")):
+        assert cache_hang_check(None) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "missing"),
+    [
+        ({"SOCKET_TIMEOUT": None}, "SOCKET_TIMEOUT"),
+        ({"CONNECTION_POOL_CLASS": None}, "breaker"),
+        ({"CONNECTION_POOL_CLASS": "redis.ConnectionPool"}, "breaker"),
+        ({"CONNECTION_POOL_CLASS": "no.such.Pool"}, "breaker"),
+    ],
+)
+def test_a_redis_cache_without_a_timeout_or_the_breaker_is_a_warning(change, missing) -> None:
+    caches_settings = redis_caches("redis://127.0.0.1:6379/0", "checked")
+    for alias in caches_settings.values():
+        options = {**alias["OPTIONS"], **change}
+        alias["OPTIONS"] = {name: value for name, value in options.items() if value is not None}
+
+    with override_settings(CACHES=caches_settings):
+        warnings = cache_hang_check(None)
+
+    assert ids(warnings) == ["dualauth.W004", "dualauth.W004"]
+    assert all(missing in str(warning.msg) for warning in warnings)

@@ -14,6 +14,7 @@ from redis.crc import key_slot
 from bench.processes import free_port
 from common.cache import ALIAS, cache_count, cache_get_many
 from common.models import LoginFamily
+from common.redis_breaker import BreakerPool
 from common.redis_cluster import ClusterAddress, cluster_address_parse, cluster_url
 from common.selectors import cache_tag, family_cache_key, user_cache_key
 from common.services import families_revoke, login_authenticate
@@ -181,3 +182,12 @@ def test_a_malformed_cluster_url_is_a_configuration_error_on_use():
         pytest.raises(ImproperlyConfigured, match="REDIS_URL"),
     ):
         caches[ALIAS].get("anything")
+
+
+def test_every_node_of_the_cluster_is_reached_through_the_breaker(cluster_cache):
+    caches[ALIAS].set("anything", 1)
+    client = caches[ALIAS].client.get_client()
+    # The harness's three primaries, besides any replica the client came to know.
+    assert len(client.get_primaries()) == 3
+    for node in client.get_nodes():
+        assert isinstance(node.redis_connection.connection_pool, BreakerPool), node
