@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -72,6 +72,7 @@ SETTLE_TIMEOUT = 5.0
 MD5 = "django.contrib.auth.hashers.MD5PasswordHasher"
 
 Sample = dict[str, float | bool | None]
+T = TypeVar("T")
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -122,35 +123,17 @@ class Login:
 
     def logout(self, base_url: str) -> float:
         """Log out on the instance at `base_url`, as this mode's client does; ms it took."""
-        from common.routes import mode_path
-
-        started = time.perf_counter()
-        response = httpx.post(
-            f"{base_url}{mode_path(self.mode, 'logout')}",
-            headers=self.logout_headers,
-            json=self.logout_body,
-            timeout=30,
-        )
-        took = (time.perf_counter() - started) * 1000
-        if response.status_code != 204:
-            raise RuntimeError(f"{self.mode} logout: {response.status_code} {response.text[:200]}")
-        return round(took, 3)
+        took, _ = self._post(base_url, "logout", self.logout_headers, expected=204)
+        return took
 
     def refresh(self, base_url: str) -> tuple[float, "Login"]:
         """Refresh this JWT login as its client does; ms it took, and the login it became."""
-        from common.routes import JWT_HEADER, mode_path
+        from common.routes import JWT_HEADER
 
         header = self.mode == JWT_HEADER
-        started = time.perf_counter()
-        response = httpx.post(
-            f"{base_url}{mode_path(self.mode, 'refresh')}",
-            headers={} if header else self.logout_headers,
-            json=self.logout_body,
-            timeout=30,
+        took, response = self._post(
+            base_url, "refresh", {} if header else self.logout_headers, expected=200
         )
-        took = round((time.perf_counter() - started) * 1000, 3)
-        if response.status_code != 200:
-            raise RuntimeError(f"{self.mode} refresh: {response.status_code} {response.text[:200]}")
         if header:
             pair = response.json()
             headers = {"Authorization": f"Bearer {pair['access']}"}
@@ -162,12 +145,43 @@ class Login:
             )
         held = dict(cookie.split("=", 1) for cookie in self.logout_headers["Cookie"].split("; "))
         cookies = held | dict(response.cookies.items())
-        jar = "; ".join(f"{key}={value}" for key, value in cookies.items())
         return took, replace(
             self,
             headers={"Cookie": f"access_token={cookies['access_token']}"},
-            logout_headers={**self.logout_headers, "Cookie": jar},
+            logout_headers={**self.logout_headers, "Cookie": _cookie_header(cookies)},
         )
+
+    def _post(
+        self, base_url: str, endpoint: str, headers: dict[str, str], *, expected: int
+    ) -> tuple[float, httpx.Response]:
+        """POST this login's body to `endpoint` of its mode; ms it took, and the response."""
+        from common.routes import mode_path
+
+        took, response = _timed(
+            lambda: httpx.post(
+                f"{base_url}{mode_path(self.mode, endpoint)}",
+                headers=headers,
+                json=self.logout_body,
+                timeout=30,
+            )
+        )
+        if response.status_code != expected:
+            raise RuntimeError(
+                f"{self.mode} {endpoint}: {response.status_code} {response.text[:200]}"
+            )
+        return took, response
+
+
+def _cookie_header(cookies: dict[str, str]) -> str:
+    """A `Cookie` header sending every cookie of `cookies`, as a browser holding them does."""
+    return "; ".join(f"{key}={value}" for key, value in cookies.items())
+
+
+def _timed(call: Callable[[], T]) -> tuple[float, T]:
+    """Ms `call()` took, to the µs, and what it returned."""
+    started = time.perf_counter()
+    result = call()
+    return round((time.perf_counter() - started) * 1000, 3), result
 
 
 def login_create(mode: str, base_url: str, user_id: int) -> Login:
@@ -186,8 +200,8 @@ def login_create(mode: str, base_url: str, user_id: int) -> Login:
         name = "sessionid" if mode == SESSION else "access_token"
         headers = {"Cookie": f"{name}={cookies[name]}"}
         # A browser sends every cookie it holds, and the CSRF header on an unsafe call.
-        jar = "; ".join(f"{key}={value}" for key, value in cookies.items())
-        logout_headers, body = {"Cookie": jar, "X-CSRFToken": cookies["csrftoken"]}, None
+        logout_headers = {"Cookie": _cookie_header(cookies), "X-CSRFToken": cookies["csrftoken"]}
+        body = None
     family = LoginFamily.objects.filter(user_id=user_id, mode=mode).latest("created_at")
     return Login(mode, headers, logout_headers, body, family.pk)
 
@@ -334,13 +348,9 @@ def trial_hung(mode: str, base_url: str, server: RedisServer, user_id: int) -> S
         client.get(live.path).raise_for_status()
         server.pause()
         try:
-            started = time.perf_counter()
-            client.get(live.path).raise_for_status()
-            sample: Sample = {"profile_ms": _since(started, time.perf_counter())}
-            started = time.perf_counter()
-            fresh = login_create(mode, base_url, user_id)
-            sample["login_ms"] = _since(started, time.perf_counter())
-            sample["refresh_ms"] = None
+            profile_ms, _ = _timed(lambda: client.get(live.path).raise_for_status())
+            login_ms, fresh = _timed(lambda: login_create(mode, base_url, user_id))
+            sample: Sample = {"profile_ms": profile_ms, "login_ms": login_ms, "refresh_ms": None}
             if mode != SESSION:
                 sample["refresh_ms"], fresh = fresh.refresh(base_url)
             sample["logout_ms"] = fresh.logout(base_url)

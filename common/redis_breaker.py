@@ -45,9 +45,11 @@ class Breaker(AbstractConnection):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._address = (str(getattr(self, "host", "")), getattr(self, "port", None) or "")
-        if path := getattr(self, "path", None):
-            self._address = (str(path), "")
+        # A Unix socket's path, else the TCP host and port.
+        path = getattr(self, "path", None)
+        self._address: tuple[str, int | str] = (
+            (str(path), "") if path else (str(getattr(self, "host", "")), getattr(self, "port", ""))
+        )
 
     def _breaker_check(self) -> None:
         opened = _opened.get(self._address)
