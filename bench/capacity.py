@@ -23,9 +23,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.env import RESULTS, bench_env_setup
+
+if TYPE_CHECKING:
+    from common.routes import Mode
 
 LOGINS = 10_000
 # Operations timed for their CPU: enough for a stable mean, few enough to stay quick.
@@ -138,7 +141,7 @@ def cpu_ms(call: Callable[[Any], object], items: list[Any]) -> float:
     return (time.process_time() - start) * 1000 / len(items)
 
 
-def logins_make(mode: str, users: list[Any]) -> list[tuple[Any, uuid.UUID, str]]:
+def logins_make(mode: "Mode", users: list[Any]) -> list[tuple[Any, uuid.UUID, str]]:
     """One login of each user in `mode`: (user, family id, refresh token or "")."""
     from django.db import transaction
 
@@ -159,7 +162,7 @@ def logins_make(mode: str, users: list[Any]) -> list[tuple[Any, uuid.UUID, str]]
     return [(user, families[user.pk], refresh.get(user.pk, "")) for user in users]
 
 
-def mode_measure(mode: str, users: list[Any], prefix: str) -> dict[str, Any]:
+def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
     """Bytes per login of `mode` in PostgreSQL and Redis, and what its operations cost."""
     from django.core.cache import cache
 
@@ -255,15 +258,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     try:
         from bench.seed import users_create
-        from common.routes import JWT_COOKIE, JWT_HEADER, SESSION
+        from common.routes import MODES
 
         users = users_create("capacity-user-", args.logins)
         return {
             "logins": args.logins,
-            "modes": {
-                mode: mode_measure(mode, users, env.cache_prefix)
-                for mode in (SESSION, JWT_HEADER, JWT_COOKIE)
-            },
+            "modes": {mode: mode_measure(mode, users, env.cache_prefix) for mode in MODES},
         }
     finally:
         env.cleanup()

@@ -31,7 +31,7 @@ from bench.env import ROOT, BenchEnv
 from bench.server import STOCK
 from common.models import LoginFamily, Profile
 from common.principal import UserModel
-from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, mode_path
+from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, Mode, mode_path
 from common.services import user_create
 
 USERNAME = "bench"
@@ -100,7 +100,7 @@ def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
     """One live login per user in each mode: a session key, and two access tokens."""
     from jwt_auth.services import token_obtain
 
-    def access(user: UserModel, mode: str) -> str:
+    def access(user: UserModel, mode: Mode) -> str:
         return token_obtain(user=user, request=_login_request(), mode=mode).access
 
     # One transaction: a commit per login would make a thousand of them take minutes.
@@ -173,7 +173,7 @@ def filler_users_create() -> list[int]:
     return list(fillers.values_list("pk", flat=True))
 
 
-MODES = [mode.value for mode in LoginFamily.Mode]
+MODES = [SESSION, JWT_HEADER, JWT_COOKIE]
 FAMILY_COLUMNS = [
     "id",
     "user_id",

@@ -10,13 +10,14 @@ from rest_framework.request import Request
 
 from common.conf import dualauth_settings
 from common.exceptions import CsrfFailed
+from common.routes import Mode
 
 
 @dataclass(frozen=True)
 class Credential:
     """`request.auth` in every mode: how the request was authenticated, and which login."""
 
-    mode: str
+    mode: Mode
     family_id: uuid.UUID
     # When the user last proved who they are in this login (epoch seconds).
     authenticated_at: float

@@ -32,16 +32,13 @@ class LoginFamily(models.Model):
     never as the token itself.
     """
 
-    class Mode(models.TextChoices):
-        SESSION = routes.SESSION
-        JWT_HEADER = routes.JWT_HEADER
-        JWT_COOKIE = routes.JWT_COOKIE
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_families"
     )
-    mode = models.CharField(max_length=16, choices=Mode.choices)
+    mode = models.CharField(
+        max_length=16, choices=[(mode, mode.replace("-", " ").title()) for mode in routes.MODES]
+    )
     created_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     expires_at = models.DateTimeField()

@@ -5,14 +5,19 @@ benchmark and the README's table read it, so a path can change in one place only
 """
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final, Literal
 
 from django.urls import URLPattern, path
 
 from common.conf import REFRESH_COOKIE_SUBPATH, dualauth_settings
 
-SESSION, JWT_HEADER, JWT_COOKIE = "session", "jwt-header", "jwt-cookie"
-MODES = (SESSION, JWT_HEADER, JWT_COOKIE)
+# A request's mode, as it leaves the code (the `Auth-Mode` header, JSON, logs, metrics): a
+# plain `str`. A `Literal`, so that mypy refuses anything else (an enum member, a lazy string).
+Mode = Literal["session", "jwt-header", "jwt-cookie"]
+SESSION: Final = "session"
+JWT_HEADER: Final = "jwt-header"
+JWT_COOKIE: Final = "jwt-cookie"
+MODES: tuple[Mode, ...] = (SESSION, JWT_HEADER, JWT_COOKIE)
 
 # Each mode's endpoints, as a client of that mode calls them, under the API prefix.
 MODE_ROUTES: dict[str, dict[str, str]] = {
@@ -74,6 +79,14 @@ SHARED_ROUTES: dict[str, str] = {
     "passkey-detail": "account/mfa/passkeys/<int:passkey_id>/",
     "passkey-login-options": "account/mfa/passkey-login/options/",
 }
+
+
+def mode_of(value: str) -> Mode:
+    """`value` as a mode, the plain `str` of MODES; ValueError when it names none."""
+    for mode in MODES:
+        if value == mode:
+            return mode
+    raise ValueError(f"not a mode: {value!r}")
 
 
 def mode_path(mode: str, endpoint: str, **kwargs: Any) -> str:

@@ -48,6 +48,7 @@ from common.principal import (
     principal_from_user,
     principal_snapshot,
 )
+from common.routes import Mode
 from common.selectors import (
     REVOKED,
     FamilyState,
@@ -142,7 +143,7 @@ def family_create(
     *,
     user: UserModel,
     request: HttpRequest,
-    mode: str,
+    mode: Mode,
     lifetime: timedelta,
     refresh_jti: str = "",
 ) -> LoginFamily:
@@ -344,7 +345,7 @@ def _throttle_buckets(
 
 
 def login_attempt_reserve(
-    *, username: str, request: HttpRequest, device_token: str = "", mode: str | None = None
+    *, username: str, request: HttpRequest, device_token: str = "", mode: Mode | None = None
 ) -> list[str]:
     """Count an attempt before its password is checked; 429 once a bucket is over its limit.
 
@@ -360,7 +361,7 @@ def login_attempt_reserve(
         raise
 
 
-def login_address_attempt_reserve(*, request: HttpRequest, mode: str | None = None) -> list[str]:
+def login_address_attempt_reserve(*, request: HttpRequest, mode: Mode | None = None) -> list[str]:
     """Count a login attempt in `mode` that names no user (a passkey's) in its client address's
     bucket, the password logins' own; 429 once it is over its limit.
     """
@@ -432,7 +433,7 @@ def login_device_token(*, request: HttpRequest, device_token: str = "") -> str:
 
 
 def login_credentials_check(
-    *, username: str, password: str, request: HttpRequest, mode: str, device_token: str = ""
+    *, username: str, password: str, request: HttpRequest, mode: Mode, device_token: str = ""
 ) -> UserModel:
     """The user these credentials name for a login in `mode`, or 401 `invalid_credentials`, or
     429 while throttled.

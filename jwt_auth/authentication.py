@@ -9,15 +9,15 @@ from common.conf import dualauth_settings
 from common.credentials import CookieChallenge, Credential, csrf_enforce
 from common.exceptions import TokenNotValid
 from common.metrics import AUTHENTICATION_SECONDS
-from common.models import LoginFamily
 from common.principal import Principal
+from common.routes import JWT_COOKIE, JWT_HEADER, Mode
 from jwt_auth.services import access_authenticate
 
 
 class JWTHeaderAuthentication(BaseAuthentication):
     """Authenticates by `Authorization: Bearer <access>`; any other scheme is a 401."""
 
-    mode = LoginFamily.Mode.JWT_HEADER.value
+    mode: Mode = JWT_HEADER
     # Looked up once: the hot path pays for one `observe`, not for `labels()`.
     latency = AUTHENTICATION_SECONDS.labels(mode=mode)
 
@@ -42,7 +42,7 @@ class JWTHeaderAuthentication(BaseAuthentication):
 class JWTCookieAuthentication(BaseAuthentication):
     """Authenticates by the HttpOnly access token cookie; CSRF is enforced on unsafe methods."""
 
-    mode = LoginFamily.Mode.JWT_COOKIE.value
+    mode: Mode = JWT_COOKIE
     latency = AUTHENTICATION_SECONDS.labels(mode=mode)
 
     def authenticate(self, request: Request) -> tuple[Principal, Credential] | None:

@@ -15,6 +15,7 @@ from common.credentials import Credential
 from common.exceptions import TokenNotValid, TokenReused, TokenRevoked
 from common.models import LoginFamily, password_epoch
 from common.principal import Principal, UserId, UserModel, user_id_parse
+from common.routes import Mode
 from common.selectors import user_get
 from common.services import family_create, family_revoke, family_seen, login_authenticate
 from jwt_auth.tokens import (
@@ -79,7 +80,7 @@ def _pair(family: LoginFamily) -> TokenPair:
     )
 
 
-def token_obtain(*, user: UserModel, request: HttpRequest, mode: str) -> TokenPair:
+def token_obtain(*, user: UserModel, request: HttpRequest, mode: Mode) -> TokenPair:
     """Start a token family for `user` and return its first pair."""
     family = family_create(
         user=user,
@@ -162,7 +163,7 @@ def token_logout(*, raw: str, request: HttpRequest, token_class: TokenClass) -> 
         raise TokenRevoked()
 
 
-def access_authenticate(*, raw: str, mode: str) -> tuple[Principal, Credential]:
+def access_authenticate(*, raw: str, mode: Mode) -> tuple[Principal, Credential]:
     """The principal and login of a valid access token of a live family, used in `mode`."""
     token = token_decode(DualAccessToken, raw)
     found = login_authenticate(family_id=token[FAMILY_CLAIM], user_id=_user_id(token))

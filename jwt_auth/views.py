@@ -14,10 +14,10 @@ from common.conf import dualauth_settings
 from common.credentials import CookieChallenge, csrf_enforce
 from common.mfa.serializers import MfaRequiredSerializer
 from common.mfa.views import login_answer
-from common.models import LoginFamily
 from common.passkeys.serializers import PasskeyLoginInputSerializer
 from common.passkeys.services import passkey_login_check
 from common.principal import UserModel, principal_from_user
+from common.routes import JWT_COOKIE, JWT_HEADER
 from common.serializers import ErrorSerializer, ProfileSerializer
 from common.services import (
     device_cookie_set,
@@ -55,13 +55,13 @@ def _pair_body(pair: TokenPair) -> dict[str, object]:
 
 def token_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
     """A token login's answer: a new family's first pair, and a device token; no cookie."""
-    pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_HEADER)
+    pair = token_obtain(user=user, request=request._request, mode=JWT_HEADER)
     return Response({**_pair_body(pair), "device_token": device_token_issue(user=user)})
 
 
 def cookie_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
     """A cookie login's answer: the profile, the pair in HttpOnly cookies, a device cookie."""
-    pair = token_obtain(user=user, request=request._request, mode=LoginFamily.Mode.JWT_COOKIE)
+    pair = token_obtain(user=user, request=request._request, mode=JWT_COOKIE)
     rotate_token(request._request)
     response = Response(ProfileSerializer(principal_from_user(user)).data)
     token_cookies_set(response, pair)
@@ -81,13 +81,11 @@ class TokenObtainApi(PublicApi):
         serializer = TokenObtainInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = login_credentials_check(
-            request=request._request, mode=LoginFamily.Mode.JWT_HEADER, **data
-        )
+        user = login_credentials_check(request=request._request, mode=JWT_HEADER, **data)
         return login_answer(
             request,
             user,
-            mode=LoginFamily.Mode.JWT_HEADER,
+            mode=JWT_HEADER,
             options={"device_token": data["device_token"]},
             answer=token_login_answer,
         )
@@ -105,7 +103,7 @@ class TokenPasskeyLoginApi(PublicApi):
         serializer.is_valid(raise_exception=True)
         user = passkey_login_check(
             request=request._request,
-            mode=LoginFamily.Mode.JWT_HEADER,
+            mode=JWT_HEADER,
             **serializer.validated_data,
         )
         return token_login_answer(request, user, {})
@@ -166,13 +164,11 @@ class CookieLoginApi(PublicApi):
         serializer = CookieLoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = login_credentials_check(
-            request=request._request, mode=LoginFamily.Mode.JWT_COOKIE, **data
-        )
+        user = login_credentials_check(request=request._request, mode=JWT_COOKIE, **data)
         return login_answer(
             request,
             user,
-            mode=LoginFamily.Mode.JWT_COOKIE,
+            mode=JWT_COOKIE,
             options={"device_token": data["device_token"]},
             answer=cookie_login_answer,
         )
@@ -193,7 +189,7 @@ class CookiePasskeyLoginApi(PublicApi):
         serializer.is_valid(raise_exception=True)
         user = passkey_login_check(
             request=request._request,
-            mode=LoginFamily.Mode.JWT_COOKIE,
+            mode=JWT_COOKIE,
             **serializer.validated_data,
         )
         return cookie_login_answer(request, user, {})

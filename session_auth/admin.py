@@ -11,7 +11,7 @@ from common.exceptions import EmailNotVerified, InvalidCredentials, MfaCodeNotVa
 from common.mfa.selectors import mfa_methods
 from common.mfa.serializers import CODE_MAX_LENGTH
 from common.mfa.services import mfa_code_confirm
-from common.models import LoginFamily
+from common.routes import SESSION
 from common.services import login_credentials_check
 
 
@@ -43,7 +43,7 @@ class FamilyAdminLoginForm(AdminAuthenticationForm):
                 username=username,
                 password=password,
                 request=self.request,
-                mode=LoginFamily.Mode.SESSION,
+                mode=SESSION,
             )
             if mfa_methods(user_id=self.user_cache.pk):
                 mfa_code_confirm(

@@ -17,6 +17,7 @@ from common.exceptions import SessionNotValid
 from common.memo import BoundedMemo
 from common.models import LoginFamily
 from common.principal import Principal, UserId, UserModel, user_id_parse
+from common.routes import SESSION
 from common.selectors import cache_tag, login_cache_get, user_get
 from common.services import family_create, family_revoke, family_seen, login_authenticate
 from session_auth.sessions import SessionStore, session_cache_tag
@@ -55,9 +56,7 @@ def session_family_start(*, request: HttpRequest, user: UserModel) -> LoginFamil
     if earlier or untagged:
         request.session.cycle_key()
     absolute = dualauth_settings.SESSION_ABSOLUTE_TIMEOUT
-    family = family_create(
-        user=user, request=request, mode=LoginFamily.Mode.SESSION, lifetime=absolute
-    )
+    family = family_create(user=user, request=request, mode=SESSION, lifetime=absolute)
     request.session[FAMILY_SESSION_KEY] = family.pk.hex
     request.session[SEEN_SESSION_KEY] = int(time.time())
     request.session.set_expiry(int(absolute.total_seconds()))
@@ -145,7 +144,7 @@ def session_authenticate(*, request: HttpRequest) -> tuple[Principal, Credential
         request.session[SEEN_SESSION_KEY] = int(now)
     family_seen(family_id=family_id)
     credential = Credential(
-        mode=LoginFamily.Mode.SESSION, family_id=family_id, authenticated_at=state.authenticated_at
+        mode=SESSION, family_id=family_id, authenticated_at=state.authenticated_at
     )
     return principal, credential
 

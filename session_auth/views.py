@@ -12,9 +12,9 @@ from common.api import Api, PublicApi
 from common.credentials import csrf_enforce
 from common.mfa.serializers import MfaRequiredSerializer
 from common.mfa.views import login_answer
-from common.models import LoginFamily
 from common.passkeys.services import passkey_login_check
 from common.principal import UserModel, principal_from_user
+from common.routes import SESSION
 from common.serializers import ErrorSerializer, ProfileSerializer
 from common.services import (
     device_cookie_set,
@@ -73,12 +73,12 @@ class SessionLoginApi(PublicApi):
             password=data["password"],
             device_token=data["device_token"],
             request=request._request,
-            mode=LoginFamily.Mode.SESSION,
+            mode=SESSION,
         )
         return login_answer(
             request,
             user,
-            mode=LoginFamily.Mode.SESSION,
+            mode=SESSION,
             options={"remember": data["remember"], "device_token": data["device_token"]},
             answer=session_login_answer,
         )
@@ -100,7 +100,7 @@ class SessionPasskeyLoginApi(PublicApi):
             challenge_token=data["challenge_token"],
             credential=data["credential"],
             request=request._request,
-            mode=LoginFamily.Mode.SESSION,
+            mode=SESSION,
         )
         return session_login_answer(request, user, {"remember": data["remember"]})
 

@@ -16,7 +16,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.contrib.auth.models import User
 from django.core.cache import cache, caches
+from django.http import HttpResponseBase
 from django.test import override_settings
+from django.test.client import ClientHandler
 from django.urls import clear_url_caches
 from rest_framework.test import APIClient
 
@@ -26,10 +28,11 @@ from common.cache import ALIAS
 from common.checks import PROCESS_LOCAL_CACHES
 from common.redis_breaker import breakers_reset
 from common.services import user_create
-from tests.live import LiveServer
+from tests.live import LiveServer, server_logs_unhandled
 from tests.mail import SmtpServer
 from tests.modes import MODES, ModeClient
 from tests.stack.cluster import ClusterServers
+from tests.wsgi import response_check
 
 PASSWORD = "correct horse battery staple"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -83,6 +86,35 @@ def _fast_hashing_and_clean_cache(settings: Any) -> Iterator[None]:
     cache_clear()
     yield
     cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_unhandled_errors(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Fail a test that made any server answer what a WSGI server cannot send, or a 500.
+
+    Real servers (those of tests/live.py) check each response as WSGI and log what fails,
+    like any exception that nothing handled: such a log line fails the test, whatever it
+    looked at. Django's test client never calls `start_response`; its responses get the
+    same checks here, and a 500 fails too. A test that provokes one on purpose says so.
+    """
+    expected = request.node.get_closest_marker("provokes_server_error") is not None
+    server_logs_unhandled()
+    serve = ClientHandler.__call__
+
+    def checked(handler: ClientHandler, environ: dict[str, Any]) -> HttpResponseBase:
+        response = serve(handler, environ)
+        response_check(response)
+        if response.status_code == 500 and not expected:
+            pytest.fail(f"a 500 from {environ.get('PATH_INFO')}: {response.getvalue()[:500]!r}")
+        return response
+
+    monkeypatch.setattr(ClientHandler, "__call__", checked)
+    yield
+    unhandled = server_logs_unhandled()
+    if unhandled and not expected:
+        pytest.fail("a server logged unhandled errors:\n" + "\n".join(unhandled[:20]))
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
-"""A real server process on a free port: gunicorn over the test database."""
+"""A real server process on a free port: gunicorn over the test database; what servers log."""
 
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -14,6 +16,55 @@ from bench.processes import ServerProcess, free_port, http_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# What a newcomer's configuration has none of: each server process keeps its own cache, and
+# runserver gets a SQLite file of its own.
+SHARED_SERVICES = ("DATABASE_URL", "REDIS_URL", "CACHE_KEY_PREFIX")
+# What gunicorn serves in the tests: the project's application, checked as WSGI.
+CHECKED_APPLICATION = "tests.wsgi:validated('project.wsgi')"
+# The log of every server a test started, and how much of it has been read for errors.
+_watched_logs: dict[Path, int] = {}
+# What a server writes when a request met an exception nothing handled: gunicorn's error log,
+# Python's tracebacks outside a log record, and Django's record of a 500.
+UNHANDLED_MARKS = (
+    "Traceback (most recent call last):",
+    "Error handling request",
+    "Exception ignored",
+)
+
+
+def server_log_watch(log_path: Path) -> None:
+    """Have the unhandled errors `log_path` gets from now on fail the test that caused them."""
+    _watched_logs[log_path] = log_path.stat().st_size if log_path.exists() else 0
+
+
+def server_logs_unhandled() -> list[str]:
+    """The unhandled errors the watched servers logged since last asked, one text each."""
+    found = []
+    for log_path, read in _watched_logs.items():
+        if not log_path.exists():
+            continue
+        with log_path.open("rb") as log:
+            log.seek(read)
+            text = log.read().decode(errors="replace")
+        _watched_logs[log_path] = read + len(text.encode())
+        found += [f"{log_path.name}: {line}" for line in text.splitlines() if _unhandled(line)]
+    return found
+
+
+def _unhandled(line: str) -> bool:
+    """Whether a server's log line reports an exception that nothing handled."""
+    if line.startswith(UNHANDLED_MARKS) or "Error handling request" in line:
+        return True
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    if not isinstance(record, dict):
+        return False
+    # A JSON 500 (common/handlers.py and common/middleware.py log what they turned into one).
+    return record.get("status_code") == 500 or str(record.get("message", "")).startswith(
+        "unhandled error"
+    )
 
 
 def database_url() -> str:
@@ -40,7 +91,7 @@ class LiveServer(ServerProcess):
         }
         self.args = [
             str(BIN / "gunicorn"),
-            "project.wsgi",
+            CHECKED_APPLICATION,
             f"--bind=127.0.0.1:{self.port}",
             f"--workers={workers}",
             f"--threads={threads}",
@@ -61,10 +112,56 @@ class LiveServer(ServerProcess):
             cwd=ROOT,
             env=self.env,
         )
+        server_log_watch(self.log_path)
         return self
 
     def log_text(self) -> str:
         """Everything the server wrote, audit records included."""
+        return self.log_path.read_text(errors="replace")
+
+
+class RunServer(ServerProcess):
+    """`make run`'s configuration: runserver (checked as WSGI: tests/runserver.py) on a fresh
+    SQLite file, with the in-process cache; started and stopped by PID.
+
+    Its settings are the project's (or DJANGO_SETTINGS_MODULE's), from this environment
+    without the database, the cache and their prefix, with `env` over it.
+    """
+
+    def __init__(self, directory: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database = directory / "db.sqlite3"
+        self.log_path = directory / "runserver.log"
+        self.env = {
+            **{name: value for name, value in os.environ.items() if name not in SHARED_SERVICES},
+            "DATABASE_URL": f"sqlite:///{self.database}",
+            "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
+            **env,
+        }
+
+    def start(self, timeout: float = 60.0) -> "RunServer":
+        """Migrate its database, then serve until stopped; wait until its health answers."""
+        python = str(BIN / "python")
+        subprocess.run(
+            [python, "manage.py", "migrate", "--noinput", "--verbosity=0"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+        self._launch(
+            [python, "-m", "tests.runserver", f"127.0.0.1:{self.port}", "--noreload"],
+            lambda: http_answer(f"{self.url}/api/health/", accept={200}, timeout=1),
+            timeout=timeout,
+            cwd=ROOT,
+            env=self.env,
+        )
+        server_log_watch(self.log_path)
+        return self
+
+    def log_text(self) -> str:
+        """Everything the server wrote, the console's mail and the audit records included."""
         return self.log_path.read_text(errors="replace")
 
 

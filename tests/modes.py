@@ -6,8 +6,8 @@ from rest_framework.test import APIClient
 
 from common.routes import MODES, SESSION, mode_path
 
-LOGIN_PATHS = {mode: mode_path(mode, "login") for mode in MODES}
-PROFILE_PATHS = {mode: mode_path(mode, "profile") for mode in MODES}
+LOGIN_PATHS: dict[str, str] = {mode: mode_path(mode, "login") for mode in MODES}
+PROFILE_PATHS: dict[str, str] = {mode: mode_path(mode, "profile") for mode in MODES}
 CREDENTIAL_COOKIES = {"session": "sessionid", "jwt-cookie": "access_token"}
 UNSAFE = {"post", "put", "patch", "delete"}
 # Both lists of logins, sessions and devices, show the same fields: the contract's of each.

@@ -3,6 +3,7 @@
 import argparse
 import getpass
 import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -25,6 +26,8 @@ from clients.mobile.errors import (
 from clients.mobile.store import DEFAULT_STORE_PATH, FileTokenStore
 
 PROG = "python -m clients.mobile"
+# The environment variable that names the server when --server does not.
+SERVER_VARIABLE = "DUALAUTH_SERVER"
 Command = Callable[[DualauthClient, argparse.Namespace], str]
 T = TypeVar("T")
 # Wrong codes typed in a row before the CLI gives up; the server ends the login sooner or later.
@@ -34,10 +37,11 @@ CODE_METHODS = ("totp", "recovery_code")
 
 def _connection_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     # Given after the command, an option must not reset the value given before it.
+    server = os.environ.get(SERVER_VARIABLE) or DEFAULT_SERVER
     parser.add_argument(
         "--server",
-        default=DEFAULT_SERVER if defaults else argparse.SUPPRESS,
-        help=f"API base URL (default {DEFAULT_SERVER})",
+        default=server if defaults else argparse.SUPPRESS,
+        help=f"API base URL (default: ${SERVER_VARIABLE}, else {DEFAULT_SERVER})",
     )
     parser.add_argument(
         "--store",

@@ -19,14 +19,15 @@ from common.exceptions import MfaCodeNotValid, MfaTokenNotValid
 from common.mfa.challenges import challenge_get, challenge_issue, challenge_take
 from common.mfa.selectors import WEBAUTHN, mfa_methods
 from common.mfa.services import mfa_code_use
-from common.models import LoginFamily, MfaChallenge, password_epoch
+from common.models import MfaChallenge, password_epoch
 from common.passkeys.services import passkey_assertion_options, passkey_assertion_verify
 from common.principal import UserModel
+from common.routes import JWT_COOKIE, SESSION, Mode, mode_of
 from common.selectors import user_get
 from common.services import login_attempt_release, login_attempt_reserve, login_device_token
 
 # The modes whose login rides on cookies, so whose second step needs the CSRF token too.
-COOKIE_MODES = (LoginFamily.Mode.SESSION, LoginFamily.Mode.JWT_COOKIE)
+COOKIE_MODES = (SESSION, JWT_COOKIE)
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,12 @@ class MfaLogin:
     """A login whose second factor just proved right: whose, from which endpoint, asked what."""
 
     user: UserModel
-    mode: str
+    mode: Mode
     options: dict[str, Any]
 
 
 def mfa_login_begin(
-    *, user: UserModel, mode: str, request: HttpRequest, options: dict[str, Any]
+    *, user: UserModel, mode: Mode, request: HttpRequest, options: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The 202 answer of a right password when the user has a second factor; else None.
 
@@ -105,11 +106,12 @@ def mfa_login_complete(
     if user is None or options.pop("epoch", None) != password_epoch(user.password):
         challenge_take(purpose=purpose, token=mfa_token)
         raise MfaTokenNotValid()
+    mode = mode_of(challenge.mode)
     counters = login_attempt_reserve(
         username=user.get_username(),
         request=request,
         device_token=options.get("device_token", ""),
-        mode=challenge.mode,
+        mode=mode,
     )
     if not MfaChallenge.objects.filter(
         pk=challenge.pk, attempts__lt=dualauth_settings.MFA_MAX_ATTEMPTS
@@ -119,13 +121,13 @@ def mfa_login_complete(
         user=user, challenge=challenge, code=code, webauthn=webauthn, request=request
     )
     if method is None:
-        audit_event("mfa_failed", request=request, user_id=user.pk, mode=challenge.mode)
+        audit_event("mfa_failed", request=request, user_id=user.pk, mode=mode)
         raise MfaCodeNotValid()
     if challenge_take(purpose=purpose, token=mfa_token) is None:
         raise MfaTokenNotValid()
     login_attempt_release(counters)
-    audit_event("mfa_passed", request=request, user_id=user.pk, mode=challenge.mode, method=method)
-    return MfaLogin(user=user, mode=challenge.mode, options=options)
+    audit_event("mfa_passed", request=request, user_id=user.pk, mode=mode, method=method)
+    return MfaLogin(user=user, mode=mode, options=options)
 
 
 def _second_factor_use(

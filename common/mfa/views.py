@@ -26,6 +26,7 @@ from common.mfa.services import (
     totp_setup_get,
 )
 from common.principal import UserModel
+from common.routes import Mode
 from common.serializers import ErrorSerializer, ProfileSerializer
 from jwt_auth.serializers import TokenObtainSerializer
 
@@ -35,7 +36,7 @@ ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 
 
 def login_answer(
-    request: Request, user: UserModel, *, mode: str, options: dict[str, Any], answer: LoginAnswer
+    request: Request, user: UserModel, *, mode: Mode, options: dict[str, Any], answer: LoginAnswer
 ) -> Response:
     """A right password's answer: 202 `mfa_required` when the user has a second factor, else
     `answer`'s.
@@ -50,7 +51,7 @@ class MfaAuthenticateApi(PublicApi):
     """Complete a login with its second factor: the answer of the login endpoint it began at."""
 
     # Each mode's login answer, by mode (common/urls.py).
-    answers: Mapping[str, LoginAnswer] = {}
+    answers: Mapping[Mode, LoginAnswer] = {}
 
     @extend_schema(
         request=MfaAuthenticateInputSerializer,

@@ -47,6 +47,7 @@ from common.passkeys.webauthn import (
     relying_party,
 )
 from common.principal import UserId, UserModel
+from common.routes import Mode
 from common.selectors import user_get
 from common.services import login_address_attempt_reserve, login_attempt_release
 
@@ -240,7 +241,7 @@ def passkey_login_options(*, request: HttpRequest) -> dict[str, Any]:
 
 
 def passkey_login_check(
-    *, challenge_token: str, credential: Any, request: HttpRequest, mode: str | None = None
+    *, challenge_token: str, credential: Any, request: HttpRequest, mode: Mode | None = None
 ) -> UserModel:
     """The user a passwordless passkey login (in `mode`) proves, who may log in now.
 

@@ -14,7 +14,7 @@ import redis
 from bench.processes import ServerProcess, free_port, http_answer
 from common.routes import MODE_ROUTES, SHARED_ROUTES
 from tests.conftest import require_service
-from tests.live import BIN, ROOT
+from tests.live import BIN, ROOT, server_log_watch
 from tests.mail import SmtpServer
 
 SETTINGS = "tests.adoption.settings"
@@ -59,7 +59,7 @@ class AdoptionServer(ServerProcess):
         self._launch(
             [
                 str(BIN / "gunicorn"),
-                "tests.adoption.wsgi",
+                "tests.wsgi:validated('tests.adoption.wsgi')",
                 f"--bind=127.0.0.1:{self.port}",
                 f"--workers={self.workers}",
                 "--threads=4",
@@ -72,6 +72,7 @@ class AdoptionServer(ServerProcess):
             cwd=ROOT,
             env=self.env,
         )
+        server_log_watch(self.log_path)
         return self
 
 

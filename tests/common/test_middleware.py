@@ -68,6 +68,7 @@ def test_the_docs_and_the_schema_keep_their_own_content_type(api, path, content_
 
 
 @pytest.mark.urls(__name__)
+@pytest.mark.provokes_server_error
 def test_an_exception_escaping_a_view_under_the_api_is_a_json_500_never_cached(api):
     response = api.get("/api/failing/")
     assert response.status_code == 500

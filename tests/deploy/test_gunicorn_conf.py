@@ -10,16 +10,24 @@ import pytest
 
 from bench.processes import first_answer, free_port, http_answer, process_start, process_stop
 from tests.deploy.conftest import ROOT
-from tests.live import database_url
+from tests.live import database_url, server_log_watch
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 SECRETS = {"SECRET_KEY": "k" * 25 + "Q" * 25, "JWT_SIGNING_KEY": "j" * 24 + "W" * 24}
 
 
 def gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """gunicorn as deployed, with `env` over this environment, writing to `log`."""
+    """gunicorn as deployed, with `env` over this environment, writing to `log`.
+
+    Its application is checked as WSGI (tests/wsgi.py).
+    """
     return process_start(
-        [str(GUNICORN), "--config", "deploy/gunicorn.conf.py", "project.wsgi"],
+        [
+            str(GUNICORN),
+            "--config",
+            "deploy/gunicorn.conf.py",
+            "tests.wsgi:validated('project.wsgi')",
+        ],
         log,
         cwd=ROOT,
         env={
@@ -46,7 +54,11 @@ def refusal_code(process: subprocess.Popen[bytes]) -> int | None:
 
 
 def health(process: subprocess.Popen[bytes], port: int, log: Path) -> httpx.Response:
-    """The health endpoint's answer once the server listens; raises with `log` if it exits first."""
+    """The health endpoint's answer once the server listens; raises with `log` if it exits first.
+
+    From then on, an unhandled error in `log` fails the test.
+    """
+    server_log_watch(log)
     return first_answer(
         process,
         lambda: http_answer(f"http://127.0.0.1:{port}/api/health/"),

@@ -1,0 +1,279 @@
+"""The product as a newcomer runs it: a fresh copy of the repository, `make run`, a terminal."""
+
+import email
+import email.policy
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from bench.processes import free_port, http_answer
+from tests.conftest import require_service
+from tests.live import ROOT, server_log_watch
+
+# What `make run` may take on a machine whose dependencies are installed: migrations, the
+# static files, the demo account, the server's checks.
+SERVE_TIMEOUT = 300
+# The environment a newcomer's shell has: nothing of the project's, nothing of the tests'.
+KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR")
+PRINTED_LOGIN = re.compile(r"Log in as: (\S+) / (\S+)")
+# Django's console backend ends each mail with this line.
+MAIL_END = "\n" + "-" * 79 + "\n"
+# A mail's own headers (not those of its parts): its type, then its MIME version and subject.
+MAIL_START = re.compile(r"^Content-Type: .*\n(?:[ \t].*\n)*MIME-Version: .*\nSubject: ", re.M)
+MAIL_LINK = re.compile(r"https?://[^\s\"'<>]+")
+# The README's examples name the default port; a newcomer who set PORT changes them so.
+DEFAULT_ADDRESS = re.compile(r"\b(127\.0\.0\.1|localhost):8000\b")
+
+
+def clone_make(destination: Path) -> Path:
+    """A copy of what a fresh clone of this working tree holds (uncommitted work included).
+
+    The virtual environment is lent, not built again: CI builds its own from the lock files
+    on a fresh clone every run, and building it again here would test pip, not the README.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if not source.is_file():
+            continue
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    (destination / ".venv").symlink_to(ROOT / ".venv")
+    return destination
+
+
+def newcomer_env(home: Path, **variables: str) -> dict[str, str]:
+    """A newcomer's environment: a PATH and a home, and `variables`; nothing else."""
+    env = {name: os.environ[name] for name in KEPT_ENVIRONMENT if name in os.environ}
+    return {**env, "HOME": str(home), **variables}
+
+
+@dataclass
+class MadeRun:
+    """`make run` serving a fresh clone, as the README starts it."""
+
+    clone: Path
+    port: int
+    log_path: Path
+    process: "subprocess.Popen[bytes]"
+    home: Path
+
+    @property
+    def url(self) -> str:
+        """Where it serves."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        """Everything `make run` printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def printed_login(self) -> tuple[str, str]:
+        """The demo account's username and password, as `make run` printed them."""
+        found = PRINTED_LOGIN.search(self.output())
+        assert found, "make run prints the demo account's login"
+        return found[1], found[2]
+
+    def mails(self) -> list[EmailMessage]:
+        """The mails printed so far (Django's console backend), oldest first."""
+        found = []
+        for chunk in self.output().split(MAIL_END)[:-1]:
+            start = MAIL_START.search(chunk)
+            if start is None:
+                continue
+            message = email.message_from_string(chunk[start.start() :], policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            found.append(message)
+        return found
+
+    def links(self) -> list[str]:
+        """The links of the mails printed so far, oldest first, as a reader copies them from
+        the plain text.
+        """
+        found = []
+        for message in self.mails():
+            part = message.get_body(preferencelist=("plain",))
+            assert part is not None, "an account mail has a plain-text part"
+            found += [link for link in MAIL_LINK.findall(str(part.get_content())) if "key=" in link]
+        return found
+
+    def link_after(self, count: int, timeout: float = 20.0) -> str:
+        """The newest mail link once more than `count` were printed (mail goes out in the
+        background); fails after `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            links = self.links()
+            if len(links) > count:
+                return links[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no new mail link in make run's output:\n{self.output()[-3000:]}")
+
+    def newcomer_env(self, **variables: str) -> dict[str, str]:
+        """The environment of a newcomer's terminal beside this server."""
+        return newcomer_env(self.home, **variables)
+
+    def stop(self) -> None:
+        """Stop make and everything it started (the server and its reloader)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def link_key(link: str) -> str:
+    """The `key` a mail link carries, in its fragment or its query string."""
+    parts = urlsplit(link)
+    keys = parse_qs(parts.fragment).get("key") or parse_qs(parts.query).get("key")
+    assert keys, f"the link carries a key: {link}"
+    return keys[0]
+
+
+@pytest.fixture(scope="session")
+def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeRun]:
+    """`PORT=… make run` in a fresh clone, with a newcomer's environment; stopped at the end."""
+    require_service(shutil.which("make") is not None, "make is not installed")
+    require_service((ROOT / ".venv" / "bin" / "python").exists(), "no .venv: run `make test`")
+    clone = clone_make(tmp_path_factory.mktemp("clone"))
+    home = tmp_path_factory.mktemp("home")
+    port = free_port()
+    log_path = clone / "make-run.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            ["make", "run"],
+            cwd=clone,
+            env=newcomer_env(home, PORT=str(port)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    made = MadeRun(clone=clone, port=port, log_path=log_path, process=process, home=home)
+    try:
+        deadline = time.monotonic() + SERVE_TIMEOUT
+        while http_answer(f"{made.url}/api/health/", accept={200}) is None:
+            assert process.poll() is None, f"make run exited:\n{made.output()}"
+            assert time.monotonic() < deadline, f"make run never served:\n{made.output()}"
+            time.sleep(0.2)
+        server_log_watch(log_path)
+        yield made
+    finally:
+        made.stop()
+
+
+@dataclass
+class Ran:
+    """What a command did in the terminal: its exit status, its output, the curls it made."""
+
+    status: int
+    output: str
+    # (HTTP status, method, URL) of each curl the command ran, in order.
+    curls: list[tuple[int, str, str]]
+    # The body of its last curl.
+    body: str
+
+
+class Terminal:
+    """One bash, as a newcomer's terminal: commands run one at a time, variables kept.
+
+    Every `curl` also notes its status and body aside (a shell function around it), so that
+    the answer of a command whose output went into a variable can be checked too; what the
+    command itself prints is unchanged.
+    """
+
+    def __init__(self, cwd: Path, env: dict[str, str], workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.curl_log = workdir / "curl.log"
+        self.curl_body = workdir / "curl.body"
+        self.process = subprocess.Popen(
+            ["bash", "--noprofile", "--norc"],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.run(
+            f"curl() {{ command curl -w '%{{stderr}}@@curl %{{http_code}} %{{method}} "
+            f"%{{url_effective}}\\n' \"$@\" 2>>'{self.curl_log}' | tee '{self.curl_body}'; "
+            'return "${PIPESTATUS[0]}"; }'
+        )
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def run(self, command: str, timeout: float = 120.0) -> Ran:
+        """Run `command` as typed at the prompt; what it did."""
+        assert self.process.stdin is not None
+        marker = f"@@done-{uuid.uuid4().hex}"
+        curls_before = self._curls()
+        self.curl_body.write_text("")
+        self.process.stdin.write(f"{command}\nprintf '\\n{marker} %s\\n' \"$?\"\n")
+        self.process.stdin.flush()
+        output: list[str] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"{command!r} did not end within {timeout} s") from None
+            if line.startswith(marker):
+                status = int(line.split()[1])
+                break
+            output.append(line)
+        text = "".join(output)
+        # The newline before the marker is ours, not the command's.
+        text = text[:-1] if text.endswith("\n") else text
+        curls = self._curls()[len(curls_before) :]
+        return Ran(status, text, curls, self.curl_body.read_text(errors="replace"))
+
+    def _curls(self) -> list[tuple[int, str, str]]:
+        if not self.curl_log.exists():
+            return []
+        found = []
+        for line in self.curl_log.read_text().splitlines():
+            if line.startswith("@@curl "):
+                _, status, method, url = line.split(" ", 3)
+                found.append((int(status), method, url))
+        return found
+
+    def close(self) -> None:
+        """End the shell."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def readme_command(text: str, port: int) -> str:
+    """A README command as a newcomer who served on `port` types it."""
+    return DEFAULT_ADDRESS.sub(lambda found: f"{found[1]}:{port}", text)
