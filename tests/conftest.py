@@ -1,4 +1,6 @@
-"""Fixtures shared by every test: users, mode clients, a clean cache, live servers."""
+"""Fixtures shared by every test: users, mode clients, a clean cache, live servers, and the
+Chromium that drives the SPA (tests/clients, tests/readme).
+"""
 
 import importlib
 import json
@@ -20,6 +22,7 @@ from django.http import HttpResponseBase
 from django.test import override_settings
 from django.test.client import ClientHandler
 from django.urls import clear_url_caches
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 from rest_framework.test import APIClient
 
 from common.accounts.mail import mail_wait
@@ -28,6 +31,15 @@ from common.cache import ALIAS
 from common.checks import PROCESS_LOCAL_CACHES
 from common.redis_breaker import breakers_reset
 from common.services import user_create
+from tests.clients.spa import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    VIOLATIONS_RECORD,
+    VIRTUAL_AUTHENTICATOR,
+    CspWatch,
+    VirtualAuthenticator,
+)
 from tests.live import LiveServer, server_logs_unhandled
 from tests.mail import SmtpServer
 from tests.modes import MODES, ModeClient
@@ -322,3 +334,61 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterS
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless; never a downloaded browser."""
+    require_service(CHROMIUM.exists(), f"Chromium is not installed at {CHROMIUM}")
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        # Playwright's sync API keeps its asyncio loop running in this thread, which Django's
+        # async-safety check takes for async code; every database call here is synchronous.
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(chromium: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser profile: no cookies, no storage."""
+    context = chromium.new_context(viewport=DESKTOP, color_scheme="light")
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    """A tab of the fresh profile."""
+    return context.new_page()
+
+
+@pytest.fixture
+def other_page(chromium: Browser) -> Iterator[Page]:
+    """A tab of another browser profile: another person's, or the same person's other device."""
+    context = chromium.new_context(viewport=DESKTOP, color_scheme="light")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def csp_watch(page: Page) -> CspWatch:
+    """A watch over the page's CSP violations, from its first navigation on."""
+    page.add_init_script(VIOLATIONS_RECORD)
+    console: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            console.append(message.text)
+
+    page.on("console", record)
+    return CspWatch(page, console)
+
+
+@pytest.fixture
+def virtual_authenticator(context: BrowserContext, page: Page) -> VirtualAuthenticator:
+    """A virtual platform authenticator in the page: it answers WebAuthn without a person."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_AUTHENTICATOR})
+    return VirtualAuthenticator(cdp, added["authenticatorId"])

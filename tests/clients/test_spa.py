@@ -6,11 +6,10 @@ Its account flows run against real mail: the server sends to the tests' SMTP ser
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pyotp
@@ -19,19 +18,7 @@ from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    CDPSession,
-    ConsoleMessage,
-    Locator,
-    Page,
-    Request,
-    Route,
-    ViewportSize,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import BrowserContext, Page, Request, Route, ViewportSize, expect
 from rest_framework_simplejwt import settings as simplejwt_settings
 
 from common.cache import cache_delete
@@ -39,42 +26,44 @@ from common.conf import dualauth_settings
 from common.models import LoginFamily, Profile
 from common.selectors import family_cache_key
 from tests.clients.conftest import audit_events, expired_copy
-from tests.conftest import PASSWORD, require_service, require_shared_cache
+from tests.clients.spa import (
+    DESKTOP,
+    LOGIN_PATHS,
+    MFA,
+    MFA_AUTHENTICATE,
+    MODE_LABELS,
+    PASSKEY_LOGIN_PATHS,
+    PROFILE_PATHS,
+    SPA_MODES,
+    App,
+    CspWatch,
+    VirtualAuthenticator,
+    assert_tokens_unreadable,
+    auth_label,
+    calls,
+    held_cookies,
+    passkey_add,
+    passkey_items,
+    settled,
+    sign_in,
+    sign_out,
+    signed_in_by,
+)
+from tests.conftest import PASSWORD, require_shared_cache
 from tests.jwt_keys import segment_decode
 from tests.live import ROOT, LiveServer
 from tests.mail import SmtpServer, key_of, link_of, text_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "test-artifacts"
-DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-SPA_MODES = ("session", "jwt-cookie")
-MODE_LABELS = {"session": "Session cookie", "jwt-cookie": "JWT cookies"}
-SECRET_COOKIES = ("sessionid", "access_token", "refresh_token")
 SECOND_DEVICE = "dualauth-second-device/1.0"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# Runs before the page's own scripts: every CSP violation of the page, kept for the test.
-VIOLATIONS_RECORD = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__cspViolations.push(`${event.effectiveDirective} ${event.blockedURI}`);
-});
-"""
 XSS = '<img src=x onerror="window.__pwned=1">'
 REFRESH_PATH = "/api/jwt/cookie/refresh/"
 REFRESHED = f"POST {REFRESH_PATH} 200 no credential"
@@ -94,33 +83,6 @@ def spa_server(
     return live_server_factory(**smtp_server.env)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; never a downloaded browser."""
-    require_service(CHROMIUM.exists(), f"Chromium is not installed at {CHROMIUM}")
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        # Playwright's sync API keeps its asyncio loop running in this thread, which Django's
-        # async-safety check takes for async code; every database call here is synchronous.
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh browser profile: no cookies, no storage."""
-    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    """A tab of the fresh profile."""
-    return context.new_page()
-
-
 @pytest.fixture
 def paused_clock(context: BrowserContext) -> datetime:
     """Stop the clock of every tab of the profile: it moves only when the test moves it.
@@ -135,63 +97,12 @@ def paused_clock(context: BrowserContext) -> datetime:
     return paused
 
 
-@dataclass
-class CspWatch:
-    """The CSP violations a page reported, as events and as console messages."""
-
-    page: Page
-    console: list[str]
-
-    def violations(self) -> list[str]:
-        """Every violation reported so far."""
-        return [*self.page.evaluate("window.__cspViolations"), *self.console]
-
-
-@pytest.fixture
-def csp_watch(page: Page) -> CspWatch:
-    """A watch over the page's CSP violations, from its first navigation on."""
-    page.add_init_script(VIOLATIONS_RECORD)
-    console: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            console.append(message.text)
-
-    page.on("console", record)
-    return CspWatch(page, console)
-
-
 def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
     """Write a screenshot to test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=path, full_page=full_page)
     return path
-
-
-def assert_tokens_unreadable(page: Page) -> None:
-    """Page script sees no credential cookie, whatever the browser holds."""
-    readable = page.evaluate("document.cookie")
-    for name in SECRET_COOKIES:
-        assert f"{name}=" not in readable, f"{name} is readable by page script"
-
-
-def held_cookies(context: BrowserContext) -> dict[str, bool]:
-    """The credential cookies the browser holds, each with its HttpOnly flag."""
-    return {
-        cookie["name"]: cookie["httpOnly"]
-        for cookie in context.cookies()
-        if cookie["name"] in SECRET_COOKIES
-    }
-
-
-def calls(page: Page) -> list[str]:
-    """The page's activity log, newest first: "METHOD path status mode" per call."""
-    entries: list[str] = page.locator(".log-entry").evaluate_all(
-        "entries => entries.map("
-        "entry => [...entry.children].slice(1).map(part => part.textContent).join(' '))"
-    )
-    return entries
 
 
 def profile_reload(page: Page) -> None:
@@ -228,22 +139,6 @@ def refresh_delay() -> timedelta:
     """When the SPA refreshes after a login or refresh: a quarter of the lifetime early, ≤ 30 s."""
     lifetime = simplejwt_settings.api_settings.ACCESS_TOKEN_LIFETIME
     return lifetime - min(timedelta(seconds=30), lifetime / 4)
-
-
-def settled(page: Page) -> None:
-    """Wait until a signed-in page shows the profile and has loaded its logins and account."""
-    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
-    expect(page.locator(".device.current")).to_have_count(1)
-    expect(page.locator("#account-verified")).to_have_text(re.compile(r"\S"))
-
-
-def sign_in(page: Page, *, mode: str, username: str, password: str) -> None:
-    """Fill and submit the sign-in form."""
-    form = page.locator("#login-form")
-    form.get_by_label(MODE_LABELS[mode]).check()
-    form.get_by_label("Username").fill(username)
-    form.get_by_label("Password", exact=True).fill(password)
-    form.get_by_role("button", name="Sign in", exact=True).click()
 
 
 @dataclass
@@ -591,14 +486,6 @@ def test_two_tabs_never_refresh_the_same_token_twice(
 NEW_PASSWORD = "a fresh passphrase nobody knows"
 
 
-@pytest.fixture
-def other_page(browser: Browser) -> Iterator[Page]:
-    """A tab of another browser profile: another person's, or the same person's other device."""
-    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
-    yield context.new_page()
-    context.close()
-
-
 def login_made_stale(user: User) -> None:
     """Age every login of `user` past the re-authentication window, as time would.
 
@@ -729,7 +616,7 @@ def test_a_password_reset_by_the_mailed_link_ends_every_earlier_login(
     other_page: Page,
     mode: str,
 ) -> None:
-    profile_path = "/api/session/profile/" if mode == "session" else "/api/profile/"
+    profile_path = PROFILE_PATHS[mode]
     other_page.goto(spa_server.url)
     sign_in(other_page, mode=mode, username="alice", password=PASSWORD)
     settled(other_page)
@@ -889,25 +776,6 @@ def test_deleting_the_account_is_confirmed_asks_for_the_password_again_and_signs
 # Second factors: an authenticator app, recovery codes and passkeys, in the browser. Passkeys
 # need the SPA at http://localhost: WebAuthn refuses an IP address as a relying party's id.
 
-MFA = "/api/account/mfa/"
-MFA_AUTHENTICATE = f"{MFA}authenticate/"
-LOGIN_PATHS = {"session": "/api/session/login/", "jwt-cookie": "/api/jwt/cookie/login/"}
-PASSKEY_LOGIN_PATHS = {
-    "session": "/api/session/login/passkey/",
-    "jwt-cookie": "/api/jwt/cookie/login/passkey/",
-}
-MODE_COOKIES = {"session": {"sessionid"}, "jwt-cookie": {"access_token", "refresh_token"}}
-STEP = 30
-# Chromium's virtual authenticator: a platform authenticator that holds discoverable
-# credentials and verifies its user, as a phone's or laptop's does.
-VIRTUAL_AUTHENTICATOR = {
-    "protocol": "ctap2",
-    "transport": "internal",
-    "hasResidentKey": True,
-    "hasUserVerification": True,
-    "isUserVerified": True,
-}
-
 
 @pytest.fixture(scope="module")
 def mfa_server(
@@ -924,48 +792,6 @@ def mfa_server(
 def site(mfa_server: LiveServer) -> str:
     """The server's SPA by a host name, where WebAuthn works."""
     return mfa_server.url.replace("127.0.0.1", "localhost")
-
-
-@dataclass
-class Authenticator:
-    """Chromium's virtual authenticator, reached by the DevTools protocol."""
-
-    cdp: CDPSession
-    id: str
-
-    def credentials(self) -> list[dict[str, Any]]:
-        """The credentials it holds."""
-        answer = self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})
-        credentials: list[dict[str, Any]] = answer["credentials"]
-        return credentials
-
-
-@pytest.fixture
-def authenticator(context: BrowserContext, page: Page) -> Authenticator:
-    """A virtual platform authenticator in the page: it answers WebAuthn without a person."""
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_AUTHENTICATOR})
-    return Authenticator(cdp, added["authenticatorId"])
-
-
-@dataclass
-class App:
-    """An authenticator app with the secret of a user's TOTP, and what enabling it gave."""
-
-    secret: str
-    recovery_codes: list[str]
-    enabled_at: float
-
-    def code(self, steps: int = 1) -> str:
-        """The code `steps` steps after the one that enabled it: each step's works once."""
-        return str(pyotp.TOTP(self.secret).at(self.enabled_at + steps * STEP))
-
-    def wrong_code(self) -> str:
-        """A code of none of the steps the server accepts now."""
-        now = time.time()
-        taken = {pyotp.TOTP(self.secret).at(now + drift * STEP) for drift in (-1, 0, 1)}
-        return next(code for code in ("000000", "111111", "222222", "333333") if code not in taken)
 
 
 def app_enable_over_http(server: LiveServer, *, username: str) -> App:
@@ -993,20 +819,6 @@ def second_step_over_http(server: LiveServer, *, username: str, code: str) -> in
         return client.post(MFA_AUTHENTICATE, json={"mfa_token": token, "code": code}).status_code
 
 
-def signed_in_by(context: BrowserContext, page: Page, mode: str) -> None:
-    """The page shows the app, and the browser holds the mode's credential and no other."""
-    settled(page)
-    expect(page.locator("#profile-username")).to_have_text("alice")
-    assert held_cookies(context) == dict.fromkeys(MODE_COOKIES[mode], True)
-    assert_tokens_unreadable(page)
-
-
-def sign_out(page: Page) -> None:
-    """Sign out, and wait for the sign-in form."""
-    page.get_by_role("button", name="Sign out", exact=True).click()
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-
-
 def reauthenticate(page: Page) -> None:
     """Answer the prompt for the password."""
     prompt = page.get_by_role("dialog", name="Confirm it's you")
@@ -1014,19 +826,6 @@ def reauthenticate(page: Page) -> None:
     prompt.get_by_label("Your password").fill(PASSWORD)
     prompt.get_by_label("Your password").press("Enter")
     expect(prompt).to_be_hidden()
-
-
-def passkey_add(page: Page, name: str) -> None:
-    """Add a passkey by the keyboard, with the page's login fresh."""
-    field = page.get_by_label("Name of a new passkey")
-    field.fill(name)
-    field.press("Enter")
-    expect(page.get_by_role("status")).to_have_text(f"Passkey “{name}” added.")
-
-
-def passkey_items(page: Page) -> Locator:
-    """The passkeys the account card lists."""
-    return page.locator("#passkeys .passkey")
 
 
 def test_a_user_turns_on_an_app_sees_the_recovery_codes_once_and_each_code_works_once(
@@ -1094,7 +893,7 @@ def test_a_user_turns_on_an_app_sees_the_recovery_codes_once_and_each_code_works
     expect(recovery).to_have_attribute("inputmode", "text")
     recovery.fill(codes[0])
     recovery.press("Enter")
-    signed_in_by(context, page, "session")
+    signed_in_by(context, page, "session", "alice")
     left = len(codes) - 1
     expect(page.locator("#codes-left")).to_have_text(f"{left} unused recovery codes left.")
 
@@ -1112,7 +911,7 @@ def test_a_user_turns_on_an_app_sees_the_recovery_codes_once_and_each_code_works
     page.get_by_role("button", name="Use the authenticator app instead").click()
     page.get_by_label("Code from your authenticator app").fill(app.code(1))
     page.get_by_label("Code from your authenticator app").press("Enter")
-    signed_in_by(context, page, "session")
+    signed_in_by(context, page, "session", "alice")
     expect(page.locator("#codes-left")).to_have_text(f"{left} unused recovery codes left.")
     assert csp_watch.violations() == []
 
@@ -1149,17 +948,12 @@ def test_a_password_alone_signs_no_one_in_and_the_code_step_gives_the_modes_logi
 
     page.keyboard.type(app.code())
     page.keyboard.press("Enter")
-    signed_in_by(context, page, mode)
+    signed_in_by(context, page, mode, "alice")
     expect(page.get_by_role("status")).to_have_text(f"Signed in with {auth_label(mode)}.")
     expect(page.locator("#main")).to_be_focused()
     assert f"POST {MFA_AUTHENTICATE} 200 no credential" in calls(page)
     page.reload()
-    signed_in_by(context, page, mode)
-
-
-def auth_label(mode: str) -> str:
-    """How the page names a mode in its messages."""
-    return {"session": "session cookie", "jwt-cookie": "JWT cookies"}[mode]
+    signed_in_by(context, page, mode, "alice")
 
 
 def test_the_second_step_cancelled_goes_back_to_the_sign_in_form_with_nothing_held(
@@ -1211,7 +1005,7 @@ def test_new_recovery_codes_kill_the_old_and_turning_the_app_off_ends_the_second
 
     sign_out(page)
     sign_in(page, mode="session", username="alice", password=PASSWORD)
-    signed_in_by(context, page, "session")
+    signed_in_by(context, page, "session", "alice")
     logins = [call for call in calls(page) if call.startswith(f"POST {LOGIN_PATHS['session']}")]
     assert logins[0] == f"POST {LOGIN_PATHS['session']} 200 no credential"
 
@@ -1223,7 +1017,7 @@ def test_a_passkey_is_added_renamed_and_signs_in_without_a_password(
     live_user: User,
     context: BrowserContext,
     page: Page,
-    authenticator: Authenticator,
+    virtual_authenticator: VirtualAuthenticator,
     csp_watch: CspWatch,
     mode: str,
 ) -> None:
@@ -1240,7 +1034,7 @@ def test_a_passkey_is_added_renamed_and_signs_in_without_a_password(
     expect(page.get_by_role("status")).to_have_text("Passkey “Laptop” added.")
     expect(passkey_items(page)).to_have_count(1)
     expect(passkey_items(page)).to_contain_text("never used")
-    (credential,) = authenticator.credentials()
+    (credential,) = virtual_authenticator.credentials()
     assert credential["isResidentCredential"]
     expect(page.locator(".card-mfa #codes-section")).to_be_visible()
 
@@ -1262,7 +1056,7 @@ def test_a_passkey_is_added_renamed_and_signs_in_without_a_password(
     expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_focused()
     page.keyboard.press("Enter")
 
-    signed_in_by(context, page, mode)
+    signed_in_by(context, page, mode, "alice")
     expect(page.get_by_role("status")).to_have_text(
         f"Signed in by passkey with {auth_label(mode)}."
     )
@@ -1281,7 +1075,7 @@ def test_a_passkey_is_the_second_step_after_a_password_and_once_removed_signs_in
     live_user: User,
     context: BrowserContext,
     page: Page,
-    authenticator: Authenticator,
+    virtual_authenticator: VirtualAuthenticator,
     mode: str,
 ) -> None:
     page.goto(site)
@@ -1297,7 +1091,7 @@ def test_a_passkey_is_the_second_step_after_a_password_and_once_removed_signs_in
     expect(page.locator("#mfa-form")).to_be_hidden()
     expect(page.get_by_role("button", name="Use a passkey")).to_be_focused()
     page.keyboard.press("Enter")
-    signed_in_by(context, page, mode)
+    signed_in_by(context, page, mode, "alice")
     assert f"POST {MFA_AUTHENTICATE} 200 no credential" in calls(page)
     expect(passkey_items(page)).to_contain_text("last used")
 
@@ -1307,7 +1101,7 @@ def test_a_passkey_is_the_second_step_after_a_password_and_once_removed_signs_in
     expect(page.get_by_role("status")).to_contain_text("Passkey “Phone” removed")
     expect(passkey_items(page)).to_have_count(0)
     expect(page.get_by_label("Name of a new passkey")).to_be_focused()
-    assert len(authenticator.credentials()) == 1
+    assert len(virtual_authenticator.credentials()) == 1
 
     # The browser still holds it, but the server refuses it.
     sign_out(page)
@@ -1317,4 +1111,4 @@ def test_a_passkey_is_the_second_step_after_a_password_and_once_removed_signs_in
     assert calls(page)[0] == f"POST {PASSKEY_LOGIN_PATHS[mode]} 400 no credential"
     assert held_cookies(context) == {}
     sign_in(page, mode=mode, username="alice", password=PASSWORD)
-    signed_in_by(context, page, mode)
+    signed_in_by(context, page, mode, "alice")

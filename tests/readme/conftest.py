@@ -18,8 +18,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import Browser, expect
 
 from bench.processes import free_port, http_answer
+from tests.clients.spa import sign_up
 from tests.conftest import require_service
 from tests.live import ROOT, server_log_watch
 
@@ -36,6 +38,8 @@ MAIL_START = re.compile(r"^Content-Type: .*\n(?:[ \t].*\n)*MIME-Version: .*\nSub
 MAIL_LINK = re.compile(r"https?://[^\s\"'<>]+")
 # The README's examples name the default port; a newcomer who set PORT changes them so.
 DEFAULT_ADDRESS = re.compile(r"\b(127\.0\.0\.1|localhost):8000\b")
+# The password of the accounts the tests sign up: one no password validator refuses.
+NEW_PASSWORD = "tea at six with the March Hare"
 
 
 def clone_make(destination: Path) -> Path:
@@ -81,6 +85,11 @@ class MadeRun:
     def url(self) -> str:
         """Where it serves."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def named_url(self) -> str:
+        """Where it serves, by a host name: browsers make passkeys for a domain only."""
+        return f"http://localhost:{self.port}"
 
     def output(self) -> str:
         """Everything `make run` printed so far."""
@@ -180,6 +189,50 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeRun]:
         yield made
     finally:
         made.stop()
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account of a test's own: what its owner signs up and signs in with."""
+
+    username: str
+    email: str
+    password: str
+
+
+def verified_text(email: str) -> str:
+    """What the SPA says once a verification link of `email` has worked."""
+    return f"Your address {email} is verified. You can sign in now."
+
+
+@pytest.fixture
+def new_account() -> Account:
+    """A username and an address no account of make run's database has, and a password."""
+    username = f"reader-{uuid.uuid4().hex[:12]}"
+    return Account(username, f"{username}@example.com", NEW_PASSWORD)
+
+
+@pytest.fixture
+def account(made_run: MadeRun, chromium: Browser, new_account: Account) -> Account:
+    """`new_account`, signed up in the SPA and verified by the link of the mail make run
+    printed, in a browser profile of its own; not signed in.
+    """
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.goto(made_run.url)
+        mailed = len(made_run.links())
+        sign_up(
+            page,
+            username=new_account.username,
+            email=new_account.email,
+            password=new_account.password,
+        )
+        page.goto(made_run.link_after(mailed))
+        expect(page.get_by_role("status")).to_have_text(verified_text(new_account.email))
+    finally:
+        context.close()
+    return new_account
 
 
 @dataclass
