@@ -33,6 +33,7 @@ from common.services import (
     password_change,
     profile_update,
 )
+from jwt_auth.cookies import token_cookies_clear
 from jwt_auth.tokens import DualAccessToken, lifetime
 from session_auth.services import session_password_changed
 
@@ -108,9 +109,12 @@ class LogoutAllApi(Api):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
-        """Log out everywhere."""
+        """Log out everywhere; this browser's credential cookies go too."""
         families_revoke(user_id=self.user.pk, reason="logout_all", request=request._request)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        request._request.session.flush()
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        token_cookies_clear(response)
+        return response
 
 
 class PasswordChangeApi(Api):

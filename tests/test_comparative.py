@@ -139,7 +139,10 @@ def test_no_credential_at_all_is_a_401_with_a_challenge(mode_client):
 def test_logout_all_ends_every_login_in_every_mode(logged_in, user, password, other_mode):
     other = ModeClient(other_mode)
     assert other.login(user.get_username(), password).status_code == 200
+    own = logged_in.credential()
     assert logged_in.request("post", "/api/logout-all/").status_code == 204
+    # The caller's browser lost its cookies with the answer: replayed, they are refused too.
+    logged_in.replay(own)
     for client in (logged_in, other):
         response = client.request("get", client.profile_path)
         assert response.status_code == 401, client.mode

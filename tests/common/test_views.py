@@ -79,6 +79,18 @@ def test_the_resolver_checks_csrf_for_a_session_but_not_for_a_bearer(session_bro
     assert api.post("/api/logout-all/").status_code == 204
 
 
+@pytest.mark.parametrize("mode", ["session", "jwt-cookie"])
+def test_logging_out_everywhere_clears_the_browsers_credential_cookies(mode, user, password):
+    browser = ModeClient(mode)
+    assert browser.login("alice", password).status_code == 200
+    response = browser.request("post", "/api/logout-all/")
+    assert response.status_code == 204
+    names = {"session": ["sessionid"], "jwt-cookie": ["access_token", "refresh_token"]}[mode]
+    for name in names:
+        assert response.cookies[name].value == "", name
+        assert response.cookies[name]["max-age"] == 0, name
+
+
 def test_password_change_with_a_wrong_old_password_is_a_400_that_changes_nothing(
     session_browser, user, password
 ):

@@ -145,10 +145,13 @@ class StringShape:
 def shape_parse(text: str) -> Any:
     """The shape `text` writes; ValueError if it is not one."""
     parser = _ShapeParser(text)
-    shape = parser.value()
+    try:
+        shape = parser.value()
+    except (ValueError, IndexError) as e:
+        raise ValueError(f"not a shape: {text!r} ({e})") from e
     parser.skip()
     if parser.at < len(text):
-        raise ValueError(f"unexpected {text[parser.at :]!r} in shape {text!r}")
+        raise ValueError(f"not a shape: {text!r} (unexpected {text[parser.at :]!r})")
     return shape
 
 

@@ -60,7 +60,7 @@ def test_text_matches_with_the_ellipsis_standing_for_anything_and_nothing_else()
 
 
 def test_a_malformed_shape_is_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a shape"):
         answer_parse('200 {"a": 1')
 
 
