@@ -1,5 +1,6 @@
-"""Fixtures shared by every test: users, mode clients, a clean cache, live servers, and the
-Chromium that drives the SPA (tests/clients, tests/readme).
+"""Fixtures shared by every test: users, mode clients, a clean cache, live servers, the
+product over HTTP in both configurations it runs in, and the Chromium that drives the SPA
+(tests/clients, tests/readme).
 """
 
 import importlib
@@ -40,13 +41,23 @@ from tests.clients.spa import (
     CspWatch,
     VirtualAuthenticator,
 )
-from tests.live import LiveServer, server_logs_unhandled
+from tests.jwt_keys import rsa_private_pem
+from tests.live import LiveServer, RunServer, server_logs_unhandled
 from tests.mail import SmtpServer
-from tests.modes import MODES, ModeClient
+from tests.modes import MODES, PASSWORD, ModeClient
+from tests.sites import (
+    CONFIGURATIONS,
+    GUNICORN,
+    RUNSERVER,
+    SUITE_ENV,
+    Account,
+    Site,
+    logged_in_at,
+)
+from tests.stack.clients import StackClient
 from tests.stack.cluster import ClusterServers
 from tests.wsgi import response_check
 
-PASSWORD = "correct horse battery staple"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -210,6 +221,56 @@ def live_server_factory(
 def live_user(transactional_db: None, make_user: Callable[..., User]) -> User:
     """Alice, committed so that a server process sees her."""
     return make_user("alice")
+
+
+@pytest.fixture(scope="session", params=CONFIGURATIONS)
+def site(
+    request: pytest.FixtureRequest,
+    smtp_server: SmtpServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Site]:
+    """The product over HTTP as each configuration serves it, in turn: make run's
+    (runserver, a SQLite file of its own, the in-process cache), then production's (gunicorn
+    over the test database on PostgreSQL, with Redis); its mail goes to the tests' SMTP server.
+    """
+    env = {**smtp_server.env, **SUITE_ENV}
+    if request.param == RUNSERVER:
+        server = RunServer(tmp_path_factory.mktemp("runserver"), **env).start()
+        try:
+            yield Site(RUNSERVER, server, smtp_server)
+        finally:
+            server.stop()
+        return
+    require_service(uses_postgres(), "production's configuration needs PostgreSQL (DATABASE_URL)")
+    require_shared_cache()
+    # Production signs with a key pair, whose public half its JWKS serves; make run keeps the
+    # shared secret of its .env: between them, the suite runs both kinds of signer.
+    signing_key = tmp_path_factory.mktemp("jwt") / "signing.pem"
+    signing_key.write_text(rsa_private_pem())
+    factory: Callable[..., LiveServer] = request.getfixturevalue("live_server_factory")
+    gunicorn = factory(**env, JWT_ALGORITHM="RS256", JWT_SIGNING_KEY_FILE=str(signing_key))
+    yield Site(GUNICORN, gunicorn, smtp_server)
+
+
+@pytest.fixture
+def account(site: Site) -> Account:
+    """A user of the site with a verified address, made over HTTP: alice, by a name of her own."""
+    return site.account_make("alice", PASSWORD)
+
+
+@pytest.fixture
+def agent(site: Site) -> Iterator[Callable[[str], StackClient]]:
+    """Makes user agents of a mode at the site, with no credential yet; closed at the end."""
+    yield site.agent
+    site.agents_close()
+
+
+@pytest.fixture
+def signed_in(
+    site: Site, mode: str, account: Account, agent: Callable[[str], StackClient]
+) -> StackClient:
+    """An agent of the current mode, logged in at the site as the account."""
+    return logged_in_at(site, agent(mode), account)
 
 
 def uses_postgres() -> bool:

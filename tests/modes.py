@@ -6,12 +6,22 @@ from rest_framework.test import APIClient
 
 from common.routes import MODES, SESSION, mode_path
 
+# The password of every test user.
+PASSWORD = "correct horse battery staple"
 LOGIN_PATHS: dict[str, str] = {mode: mode_path(mode, "login") for mode in MODES}
 PROFILE_PATHS: dict[str, str] = {mode: mode_path(mode, "profile") for mode in MODES}
 CREDENTIAL_COOKIES = {"session": "sessionid", "jwt-cookie": "access_token"}
 UNSAFE = {"post", "put", "patch", "delete"}
 # Both lists of logins, sessions and devices, show the same fields: the contract's of each.
 LOGIN_FIELDS = {"id", "created_at", "last_seen_at", "last_used_at", "user_agent", "ip", "current"}
+# The challenge of a 401 from the shared resolver's endpoints, and from each mode's profile
+# endpoint (the cookie mode reads the shared one).
+SHARED_CHALLENGE = 'Bearer realm="api", Session realm="api"'
+PROFILE_CHALLENGES = {
+    "session": 'Session realm="api"',
+    "jwt-header": 'Bearer realm="api"',
+    "jwt-cookie": SHARED_CHALLENGE,
+}
 
 
 class ModeClient:

@@ -1,13 +1,12 @@
 """An HTTP user agent of one mode that talks to any instance of the stack by its URL."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
 from django.contrib.auth.models import User
 
-from tests.conftest import PASSWORD
-from tests.modes import CREDENTIAL_COOKIES, LOGIN_PATHS, PROFILE_PATHS
+from tests.modes import CREDENTIAL_COOKIES, LOGIN_PATHS, PASSWORD, PROFILE_PATHS
 
 LOGOUT_PATHS = {
     "session": "/api/session/logout/",
@@ -15,40 +14,65 @@ LOGOUT_PATHS = {
     "jwt-cookie": "/api/jwt/cookie/logout/",
 }
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Loading the CA bundle costs a new client tens of milliseconds: one context serves them all.
+TLS_CONTEXT = httpx.create_ssl_context()
+
+
+def http_client(**options: Any) -> httpx.Client:
+    """An httpx client with the agents' timeout and TLS context; `options` are httpx's."""
+    return httpx.Client(timeout=15, verify=TLS_CONTEXT, **options)
 
 
 class StackClient:
     """A browser (cookies and CSRF) or a mobile app (Bearer tokens) of one mode.
 
-    Cookies ignore the port, so one cookie jar serves every instance on 127.0.0.1.
+    Cookies ignore the port, so one cookie jar serves every instance on 127.0.0.1. It sends
+    through `http` (its headers and event hooks apply to every request), else a plain client.
     """
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, http: httpx.Client | None = None) -> None:
         self.mode = mode
-        self.http = httpx.Client(timeout=15)
+        self.http = http or http_client()
         self.tokens: dict[str, str] = {}
 
     def close(self) -> None:
         """Close the connections."""
         self.http.close()
 
-    def request(self, method: str, url: str, json: Any = None) -> httpx.Response:
-        """Send a request with this mode's credentials; unsafe cookie requests carry CSRF."""
-        headers = {}
+    def request(
+        self,
+        method: str,
+        url: str,
+        json: Any = None,
+        *,
+        csrf: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send a request with this mode's credentials; unsafe cookie requests carry CSRF
+        unless `csrf` is false. `headers` are sent too, over those.
+        """
+        sent = {}
         if self.mode == "jwt-header" and "access" in self.tokens:
-            headers["Authorization"] = f"Bearer {self.tokens['access']}"
-        if method in UNSAFE and self.mode != "jwt-header":
-            if "csrftoken" not in self.http.cookies:
-                self.http.get(url.split("/api/")[0] + "/api/session/csrf/")
-            headers["X-CSRFToken"] = self.http.cookies["csrftoken"]
-        return self.http.request(method, url, json=json, headers=headers)
+            sent["Authorization"] = f"Bearer {self.tokens['access']}"
+        if csrf and method in UNSAFE and self.mode != "jwt-header":
+            sent["X-CSRFToken"] = self.csrf_token(url)
+        return self.http.request(method, url, json=json, headers={**sent, **(headers or {})})
 
-    def login(self, base: str, username: str, password: str) -> httpx.Response:
-        """Log in on the instance at `base`."""
+    def csrf_token(self, url: str) -> str:
+        """The browser's CSRF token, fetched from the instance of `url` once, as the SPA does."""
+        if "csrftoken" not in self.http.cookies:
+            self.http.get(url.split("/api/")[0] + "/api/session/csrf/")
+        return self.http.cookies["csrftoken"]
+
+    def login(self, base: str, username: str, password: str, **extra: Any) -> httpx.Response:
+        """Log in on the instance at `base`; `extra` goes into the body too."""
         body: dict[str, Any] = {"username": username, "password": password}
         if self.mode == "session":
             body["remember"] = True
-        response = self.request("POST", base + LOGIN_PATHS[self.mode], body)
+        return self.answer_take(self.request("POST", base + LOGIN_PATHS[self.mode], body | extra))
+
+    def answer_take(self, response: httpx.Response) -> httpx.Response:
+        """Keep the tokens a login answer carries in the header mode; `response` itself."""
         if self.mode == "jwt-header" and response.status_code == httpx.codes.OK:
             self.tokens = response.json()
         return response
@@ -67,12 +91,11 @@ class StackClient:
             return self.request("GET", base + "/api/session/sessions/")
         if self.mode == "jwt-cookie":
             return self.request("POST", base + "/api/jwt/cookie/refresh/")
-        response = self.request(
-            "POST", base + "/api/jwt/token/refresh/", {"refresh": self.tokens["refresh"]}
+        return self.answer_take(
+            self.request(
+                "POST", base + "/api/jwt/token/refresh/", {"refresh": self.tokens["refresh"]}
+            )
         )
-        if response.status_code == httpx.codes.OK:
-            self.tokens = response.json()
-        return response
 
     def logout(self, base: str) -> httpx.Response:
         """Log out the way this mode does, on the instance at `base`."""
@@ -85,7 +108,9 @@ class StackClient:
 
     def clone(self) -> "StackClient":
         """Another agent holding the very same credentials, as a replaying attacker would."""
-        other = StackClient(self.mode)
+        other = StackClient(
+            self.mode, http_client(headers=self.http.headers, event_hooks=self.http.event_hooks)
+        )
         other.tokens = dict(self.tokens)
         for cookie in self.http.cookies.jar:
             other.http.cookies.jar.set_cookie(cookie)
