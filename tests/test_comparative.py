@@ -3,7 +3,6 @@ run's and production's): the same profile, and the documented differences.
 """
 
 from collections.abc import Callable, Iterator
-from contextlib import closing
 
 import pytest
 
@@ -174,12 +173,12 @@ def test_logout_all_ends_every_login_in_every_mode(
 ) -> None:
     other = logged_in_at(site, agent(other_mode), account)
     # The caller's browser loses its credential cookies with the answer: a copy is replayed.
-    with closing(signed_in.clone()) as replayed:
-        assert signed_in.logout_all(site.url).status_code == 204
-        for client in (replayed, other):
-            response = client.profile(site.url)
-            assert response.status_code == 401, client.mode
-            assert response.json()["code"] == DEAD_CREDENTIAL_CODE[client.mode]
+    replayed = site.replay_of(signed_in)
+    assert signed_in.logout_all(site.url).status_code == 204
+    for client in (replayed, other):
+        response = client.profile(site.url)
+        assert response.status_code == 401, client.mode
+        assert response.json()["code"] == DEAD_CREDENTIAL_CODE[client.mode]
 
 
 @pytest.mark.parametrize("other_mode", MODES)
