@@ -76,7 +76,29 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-class LiveServer(ServerProcess):
+class AppServer(ServerProcess):
+    """This project served by a child process on a free port, its log watched for errors."""
+
+    url: str
+    env: dict[str, str]
+
+    def _serve(self, args: list[str], *, accept: set[int], timeout: float) -> None:
+        """Start `args` and wait until the health endpoint answers with a status in `accept`."""
+        self._launch(
+            args,
+            lambda: http_answer(f"{self.url}/api/health/", accept=accept, timeout=1),
+            timeout=timeout,
+            cwd=ROOT,
+            env=self.env,
+        )
+        server_log_watch(self.log_path)
+
+    def log_text(self) -> str:
+        """Everything the server wrote: its errors, the console's mail, the audit records."""
+        return self.log_path.read_text(errors="replace")
+
+
+class LiveServer(AppServer):
     """gunicorn serving this project, started and stopped by PID."""
 
     def __init__(self, *, workers: int = 2, threads: int = 4, **env: str) -> None:
@@ -105,22 +127,11 @@ class LiveServer(ServerProcess):
 
     def start(self, timeout: float = 20.0) -> "LiveServer":
         """Start the server and wait until its health endpoint answers."""
-        self._launch(
-            self.args,
-            lambda: http_answer(f"{self.url}/api/health/", accept={200, 503}, timeout=1),
-            timeout=timeout,
-            cwd=ROOT,
-            env=self.env,
-        )
-        server_log_watch(self.log_path)
+        self._serve(self.args, accept={200, 503}, timeout=timeout)
         return self
 
-    def log_text(self) -> str:
-        """Everything the server wrote, audit records included."""
-        return self.log_path.read_text(errors="replace")
 
-
-class RunServer(ServerProcess):
+class RunServer(AppServer):
     """`make run`'s configuration: runserver (checked as WSGI: tests/runserver.py) on a fresh
     SQLite file, with the in-process cache; started and stopped by PID.
 
@@ -150,19 +161,9 @@ class RunServer(ServerProcess):
             check=True,
             capture_output=True,
         )
-        self._launch(
-            [python, "-m", "tests.runserver", f"127.0.0.1:{self.port}", "--noreload"],
-            lambda: http_answer(f"{self.url}/api/health/", accept={200}, timeout=1),
-            timeout=timeout,
-            cwd=ROOT,
-            env=self.env,
-        )
-        server_log_watch(self.log_path)
+        args = [python, "-m", "tests.runserver", f"127.0.0.1:{self.port}", "--noreload"]
+        self._serve(args, accept={200}, timeout=timeout)
         return self
-
-    def log_text(self) -> str:
-        """Everything the server wrote, the console's mail and the audit records included."""
-        return self.log_path.read_text(errors="replace")
 
 
 def refresh_race(url: str, refresh: str, racers: int) -> list[httpx.Response]:
