@@ -42,7 +42,7 @@ from tests.clients.spa import (
     VirtualAuthenticator,
 )
 from tests.jwt_keys import rsa_private_pem
-from tests.live import LiveServer, RunServer, server_logs_unhandled
+from tests.live import LiveServer, RunServer, database_of_its_own, server_logs_unhandled
 from tests.mail import SmtpServer
 from tests.modes import MODES, PASSWORD, ModeClient
 from tests.sites import (
@@ -247,9 +247,23 @@ def site(
     # shared secret of its .env: between them, the suite runs both kinds of signer.
     signing_key = tmp_path_factory.mktemp("jwt") / "signing.pem"
     signing_key.write_text(rsa_private_pem())
-    factory: Callable[..., LiveServer] = request.getfixturevalue("live_server_factory")
-    gunicorn = factory(**env, JWT_ALGORITHM="RS256", JWT_SIGNING_KEY_FILE=str(signing_key))
-    yield Site(GUNICORN, gunicorn, smtp_server)
+    # The site's accounts live through the run: in a database and a cache prefix of its own,
+    # not in the test database that the other tests expect to hold only their own rows.
+    request.getfixturevalue("django_db_setup")
+    with request.getfixturevalue("django_db_blocker").unblock(), database_of_its_own("site") as url:
+        gunicorn = LiveServer(
+            workers=2,
+            threads=4,
+            **env,
+            DATABASE_URL=url,
+            CACHE_KEY_PREFIX=f"site-{os.environ.get('CACHE_KEY_PREFIX', '')}",
+            JWT_ALGORITHM="RS256",
+            JWT_SIGNING_KEY_FILE=str(signing_key),
+        ).start()
+        try:
+            yield Site(GUNICORN, gunicorn, smtp_server)
+        finally:
+            gunicorn.stop()
 
 
 @pytest.fixture

@@ -6,11 +6,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from django.conf import settings
+from django.db import connection
 
 from bench.processes import ServerProcess, free_port, http_answer
 
@@ -67,13 +70,43 @@ def _unhandled(line: str) -> bool:
     )
 
 
-def database_url() -> str:
-    """A URL naming the database the tests use (the test database, once set up)."""
+def database_url(name: str | None = None) -> str:
+    """A URL naming the database the tests use (the test database, once set up), or the
+    database `name` on its PostgreSQL server.
+    """
     db = settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{db['NAME']}"
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{auth}@{host}:{port}/{name or db['NAME']}"
+
+
+@contextmanager
+def database_of_its_own(suffix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database beside the test database, migrated; dropped at the end.
+
+    For a server that lives through many tests: what its clients write over HTTP is
+    committed, and would otherwise be there for the tests that count rows of their own.
+    """
+    name = f"{settings.DATABASES['default']['NAME']}_{suffix}"
+    quoted = connection.ops.quote_name(name)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {quoted}")
+    url = database_url(name)
+    try:
+        subprocess.run(
+            [str(BIN / "python"), "manage.py", "migrate", "--noinput", "--verbosity=0"],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": url},
+            check=True,
+            capture_output=True,
+        )
+        yield url
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
 
 
 class AppServer(ServerProcess):
