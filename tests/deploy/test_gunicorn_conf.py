@@ -39,6 +39,8 @@ def gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[byte
             "ALLOW_PROCESS_LOCAL_CACHE": "true",
             # Production sends account mail by SMTP (dualauth.E032); none is sent here.
             "EMAIL_HOST": "127.0.0.1",
+            # Production queues it in the database, for a worker (dualauth.E046).
+            "TASK_BACKEND": "database",
             **env,
         },
     )
