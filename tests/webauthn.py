@@ -417,6 +417,16 @@ FORMATS: dict[str, Statement] = {
 }
 
 
+def attestation_edit(
+    answer: dict[str, Any], edit: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """`answer` with its attestation object (`fmt`, `attStmt`, `authData`) changed by `edit`."""
+    attestation = cbor2.loads(b64url_decode(answer["response"]["attestationObject"]))
+    edit(attestation)
+    encoded = b64url(cbor2.dumps(attestation))
+    return {**answer, "response": {**answer["response"], "attestationObject": encoded}}
+
+
 def _client_data(ceremony: str, challenge: str, origin: str) -> bytes:
     """The clientDataJSON a browser serializes, in its member order."""
     return json.dumps(
