@@ -89,6 +89,61 @@ REGISTRATION_EDITS: list[tuple[str, str, Edit]] = [
     *(("android-safetynet", name, edit) for name, edit in SAFETYNET_EDITS.items()),
 ]
 
+# A sample of the table for the slower ways in (a request each): every SafetyNet edit, and
+# two statement edits of every other format.
+REGISTRATION_SAMPLE: list[tuple[str, str, Edit]] = [
+    (fmt, name, edit)
+    for fmt, name, edit in REGISTRATION_EDITS
+    if fmt == "android-safetynet" or name in ("members are text", "x5c holds no certificate")
+]
+# What py_webauthn rightly accepts of the table: a "none" statement it finds no member in (a
+# list, text), and a "packed" one without certificates (self attestation).
+STILL_VALID = {("packed", "x5c is empty"), *(("none", name) for _, name, _ in REGISTRATION_EDITS)}
+
+
+def _client_data(value: Any) -> Edit:
+    def edit(answer: dict[str, Any]) -> None:
+        answer["response"]["clientDataJSON"] = b64url(json.dumps(value).encode())
+
+    return edit
+
+
+def _member(name: str, value: Any) -> Edit:
+    def edit(answer: dict[str, Any]) -> None:
+        answer["response"][name] = value
+
+    return edit
+
+
+def _cut(name: str) -> Edit:
+    def edit(answer: dict[str, Any]) -> None:
+        answer["response"][name] = answer["response"][name][:10]
+
+    return edit
+
+
+# Spoilt login answers (`navigator.credentials.get()`), by name; each edits a copy in place.
+LOGIN_EDITS: dict[str, Edit] = {
+    "client data is []": _client_data([]),
+    "client data is text": _client_data("text"),
+    "client data members are lists": _client_data({"type": [], "challenge": [], "origin": []}),
+    "client data is not JSON": _member("clientDataJSON", b64url(b"{")),
+    "authenticator data cut short": _cut("authenticatorData"),
+    "signature cut short": _cut("signature"),
+    "signature empty": _member("signature", ""),
+    "user handle not base64url": _member("userHandle", "%%%"),
+    "user handle a number": _member("userHandle", 7),
+    "response a list": lambda answer: answer.update(response=[]),
+    "raw id not the id": lambda answer: answer.update(rawId=b64url(b"another")),
+}
+
+
+def login_edit(answer: dict[str, Any], edit: Edit) -> dict[str, Any]:
+    """A copy of the login answer `answer`, changed by `edit`."""
+    copy = {**answer, "response": dict(answer["response"])}
+    edit(copy)
+    return copy
+
 
 def jws_raw(header: bytes, payload: bytes) -> bytes:
     """A compact JWS of any header and payload bytes, with a signature of none."""
