@@ -1,9 +1,10 @@
 """A software WebAuthn authenticator with its browser, for tests: `navigator.credentials` answers.
 
 It answers `create` and `get` with the JSON a browser's `PublicKeyCredential.toJSON()`
-gives, from ES256 (P-256) credentials it keeps, with "none" attestation. Unlike a real
-browser it does what the test asks: another origin, another RP id, no user verification,
-any sign count, so that each refusal of the relying party can be shown.
+gives, from ES256 (P-256) credentials it keeps, with "none" attestation or a statement of
+another format (FORMATS). Unlike a real browser it does what the test asks: another
+origin, another RP id, no user verification, any sign count, so that each refusal of the
+relying party can be shown.
 """
 
 import base64
@@ -11,12 +12,17 @@ import hashlib
 import json
 import secrets
 import struct
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cbor2
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 # Flags of the authenticator data (WebAuthn Level 2, section 6.1).
 USER_PRESENT, USER_VERIFIED, BACKUP_ELIGIBLE, BACKED_UP, ATTESTED = 0x01, 0x04, 0x08, 0x10, 0x40
@@ -85,11 +91,13 @@ class SoftAuthenticator:
         user_present: bool = True,
         challenge: str | None = None,
         ceremony: str = "webauthn.create",
+        fmt: str = "none",
     ) -> dict[str, Any]:
         """Answer `navigator.credentials.create({publicKey: options})` from `origin`.
 
         `rp_id` makes the authenticator scope the credential to another RP id than the
-        options name (a browser would refuse); `challenge` signs another challenge.
+        options name (a browser would refuse); `challenge` signs another challenge; `fmt`
+        attests the credential in another format of FORMATS.
         """
         scope = rp_id if rp_id is not None else options["rp"].get("id") or _host(origin)
         for excluded in options.get("excludeCredentials", []):
@@ -115,7 +123,8 @@ class SoftAuthenticator:
             sign_count=0,
             attested=attested,
         )
-        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        statement = FORMATS[fmt](credential, auth_data, hashlib.sha256(client_data).digest())
+        attestation = cbor2.dumps({"fmt": fmt, "attStmt": statement, "authData": auth_data})
         public_key = credential.private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -220,6 +229,202 @@ class SoftAuthenticator:
     ) -> bytes:
         rp_id_hash = hashlib.sha256((rp_id or credential.rp_id).encode()).digest()
         return rp_id_hash + bytes([flags]) + struct.pack(">I", sign_count) + attested
+
+
+# Attestation statements (WebAuthn Level 2, section 8), each in its format's layout over the
+# credential, its authenticator data and the client data's hash. Their certificates are made
+# here, so none chains to a vendor's root: "packed" (self attestation), "fido-u2f" and "tpm"
+# verify wholly (the site names no root of its own), the others reach their format's last
+# checks and are refused there.
+Statement = Callable[[SoftCredential, bytes, bytes], dict[str, Any]]
+# The key that signs every attestation certificate and the statements that are not the
+# credential's own, made once: a P-256 key is cheap, but not free.
+_ATTESTATION_KEY = ec.generate_private_key(ec.SECP256R1())
+# Where Apple's and Android's certificates carry the challenge, and a TPM's names its vendor.
+APPLE_NONCE = x509.ObjectIdentifier("1.2.840.113635.100.8.2")
+ANDROID_KEY_DESCRIPTION = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.1.17")
+TCG_MANUFACTURER, TCG_MODEL, TCG_VERSION = (
+    x509.ObjectIdentifier(f"2.23.133.2.{n}") for n in (1, 2, 3)
+)
+TCG_KP_AIK_CERTIFICATE = x509.ObjectIdentifier("2.23.133.8.3")
+
+
+def certificate(
+    public_key: Any,
+    *,
+    subject: x509.Name | None = None,
+    extensions: Sequence[x509.ExtensionType] = (),
+) -> bytes:
+    """A DER certificate of `public_key` with `extensions`, issued by the attestation key."""
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject if subject is not None else _name("Soft Authenticator"))
+        .issuer_name(_name("Soft Attestation CA"))
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+    )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
+    cert = builder.sign(_ATTESTATION_KEY, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
+    return key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
+def _packed(credential: SoftCredential, auth_data: bytes, client_hash: bytes) -> dict[str, Any]:
+    """Self attestation: the credential signs its own creation."""
+    return {"alg": COSE_ES256, "sig": _sign(credential.private_key, auth_data + client_hash)}
+
+
+def _fido_u2f(credential: SoftCredential, auth_data: bytes, client_hash: bytes) -> dict[str, Any]:
+    numbers = credential.private_key.public_key().public_numbers()
+    point = b"\x04" + numbers.x.to_bytes(32, "big") + numbers.y.to_bytes(32, "big")
+    signed = b"\x00" + auth_data[:32] + client_hash + credential.credential_id + point
+    return {
+        "sig": _sign(_ATTESTATION_KEY, signed),
+        "x5c": [certificate(_ATTESTATION_KEY.public_key())],
+    }
+
+
+def _android_key(
+    credential: SoftCredential, auth_data: bytes, client_hash: bytes
+) -> dict[str, Any]:
+    """The credential's own certificate, without Android's key description in it, and its root."""
+    authority = certificate(
+        _ATTESTATION_KEY.public_key(),
+        subject=_name("Soft Attestation CA"),
+        extensions=[x509.BasicConstraints(ca=True, path_length=None)],
+    )
+    return {
+        "alg": COSE_ES256,
+        "sig": _sign(credential.private_key, auth_data + client_hash),
+        "x5c": [certificate(credential.private_key.public_key()), authority],
+    }
+
+
+def _android_safetynet(
+    credential: SoftCredential, auth_data: bytes, client_hash: bytes
+) -> dict[str, Any]:
+    """A SafetyNet JWS for attest.android.com, in its compact form (as bytes)."""
+    header = {
+        "alg": "RS256",
+        "x5c": [
+            base64.b64encode(
+                certificate(_ATTESTATION_KEY.public_key(), subject=_name("attest.android.com"))
+            ).decode()
+        ],
+    }
+    payload = {
+        "nonce": base64.b64encode(hashlib.sha256(auth_data + client_hash).digest()).decode(),
+        "timestampMs": int(time.time() * 1000),
+        "apkPackageName": "com.google.android.gms",
+        "ctsProfileMatch": True,
+        "basicIntegrity": True,
+    }
+    return {"ver": "1", "response": jws(header, payload, b"not an RS256 signature")}
+
+
+def jws(header: Any, payload: Any, signature: bytes) -> bytes:
+    """A compact JWS of JSON `header` and `payload`, as bytes."""
+    parts = (json.dumps(header).encode(), json.dumps(payload).encode(), signature)
+    return ".".join(b64url(part) for part in parts).encode()
+
+
+def _tpm(credential: SoftCredential, auth_data: bytes, client_hash: bytes) -> dict[str, Any]:
+    """A TPM 2.0 quote of the credential's ECC key (TPM 2.0 Part 2, 12.2.4 and 10.12.8)."""
+    numbers = credential.private_key.public_key().public_numbers()
+    x, y = numbers.x.to_bytes(32, "big"), numbers.y.to_bytes(32, "big")
+    # TPM_ALG_ECC, nameAlg SHA256, attributes, no policy; null symmetric and scheme, NIST
+    # P-256, null KDF; the point.
+    pub_area = (
+        bytes.fromhex("0023 000b 00060472 0000 0010 0010 0003 0010")
+        + struct.pack(">H", 32)
+        + x
+        + struct.pack(">H", 32)
+        + y
+    )
+    extra = hashlib.sha256(auth_data + client_hash).digest()
+    name = b"\x00\x0b" + hashlib.sha256(pub_area).digest()
+    # TPM_GENERATED_VALUE, TPM_ST_ATTEST_CERTIFY, no qualified signer; clock, firmware.
+    cert_info = (
+        bytes.fromhex("ff544347 8017 0000")
+        + struct.pack(">H", len(extra))
+        + extra
+        + bytes(17 + 8)
+        + struct.pack(">H", len(name))
+        + name
+        + struct.pack(">H", 0)
+    )
+    vendor = x509.Name(
+        [
+            x509.RelativeDistinguishedName(
+                [
+                    x509.NameAttribute(TCG_MANUFACTURER, "id:49465800"),
+                    x509.NameAttribute(TCG_MODEL, "Soft TPM"),
+                    x509.NameAttribute(TCG_VERSION, "id:0001"),
+                ]
+            )
+        ]
+    )
+    aik = certificate(
+        _ATTESTATION_KEY.public_key(),
+        subject=x509.Name([]),
+        extensions=[
+            x509.SubjectAlternativeName([x509.DirectoryName(vendor)]),
+            x509.ExtendedKeyUsage([TCG_KP_AIK_CERTIFICATE]),
+            x509.BasicConstraints(ca=False, path_length=None),
+        ],
+    )
+    return {
+        "ver": "2.0",
+        "alg": COSE_ES256,
+        "x5c": [aik],
+        "sig": _sign(_ATTESTATION_KEY, cert_info),
+        "certInfo": cert_info,
+        "pubArea": pub_area,
+    }
+
+
+def _apple(credential: SoftCredential, auth_data: bytes, client_hash: bytes) -> dict[str, Any]:
+    """The credential's certificate with the nonce where Apple's anonymous attestation has it."""
+    nonce = hashlib.sha256(auth_data + client_hash).digest()
+    # SEQUENCE { [1] { OCTET STRING nonce } }
+    value = bytes([0x30, 36, 0xA1, 34, 0x04, 32]) + nonce
+    cert = certificate(
+        credential.private_key.public_key(),
+        extensions=[x509.UnrecognizedExtension(APPLE_NONCE, value)],
+    )
+    return {"alg": COSE_ES256, "x5c": [cert]}
+
+
+FORMATS: dict[str, Statement] = {
+    "none": lambda credential, auth_data, client_hash: {},
+    "packed": _packed,
+    "fido-u2f": _fido_u2f,
+    "android-key": _android_key,
+    "android-safetynet": _android_safetynet,
+    "tpm": _tpm,
+    "apple": _apple,
+}
+
+
+def attestation_edit(
+    answer: dict[str, Any], edit: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """`answer` with its attestation object (`fmt`, `attStmt`, `authData`) changed by `edit`."""
+    attestation = cbor2.loads(b64url_decode(answer["response"]["attestationObject"]))
+    edit(attestation)
+    encoded = b64url(cbor2.dumps(attestation))
+    return {**answer, "response": {**answer["response"], "attestationObject": encoded}}
 
 
 def _client_data(ceremony: str, challenge: str, origin: str) -> bytes:

@@ -1,9 +1,11 @@
 """The relying party, and py_webauthn's ceremonies with every failure as one exception."""
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
 from django.http import HttpRequest
 from django.http.request import split_domain_port
 from webauthn import verify_authentication_response, verify_registration_response
@@ -18,17 +20,32 @@ from webauthn.registration.verify_registration_response import VerifiedRegistrat
 
 from common.conf import dualauth_settings
 
-# py_webauthn raises its own exceptions for most malformed answers, but 3.0.1 lets
-# Python's escape from some attacker-made input: a COSE key without its members or of
-# the wrong CBOR type, a point off the curve, a userHandle that is not base64url, an
-# attestation certificate that does not parse.
-MALFORMED = (WebAuthnException, LookupError, TypeError, ValueError, UnsupportedAlgorithm)
+logger = logging.getLogger("dualauth.passkeys")
 # The longest credential id WebAuthn Level 3 allows (and the column holds).
 MAX_CREDENTIAL_ID_LENGTH = 1023
 
 
 class CeremonyRefused(Exception):
     """An answer of an authenticator that does not verify; the message says why, for the log."""
+
+
+@contextmanager
+def _untrusted(step: str) -> Iterator[None]:
+    """Run py_webauthn on an answer a client sent: whatever it raises is CeremonyRefused.
+
+    Its own exceptions (WebAuthnException) are its refusals. Any other comes from
+    deeper in it, on input it does not check (3.0.1 calls `.decode` on a SafetyNet
+    `response` that is text, `.get` on a JWS header that is a list, indexes an empty
+    certificate list, ...): input alone reaches it, so it is a refusal too, never a
+    500; it is logged with its traceback all the same, as it could be a bug of ours.
+    """
+    try:
+        yield
+    except WebAuthnException as e:
+        raise CeremonyRefused(f"{step}: {e}") from e
+    except Exception as e:
+        logger.warning("passkeys: py_webauthn failed on a %s answer", step, exc_info=e)
+        raise CeremonyRefused(f"{step}: {type(e).__name__}: {e}") from e
 
 
 @dataclass(frozen=True)
@@ -60,7 +77,7 @@ def registration_verify(
     """The new credential of a `navigator.credentials.create()` answer, user verified; else
     CeremonyRefused.
     """
-    try:
+    with _untrusted("registration"):
         verified = verify_registration_response(
             credential=credential,
             expected_challenge=challenge,
@@ -72,8 +89,6 @@ def registration_verify(
         decoded_public_key_to_cryptography(
             decode_credential_public_key(verified.credential_public_key)
         )
-    except MALFORMED as e:
-        raise CeremonyRefused(f"registration: {e}") from e
     if len(verified.credential_id) > MAX_CREDENTIAL_ID_LENGTH:
         raise CeremonyRefused("registration: credential id too long")
     return verified
@@ -83,10 +98,8 @@ def assertion_parse(credential: Any) -> tuple[bytes, bytes | None]:
     """The credential id and user handle a `navigator.credentials.get()` answer names; else
     CeremonyRefused. Nothing is verified yet.
     """
-    try:
+    with _untrusted("assertion"):
         parsed = parse_authentication_credential_json(credential)
-    except MALFORMED as e:
-        raise CeremonyRefused(f"assertion: {e}") from e
     return parsed.raw_id, parsed.response.user_handle
 
 
@@ -96,7 +109,7 @@ def assertion_verify(
     """The verified `navigator.credentials.get()` answer of the credential with `public_key`,
     user verified, its counter past `sign_count` (unless both are 0); else CeremonyRefused.
     """
-    try:
+    with _untrusted("assertion"):
         return verify_authentication_response(
             credential=credential,
             expected_challenge=challenge,
@@ -106,5 +119,3 @@ def assertion_verify(
             credential_current_sign_count=sign_count,
             require_user_verification=True,
         )
-    except MALFORMED as e:
-        raise CeremonyRefused(f"assertion: {e}") from e

@@ -18,6 +18,12 @@ from common.conf import dualauth_settings
 from common.routes import JWT_COOKIE, JWT_HEADER, MODE_ROUTES, MODES, SESSION, SHARED_ROUTES
 from tests.clients.conftest import totp_code, totp_code_wrong
 from tests.common.accounts.conftest import MAIL_SENT, NEW_PASSWORD
+from tests.common.passkeys.conftest import (
+    LOGIN_EDITS,
+    REGISTRATION_SAMPLE,
+    STILL_VALID,
+    login_edit,
+)
 from tests.http.conftest import (
     TotpAccount,
     passkey_add,
@@ -43,7 +49,7 @@ from tests.sites import (
     profile_expected,
 )
 from tests.stack.clients import StackClient
-from tests.webauthn import SoftAuthenticator
+from tests.webauthn import SoftAuthenticator, attestation_edit
 
 # Production's configuration serves the test database, which pytest-django sets up only for
 # a run holding a test marked for it.
@@ -412,6 +418,29 @@ def test_a_passkey_answer_to_a_used_or_foreign_challenge_is_refused(
         browser.request("POST", site.route("login-passkey", mode), login), 400, "passkey_not_valid"
     )
     error(browser.profile(site.url), 401, "not_authenticated")
+
+
+def test_no_spoilt_passkey_answer_is_more_than_a_400(
+    site: Site, account: Account, agent: Agents, authenticator: SoftAuthenticator
+) -> None:
+    # A sample of the tables (tests/common/passkeys): the server's log is watched for a 500.
+    mobile = logged_in_at(site, agent(JWT_HEADER), account)
+    for fmt, name, edit in REGISTRATION_SAMPLE:
+        options = mobile.request("POST", site.route("passkey-options"))
+        answer = SoftAuthenticator().register(options.json(), site.url, fmt=fmt)
+        body = {"name": name, "credential": attestation_edit(answer, edit)}
+        response = mobile.request("POST", site.route("passkeys"), body)
+        if (fmt, name) in STILL_VALID and response.status_code == 201:
+            continue
+        error(response, 400, "passkey_not_valid")
+    assert passkey_add(site, mobile, authenticator).status_code == 201
+    for name, edit in LOGIN_EDITS.items():
+        started = mobile.request("POST", site.route("passkey-login-options")).json()
+        answer = login_edit(authenticator.authenticate(started["options"], site.url), edit)
+        login = {"challenge_token": started["challenge_token"], "credential": answer}
+        response = mobile.request("POST", site.route("login-passkey", JWT_HEADER), login)
+        assert response.status_code == 400, (name, response.text)
+        error(response, 400, "passkey_not_valid")
 
 
 # Refreshing, verifying and ending a login.

@@ -13,10 +13,19 @@ from common.conf import dualauth_settings
 from common.models import MfaChallenge, Passkey
 from common.routes import mode_path
 from tests.common.accounts.conftest import account_path, dualauth, login, refresh
-from tests.common.passkeys.conftest import ORIGIN, RP_ID, passkey_add
+from tests.common.passkeys.conftest import (
+    LOGIN_EDITS,
+    ORIGIN,
+    REGISTRATION_SAMPLE,
+    RP_ID,
+    SAFETYNET_REPRODUCERS,
+    STILL_VALID,
+    login_edit,
+    passkey_add,
+)
 from tests.conftest import PASSWORD
 from tests.modes import ModeClient
-from tests.webauthn import SoftAuthenticator
+from tests.webauthn import SoftAuthenticator, attestation_edit
 
 pytestmark = pytest.mark.django_db
 PASSKEY_FIELDS = {"id", "name", "created_at", "last_used_at"}
@@ -189,6 +198,29 @@ def test_a_malformed_credential_is_a_400_never_a_500(alice, credential):
     assert response.json()["code"] in ("validation_error", "passkey_not_valid")
 
 
+@pytest.mark.parametrize("edit", SAFETYNET_REPRODUCERS.values(), ids=SAFETYNET_REPRODUCERS)
+def test_a_safetynet_answer_with_a_text_response_or_a_list_for_header_is_a_400_not_a_500(
+    alice, authenticator, edit
+):
+    answer = authenticator.register(_begin(alice).json(), ORIGIN, fmt="android-safetynet")
+    body = {"name": "Laptop", "credential": attestation_edit(answer, edit)}
+    _error(alice.request("post", account_path("passkeys"), body), 400, "passkey_not_valid")
+    assert Passkey.objects.count() == 0
+
+
+def test_no_spoilt_statement_of_any_format_is_more_than_a_400(user, clock):
+    # One mode, a sample: the modes share the service, whose boundary has the whole table.
+    client = login("session", user.get_username())
+    for fmt, name, edit in REGISTRATION_SAMPLE:
+        answer = SoftAuthenticator().register(_begin(client).json(), ORIGIN, fmt=fmt)
+        body = {"name": name, "credential": attestation_edit(answer, edit)}
+        response = client.request("post", account_path("passkeys"), body)
+        if (fmt, name) in STILL_VALID and response.status_code == 201:
+            continue
+        _error(response, 400, "passkey_not_valid")
+    assert set(Passkey.objects.values_list("name", flat=True)) <= {n for _, n in STILL_VALID}
+
+
 @pytest.mark.parametrize(
     "content", [b"[]", b'"text"', b"{", b"\xff", b'{"name": "Laptop"}', b'{"credential": []}']
 )
@@ -353,3 +385,18 @@ def test_a_passkey_login_with_a_malformed_credential_is_a_400(mode, user):
             {"challenge_token": body["challenge_token"], "credential": credential},
         )
         assert response.status_code == 400, (credential, response.content)
+
+
+def test_no_spoilt_login_answer_is_more_than_a_400(user, authenticator):
+    passkey_add(authenticator, user)
+    for name, edit in LOGIN_EDITS.items():
+        client = ModeClient("session")
+        body = client.request("post", account_path("passkey-login-options")).json()
+        answer = login_edit(authenticator.authenticate(body["options"], ORIGIN), edit)
+        response = client.request(
+            "post",
+            mode_path("session", "login-passkey"),
+            {"challenge_token": body["challenge_token"], "credential": answer},
+        )
+        assert response.status_code == 400, (name, response.content)
+        assert response.json()["code"] == "passkey_not_valid", name

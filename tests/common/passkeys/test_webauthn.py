@@ -2,10 +2,15 @@
 authenticator's answers, and refuses each answer one of its knobs spoils.
 """
 
+import contextlib
+import functools
+import json
 from typing import Any
 
 import pytest
 from django.test import RequestFactory
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -25,7 +30,8 @@ from common.passkeys.webauthn import (
     relying_party,
 )
 from tests.common.accounts.conftest import dualauth
-from tests.webauthn import SoftAuthenticator, b64url, b64url_decode
+from tests.common.passkeys.conftest import REGISTRATION_EDITS, SAFETYNET_REPRODUCERS, STILL_VALID
+from tests.webauthn import FORMATS, SoftAuthenticator, attestation_edit, b64url, b64url_decode
 
 RP_ID, ORIGIN = "example.com", "https://example.com"
 RP = RelyingParty(id=RP_ID, name="dualauth", origins=[ORIGIN])
@@ -265,3 +271,214 @@ def test_a_malformed_assertion_is_refused_not_raised(registered, change):
             answer[key] = value
     with pytest.raises(CeremonyRefused):
         assertion_parse(answer)
+
+
+# No exception of py_webauthn's on an answer escapes: each is CeremonyRefused.
+
+
+@functools.cache
+def _attested(fmt: str) -> tuple[bytes, dict[str, Any]]:
+    """The challenge of creation options, and an answer to them attested in `fmt`: made once."""
+    challenge, options = _creation_options()
+    return challenge, SoftAuthenticator().register(options, ORIGIN, fmt=fmt)
+
+
+def _registration_refused(challenge: bytes, answer: Any) -> None:
+    with pytest.raises(CeremonyRefused):
+        registration_verify(rp=RP, credential=answer, challenge=challenge)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_answer_of_each_format_verifies_or_is_refused_at_its_formats_last_checks(fmt):
+    challenge, answer = _attested(fmt)
+    if fmt in ("android-key", "android-safetynet", "apple"):
+        # Their certificates chain to no root of Google's or Apple's.
+        with pytest.raises(CeremonyRefused, match=r"root|chain"):
+            registration_verify(rp=RP, credential=answer, challenge=challenge)
+        return
+    assert registration_verify(rp=RP, credential=answer, challenge=challenge).fmt == fmt
+
+
+@pytest.mark.parametrize("edit", SAFETYNET_REPRODUCERS.values(), ids=SAFETYNET_REPRODUCERS)
+def test_a_safetynet_statement_with_a_text_response_or_a_list_for_header_is_refused_not_raised(
+    edit, caplog
+):
+    challenge, answer = _attested("android-safetynet")
+    _registration_refused(challenge, attestation_edit(answer, edit))
+    # Not py_webauthn's own refusal: logged, with where it came from.
+    [record] = [r for r in caplog.records if r.name == "dualauth.passkeys"]
+    assert record.levelname == "WARNING"
+    assert record.exc_info is not None
+    assert record.exc_info[0] is AttributeError
+
+
+def test_a_refusal_of_py_webauthns_own_is_not_logged(caplog):
+    challenge, options = _creation_options()
+    answer = SoftAuthenticator().register(options, ORIGIN, user_verified=False)
+    _registration_refused(challenge, answer)
+    assert [r for r in caplog.records if r.name == "dualauth.passkeys"] == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "edit"), REGISTRATION_EDITS, ids=[f"{f}: {n}" for f, n, _ in REGISTRATION_EDITS]
+)
+def test_each_spoilt_statement_of_the_table_is_refused_not_raised(fmt, name, edit):
+    challenge, answer = _attested(fmt)
+    spoilt = attestation_edit(answer, edit)
+    if (fmt, name) in STILL_VALID:
+        with contextlib.suppress(CeremonyRefused):
+            registration_verify(rp=RP, credential=spoilt, challenge=challenge)
+        return
+    _registration_refused(challenge, spoilt)
+
+
+# What a client can put where CBOR or JSON is expected, small: the fuzz is for breadth.
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.text(max_size=12)
+)
+JSON = st.recursive(
+    SCALARS | st.floats(allow_nan=False),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+CBOR = st.recursive(
+    SCALARS | st.binary(max_size=48),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+# Deterministic, so that CI is; few examples, as every test file here runs twice in CI.
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def _bytes_spoilt(data: st.DataObject, value: bytes) -> bytes:
+    """`value` cut short, with a byte flipped, or lengthened, as drawn."""
+    how = data.draw(st.sampled_from(["cut", "flip", "append"]))
+    if how == "cut" or not value:
+        return value[: data.draw(st.integers(0, max(len(value) - 1, 0)))]
+    if how == "flip":
+        at = data.draw(st.integers(0, len(value) - 1))
+        return value[:at] + bytes([value[at] ^ data.draw(st.integers(1, 255))]) + value[at + 1 :]
+    return value + data.draw(st.binary(min_size=1, max_size=8))
+
+
+def _spoilt(data: st.DataObject, value: Any) -> Any:
+    """`value` with one part of it spoilt: bytes changed, or any part swapped for any CBOR."""
+    if isinstance(value, bytes) and data.draw(st.booleans()):
+        return _bytes_spoilt(data, value)
+    if isinstance(value, list) and value and data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(value) - 1))
+        return [*value[:at], _spoilt(data, value[at]), *value[at + 1 :]]
+    return data.draw(CBOR)
+
+
+def _safetynet_spoilt(data: st.DataObject, response: bytes) -> bytes:
+    """The JWS with its header or payload swapped for any JSON, or one member of it spoilt."""
+    parts = [b64url_decode(part.decode()) for part in response.split(b".")]
+    at = data.draw(st.integers(0, 1))
+    document = json.loads(parts[at])
+    if data.draw(st.booleans()):
+        document[data.draw(st.sampled_from(sorted(document)))] = data.draw(JSON)
+    else:
+        document = data.draw(JSON)
+    parts[at] = json.dumps(document).encode()
+    return b".".join(b64url(part).encode() for part in parts)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@FUZZ
+@given(data=st.data())
+def test_no_spoilt_statement_of_any_format_raises_more_than_a_refusal(fmt, data):
+    challenge, answer = _attested(fmt)
+
+    def edit(attestation: dict[str, Any]) -> None:
+        statement = attestation["attStmt"]
+        jws_spoilt = fmt == "android-safetynet" and data.draw(st.booleans())
+        if jws_spoilt:
+            statement["response"] = _safetynet_spoilt(data, statement["response"])
+        for _ in range(data.draw(st.integers(0 if jws_spoilt else 1, 2))):
+            member = data.draw(st.sampled_from([*sorted(statement), "x5c", "sig", "alg", "ver"]))
+            if member in statement and data.draw(st.integers(0, 4)) == 0:
+                del statement[member]
+            else:
+                statement[member] = _spoilt(data, statement.get(member))
+
+    with contextlib.suppress(CeremonyRefused):
+        registration_verify(rp=RP, credential=attestation_edit(answer, edit), challenge=challenge)
+
+
+@FUZZ
+@given(data=st.data())
+def test_no_spoilt_attestation_object_raises_more_than_a_refusal(data):
+    challenge, answer = _attested(data.draw(st.sampled_from(sorted(FORMATS))))
+
+    def edit(attestation: dict[str, Any]) -> None:
+        member = data.draw(st.sampled_from(["fmt", "attStmt", "authData"]))
+        attestation[member] = _spoilt(data, attestation[member])
+
+    with contextlib.suppress(CeremonyRefused):
+        registration_verify(rp=RP, credential=attestation_edit(answer, edit), challenge=challenge)
+
+
+def _json_spoilt(data: st.DataObject, answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer with a member of it, or of its response, any JSON, or its bytes spoilt."""
+    response = dict(answer["response"])
+    spoilt = {**answer, "response": response}
+    member = data.draw(st.sampled_from([*sorted(answer), *(f"response.{m}" for m in response)]))
+    holder, name = (response, member[9:]) if member.startswith("response.") else (spoilt, member)
+    value = holder[name]
+    if name == "clientDataJSON" and data.draw(st.booleans()):
+        client = json.loads(b64url_decode(value))
+        client[data.draw(st.sampled_from(sorted(client)))] = data.draw(JSON)
+        holder[name] = b64url(json.dumps(data.draw(st.just(client) | JSON)).encode())
+    elif isinstance(value, str) and data.draw(st.booleans()):
+        holder[name] = b64url(_bytes_spoilt(data, b64url_decode(value)))
+    else:
+        holder[name] = data.draw(JSON)
+    return spoilt
+
+
+@FUZZ
+@given(data=st.data())
+def test_no_spoilt_registration_answer_raises_more_than_a_refusal(data):
+    challenge, answer = _attested(data.draw(st.sampled_from(sorted(FORMATS))))
+    with contextlib.suppress(CeremonyRefused):
+        registration_verify(rp=RP, credential=_json_spoilt(data, answer), challenge=challenge)
+
+
+@functools.cache
+def _asserted() -> tuple[bytes, dict[str, Any], bytes]:
+    """The challenge of request options, an answer to them, and its credential's public key."""
+    authenticator = SoftAuthenticator()
+    challenge, options = _creation_options()
+    verified = registration_verify(
+        rp=RP, credential=authenticator.register(options, ORIGIN), challenge=challenge
+    )
+    challenge, options = _request_options()
+    return challenge, authenticator.authenticate(options, ORIGIN), verified.credential_public_key
+
+
+@FUZZ
+@given(data=st.data())
+def test_no_spoilt_login_answer_raises_more_than_a_refusal(data):
+    challenge, answer, public_key = _asserted()
+    spoilt = _json_spoilt(data, answer)
+    try:
+        assertion_parse(spoilt)
+        assertion_verify(
+            rp=RP, credential=spoilt, challenge=challenge, public_key=public_key, sign_count=0
+        )
+    except CeremonyRefused:
+        pass
