@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -481,12 +482,13 @@ def signin_change_record(
 
 
 def signin_change_undo(*, key: str, request: HttpRequest) -> str:
-    """Undo the sign-in change an undo key was mailed for; what it was.
+    """Undo the sign-in change an undo key was mailed for, and every later one; what it was.
 
-    The change is reversed (the factor it added goes, the address it replaced comes back),
-    every login of the user ends, the password is replaced by a random one, and a reset key
-    goes to the account's address, restored first. 400 `key_not_valid` for a key unknown,
-    used, or older than UNDO_LIFETIME.
+    Whoever made a change the owner did not make held the account from then on, so what
+    changed since is theirs too: each is reversed, newest first (a factor added goes, an
+    address replaced comes back) and its key dies. Then every login of the user ends, the
+    password is replaced by a random one, and a reset key goes to the account's address as
+    restored. 400 `key_not_valid` for a key unknown, used, or older than UNDO_LIFETIME.
     """
     now = timezone.now()
     row = (
@@ -508,10 +510,20 @@ def signin_change_undo(*, key: str, request: HttpRequest) -> str:
                 undone_at=now
             ):
                 raise KeyNotValid()
-            if row.change == EMAIL_CHANGED and row.reference:
-                _email_set(user=user, email=row.reference)
-            else:
-                signin_undo_run(change=row.change, user_id=user.pk, reference=row.reference)
+            later = SignInChange.objects.filter(
+                Q(created_at__gt=row.created_at) | Q(created_at=row.created_at, pk__gt=row.pk),
+                user_id=user.pk,
+                undone_at__isnull=True,
+            )
+            changes = [*later.order_by("-created_at", "-pk"), row]
+            later.update(undone_at=now)
+            for change in changes:
+                if change.change == EMAIL_CHANGED and change.reference:
+                    _email_set(user=user, email=change.reference)
+                else:
+                    signin_undo_run(
+                        change=change.change, user_id=user.pk, reference=change.reference
+                    )
             families_revoke(user_id=user.pk, reason="signin_change_undone", request=request)
             # Nobody knows this one: the owner sets the next through the reset mail.
             user.set_password(secrets.token_urlsafe(UNDO_KEY_BYTES))

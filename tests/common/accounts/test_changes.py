@@ -31,6 +31,7 @@ from tests.webauthn import SoftAuthenticator
 pytestmark = pytest.mark.django_db
 AGENT = "Mozilla/5.0 (X11; Linux x86_64) Attacker/1.0"
 ADDRESS = "198.51.100.23"
+RESET_SUBJECT = "Reset your password"
 Mails = Callable[..., list[EmailMessage]]
 
 
@@ -269,11 +270,31 @@ def test_an_undo_key_works_after_the_address_changed(user, mails, clock, authent
     assert passkey_add(attacker, authenticator).status_code == 201
     email_change(attacker, mails, "thief@example.com")
     first, second = notices(mails, old)
-    assert undo(undo_key(first)).json() == {"undone": "passkey_added"}
     assert undo(undo_key(second)).json() == {"undone": "email_changed"}
+    assert undo(undo_key(first)).json() == {"undone": "passkey_added"}
     user.refresh_from_db()
     assert user.email == old
     assert not Passkey.objects.filter(user=user).exists()
+
+
+def test_undoing_a_change_undoes_every_later_one_and_resets_at_the_restored_address(
+    user, mails, clock, authenticator
+):
+    old = user.email
+    attacker = fresh(user)
+    assert passkey_add(attacker, authenticator).status_code == 201
+    email_change(attacker, mails, "thief@example.com")
+    first, second = notices(mails, old)
+    to_thief = len(mails("thief@example.com"))
+    # The owner follows the first notice only: the address the attacker set goes too.
+    assert undo(undo_key(first)).json() == {"undone": "passkey_added"}
+    user.refresh_from_db()
+    assert user.email == old
+    assert not Passkey.objects.filter(user=user).exists()
+    assert undo(undo_key(second)).status_code == 400
+    # The reset goes to the owner's address, restored; nothing more to the attacker's.
+    assert mails(old)[-1]["Subject"] == RESET_SUBJECT
+    assert len(mails("thief@example.com")) == to_thief
 
 
 def test_one_break_in_is_no_permanent_takeover(user, mails, clock, authenticator):
