@@ -98,6 +98,7 @@ def parser_build() -> argparse.ArgumentParser:
     password_stdin(signup)
     verify = command("verify", _verify, "verify an address with the key or link mailed to it")
     verify.add_argument("key", metavar="KEY_OR_LINK")
+    password_stdin(verify, "the password signed up with, if the server asks for it,")
     resend = command("resend-verification", _resend_verification, "mail a new verification link")
     resend.add_argument("email", metavar="EMAIL")
     reset = command("reset-password", _reset_password, "mail a link that sets a new password")
@@ -286,8 +287,17 @@ def _signup(client: DualauthClient, args: argparse.Namespace) -> str:
 
 
 def _verify(client: DualauthClient, args: argparse.Namespace) -> str:
-    """Verify an address with the key or link mailed to it; what to print."""
-    return f"verified {client.email_verify(key=args.key)['email']}"
+    """Verify an address with the key or link mailed to it (a new account's asks for the
+    password it signed up with); what to print.
+    """
+    try:
+        verified = client.email_verify(key=args.key)
+    except InvalidInputError as e:
+        if "password" not in e.errors:
+            raise
+        password = _password_read(args.password_stdin, "Password you signed up with: ")
+        verified = client.email_verify(key=args.key, password=password)
+    return f"verified {verified['email']}"
 
 
 def _resend_verification(client: DualauthClient, args: argparse.Namespace) -> str:

@@ -161,8 +161,9 @@ def key_from(text: str) -> str:
     if not any(mark in text for mark in "?=#"):
         return text
     parts = urlsplit(text if "?" in text or "#" in text else f"?{text}")
-    # Some apps put the query after a fragment (`/#/verify?key=...`).
-    for query in (parts.query, parts.fragment.partition("?")[2]):
+    # Mails put the key in the fragment (`/#action=...&key=...`); some apps put a query after
+    # it (`/#/verify?key=...`).
+    for query in (parts.fragment, parts.query, parts.fragment.partition("?")[2]):
         keys = parse_qs(query).get("key")
         if keys:
             return keys[0]
@@ -308,13 +309,14 @@ class DualauthClient:
         body = {"username": username, "email": email, "password": password}
         return cast(Accepted, self._public(f"{ACCOUNT_PATH}signup/", body).json())
 
-    def email_verify(self, *, key: str) -> EmailVerified:
+    def email_verify(self, *, key: str, password: str = "") -> EmailVerified:
         """Verify an address with the key mailed to it, or with the whole link from the mail.
 
-        Verifies a new account's address, or moves an account to the address it asked
-        for. KeyNotValidError for a key that is unknown, used, expired or mistyped.
+        Verifies a new account's address, which needs the password it signed up with (an
+        InvalidInputError on `password` otherwise), or moves an account to the address it
+        asked for. KeyNotValidError for a key that is unknown, used, expired or mistyped.
         """
-        body = {"key": key_from(key)}
+        body = {"key": key_from(key), **({"password": password} if password else {})}
         return cast(EmailVerified, self._public(f"{ACCOUNT_PATH}email/verify/", body).json())
 
     def email_resend(self, *, email: str) -> Accepted:

@@ -62,17 +62,16 @@ async function busy(form, task) {
   }
 }
 
-/** The `action` and `key` of a mailed link; both leave the address bar (and its history) at once. */
+/**
+ * The `action` and `key` of a mailed link, in its fragment (which browsers never send); both
+ * leave the address bar (and its history) at once.
+ */
 function linkTake() {
-  const query = new URLSearchParams(window.location.search);
-  const taken = { action: query.get("action") ?? "", key: query.get("key") ?? "" };
-  if (query.has("action") || query.has("key")) {
-    query.delete("action");
-    query.delete("key");
-    const rest = query.toString();
-    const { pathname, hash } = window.location;
-    const url = `${pathname}${rest ? `?${rest}` : ""}${hash}`;
-    window.history.replaceState(window.history.state, "", url);
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const taken = { action: fragment.get("action") ?? "", key: fragment.get("key") ?? "" };
+  if (fragment.has("action") || fragment.has("key")) {
+    const { pathname, search } = window.location;
+    window.history.replaceState(window.history.state, "", `${pathname}${search}`);
   }
   return taken;
 }
@@ -599,7 +598,7 @@ async function verifyByLink(key) {
     return;
   }
   try {
-    const { email } = await request("POST", "/api/account/email/verify/", { key });
+    const { email } = await verifyRequest(key);
     const profile = await boot(() => {
       showLogin();
       $("login-username").focus();
@@ -609,9 +608,60 @@ async function verifyByLink(key) {
     else if (profile.email === email) say(`Your account's address is now ${email}.`);
     else say(`The address ${email} is verified.`);
   } catch (error) {
+    if (error === CANCELLED) {
+      await boot(() => showLogin("Your address is not verified yet: open the link again to verify it."));
+      return;
+    }
     const profile = await boot(() => resendOpen("", `${error.message} ${ask}`));
     if (profile) alertShow("email", `${error.message} Ask for a new link below.`);
   }
+}
+
+/** POST a verification key; a new account's also wants the password it signed up with. */
+async function verifyRequest(key) {
+  try {
+    return await request("POST", "/api/account/email/verify/", { key });
+  } catch (error) {
+    if (!error.errors.password) throw error;
+    return verifyPasswordAsk(key);
+  }
+}
+
+/** Ask for the password that signed up, until the key verifies, fails otherwise, or the user cancels. */
+function verifyPasswordAsk(key) {
+  return new Promise((resolve, reject) => {
+    const dialog = $("verify-dialog");
+    const form = $("verify-form");
+    let outcome = CANCELLED;
+    form.reset();
+    errorsClear("verify");
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      busy(form, async () => {
+        const password = form.elements.password.value;
+        try {
+          resolve(await request("POST", "/api/account/email/verify/", { key, password }));
+          outcome = null;
+          dialog.close();
+        } catch (error) {
+          if (error.errors.password) {
+            problem("verify", error);
+          } else {
+            outcome = error;
+            dialog.close();
+          }
+        } finally {
+          form.elements.password.value = "";
+        }
+      });
+    };
+    dialog.onclose = () => {
+      if (outcome) reject(outcome);
+    };
+    $("verify-cancel").onclick = () => dialog.close();
+    dialog.showModal();
+    $("verify-password").focus();
+  });
 }
 
 function resetOpen(key) {
@@ -1071,3 +1121,9 @@ async function start({ action, key }) {
 }
 
 start(link);
+
+// A link opened in this very tab changes only the fragment: the page does not load again.
+window.addEventListener("hashchange", () => {
+  const taken = linkTake();
+  if (taken.action) start(taken);
+});

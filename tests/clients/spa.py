@@ -194,3 +194,12 @@ def passkey_add(page: Page, name: str) -> None:
 def passkey_items(page: Page) -> Locator:
     """The passkeys the account card lists."""
     return page.locator("#passkeys .passkey")
+
+
+def verify_password_give(page: Page, password: str) -> None:
+    """Answer the page's question for the password that signed up, when a verification link
+    of a new account opened.
+    """
+    form = page.locator("#verify-form")
+    form.get_by_label("Your password").fill(password)
+    form.get_by_role("button", name="Verify").click()

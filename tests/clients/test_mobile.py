@@ -564,7 +564,11 @@ def test_a_signup_mails_a_key_that_verifies_the_address_and_only_then_logs_in(
     with pytest.raises(InvalidCredentialsError):
         mail_mobile.login("sam", "wrong password")
 
-    assert mail_mobile.email_verify(key=key_of(mail)) == {"email": email, "verified": True}
+    with pytest.raises(InvalidInputError) as asked:
+        mail_mobile.email_verify(key=key_of(mail))
+    assert "password" in asked.value.errors
+    verified = mail_mobile.email_verify(key=key_of(mail), password=password)
+    assert verified == {"email": email, "verified": True}
 
     mail_mobile.login("sam", password)
     assert mail_mobile.account() == {
@@ -587,7 +591,9 @@ def test_the_cli_signs_up_by_asking_and_verifies_with_the_whole_link_from_the_ma
     assert resend.returncode == 0, resend.stderr
     second = smtp_server.wait(email, count=2)[1]
 
-    verify = cli(url, token_path, "verify", link_of(second))
+    verify = cli(
+        url, token_path, "verify", link_of(second), "--password-stdin", stdin=f"{password}\n"
+    )
 
     assert verify.returncode == 0, verify.stderr
     assert verify.stdout.strip() == f"verified {email}"
@@ -672,11 +678,12 @@ def test_a_tampered_key_is_a_key_not_valid_error_and_the_true_key_still_works(
     "text",
     [
         "KEY.2x.Sig-_",
+        "http://127.0.0.1:8000/#action=verify-email&key=KEY.2x.Sig-_",
         "http://127.0.0.1:8000/?action=verify-email&key=KEY.2x.Sig-_",
         "  https://app.example/#/welcome?action=reset-password&key=KEY.2x.Sig-_\n",
         "action=verify-email&key=KEY.2x.Sig-_",
     ],
-    ids=["key", "link", "fragment-link", "query"],
+    ids=["key", "link", "query-link", "fragment-query-link", "query"],
 )
 def test_a_key_is_taken_bare_or_from_the_link_that_holds_it(text):
     assert key_from(text) == "KEY.2x.Sig-_"

@@ -48,6 +48,7 @@ from tests.clients.spa import (
     sign_in,
     sign_out,
     signed_in_by,
+    verify_password_give,
 )
 from tests.conftest import PASSWORD, require_shared_cache
 from tests.jwt_keys import segment_decode
@@ -561,11 +562,20 @@ def test_a_visitor_signs_up_is_told_to_verify_verifies_by_the_mailed_link_and_si
     requests: list[Request] = []
     page.on("request", lambda request: requests.append(request))
     page.goto(link)
+    # Only whoever chose the password verifies the account: the page asks for it.
+    verify_password_give(page, "not the password")
+    expect(page.locator("#verify-password-error")).to_contain_text("not correct")
+    verify_password_give(page, NEW_PASSWORD)
     expect(page.get_by_role("status")).to_have_text(
         f"Your address {email} is verified. You can sign in now."
     )
     assert page.url == f"{spa_server.url}/"
-    assert "POST /api/account/email/verify/ 200 no credential" in calls(page)
+    # Newest first: the key alone, a wrong password, the right one.
+    assert [call for call in calls(page) if "/email/verify/" in call][:3] == [
+        "POST /api/account/email/verify/ 200 no credential",
+        "POST /api/account/email/verify/ 400 no credential",
+        "POST /api/account/email/verify/ 400 no credential",
+    ]
     # Not even this site's own files were asked for with the key in a Referer.
     assert len(requests) > 3
     assert not [referer for referer in referers(requests) if key in referer]
@@ -582,7 +592,7 @@ def test_a_visitor_signs_up_is_told_to_verify_verifies_by_the_mailed_link_and_si
 def test_a_verification_link_that_is_not_valid_offers_a_new_mail(
     spa_server: LiveServer, live_user: User, smtp: SmtpServer, page: Page
 ) -> None:
-    page.goto(f"{spa_server.url}/?action=verify-email&key=not-a-key-of-ours")
+    page.goto(f"{spa_server.url}/#action=verify-email&key=not-a-key-of-ours")
 
     expect(page.locator("#resend-error")).to_contain_text("This link is not valid")
     assert page.url == f"{spa_server.url}/"
@@ -597,12 +607,12 @@ def test_a_verification_link_that_is_not_valid_offers_a_new_mail(
 def test_the_signup_and_forgotten_password_links_of_the_mails_open_their_forms(
     spa_server: LiveServer, page: Page
 ) -> None:
-    page.goto(f"{spa_server.url}/?action=signup")
+    page.goto(f"{spa_server.url}/#action=signup")
     expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
     expect(page.locator("#signup-form").get_by_label("Username")).to_be_focused()
     assert page.url == f"{spa_server.url}/"
 
-    page.goto(f"{spa_server.url}/?action=forgot-password")
+    page.goto(f"{spa_server.url}/#action=forgot-password")
     expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
     expect(page.get_by_role("textbox", name="Email address")).to_be_focused()
 

@@ -661,10 +661,11 @@ def test_a_signup_mails_a_key_that_verifies_the_address_once(site: Site) -> None
     mail = site.mail(account.email, 1)
     assert mail["Subject"] == "Confirm your email address"
     assert site.url in text_of(mail)
-    verify = public_post(site, "email-verify", {"key": key_of(mail)})
+    verify = public_post(site, "email-verify", {"key": key_of(mail), "password": account.password})
     assert verify.status_code == 200
     assert verify.json() == {"email": account.email, "verified": True}
-    error(public_post(site, "email-verify", {"key": key_of(mail)}), 400, "key_not_valid")
+    used = {"key": key_of(mail), "password": account.password}
+    error(public_post(site, "email-verify", used), 400, "key_not_valid")
     error(public_post(site, "email-verify", {"key": "not-a-key"}), 400, "key_not_valid")
 
 
@@ -688,11 +689,11 @@ def test_a_signup_refuses_a_taken_name_a_weak_password_and_a_bad_address(
 def test_a_signup_with_a_known_address_answers_the_same_and_mails_its_owner(
     site: Site, account: Account
 ) -> None:
-    fresh = account_named("sig", PASSWORD)
+    squatter, fresh = account_named("sqt", PASSWORD), account_named("sig", PASSWORD)
     known = public_post(
         site,
         "signup",
-        {"username": fresh.username, "email": account.email.upper(), "password": PASSWORD},
+        {"username": squatter.username, "email": account.email.upper(), "password": PASSWORD},
     )
     new = public_post(
         site, "signup", {"username": fresh.username, "email": fresh.email, "password": PASSWORD}
@@ -700,6 +701,18 @@ def test_a_signup_with_a_known_address_answers_the_same_and_mails_its_owner(
     assert (known.status_code, known.json()) == (new.status_code, new.json())
     assert site.mail(account.email, 2)["Subject"] == "You already have an account"
     assert site.mail(fresh.email, 1)["Subject"] == "Confirm your email address"
+    # What follows tells nothing either: each name is held, and its password is told to verify.
+    for name in (squatter.username, fresh.username):
+        with site.client(JWT_HEADER) as http:
+            login = http.post(
+                site.route("login", JWT_HEADER), json={"username": name, "password": PASSWORD}
+            )
+        error(login, 403, "email_not_verified")
+        again = {"username": name, "email": f"{name}.again@example.com", "password": PASSWORD}
+        assert (
+            "username"
+            in error(public_post(site, "signup", again), 400, "validation_error")["errors"]
+        )
 
 
 def test_a_resent_verification_key_verifies_the_address(site: Site, agent: Agents) -> None:
@@ -707,7 +720,8 @@ def test_a_resent_verification_key_verifies_the_address(site: Site, agent: Agent
     response = public_post(site, "email-resend", {"email": account.email})
     assert response.status_code == 202
     assert response.json() == MAIL_SENT
-    verify = public_post(site, "email-verify", {"key": key_of(site.mail(account.email, 2))})
+    key = key_of(site.mail(account.email, 2))
+    verify = public_post(site, "email-verify", {"key": key, "password": account.password})
     assert verify.json() == {"email": account.email, "verified": True}
     logged_in_at(site, agent(JWT_HEADER), account)
     again = public_post(site, "email-resend", {"email": account.email})
