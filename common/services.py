@@ -475,10 +475,19 @@ def profile_update(
     return principal_from_user(user)
 
 
-def password_confirm(*, user: UserModel, password: str, field: str, request: HttpRequest) -> None:
-    """Check the password of a logged-in user, counted as a login attempt; else 400 on `field`."""
+def password_confirm(
+    *, user: UserModel, password: str, field: str, request: HttpRequest, device_token: str = ""
+) -> None:
+    """Check the password of a logged-in user, counted as a login attempt; else 400 on `field`.
+
+    A known device (`device_token`, else the device cookie) is counted as at login.
+    """
     username = user.get_username()
-    counters = login_attempt_reserve(username=username, request=request)
+    counters = login_attempt_reserve(
+        username=username,
+        request=request,
+        device_token=login_device_token(request=request, device_token=device_token),
+    )
     if not user.check_password(password):
         audit_event("login_failed", request=request, username=username)
         raise ValidationError({field: ["The current password is not correct."]})
@@ -500,6 +509,7 @@ def password_change(
     new_password: str,
     keep_family_id: uuid.UUID | str | None,
     request: HttpRequest,
+    device_token: str = "",
 ) -> UserModel:
     """Set a new password; every other login of the user ends, this one stays.
 
@@ -507,7 +517,13 @@ def password_change(
     password set anywhere else; the kept login moves to the new password first.
     """
     user = get_user_model().objects.get(pk=user_id)
-    password_confirm(user=user, password=old_password, field="old_password", request=request)
+    password_confirm(
+        user=user,
+        password=old_password,
+        field="old_password",
+        request=request,
+        device_token=device_token,
+    )
     password_validate(password=new_password, user=user, field="new_password")
     user.set_password(new_password)
     with transaction.atomic():
