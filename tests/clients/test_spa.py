@@ -252,6 +252,20 @@ def test_the_spa_signs_in_edits_and_signs_out_under_a_strict_csp_without_a_viola
     assert csp_watch.violations() == []
 
 
+def test_the_api_docs_render_under_their_policy_without_a_violation(
+    spa_server: LiveServer, page: Page, csp_watch: CspWatch
+) -> None:
+    response = page.goto(f"{spa_server.url}/api/docs/")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy
+    assert "'unsafe-eval'" not in policy
+    assert "frame-ancestors 'none'" in policy
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.get_by_text("/api/profile/").first).to_be_visible()
+    assert csp_watch.violations() == []
+
+
 def test_markup_in_a_profile_is_shown_as_text_and_an_injected_script_is_blocked(
     spa_server: LiveServer, live_user: User, page: Page, csp_watch: CspWatch
 ) -> None:

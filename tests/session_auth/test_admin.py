@@ -22,6 +22,11 @@ pytestmark = pytest.mark.usefixtures("admin_served")
 
 ADMIN = "/admin/"
 ADMIN_LOGIN = "/admin/login/"
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 
 
 def _admin_login(client: Client, username: str, password: str):
@@ -268,3 +273,16 @@ def test_failures_elsewhere_do_not_lock_the_admin_out_of_a_known_device(staff, p
     )
     assert response.status_code == 302, response.content
     assert _admin_opens(browser)
+
+
+def test_every_admin_page_answers_under_the_page_policy(admin_client):
+    pages = {
+        ADMIN_LOGIN: Client().get(ADMIN_LOGIN),
+        ADMIN: admin_client.get(ADMIN),
+        "users": admin_client.get("/admin/auth/user/"),
+        "new user": admin_client.get("/admin/auth/user/add/"),
+        "jsi18n": admin_client.get("/admin/jsi18n/"),
+    }
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        assert response["Content-Security-Policy"] == PAGE_CSP, name
