@@ -34,10 +34,12 @@ from common.checks import (
     rest_framework_check,
     session_engine_check,
     shared_cache_check,
+    throttle_fallback_check,
     token_claims_check,
     user_model_check,
     webauthn_check,
 )
+from common.conf import dualauth_settings
 from common.middleware import ApiResponseMiddleware
 from common.parsers import BoundedJSONParser
 from project.settings import redis_caches
@@ -963,3 +965,18 @@ def test_a_redis_cache_without_a_timeout_or_the_breaker_is_a_warning(change, mis
 
     assert ids(warnings) == ["dualauth.W004", "dualauth.W004"]
     assert all(missing in str(warning.msg) for warning in warnings)
+
+
+def test_a_process_fallback_of_the_throttles_is_a_deploy_warning(settings: Any) -> None:
+    assert throttle_fallback_check(None) == []
+    settings.DUALAUTH = {**settings.DUALAUTH, "THROTTLE_FALLBACK": "process"}
+    [warning] = throttle_fallback_check(None)
+    assert warning.id == "dualauth.W005"
+    settings.DUALAUTH = {**settings.DUALAUTH, "ALLOW_PROCESS_LOCAL_CACHE": True}
+    assert throttle_fallback_check(None) == []
+
+
+def test_an_unknown_throttle_fallback_is_refused(settings: Any) -> None:
+    settings.DUALAUTH = {**settings.DUALAUTH, "THROTTLE_FALLBACK": "nowhere"}
+    with pytest.raises(ValueError, match="THROTTLE_FALLBACK"):
+        _ = dualauth_settings.THROTTLE_FALLBACK

@@ -381,3 +381,28 @@ def test_with_redis_stopped_a_known_device_is_still_exempt_and_bounded(
         assert response.status_code == 401
     response = ModeClient("jwt-header").login(ALICE, password, device_token=device)
     assert response.status_code == 429
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_stopped_parallel_wrong_logins_never_check_more_passwords_than_the_limit(
+    own_redis, fallback, make_user, counting_hasher
+):
+    make_user("alice")
+    own_redis.stop()
+    limit = dualauth_settings.LOGIN_FAILURES_PER_USERNAME
+    attempts = 4 * limit + 4
+    barrier = threading.Barrier(attempts)
+    counting_hasher.calls = 0
+
+    def attempt(_: int) -> int:
+        barrier.wait()
+        try:
+            return int(ModeClient("jwt-header").login(ALICE, "wrong password").status_code)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(attempts) as pool:
+        statuses = list(pool.map(attempt, range(attempts)))
+    assert counting_hasher.calls <= limit
+    assert statuses.count(401) <= limit
+    assert statuses.count(401) + statuses.count(429) == attempts
