@@ -1,8 +1,6 @@
 """Failed-login throttling, no user enumeration, and revocation state in the cache."""
 
-import shutil
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -10,19 +8,16 @@ import pytest
 from django.core import signing
 from django.core.cache import caches
 from django.db import connection
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from bench.processes import RedisServer, free_port
-from common import services
-from common.cache import ALIAS, cache_get
+from common.cache import cache_get
 from common.conf import dualauth_settings
 from common.models import LoginFamily, ThrottleCount
 from common.selectors import REVOKED, family_cache_key
 from common.services import device_token_issue, families_revoke, login_authenticate
-from tests.conftest import cache_clear, login_name, require_service
+from tests.conftest import cache_clear, login_name
 from tests.modes import MODES, ModeClient
 
 ALICE = login_name("alice")
@@ -307,35 +302,6 @@ def test_the_health_check_names_a_cache_that_is_down(api, db, cache_down):
 
 
 # The login throttle with Redis down: it counts in the THROTTLE_FALLBACK.
-
-
-@pytest.fixture
-def own_redis(tmp_path) -> Iterator[RedisServer]:
-    """A Redis of this test's own holding the throttle counters, for the test to stop by PID."""
-    require_service(shutil.which("redis-server") is not None, "redis-server is not installed")
-    server = RedisServer(free_port(), tmp_path / "redis.log").start()
-    alias = {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": [server.url],
-        "KEY_PREFIX": caches.settings[ALIAS].get("KEY_PREFIX", ""),
-        "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": 0.25,
-            "SOCKET_TIMEOUT": 0.25,
-            "CONNECTION_POOL_CLASS": "common.redis_breaker.BreakerPool",
-        },
-    }
-    with override_settings(CACHES={**caches.settings, ALIAS: alias}):
-        yield server
-    server.stop()
-
-
-@pytest.fixture(params=["database", "process"])
-def fallback(request, settings) -> Iterator[str]:
-    """Each THROTTLE_FALLBACK, this process's counts forgotten before and after."""
-    settings.DUALAUTH = {**settings.DUALAUTH, "THROTTLE_FALLBACK": request.param}
-    services._process_counts.clear()
-    yield request.param
-    services._process_counts.clear()
 
 
 def test_with_redis_stopped_the_failure_limit_still_locks_a_username(
