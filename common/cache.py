@@ -1,6 +1,6 @@
 """The shared cache of revocation state and throttle counters: a failure is seen, never fatal.
 
-Callers fall back to the database (revocation) or fail open (throttling). An
+Callers fall back to the database (revocation) or to THROTTLE_FALLBACK (throttling). An
 instance that saw the cache fail owes it the revocations it may have missed: the
 recovery hooks write them again, from the database, before the instance next uses
 the cache, and, in a serving process, from a thread the moment the cache answers

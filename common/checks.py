@@ -158,6 +158,24 @@ def shared_cache_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     ]
 
 
+@register(Tags.security, deploy=True)
+def throttle_fallback_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Warn that a process fallback of the throttles multiplies their limits while Redis is down."""
+    # One process allowed its own cache: its own counts are all the counts there are.
+    if dualauth_settings.ALLOW_PROCESS_LOCAL_CACHE:
+        return []
+    if dualauth_settings.THROTTLE_FALLBACK != "process":
+        return []
+    return [
+        Warning(
+            "THROTTLE_FALLBACK is 'process': while Redis is down each serving process counts "
+            "failed logins on its own, so the limits multiply by the processes serving.",
+            hint="Keep THROTTLE_FALLBACK=database (the default) unless one process serves.",
+            id="dualauth.W005",
+        )
+    ]
+
+
 def _cache_store(alias: str) -> dict[str, Any]:
     """The settings that make `alias`'s store and key scheme, as written or Django's default."""
     params = settings.CACHES[alias]

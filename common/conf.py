@@ -44,6 +44,10 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FAILURES_PER_DEVICE": 5,
     "DEVICE_COOKIE_NAME": "login_device",
     "DEVICE_TOKEN_LIFETIME": timedelta(days=90),
+    # Where the throttles count while the shared cache cannot: "database" (shared by every
+    # instance, a few statements per attempt) or "process" (each process on its own, so
+    # the limits multiply by the processes serving).
+    "THROTTLE_FALLBACK": "database",
     # Addresses or networks (CIDR) whose X-Forwarded-For is believed.
     "TRUSTED_PROXIES": [],
     # Keys that still verify tokens after a rotation: secrets one per line (HMAC) or PEMs.
@@ -106,6 +110,7 @@ INTEGER_KEYS = (
     "RECOVERY_CODE_COUNT",
 )
 EMAIL_VERIFICATION_CHOICES = ("mandatory", "optional", "none")
+THROTTLE_FALLBACK_CHOICES = ("database", "process")
 
 
 class DualauthSettings:
@@ -131,6 +136,10 @@ class DualauthSettings:
         if values["EMAIL_VERIFICATION"] not in EMAIL_VERIFICATION_CHOICES:
             raise ValueError(
                 f"DUALAUTH['EMAIL_VERIFICATION'] must be one of {EMAIL_VERIFICATION_CHOICES}"
+            )
+        if values["THROTTLE_FALLBACK"] not in THROTTLE_FALLBACK_CHOICES:
+            raise ValueError(
+                f"DUALAUTH['THROTTLE_FALLBACK'] must be one of {THROTTLE_FALLBACK_CHOICES}"
             )
         if not timedelta(0) <= values["REFRESH_GRACE_PERIOD"] <= MAX_REFRESH_GRACE_PERIOD:
             raise ValueError("DUALAUTH['REFRESH_GRACE_PERIOD'] must be between 0 and 60 seconds")

@@ -225,3 +225,18 @@ class SignInChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.change} of {self.user_id}"
+
+
+class ThrottleCount(models.Model):
+    """A throttle bucket counted in the database: where the login throttle counts while the
+    shared cache cannot (`THROTTLE_FALLBACK = "database"`).
+    """
+
+    key = models.CharField(primary_key=True, max_length=200)
+    count = models.PositiveIntegerField(default=0)
+    # When the bucket's window began and ends (epoch seconds, the application's clock).
+    window_start = models.FloatField()
+    expires_at = models.FloatField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

@@ -54,13 +54,11 @@ class ProfileUpdateInputSerializer(serializers.Serializer):
     )
 
 
-class CredentialsInputSerializer(serializers.Serializer):
-    """A username and a password."""
-
-    # Long enough for a login by email address (254 characters, as EmailField allows).
-    username = serializers.CharField(max_length=254, trim_whitespace=False)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False)
-    device_token = serializers.CharField(
+def device_token_field() -> serializers.CharField:
+    """The optional `device_token` of every input that checks a password or a code: a native
+    client's; a browser's comes in its `login_device` cookie instead.
+    """
+    return serializers.CharField(
         max_length=512,
         required=False,
         allow_blank=True,
@@ -69,11 +67,21 @@ class CredentialsInputSerializer(serializers.Serializer):
     )
 
 
+class CredentialsInputSerializer(serializers.Serializer):
+    """A username and a password."""
+
+    # Long enough for a login by email address (254 characters, as EmailField allows).
+    username = serializers.CharField(max_length=254, trim_whitespace=False)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    device_token = device_token_field()
+
+
 class PasswordChangeInputSerializer(serializers.Serializer):
     """The current password and its replacement."""
 
     old_password = serializers.CharField(max_length=4096, trim_whitespace=False)
     new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    device_token = device_token_field()
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ import hashlib
 import logging
 import math
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from django.core import signing
 from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.exceptions import Throttled, ValidationError
@@ -39,7 +40,7 @@ from common.conf import dualauth_settings
 from common.exceptions import EmailNotVerified, InvalidCredentials
 from common.memo import BoundedMemo
 from common.metrics import throttled_count
-from common.models import LoginFamily, Profile, password_epoch
+from common.models import LoginFamily, Profile, ThrottleCount, password_epoch
 from common.net import client_ip
 from common.principal import (
     Principal,
@@ -380,24 +381,46 @@ def login_address_attempt_reserve(*, request: HttpRequest, mode: Mode | None = N
 def throttle_take(*, buckets: list[tuple[str, int]], window: timedelta) -> list[str]:
     """Count a call in each (key, limit) bucket; 429, counting nothing, once one is over its limit.
 
-    The counts are atomic and shared by every instance. Returns the counters taken,
-    for `throttle_release`.
+    The counts are atomic and shared by every instance, in the cache; while the cache cannot
+    count, in the THROTTLE_FALLBACK (the database, or this process). Returns the counters
+    taken, for `throttle_release`.
     """
+    counters = _cache_throttle_take(buckets=buckets, window=window)
+    if counters is not None:
+        return counters
+    if dualauth_settings.THROTTLE_FALLBACK == "process":
+        return _process_throttle_take(buckets=buckets, window=window)
+    return _database_throttle_take(buckets=buckets, window=window)
+
+
+def _throttled(*, waits: list[float], over: list[str]) -> Throttled:
+    """The 429 of a call over the limits of the buckets `over`, the longest wait first."""
+    throttled_count(over[0])
+    return Throttled(wait=max(1, math.ceil(max(waits))))
+
+
+def _cache_throttle_take(*, buckets: list[tuple[str, int]], window: timedelta) -> list[str] | None:
+    """`throttle_take` in the shared cache; None, counting nothing, when the cache cannot count."""
     seconds = window.total_seconds()
     now = time.time()
-    # With the cache down nothing is read and every count is 0: the throttle fails open.
-    starts = cache_get_many([f"{key}:t" for key, _ in buckets]) or {}
-    counters, waits, over = [], [], []
+    starts = cache_get_many([f"{key}:t" for key, _ in buckets])
+    if starts is None:
+        return None
+    counters: list[str] = []
+    waits, over = [], []
     for key, limit in buckets:
         start = _window_start(key, starts.get(f"{key}:t"), now=now, window=seconds)
-        if cache_count(f"{key}:n", 1, timeout=seconds) > limit:
+        count = cache_count(f"{key}:n", 1, timeout=seconds)
+        if count == 0:  # the cache failed meanwhile
+            throttle_release(counters, window=window)
+            return None
+        counters.append(f"{key}:n")
+        if count > limit:
             waits.append(start + seconds - now)
             over.append(key)
-        counters.append(f"{key}:n")
     if waits:
         throttle_release(counters, window=window)
-        throttled_count(over[0])
-        raise Throttled(wait=max(1, math.ceil(max(waits))))
+        raise _throttled(waits=waits, over=over)
     return counters
 
 
@@ -415,15 +438,96 @@ def _window_start(key: str, start: float | None, *, now: float, window: float) -
     return now
 
 
+# The counters of the fallbacks are named apart from the cache's (`<key>:n`).
+DATABASE_COUNTER, PROCESS_COUNTER = "database:", "process:"
+# When this process last deleted the database's ended buckets.
+_throttle_purged = [0.0]
+
+
+def _database_throttle_take(*, buckets: list[tuple[str, int]], window: timedelta) -> list[str]:
+    """`throttle_take` in the database: each bucket's row locked, counted and checked in one
+    transaction, so that concurrent calls on every instance count one after the other.
+    """
+    seconds = window.total_seconds()
+    now = time.time()
+    if now - _throttle_purged[0] > seconds:
+        _throttle_purged[0] = now
+        ThrottleCount.objects.filter(expires_at__lt=now).delete()
+    waits, over = [], []
+    with transaction.atomic():
+        # In one order, so that two calls locking the same rows cannot deadlock.
+        for key, limit in sorted(buckets):
+            row, _ = ThrottleCount.objects.select_for_update().get_or_create(
+                key=key, defaults={"window_start": now, "expires_at": now + seconds}
+            )
+            if row.expires_at <= now:
+                row.count, row.window_start, row.expires_at = 0, now, now + seconds
+            row.count += 1
+            if row.count > limit:
+                waits.append(row.expires_at - now)
+                over.append(key)
+            row.save()
+        if waits:
+            # Raised inside the transaction: it undoes every count of this call.
+            raise _throttled(waits=waits, over=over)
+    return [DATABASE_COUNTER + key for key, _ in buckets]
+
+
+# This process's counts while the cache is down: key -> (count, window end), and how many
+# keys it holds at most (past them, a new key is refused: memory stays bounded).
+_process_counts: dict[str, tuple[int, float]] = {}
+_process_lock = threading.Lock()
+PROCESS_THROTTLE_KEYS = 100_000
+
+
+def _process_throttle_take(*, buckets: list[tuple[str, int]], window: timedelta) -> list[str]:
+    """`throttle_take` in this process's memory: every process counts on its own."""
+    seconds = window.total_seconds()
+    now = time.time()
+    waits, over = [], []
+    with _process_lock:
+        if len(_process_counts) >= PROCESS_THROTTLE_KEYS:
+            for key, (_, end) in list(_process_counts.items()):
+                if end <= now:
+                    del _process_counts[key]
+        taken: dict[str, tuple[int, float]] = {}
+        for key, limit in buckets:
+            count, end = _process_counts.get(key, (0, 0.0))
+            if end <= now:
+                count, end = 0, now + seconds
+            if key not in _process_counts and len(_process_counts) >= PROCESS_THROTTLE_KEYS:
+                count = limit
+            if count + 1 > limit:
+                waits.append(end - now)
+                over.append(key)
+            taken[key] = (count + 1, end)
+        if not waits:
+            _process_counts.update(taken)
+    if waits:
+        raise _throttled(waits=waits, over=over)
+    return [PROCESS_COUNTER + key for key, _ in buckets]
+
+
 def login_attempt_release(counters: list[str]) -> None:
     """Give back counted attempts: a right password is not a failure."""
     throttle_release(counters, window=dualauth_settings.LOGIN_FAILURE_WINDOW)
 
 
 def throttle_release(counters: list[str], *, window: timedelta) -> None:
-    """Give back the calls `throttle_take` counted."""
+    """Give back the calls `throttle_take` counted, wherever it counted them."""
     for counter in counters:
-        cache_count(counter, -1, timeout=window.total_seconds())
+        if counter.startswith(DATABASE_COUNTER):
+            ThrottleCount.objects.filter(
+                key=counter.removeprefix(DATABASE_COUNTER), count__gt=0
+            ).update(count=F("count") - 1)
+        elif counter.startswith(PROCESS_COUNTER):
+            key = counter.removeprefix(PROCESS_COUNTER)
+            with _process_lock:
+                count, end = _process_counts.get(key, (0, 0.0))
+                if count > 0:
+                    _process_counts[key] = (count - 1, end)
+        else:
+            cache_count(counter, -1, timeout=window.total_seconds())
 
 
 def login_device_token(*, request: HttpRequest, device_token: str = "") -> str:
@@ -476,10 +580,19 @@ def profile_update(
     return principal_from_user(user)
 
 
-def password_confirm(*, user: UserModel, password: str, field: str, request: HttpRequest) -> None:
-    """Check the password of a logged-in user, counted as a login attempt; else 400 on `field`."""
+def password_confirm(
+    *, user: UserModel, password: str, field: str, request: HttpRequest, device_token: str = ""
+) -> None:
+    """Check the password of a logged-in user, counted as a login attempt; else 400 on `field`.
+
+    A known device (`device_token`, else the device cookie) is counted as at login.
+    """
     username = user.get_username()
-    counters = login_attempt_reserve(username=username, request=request)
+    counters = login_attempt_reserve(
+        username=username,
+        request=request,
+        device_token=login_device_token(request=request, device_token=device_token),
+    )
     if not user.check_password(password):
         audit_event("login_failed", request=request, username=username)
         raise ValidationError({field: ["The current password is not correct."]})
@@ -501,6 +614,7 @@ def password_change(
     new_password: str,
     keep_family_id: uuid.UUID | str | None,
     request: HttpRequest,
+    device_token: str = "",
 ) -> UserModel:
     """Set a new password; every other login of the user ends, this one stays.
 
@@ -508,7 +622,13 @@ def password_change(
     password set anywhere else; the kept login moves to the new password first.
     """
     user = get_user_model().objects.get(pk=user_id)
-    password_confirm(user=user, password=old_password, field="old_password", request=request)
+    password_confirm(
+        user=user,
+        password=old_password,
+        field="old_password",
+        request=request,
+        device_token=device_token,
+    )
     password_validate(password=new_password, user=user, field="new_password")
     user.set_password(new_password)
     with transaction.atomic():

@@ -1,7 +1,7 @@
 """dualauth's URLs: every mode's, then the shared resolver's; include them under API_PREFIX."""
 
 from django.urls import re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from common.accounts.views import (
     AccountDetailApi,
@@ -23,6 +23,7 @@ from common.passkeys.views import (
 )
 from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, build_shared_urlpatterns
 from common.views import (
+    DocsPageApi,
     HealthApi,
     LogoutAllApi,
     PasswordChangeApi,
@@ -52,7 +53,7 @@ urlpatterns = [
             "password": PasswordChangeApi.as_view(),
             "health": HealthApi.as_view(),
             "schema": SpectacularAPIView.as_view(),
-            "docs": SpectacularSwaggerView.as_view(url_name="dualauth:schema"),
+            "docs": DocsPageApi.as_view(url_name="dualauth:schema"),
             "account": AccountDetailApi.as_view(),
             "signup": AccountSignupApi.as_view(),
             "email-verify": EmailVerifyApi.as_view(),

@@ -1,6 +1,7 @@
 """The shared resource, both lists of logins, account-wide actions, health, the index page."""
 
 import uuid
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -8,6 +9,7 @@ from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -15,6 +17,7 @@ from rest_framework.response import Response
 
 from common.api import Api, PublicApi
 from common.conf import dualauth_settings
+from common.csp import PAGE_CSP, page_csp_for
 from common.exceptions import MetricsForbidden, ServerError, error_response
 from common.metrics import metrics_access_allowed, metrics_render
 from common.routes import SESSION
@@ -36,23 +39,6 @@ from common.services import (
 from jwt_auth.cookies import token_cookies_clear
 from jwt_auth.tokens import DualAccessToken, lifetime
 from session_auth.services import session_password_changed
-
-# The SPA's own files and nothing else: no inline script or style, no framing. Should markup
-# ever slip into the page, it can neither run script nor send the signed-in user's data away.
-INDEX_CSP = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        # `data:` for the empty favicon, which keeps browsers from asking for /favicon.ico.
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
 
 
 class ProfileDetailApi(Api):
@@ -188,5 +174,20 @@ def index(request: HttpRequest) -> HttpResponse:
     """The browser SPA's shell; it tells the SPA the access token lifetime to plan refreshes."""
     access_lifetime = lifetime(DualAccessToken).total_seconds()
     response = render(request, "common/index.html", {"access_lifetime": int(access_lifetime)})
-    response["Content-Security-Policy"] = INDEX_CSP
+    response["Content-Security-Policy"] = PAGE_CSP
     return response
+
+
+class DocsPageApi(SpectacularSwaggerView):
+    """Swagger UI, from this site's own files, under the pages' policy: its one inline script
+    and style allowed by hash, nothing else.
+    """
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        """The page, rendered here so that its policy can name what it holds."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response.render()
+        response["Content-Security-Policy"] = page_csp_for(response.content.decode())
+        return response

@@ -1,18 +1,24 @@
 """The Django admin inside the login model: its logins are throttled, audited families."""
 
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from rest_framework.exceptions import Throttled
 
+from common.csp import PAGE_CSP
 from common.exceptions import EmailNotVerified, InvalidCredentials, MfaCodeNotValid
 from common.mfa.selectors import mfa_methods
 from common.mfa.serializers import CODE_MAX_LENGTH
 from common.mfa.services import mfa_code_confirm
 from common.routes import SESSION
 from common.services import login_credentials_check
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 class FamilyAdminLoginForm(AdminAuthenticationForm):
@@ -68,8 +74,31 @@ class FamilyAdminSite(admin.AdminSite):
 
     The login itself is Django's `login()`, which makes the session a family
     (session_auth/signals.py); `request.user` comes from a live family only
-    (session_auth/middleware.py), so a revoked or expired login is logged out here too.
+    (session_auth/middleware.py), so a revoked or expired login is logged out here too. Every
+    page answers under the site's page policy (Django's admin needs no inline script or style).
     """
 
     login_form = FamilyAdminLoginForm
     login_template = "dualauth/admin/login.html"
+
+    def admin_view(self, view: View, cacheable: bool = False) -> View:
+        """Django's wrapping of every admin view but the login, and the page policy."""
+        return cast(View, _with_page_csp(super().admin_view(view, cacheable)))
+
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """Django's admin login, under the page policy."""
+        response = super().login(request, extra_context)
+        response.setdefault("Content-Security-Policy", PAGE_CSP)
+        return response
+
+
+def _with_page_csp(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """`view`, its answers under the page policy unless it set one of its own."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        response.setdefault("Content-Security-Policy", PAGE_CSP)
+        return response
+
+    return wrapped

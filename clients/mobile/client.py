@@ -357,11 +357,15 @@ class DualauthClient:
         """Prove who I am again, by password or second-factor code: this login is fresh again.
 
         A wrong password is an InvalidInputError naming `password` (and counts as a
-        failed login); a wrong code is an MfaCodeNotValidError.
+        failed login, against this device's own limit when it has a device token); a wrong
+        code is an MfaCodeNotValidError.
         """
         if (password is None) == (code is None):
             raise TypeError("reauthenticate takes either a password or a code")
         body = {"password": password} if code is None else {"code": code}
+        device_token = self.store.device_token_load()
+        if device_token:
+            body["device_token"] = device_token
         path = f"{ACCOUNT_PATH}reauthenticate/"
         return cast(Reauthenticated, self._authorized("POST", path, json=body).json())
 

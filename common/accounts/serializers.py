@@ -8,6 +8,7 @@ from django.db.models import Field
 from rest_framework import serializers
 
 from common.mfa.serializers import CODE_MAX_LENGTH
+from common.serializers import device_token_field
 
 # As long as EmailField allows, and no longer than an account's folded keys.
 EMAIL_MAX_LENGTH = 254
@@ -69,10 +70,11 @@ class ReauthenticateInputSerializer(serializers.Serializer):
         max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, required=False
     )
     code = serializers.CharField(max_length=CODE_MAX_LENGTH, required=False)
+    device_token = device_token_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Exactly one of the two."""
-        if len(attrs) != 1:
+        if ("password" in attrs) == ("code" in attrs):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Send either `password` or `code`."]}
             )

@@ -421,15 +421,23 @@ def login_reauthenticate(
     request: HttpRequest,
     password: str = "",
     code: str = "",
+    device_token: str = "",
 ) -> datetime:
     """Mark this login freshly authenticated by the password, or a second-factor code; until
-    when it counts as fresh.
+    when it counts as fresh. A known device (`device_token`, else its cookie) is counted as
+    at login.
     """
     user = get_user_model().objects.get(pk=user_id)
     if code:
-        mfa_code_confirm(user=user, code=code, request=request)
+        mfa_code_confirm(user=user, code=code, request=request, device_token=device_token)
     else:
-        password_confirm(user=user, password=password, field="password", request=request)
+        password_confirm(
+            user=user,
+            password=password,
+            field="password",
+            request=request,
+            device_token=device_token,
+        )
     now = timezone.now()
     LoginFamily.objects.filter(pk=family_id, user_id=user.pk).update(authenticated_at=now)
     # The next request reads the family's new state from the database, on every instance.

@@ -88,11 +88,13 @@ def mfa_login_complete(
     request: HttpRequest,
     code: str = "",
     webauthn: dict[str, Any] | None = None,
+    device_token: str = "",
 ) -> MfaLogin:
     """The login that `mfa_token` holds, once `code` or the passkey answer `webauthn` proves right.
 
     A wrong one is a 400 `mfa_code_not_valid`, counted against the token's attempts and
-    the login throttle; the token is taken by the right one, so it completes one login.
+    the login throttle (a known device's limit: the first step's device token, else the one
+    this step presents); the token is taken by the right one, so it completes one login.
     """
     purpose = MfaChallenge.Purpose.LOGIN
     challenge = challenge_get(purpose=purpose, token=mfa_token)
@@ -110,7 +112,8 @@ def mfa_login_complete(
     counters = login_attempt_reserve(
         username=user.get_username(),
         request=request,
-        device_token=options.get("device_token", ""),
+        device_token=options.get("device_token")
+        or login_device_token(request=request, device_token=device_token),
         mode=mode,
     )
     if not MfaChallenge.objects.filter(

@@ -4,6 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from common.serializers import device_token_field
+
 # Long enough for a recovery code however it is grouped; a TOTP code is 6 digits.
 CODE_MAX_LENGTH = 64
 TOKEN_MAX_LENGTH = 128
@@ -28,6 +30,7 @@ class MfaAuthenticateInputSerializer(serializers.Serializer):
     mfa_token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
     code = serializers.CharField(max_length=CODE_MAX_LENGTH, required=False)
     webauthn = serializers.DictField(required=False)
+    device_token = device_token_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Exactly one of `code` and `webauthn`."""

@@ -41,7 +41,7 @@ from common.mfa.totp import (
 )
 from common.models import RecoveryCode, TotpDevice
 from common.principal import UserId, UserModel
-from common.services import login_attempt_release, login_attempt_reserve
+from common.services import login_attempt_release, login_attempt_reserve, login_device_token
 
 # Recovery codes: 24 characters of 31 that cannot be misread, in groups of 4: 118 bits, over
 # the 112 that ASVS 5.0 (6.5.2) asks of a secret stored under a plain hash.
@@ -222,12 +222,19 @@ def mfa_code_use(*, user: UserModel, code: str, request: HttpRequest) -> str | N
     return None
 
 
-def mfa_code_confirm(*, user: UserModel, code: str, request: HttpRequest) -> str:
+def mfa_code_confirm(
+    *, user: UserModel, code: str, request: HttpRequest, device_token: str = ""
+) -> str:
     """Check a second-factor code of `user`, counted as a login attempt; which factor it was.
 
-    A wrong one is a 400 `mfa_code_not_valid`, and counts like a wrong password.
+    A wrong one is a 400 `mfa_code_not_valid`, and counts like a wrong password: against a
+    known device (`device_token`, else the device cookie) as at login.
     """
-    counters = login_attempt_reserve(username=user.get_username(), request=request)
+    counters = login_attempt_reserve(
+        username=user.get_username(),
+        request=request,
+        device_token=login_device_token(request=request, device_token=device_token),
+    )
     method = mfa_code_use(user=user, code=code, request=request)
     if method is None:
         audit_event("mfa_failed", request=request, user_id=user.pk)

@@ -737,6 +737,21 @@ def test_reauthentication_takes_the_password_and_refuses_a_wrong_one_or_a_code_w
     assert again.stdout.startswith("confirmed: sensitive actions are open until ")
 
 
+def test_failures_elsewhere_do_not_keep_this_device_from_reauthenticating(
+    alice_mobile, token_server, live_user, password
+):
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME + 1):
+        httpx.post(
+            f"{token_server.url}{LOGIN_PATH}",
+            json={"username": live_user.username, "password": "wrong password"},
+        )
+    elsewhere = DualauthClient(token_server.url, store=MemoryTokenStore())
+    with elsewhere, pytest.raises(ThrottledError):
+        elsewhere.login(live_user.username, password)
+
+    assert alice_mobile.reauthenticate(password=password)["reauthenticated_until"]
+
+
 def test_the_cli_changes_the_email_of_a_login_that_is_not_fresh_after_asking_the_password(
     mail_server, smtp_server, mail_user, password, new_address, token_path
 ):

@@ -253,6 +253,43 @@ def test_the_spa_signs_in_edits_and_signs_out_under_a_strict_csp_without_a_viola
     assert csp_watch.violations() == []
 
 
+def test_the_api_docs_render_under_their_policy_without_a_violation(
+    spa_server: LiveServer, page: Page, csp_watch: CspWatch
+) -> None:
+    response = page.goto(f"{spa_server.url}/api/docs/")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy
+    assert "'unsafe-eval'" not in policy
+    assert "frame-ancestors 'none'" in policy
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.get_by_text("/api/profile/").first).to_be_visible()
+    assert csp_watch.violations() == []
+
+
+@pytest.fixture(scope="module")
+def admin_server(
+    live_server_factory: Callable[..., LiveServer], spa_server: LiveServer
+) -> LiveServer:
+    """A server that serves the Django admin, its files collected (by `spa_server`)."""
+    return live_server_factory(ADMIN_ENABLED="true")
+
+
+def test_the_admin_signs_in_and_lists_users_under_the_page_policy_without_a_violation(
+    admin_server: LiveServer, transactional_db: None, staff: User, page: Page, csp_watch: CspWatch
+) -> None:
+    response = page.goto(f"{admin_server.url}/admin/login/?next=/admin/")
+    assert response is not None
+    assert response.headers["content-security-policy"] == CSP
+    page.get_by_label("Username").fill(staff.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    page.goto(f"{admin_server.url}/admin/auth/user/")
+    expect(page.get_by_role("link", name=staff.username)).to_be_visible()
+    assert csp_watch.violations() == []
+
+
 def test_markup_in_a_profile_is_shown_as_text_and_an_injected_script_is_blocked(
     spa_server: LiveServer, live_user: User, page: Page, csp_watch: CspWatch
 ) -> None:

@@ -1,10 +1,17 @@
 """Fixtures of the common app's tests."""
 
+import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import caches
+from django.test import override_settings
 
-from bench.processes import free_port
+from bench.processes import RedisServer, free_port
+from common import services
+from common.cache import ALIAS
+from tests.conftest import require_service
 
 
 @pytest.fixture
@@ -15,3 +22,32 @@ def dead_cache() -> dict[str, Any]:
         "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
     }
+
+
+@pytest.fixture
+def own_redis(tmp_path) -> Iterator[RedisServer]:
+    """A Redis of this test's own holding the throttle counters, for the test to stop by PID."""
+    require_service(shutil.which("redis-server") is not None, "redis-server is not installed")
+    server = RedisServer(free_port(), tmp_path / "redis.log").start()
+    alias = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": [server.url],
+        "KEY_PREFIX": caches.settings[ALIAS].get("KEY_PREFIX", ""),
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 0.25,
+            "SOCKET_TIMEOUT": 0.25,
+            "CONNECTION_POOL_CLASS": "common.redis_breaker.BreakerPool",
+        },
+    }
+    with override_settings(CACHES={**caches.settings, ALIAS: alias}):
+        yield server
+    server.stop()
+
+
+@pytest.fixture(params=["database", "process"])
+def fallback(request, settings) -> Iterator[str]:
+    """Each THROTTLE_FALLBACK, this process's counts forgotten before and after."""
+    settings.DUALAUTH = {**settings.DUALAUTH, "THROTTLE_FALLBACK": request.param}
+    services._process_counts.clear()
+    yield request.param
+    services._process_counts.clear()

@@ -35,10 +35,12 @@ from common.checks import (
     rest_framework_check,
     session_engine_check,
     shared_cache_check,
+    throttle_fallback_check,
     token_claims_check,
     user_model_check,
     webauthn_check,
 )
+from common.conf import dualauth_settings
 from common.middleware import ApiResponseMiddleware
 from common.parsers import BoundedJSONParser
 from project.settings import redis_caches
@@ -1007,3 +1009,18 @@ def test_the_mail_queue_check_runs_only_with_deploy(settings: Any) -> None:
     settings.TASKS = {"default": {"BACKEND": IN_PROCESS_TASK_BACKENDS[0]}}
 
     assert "dualauth.E046" not in [message.id for message in run_checks(tags=[Tags.security])]
+
+
+def test_a_process_fallback_of_the_throttles_is_a_deploy_warning(settings: Any) -> None:
+    assert throttle_fallback_check(None) == []
+    settings.DUALAUTH = {**settings.DUALAUTH, "THROTTLE_FALLBACK": "process"}
+    [warning] = throttle_fallback_check(None)
+    assert warning.id == "dualauth.W005"
+    settings.DUALAUTH = {**settings.DUALAUTH, "ALLOW_PROCESS_LOCAL_CACHE": True}
+    assert throttle_fallback_check(None) == []
+
+
+def test_an_unknown_throttle_fallback_is_refused(settings: Any) -> None:
+    settings.DUALAUTH = {**settings.DUALAUTH, "THROTTLE_FALLBACK": "nowhere"}
+    with pytest.raises(ValueError, match="THROTTLE_FALLBACK"):
+        _ = dualauth_settings.THROTTLE_FALLBACK

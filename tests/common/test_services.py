@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from common.cache import cache_get
 from common.conf import dualauth_settings
-from common.models import LoginFamily
+from common.models import LoginFamily, ThrottleCount
 from common.selectors import REVOKED, family_cache_key
 from common.services import device_token_issue, families_revoke, login_authenticate
 from tests.conftest import cache_clear, login_name
@@ -299,3 +299,76 @@ def test_the_health_check_names_a_cache_that_is_down(api, db, cache_down):
         "status": "unavailable",
         "checks": {"database": "ok", "cache": "unavailable"},
     }
+
+
+# The login throttle with Redis down: it counts in the THROTTLE_FALLBACK.
+
+
+def test_with_redis_stopped_the_failure_limit_still_locks_a_username(
+    own_redis, fallback, user, password
+):
+    assert _fail("jwt-header").status_code == 401
+    own_redis.stop()
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
+        assert _fail("session").status_code == 401
+    response = ModeClient("jwt-header").login(ALICE, password)
+    assert response.status_code == 429
+    window = dualauth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
+    assert 0 < int(response["Retry-After"]) <= window
+    assert ThrottleCount.objects.exists() == (fallback == "database")
+
+
+def test_with_redis_stopped_right_passwords_do_not_count_and_windows_end(
+    own_redis, fallback, user, password, time_machine
+):
+    time_machine.move_to(timezone.now(), tick=False)
+    own_redis.stop()
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME * 2):
+        assert ModeClient("jwt-header").login(ALICE, password).status_code == 200
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
+        assert _fail("jwt-header").status_code == 401
+    assert ModeClient("jwt-header").login(ALICE, password).status_code == 429
+    time_machine.shift(dualauth_settings.LOGIN_FAILURE_WINDOW)
+    assert ModeClient("jwt-header").login(ALICE, password).status_code == 200
+
+
+def test_with_redis_stopped_a_known_device_is_still_exempt_and_bounded(
+    own_redis, fallback, user, password
+):
+    owner = ModeClient("jwt-header")
+    assert owner.login(ALICE, password).status_code == 200
+    device = owner.tokens["device_token"]
+    own_redis.stop()
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME + 1):
+        _fail("jwt-header")
+    assert ModeClient("jwt-header").login(ALICE, password, device_token=device).status_code == 200
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_DEVICE):
+        response = ModeClient("jwt-header").login(ALICE, "wrong", device_token=device)
+        assert response.status_code == 401
+    response = ModeClient("jwt-header").login(ALICE, password, device_token=device)
+    assert response.status_code == 429
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_stopped_parallel_wrong_logins_never_check_more_passwords_than_the_limit(
+    own_redis, fallback, make_user, counting_hasher
+):
+    make_user("alice")
+    own_redis.stop()
+    limit = dualauth_settings.LOGIN_FAILURES_PER_USERNAME
+    attempts = 4 * limit + 4
+    barrier = threading.Barrier(attempts)
+    counting_hasher.calls = 0
+
+    def attempt(_: int) -> int:
+        barrier.wait()
+        try:
+            return int(ModeClient("jwt-header").login(ALICE, "wrong password").status_code)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(attempts) as pool:
+        statuses = list(pool.map(attempt, range(attempts)))
+    assert counting_hasher.calls <= limit
+    assert statuses.count(401) <= limit
+    assert statuses.count(401) + statuses.count(429) == attempts

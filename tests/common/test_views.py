@@ -3,7 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.modes import ModeClient
+from common.conf import dualauth_settings
+from tests.modes import MODES, ModeClient
 
 pytestmark = pytest.mark.django_db
 
@@ -101,6 +102,20 @@ def test_password_change_with_a_wrong_old_password_is_a_400_that_changes_nothing
     assert "old_password" in response.json()["errors"]
     user.refresh_from_db()
     assert user.check_password(password)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_failures_elsewhere_do_not_lock_a_known_device_out_of_changing_the_password(
+    user, password, mode
+):
+    owner = ModeClient(mode)
+    assert owner.login("alice", password).status_code == 200
+    device = {"device_token": owner.tokens["device_token"]} if mode == "jwt-header" else {}
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME + 1):
+        ModeClient("jwt-header").login("alice", "wrong password")
+    assert ModeClient(mode).login("alice", password).status_code == 429
+    body = {"old_password": password, "new_password": "a new passphrase 42", **device}
+    assert owner.request("post", "/api/password/", body).status_code == 204
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 product runs in (make run's and production's): each one's answer and its main refusals.
 """
 
+import base64
+import hashlib
 import re
 import uuid
 from collections.abc import Callable
@@ -177,6 +179,25 @@ def test_the_docs_are_swagger_ui_served_from_the_site_not_a_cdn(site: Site) -> N
     assert scripts
     assert all(src.startswith("/static/") for src in scripts), scripts
     assert site.route("schema").removeprefix(site.url) in response.text
+
+
+def test_the_docs_are_served_under_a_policy_naming_their_inline_script_and_style_by_hash(
+    site: Site,
+) -> None:
+    with site.client() as http:
+        response = http.get(site.route("docs"))
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in response.headers["Content-Security-Policy"].split(";")
+    )
+    inline = re.findall(r"<(script|style)>(.*?)</\1>", response.text, re.DOTALL)
+    assert {tag for tag, _ in inline} == {"script", "style"}
+    for tag, text in inline:
+        digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy[f"{tag}-src"].split()
+    assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
+    assert policy["default-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'"
 
 
 def test_the_spa_is_served_under_its_content_security_policy(site: Site) -> None:

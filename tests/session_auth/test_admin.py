@@ -14,6 +14,7 @@ from django.utils import timezone
 from common.conf import dualauth_settings
 from common.mfa.services import totp_enable, totp_setup_get
 from common.models import LoginFamily
+from common.services import device_token_issue
 from tests.live import ROOT
 from tests.modes import MODES, ModeClient
 
@@ -21,6 +22,11 @@ pytestmark = pytest.mark.usefixtures("admin_served")
 
 ADMIN = "/admin/"
 ADMIN_LOGIN = "/admin/login/"
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 
 
 def _admin_login(client: Client, username: str, password: str):
@@ -251,3 +257,32 @@ def test_a_wrong_admin_code_is_counted_like_a_wrong_password(staff, password, au
     )
     response = _admin_login(Client(), staff.username, password)
     assert "Too many failed logins" in response.content.decode()
+
+
+def test_failures_elsewhere_do_not_lock_the_admin_out_of_a_known_device(staff, password):
+    totp = _totp_enable(staff)
+    # The device cookie an earlier login of this browser got.
+    device = device_token_issue(user=staff)
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME + 1):
+        ModeClient("jwt-header").login(staff.username, "wrong")
+    browser = Client()
+    browser.cookies[dualauth_settings.DEVICE_COOKIE_NAME] = device
+    code = totp.at(timezone.now() + timedelta(seconds=30))
+    response = browser.post(
+        ADMIN_LOGIN, {"username": staff.username, "password": password, "code": code, "next": ADMIN}
+    )
+    assert response.status_code == 302, response.content
+    assert _admin_opens(browser)
+
+
+def test_every_admin_page_answers_under_the_page_policy(admin_client):
+    pages = {
+        ADMIN_LOGIN: Client().get(ADMIN_LOGIN),
+        ADMIN: admin_client.get(ADMIN),
+        "users": admin_client.get("/admin/auth/user/"),
+        "new user": admin_client.get("/admin/auth/user/add/"),
+        "jsi18n": admin_client.get("/admin/jsi18n/"),
+    }
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        assert response["Content-Security-Policy"] == PAGE_CSP, name

@@ -28,8 +28,15 @@ def _act(client: ModeClient, action: str, email: str = "moved@example.com") -> A
     return client.request(method, account_path(endpoint), body and {"email": email})
 
 
-def _reauthenticate(client: ModeClient, password: str = PASSWORD) -> Any:
-    return client.request("post", account_path("reauthenticate"), {"password": password})
+def _reauthenticate(client: ModeClient, password: str = PASSWORD, **extra: str) -> Any:
+    return client.request("post", account_path("reauthenticate"), {"password": password, **extra})
+
+
+def _known_device(client: ModeClient) -> dict[str, str]:
+    """What proves `client`'s device in a body: a native client's token; a browser's cookie
+    travels by itself.
+    """
+    return {"device_token": client.tokens["device_token"]} if client.mode == "jwt-header" else {}
 
 
 def _needs_reauthentication(response: Any) -> None:
@@ -96,6 +103,8 @@ def test_a_wrong_password_does_not_reauthenticate(alice, clock):
 
 
 def test_wrong_reauthentications_count_against_the_login_throttle(alice, user):
+    # Without its device cookie: a known device's failures count against its own limit.
+    alice.client.cookies.pop(dualauth_settings.DEVICE_COOKIE_NAME, None)
     for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
         assert _reauthenticate(alice, "not the password").status_code == 400
     response = _reauthenticate(alice)
@@ -103,6 +112,21 @@ def test_wrong_reauthentications_count_against_the_login_throttle(alice, user):
     assert response.json()["code"] == "throttled"
     assert int(response["Retry-After"]) > 0
     assert ModeClient("jwt-header").login(user.get_username(), PASSWORD).status_code == 429
+
+
+def test_failures_elsewhere_do_not_lock_a_known_device_out_of_reauthenticating(alice, user):
+    device = _known_device(alice)
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME + 1):
+        ModeClient("jwt-header").login(user.get_username(), "not the password")
+    assert ModeClient(alice.mode).login(user.get_username(), PASSWORD).status_code == 429
+    assert _reauthenticate(alice, **device).status_code == 200
+
+
+def test_a_known_device_reauthenticates_within_its_own_limit(alice, user):
+    device = _known_device(alice)
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_DEVICE):
+        assert _reauthenticate(alice, "not the password", **device).status_code == 400
+    assert _reauthenticate(alice, **device).status_code == 429
 
 
 @pytest.mark.parametrize("other_mode", MODES)

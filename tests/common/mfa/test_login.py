@@ -488,6 +488,29 @@ def test_failures_elsewhere_do_not_lock_the_owner_out_of_a_known_device(mode, al
     assert mfa_complete(owner, token, alice.app.code()).status_code == 200
 
 
+def test_with_redis_stopped_wrong_codes_on_new_mfa_tokens_are_still_bounded(
+    own_redis, fallback, alice
+):
+    own_redis.stop()
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
+        client = ModeClient("jwt-header")
+        token = mfa_begin(client, alice.username)
+        _error(mfa_complete(client, token, "000000"), 400, "mfa_code_not_valid")
+    client = ModeClient("jwt-header")
+    _error(client.login(alice.username, PASSWORD), 429, "throttled")
+
+
+def test_a_known_device_presented_at_the_second_step_is_not_locked_out(alice, clock):
+    owner = mfa_login("jwt-header", alice, alice.app.code())
+    device = owner.tokens["device_token"]
+    clock.shift(STEP)
+    token = mfa_begin(ModeClient("jwt-header"), alice.username)
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
+        _error(ModeClient("jwt-header").login(alice.username, "wrong"), 401, "invalid_credentials")
+    body = {"mfa_token": token, "code": alice.app.code(), "device_token": device}
+    assert owner.request("post", account_path("mfa-authenticate"), body).status_code == 200
+
+
 def test_right_codes_do_not_count_against_the_throttle(mode, alice, clock):
     for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME + 1):
         mfa_login(mode, alice, alice.app.code())
