@@ -104,7 +104,7 @@ def link_of(message: EmailMessage) -> str:
 
 
 def key_of(message: EmailMessage) -> str:
-    """The `key` in the query string of the link in `message`."""
-    keys = parse_qs(urlsplit(link_of(message)).query).get("key")
+    """The `key` in the fragment of the link in `message` (`…/#action=…&key=…`)."""
+    keys = parse_qs(urlsplit(link_of(message)).fragment).get("key")
     assert keys, f"the link holds a key: {link_of(message)}"
     return keys[0]
