@@ -4,7 +4,7 @@ from django.apps import AppConfig
 
 
 class CommonConfig(AppConfig):
-    """Connects the user signals and the system checks."""
+    """Connects the user signals, the system checks, and each feature's undo of its changes."""
 
     name = "common"
     default_auto_field = "django.db.models.BigAutoField"
@@ -12,7 +12,12 @@ class CommonConfig(AppConfig):
     def ready(self) -> None:
         from common import checks, schema, signals  # noqa: F401
         from common.cache import cache_poll_hook_add, cache_recovery_hook_add
+        from common.changes import PASSKEY_ADDED, TOTP_ENABLED, signin_undo_register
+        from common.mfa.services import totp_enabled_undo
+        from common.passkeys.services import passkey_added_undo
         from common.services import families_pending_recache, families_revoked_recache
 
         cache_recovery_hook_add(families_revoked_recache)
         cache_poll_hook_add(families_pending_recache)
+        signin_undo_register(TOTP_ENABLED, totp_enabled_undo)
+        signin_undo_register(PASSKEY_ADDED, passkey_added_undo)

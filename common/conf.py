@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_VERIFICATION": "mandatory",
     "VERIFICATION_KEY_LIFETIME": timedelta(days=3),
     "RESET_KEY_LIFETIME": timedelta(hours=1),
+    # How long the "this wasn't me" key of a mail about a sign-in change works.
+    "UNDO_LIFETIME": timedelta(days=7),
     # Where the links of account mails point (`?action=...&key=...`); None: this site's SPA.
     "FRONTEND_URL": None,
     # A login is fresh for this long after it began or was re-authenticated: sensitive

@@ -195,3 +195,30 @@ class MfaChallenge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} challenge of {self.user_id}"
+
+
+class SignInChange(models.Model):
+    """A change to how a user signs in, as mailed to them: what, from where, and its undo key.
+
+    The key is random and mailed once; only its SHA-256 is kept, so nothing here undoes a
+    change. It works once (`undone_at`), for UNDO_LIFETIME after `created_at`, whatever
+    the account's address has become since.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signin_changes"
+    )
+    # A name of common/changes.py, or a feature's own.
+    change = models.CharField(max_length=32)
+    # What the undo needs: the added factor's id, the address before an email change.
+    reference = models.CharField(max_length=254, blank=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    user_agent = models.CharField(max_length=256, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    # The account's address when the change was made: the one the key went to.
+    mailed_to = models.CharField(max_length=254, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.change} of {self.user_id}"

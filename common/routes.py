@@ -70,6 +70,7 @@ SHARED_ROUTES: dict[str, str] = {
     "password-reset": "account/password/reset/",
     "password-reset-confirm": "account/password/reset/confirm/",
     "reauthenticate": "account/reauthenticate/",
+    "undo": "account/undo/",
     # Second factors, and the second step of a login.
     "mfa-authenticate": "account/mfa/authenticate/",
     "totp": "account/mfa/totp/",

@@ -34,6 +34,7 @@ from common.cache import (
     cache_set,
     cache_set_many,
 )
+from common.changes import PASSWORD_CHANGED, signin_change_announce
 from common.conf import dualauth_settings
 from common.exceptions import EmailNotVerified, InvalidCredentials
 from common.memo import BoundedMemo
@@ -519,6 +520,7 @@ def password_change(
     if keep_family_id is not None:
         cache_delete(family_cache_key(keep_family_id, user.pk))
     audit_event("password_change", request=request, user_id=user.pk, family_id=keep_family_id)
+    signin_change_announce(user_id=user.pk, change=PASSWORD_CHANGED, request=request)
     return user
 
 

@@ -1,4 +1,6 @@
-"""User signals: a profile for each user; logins end when their user or password goes."""
+"""User signals: a profile for each user; logins end when their user or password goes; each
+change to how a user signs in is kept and mailed to them.
+"""
 
 from pathlib import Path
 from typing import Any
@@ -8,9 +10,11 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
+from django.http import HttpRequest
 
-from common.accounts.services import account_sync
+from common.accounts.services import account_sync, signin_change_record
 from common.cache import cache_delete
+from common.changes import signin_changed
 from common.models import Profile
 from common.selectors import user_cache_key
 from common.services import families_password_revoke, families_revoke
@@ -51,6 +55,23 @@ def user_snapshot_forget(sender: type, instance: Any, **kwargs: Any) -> None:
 def user_deleted(sender: type, instance: Any, **kwargs: Any) -> None:
     """Revoke a deleted user's logins before its rows go."""
     families_revoke(user_id=instance.pk, reason="user_deleted")
+
+
+@receiver(signin_changed, dispatch_uid="dualauth_signin_changed")
+def signin_change_tell(
+    sender: Any,
+    *,
+    user_id: Any,
+    change: str,
+    request: HttpRequest,
+    reference: str,
+    detail: str,
+    **kwargs: Any,
+) -> None:
+    """Keep a change to how the user signs in, and mail it with its undo key."""
+    signin_change_record(
+        user_id=user_id, change=change, request=request, reference=reference, detail=detail
+    )
 
 
 @receiver(connection_created, dispatch_uid="dualauth_sqlite_private")

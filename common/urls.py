@@ -12,6 +12,7 @@ from common.accounts.views import (
     LoginReauthenticateApi,
     PasswordResetApi,
     PasswordResetConfirmApi,
+    SignInChangeUndoApi,
 )
 from common.mfa.views import MfaAuthenticateApi, RecoveryCodeListApi, TotpDetailApi
 from common.passkeys.views import (
@@ -60,6 +61,7 @@ urlpatterns = [
             "password-reset": PasswordResetApi.as_view(),
             "password-reset-confirm": PasswordResetConfirmApi.as_view(),
             "reauthenticate": LoginReauthenticateApi.as_view(),
+            "undo": SignInChangeUndoApi.as_view(),
             "mfa-authenticate": MfaAuthenticateApi.as_view(answers=LOGIN_ANSWERS),
             "totp": TotpDetailApi.as_view(),
             "recovery-codes": RecoveryCodeListApi.as_view(),

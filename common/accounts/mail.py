@@ -41,6 +41,12 @@ def frontend_link(*, request: HttpRequest, action: str = "", key: str = "") -> s
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def frontend_fragment_link(*, request: HttpRequest, action: str, key: str) -> str:
+    """A link to the SPA for `action` with `key` in its fragment, which browsers never send."""
+    parts = urlsplit(frontend_link(request=request))
+    return urlunsplit(parts._replace(fragment=urlencode([("action", action), ("key", key)])))
+
+
 def lifetime_text(lifetime: timedelta) -> str:
     """How long a key lives, for people ("3 days", "1 hour")."""
     return timeuntil(timezone.now() + lifetime + timedelta(seconds=1))

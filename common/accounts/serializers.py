@@ -106,3 +106,9 @@ class ReauthenticatedSerializer(serializers.Serializer):
     """Until when this login counts as freshly authenticated."""
 
     reauthenticated_until = serializers.DateTimeField()
+
+
+class UndoneSerializer(serializers.Serializer):
+    """The sign-in change just undone."""
+
+    undone = serializers.CharField()

@@ -7,6 +7,8 @@ the target address) and gets the same response. Each is throttled per client add
 address, across every instance.
 """
 
+import hashlib
+import secrets
 import uuid
 from datetime import datetime, timedelta
 
@@ -23,14 +25,33 @@ from common.accounts.keys import (
     account_key_make,
     account_key_read,
 )
-from common.accounts.mail import frontend_link, lifetime_text, mail_send
+from common.accounts.mail import (
+    frontend_fragment_link,
+    frontend_link,
+    lifetime_text,
+    mail_send,
+)
 from common.accounts.selectors import account_by_email, username_taken
 from common.audit import audit_event
 from common.cache import cache_delete
+from common.changes import (
+    EMAIL_CHANGED,
+    IDENTITY_LINKED,
+    PASSKEY_ADDED,
+    PASSKEY_REMOVED,
+    PASSWORD_CHANGED,
+    RECOVERY_CODE_USED,
+    RECOVERY_CODES_GENERATED,
+    TOTP_DISABLED,
+    TOTP_ENABLED,
+    signin_change_announce,
+    signin_undo_run,
+)
+from common.changes import PASSWORD_RESET as PASSWORD_RESET_CHANGE
 from common.conf import dualauth_settings
 from common.exceptions import KeyNotValid
 from common.mfa.services import mfa_code_confirm
-from common.models import Account, LoginFamily, identity_key
+from common.models import Account, LoginFamily, SignInChange, identity_key
 from common.net import client_ip
 from common.principal import UserId, UserModel, user_email
 from common.selectors import family_cache_key
@@ -44,11 +65,12 @@ from common.services import (
 )
 
 # The SPA's pages that account mails link to (`?action=...`).
-VERIFY_ACTION, RESET_ACTION, FORGOT_ACTION, SIGNUP_ACTION = (
+VERIFY_ACTION, RESET_ACTION, FORGOT_ACTION, SIGNUP_ACTION, UNDO_ACTION = (
     "verify-email",
     "reset-password",
     "forgot-password",
     "signup",
+    "undo",
 )
 # Each key's mail, the SPA page its link opens, and the setting its lifetime comes from.
 KEY_MAILS = {
@@ -56,6 +78,23 @@ KEY_MAILS = {
     EMAIL_CHANGE: ("email_change", VERIFY_ACTION, "VERIFICATION_KEY_LIFETIME"),
     PASSWORD_RESET: ("password_reset", RESET_ACTION, "RESET_KEY_LIFETIME"),
 }
+
+
+# What each sign-in change was, for its owner; a change not named here gets the last line.
+CHANGE_TEXTS = {
+    PASSKEY_ADDED: "A passkey was added to your account",
+    PASSKEY_REMOVED: "A passkey was removed from your account",
+    TOTP_ENABLED: "An authenticator app was enabled for your account",
+    TOTP_DISABLED: "The authenticator app of your account was removed",
+    RECOVERY_CODES_GENERATED: "New recovery codes were made for your account",
+    RECOVERY_CODE_USED: "A recovery code was used to sign in to your account",
+    EMAIL_CHANGED: "The email address of your account was changed",
+    PASSWORD_CHANGED: "The password of your account was changed",
+    PASSWORD_RESET_CHANGE: "The password of your account was reset",
+    IDENTITY_LINKED: "An external sign-in was linked to your account",
+}
+CHANGE_TEXT_OTHER = "How your account signs in was changed"
+UNDO_KEY_BYTES = 32
 
 
 def account_throttle(*, endpoint: str, request: HttpRequest) -> None:
@@ -225,7 +264,7 @@ def _key_state_hold(user: UserModel) -> None:
 
 
 def _email_change_confirm(*, user: UserModel, email: str, request: HttpRequest) -> str:
-    """Move the account to `email`, proven just now; its old address is told."""
+    """Move the account to `email`, proven just now; both addresses are told."""
     owner = account_by_email(email=email)
     if owner is not None and owner.user_id != user.pk:
         raise KeyNotValid("This address has been taken by another account since.")
@@ -233,30 +272,33 @@ def _email_change_confirm(*, user: UserModel, email: str, request: HttpRequest) 
     try:
         with transaction.atomic():
             _key_state_hold(user)
-            setattr(user, user.get_email_field_name(), email)
-            if _logs_in_with_email():
-                setattr(user, get_user_model().USERNAME_FIELD, email)
-            user.save()
-            # The user's signal has synced the account, but it leaves a key another account
-            # holds to that account; set here, a race for the address fails (IntegrityError).
-            Account.objects.filter(user_id=user.pk).update(
-                email_key=identity_key(email), email_verified=True
-            )
+            _email_set(user=user, email=email)
     except IntegrityError:
         raise KeyNotValid("This address has been taken by another account since.") from None
     audit_event("email_changed", request=request, user_id=user.pk)
-    if old:
-        mail_send(
-            kind="email_changed",
-            to=old,
-            request=request,
-            context={
-                "username": user.get_username(),
-                "email": email,
-                "link": frontend_link(request=request, action=FORGOT_ACTION),
-            },
-        )
+    signin_change_announce(
+        user_id=user.pk,
+        change=EMAIL_CHANGED,
+        request=request,
+        reference=old,
+        detail=f"Its address is now {email}.",
+    )
     return email
+
+
+def _email_set(*, user: UserModel, email: str) -> None:
+    """Give the account the verified address `email` (and name, when it logs in by it);
+    IntegrityError when another account holds it.
+    """
+    setattr(user, user.get_email_field_name(), email)
+    if _logs_in_with_email():
+        setattr(user, get_user_model().USERNAME_FIELD, email)
+    user.save()
+    # The user's signal has synced the account, but it leaves a key another account
+    # holds to that account; set here, a race for the address fails (IntegrityError).
+    Account.objects.filter(user_id=user.pk).update(
+        email_key=identity_key(email), email_verified=True
+    )
 
 
 def email_verification_resend(*, email: str, request: HttpRequest) -> None:
@@ -313,6 +355,7 @@ def password_reset_confirm(*, key: str, new_password: str, request: HttpRequest)
         user.save(update_fields=["password"])
         Account.objects.filter(user_id=user.pk).update(email_verified=True)
     audit_event("password_reset", request=request, user_id=user.pk)
+    signin_change_announce(user_id=user.pk, change=PASSWORD_RESET_CHANGE, request=request)
 
 
 def email_change_request(*, user_id: UserId, email: str, request: HttpRequest) -> None:
@@ -392,3 +435,90 @@ def account_sync(*, user: UserModel) -> None:
         changed["email_verified"] = True
     if changed:
         Account.objects.filter(pk=account.pk).update(**changed)
+
+
+def _undo_digest(key: str) -> str:
+    """What is kept of an undo key: its SHA-256 (256 random bits need no slow hash)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def signin_change_record(
+    *, user_id: UserId, change: str, request: HttpRequest, reference: str = "", detail: str = ""
+) -> None:
+    """Keep a sign-in change of the user and mail it, with its undo key, to the address in
+    force before it (an email change: to the new address too); a user without one is not told.
+    """
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    before = reference if change == EMAIL_CHANGED else user_email(user)
+    recipients = [address for address in dict.fromkeys([before, user_email(user)]) if address]
+    if not recipients:
+        return
+    key = secrets.token_urlsafe(UNDO_KEY_BYTES)
+    row = SignInChange.objects.create(
+        user_id=user.pk,
+        change=change,
+        reference=reference,
+        digest=_undo_digest(key),
+        created_at=timezone.now(),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
+        ip=client_ip(request) or None,
+        mailed_to=before,
+    )
+    context = {
+        "username": user.get_username(),
+        "what": CHANGE_TEXTS.get(change, CHANGE_TEXT_OTHER),
+        "detail": detail,
+        "when": row.created_at,
+        "device": row.user_agent or "unknown",
+        "address": row.ip or "unknown",
+        "link": frontend_fragment_link(request=request, action=UNDO_ACTION, key=key),
+        "lifetime": lifetime_text(dualauth_settings.UNDO_LIFETIME),
+    }
+    for address in recipients:
+        mail_send(kind="signin_changed", to=address, request=request, context=context)
+
+
+def signin_change_undo(*, key: str, request: HttpRequest) -> str:
+    """Undo the sign-in change an undo key was mailed for; what it was.
+
+    The change is reversed (the factor it added goes, the address it replaced comes back),
+    every login of the user ends, the password is replaced by a random one, and a reset key
+    goes to the account's address, restored first. 400 `key_not_valid` for a key unknown,
+    used, or older than UNDO_LIFETIME.
+    """
+    now = timezone.now()
+    row = (
+        SignInChange.objects.select_related("user")
+        .filter(
+            digest=_undo_digest(key),
+            undone_at__isnull=True,
+            created_at__gt=now - dualauth_settings.UNDO_LIFETIME,
+        )
+        .first()
+    )
+    if row is None or not row.user.is_active:
+        raise KeyNotValid()
+    user = row.user
+    try:
+        with transaction.atomic():
+            # Conditional: of two uses of one key at once, one undoes and the other is refused.
+            if not SignInChange.objects.filter(pk=row.pk, undone_at__isnull=True).update(
+                undone_at=now
+            ):
+                raise KeyNotValid()
+            if row.change == EMAIL_CHANGED and row.reference:
+                _email_set(user=user, email=row.reference)
+            else:
+                signin_undo_run(change=row.change, user_id=user.pk, reference=row.reference)
+            families_revoke(user_id=user.pk, reason="signin_change_undone", request=request)
+            # Nobody knows this one: the owner sets the next through the reset mail.
+            user.set_password(secrets.token_urlsafe(UNDO_KEY_BYTES))
+            user.save(update_fields=["password"])
+    except IntegrityError:
+        raise KeyNotValid("This address has been taken by another account since.") from None
+    audit_event("signin_change_undone", request=request, user_id=user.pk, change=row.change)
+    if user_email(user):
+        _key_mail(purpose=PASSWORD_RESET, user=user, request=request)
+    return row.change

@@ -17,6 +17,7 @@ from common.accounts.serializers import (
     ReauthenticatedSerializer,
     ReauthenticateInputSerializer,
     SignupInputSerializer,
+    UndoneSerializer,
 )
 from common.accounts.services import (
     account_delete,
@@ -27,6 +28,7 @@ from common.accounts.services import (
     login_reauthenticate,
     password_reset_confirm,
     password_reset_request,
+    signin_change_undo,
 )
 from common.accounts.throttling import AccountAddressThrottle
 from common.api import Api, PublicApi
@@ -126,6 +128,23 @@ class PasswordResetConfirmApi(PublicApi):
         serializer.is_valid(raise_exception=True)
         password_reset_confirm(request=request._request, **serializer.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SignInChangeUndoApi(PublicApi):
+    """Undo a change to how the account signs in ("this wasn't me"), with the key mailed
+    about it; every login of the account ends and a password reset is mailed.
+    """
+
+    throttle_classes = [AccountAddressThrottle]
+    throttle_scope = "undo"
+
+    @extend_schema(request=KeyInputSerializer, responses={200: UndoneSerializer, **PUBLIC_ERRORS})
+    def post(self, request: Request) -> Response:
+        """Undo the change."""
+        serializer = KeyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        change = signin_change_undo(request=request._request, **serializer.validated_data)
+        return Response(UndoneSerializer({"undone": change}).data)
 
 
 class AccountDetailApi(Api):

@@ -1,7 +1,8 @@
 """Writes of second factors: an authenticator app, recovery codes, a code's single use.
 
-Every change of a factor needs a fresh login (the views' permission) and is audited;
-when the last factor goes, its recovery codes go with it and the user is told by mail.
+Every change of a factor needs a fresh login (the views' permission), is audited and is
+announced as a sign-in change (common/changes.py), which mails the user; when the last
+factor goes, its recovery codes go with it.
 """
 
 import hashlib
@@ -14,8 +15,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from common.accounts.mail import frontend_link, mail_send
 from common.audit import audit_event
+from common.changes import (
+    RECOVERY_CODE_USED,
+    RECOVERY_CODES_GENERATED,
+    TOTP_DISABLED,
+    TOTP_ENABLED,
+    signin_change_announce,
+)
 from common.conf import dualauth_settings
 from common.exceptions import MfaCodeNotValid
 from common.mfa.selectors import (
@@ -33,32 +40,21 @@ from common.mfa.totp import (
     totp_secret_new,
 )
 from common.models import RecoveryCode, TotpDevice
-from common.principal import UserId, UserModel, user_email
+from common.principal import UserId, UserModel
 from common.services import login_attempt_release, login_attempt_reserve
 
 # Recovery codes: 24 characters of 31 that cannot be misread, in groups of 4: 118 bits, over
 # the 112 that ASVS 5.0 (6.5.2) asks of a secret stored under a plain hash.
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 RECOVERY_GROUPS, RECOVERY_GROUP_LENGTH = 6, 4
+LAST_FACTOR_GONE = (
+    "It was the last second factor: your password alone now signs you in, "
+    "and your recovery codes no longer work."
+)
 
 
 def _user(user_id: UserId) -> UserModel:
     return get_user_model().objects.get(pk=user_id)
-
-
-def _user_tell(*, user: UserModel, kind: str, request: HttpRequest, **context: object) -> None:
-    """Mail the user the notice `kind` about their second factors, if they have an address."""
-    if user_email(user):
-        mail_send(
-            kind=kind,
-            to=user_email(user),
-            request=request,
-            context={
-                "username": user.get_username(),
-                "link": frontend_link(request=request),
-                **context,
-            },
-        )
 
 
 def totp_setup_get(*, user_id: UserId, family_id: uuid.UUID) -> dict[str, object]:
@@ -123,6 +119,9 @@ def totp_enable(
             raise MfaCodeNotValid()
         codes = _recovery_codes_replace(user_id=user_id)
     audit_event("totp_enabled", request=request, user_id=user_id)
+    signin_change_announce(
+        user_id=user_id, change=TOTP_ENABLED, request=request, reference=str(device.pk)
+    )
     return codes
 
 
@@ -132,7 +131,22 @@ def totp_disable(*, user_id: UserId, request: HttpRequest) -> None:
     TotpDevice.objects.filter(user_id=user_id).delete()
     if enabled:
         audit_event("totp_disabled", request=request, user_id=user_id)
-        mfa_factor_removed(user_id=user_id, request=request)
+        last = mfa_factor_removed(user_id=user_id, request=request)
+        signin_change_announce(
+            user_id=user_id,
+            change=TOTP_DISABLED,
+            request=request,
+            detail=LAST_FACTOR_GONE if last else "",
+        )
+
+
+def totp_enabled_undo(user_id: UserId, reference: str) -> None:
+    """Remove the app whose enabling is being undone (if it is still the user's); the
+    recovery codes go too when no factor remains.
+    """
+    if reference.isdigit():
+        TotpDevice.objects.filter(pk=int(reference), user_id=user_id).delete()
+    mfa_factor_removed(user_id=user_id)
 
 
 def _recovery_code_new() -> str:
@@ -173,6 +187,7 @@ def recovery_codes_generate(*, user_id: UserId, request: HttpRequest) -> list[st
         )
     codes = _recovery_codes_replace(user_id=user_id)
     audit_event("recovery_codes_generated", request=request, user_id=user_id)
+    signin_change_announce(user_id=user_id, change=RECOVERY_CODES_GENERATED, request=request)
     return codes
 
 
@@ -185,7 +200,12 @@ def _recovery_code_use(*, user: UserModel, code: str, request: HttpRequest) -> b
         return False
     remaining = recovery_codes_left(user_id=user.pk)
     audit_event("recovery_code_used", request=request, user_id=user.pk, remaining=remaining)
-    _user_tell(user=user, kind="recovery_code_used", request=request, remaining=remaining)
+    signin_change_announce(
+        user_id=user.pk,
+        change=RECOVERY_CODE_USED,
+        request=request,
+        detail=f"{remaining} of your recovery codes {'is' if remaining == 1 else 'are'} left.",
+    )
     return True
 
 
@@ -216,11 +236,11 @@ def mfa_code_confirm(*, user: UserModel, code: str, request: HttpRequest) -> str
     return method
 
 
-def mfa_factor_removed(*, user_id: UserId, request: HttpRequest) -> None:
-    """After a factor went: if it was the last, its recovery codes go, and the user is told."""
+def mfa_factor_removed(*, user_id: UserId, request: HttpRequest | None = None) -> bool:
+    """After a factor went: whether it was the last, in which case its recovery codes went."""
     factors = mfa_factors(user_id=user_id)
     if factors["totp"] or factors["passkeys"]:
-        return
+        return False
     RecoveryCode.objects.filter(user_id=user_id).delete()
     audit_event("mfa_disabled", request=request, user_id=user_id)
-    _user_tell(user=_user(user_id), kind="mfa_disabled", request=request)
+    return True

@@ -33,10 +33,11 @@ from webauthn.helpers.structs import (
 
 from common.accounts.selectors import email_verified
 from common.audit import audit_event
+from common.changes import PASSKEY_ADDED, PASSKEY_REMOVED, signin_change_announce
 from common.conf import dualauth_settings
 from common.exceptions import EmailNotVerified, PasskeyNotValid
 from common.mfa.challenges import challenge_issue, challenge_take
-from common.mfa.services import mfa_factor_removed
+from common.mfa.services import LAST_FACTOR_GONE, mfa_factor_removed
 from common.models import MfaChallenge, Passkey, Profile
 from common.passkeys.webauthn import (
     CeremonyRefused,
@@ -172,7 +173,23 @@ def passkey_register(
         family_id=family_id,
         passkey_id=passkey.pk,
     )
+    signin_change_announce(
+        user_id=user_id,
+        change=PASSKEY_ADDED,
+        request=request,
+        reference=str(passkey.pk),
+        detail=f"It is named \u201c{name}\u201d.",
+    )
     return passkey
+
+
+def passkey_added_undo(user_id: UserId, reference: str) -> None:
+    """Remove the passkey whose adding is being undone (if it is still the user's); the
+    recovery codes go too when no factor remains.
+    """
+    if reference.isdigit():
+        Passkey.objects.filter(pk=int(reference), user_id=user_id).delete()
+    mfa_factor_removed(user_id=user_id)
 
 
 def passkey_rename(
@@ -189,14 +206,16 @@ def passkey_rename(
 
 
 def passkey_delete(*, user_id: UserId, passkey_id: int, request: HttpRequest) -> None:
-    """Remove one of the user's passkeys (404 for any other id); the last factor's going is
-    told to the user.
-    """
-    deleted, _ = Passkey.objects.filter(pk=passkey_id, user_id=user_id).delete()
-    if not deleted:
+    """Remove one of the user's passkeys (404 for any other id), telling the user by mail."""
+    passkey = Passkey.objects.filter(pk=passkey_id, user_id=user_id).first()
+    # Conditional: of two removals at once, one removes and tells, the other is a 404.
+    if passkey is None or not Passkey.objects.filter(pk=passkey.pk).delete()[0]:
         raise NotFound()
     audit_event("passkey_removed", request=request, user_id=user_id, passkey_id=passkey_id)
-    mfa_factor_removed(user_id=user_id, request=request)
+    detail = f"It was named \u201c{passkey.name}\u201d."
+    if mfa_factor_removed(user_id=user_id, request=request):
+        detail = f"{detail} {LAST_FACTOR_GONE}"
+    signin_change_announce(user_id=user_id, change=PASSKEY_REMOVED, request=request, detail=detail)
 
 
 def _passkey_use(*, passkey: Passkey, credential: Any, challenge: bytes, rp: RelyingParty) -> None:
