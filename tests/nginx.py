@@ -14,6 +14,14 @@ from tests.live import ROOT, LiveServer
 
 # The upstream server Docker's DNS resolves to every instance of the `app` service.
 APP_SERVER = re.compile(r"^( *)server app:8000 resolve([^;]*);$", re.MULTILINE)
+# What the nginx image's main configuration, around the site's, says too: the types of the
+# static files, and an access log of every request line with its Referer.
+MIME_TYPES = Path("/etc/nginx/mime.types")
+LOG_FORMAT = (
+    "'$remote_addr - $remote_user [$time_local] \"$request\" '"
+    " '$status $body_bytes_sent \"$http_referer\" '"
+    " '\"$http_user_agent\" \"$http_x_forwarded_for\"'"
+)
 
 
 @dataclass
@@ -38,7 +46,7 @@ def nginx_config(
     tmp: Path, port: int, instances: Sequence[LiveServer], static: Path | None = None
 ) -> Path:
     """deploy/nginx.conf with local upstreams, port and static files (`static`, else an empty
-    folder), wrapped in a minimal main config that logs every request as nginx's default does.
+    folder), wrapped in a main config as the nginx image's (file types, the access log).
 
     Where Docker's DNS would answer `app` with each instance's address, each live server
     is named instead, with the same parameters (this nginx may predate `resolve`).
@@ -60,7 +68,8 @@ def nginx_config(
     main = tmp / "nginx.conf"
     main.write_text(
         f"pid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\ndaemon off;\nevents {{}}\n"
-        f"http {{\n  access_log {tmp}/access.log combined;\n"
+        f"http {{\n  include {MIME_TYPES};\n  default_type application/octet-stream;\n"
+        f"  log_format main {LOG_FORMAT};\n  access_log {tmp}/access.log main;\n"
         + "".join(
             f"  {kind}_temp_path {tmp}/{kind};\n"
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -76,7 +85,7 @@ def nginx_in_front(
 ) -> Iterator[Proxy]:
     """nginx on a free port in front of `instances`, its files in `tmp`; stopped at the end."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    require_service(Path(nginx).exists(), "nginx is not installed")
+    require_service(Path(nginx).exists() and MIME_TYPES.exists(), "nginx is not installed")
     port = free_port()
     config = nginx_config(tmp, port, instances, static)
     output = tmp / "output.log"
