@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
+# Where `make run`'s account mails link: the port is runserver's, which no Host header chooses.
+FRONTEND_URL ?= http://$(HOST):$(PORT)/
 
 .PHONY: run test lint check-env migrate bench compare clean
 
@@ -28,7 +30,7 @@ migrate: $(VENV)/.base .env
 
 run: migrate
 	$(BIN)/python manage.py demo_account --base http://$(HOST):$(PORT)
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	FRONTEND_URL=$(FRONTEND_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: $(VENV)/.dev .env
 	$(BIN)/ruff check .

@@ -597,12 +597,12 @@ def account_mail_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 id="dualauth.E032",
             )
         )
-    if not dualauth_settings.FRONTEND_URL and "*" in settings.ALLOWED_HOSTS:
+    if not dualauth_settings.FRONTEND_URL and (not settings.DEBUG or "*" in settings.ALLOWED_HOSTS):
         errors.append(
             Error(
-                "FRONTEND_URL is unset and ALLOWED_HOSTS admits any host: the links of account "
-                "mails would point wherever a request's Host header says, a reset key included.",
-                hint="Set FRONTEND_URL to the SPA's address, or list the hosts in ALLOWED_HOSTS.",
+                "FRONTEND_URL is unset: the links of account mails, a reset key's included, "
+                "would point at whatever host (and port) a request's Host header names.",
+                hint="Set FRONTEND_URL to the SPA's address, like https://app.example.com/.",
                 id="dualauth.E033",
             )
         )

@@ -90,6 +90,9 @@ class Account(models.Model):
     username_key = models.CharField(max_length=254, unique=True, null=True, blank=True)
     email_key = models.CharField(max_length=254, unique=True, null=True, blank=True)
     email_verified = models.BooleanField(default=False)
+    # When a signup made it; an account still unverified VERIFICATION_KEY_LIFETIME later is
+    # deleted by `manage.py accounts_purge`, freeing its name.
+    signed_up_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return f"account of {self.user_id}"

@@ -142,6 +142,7 @@ class LiveServer(AppServer):
             "DATABASE_URL": database_url(),
             "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
             "DEBUG": "false",
+            "FRONTEND_URL": f"{self.url}/",
             **env,
         }
         self.args = [
@@ -181,6 +182,8 @@ class RunServer(AppServer):
             **{name: value for name, value in os.environ.items() if name not in SHARED_SERVICES},
             "DATABASE_URL": f"sqlite:///{self.database}",
             "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
+            # As `make run` sets it.
+            "FRONTEND_URL": f"{self.url}/",
             **env,
         }
 

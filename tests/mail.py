@@ -103,8 +103,13 @@ def link_of(message: EmailMessage) -> str:
     return found.group(0)
 
 
+def link_params(link: str) -> dict[str, list[str]]:
+    """What a mailed link asks the SPA for: the parameters of its fragment."""
+    return parse_qs(urlsplit(link).fragment)
+
+
 def key_of(message: EmailMessage) -> str:
-    """The `key` in the fragment of the link in `message` (`…/#action=…&key=…`)."""
-    keys = parse_qs(urlsplit(link_of(message)).fragment).get("key")
+    """The `key` in the fragment of the link in `message`."""
+    keys = link_params(link_of(message)).get("key")
     assert keys, f"the link holds a key: {link_of(message)}"
     return keys[0]

@@ -20,7 +20,7 @@ MIME_TYPES = Path("/etc/nginx/mime.types")
 LOG_FORMAT = (
     "'$remote_addr - $remote_user [$time_local] \"$request\" '"
     " '$status $body_bytes_sent \"$http_referer\" '"
-    " '\"$http_user_agent\" \"$http_x_forwarded_for\"'"
+    ' \'"$http_user_agent" "$http_x_forwarded_for"\''
 )
 
 

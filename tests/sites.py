@@ -255,7 +255,9 @@ class Site:
         account = replace(named, signed_up_after=after, signed_up_before=datetime.now(UTC))
         with self.client() as http:
             key = key_of(self.mail(account.email, 1))
-            verify = http.post(self.route("email-verify"), json={"key": key})
+            verify = http.post(
+                self.route("email-verify"), json={"key": key, "password": account.password}
+            )
         assert verify.json() == {"email": account.email, "verified": True}, verify.text
         return account
 

@@ -1,19 +1,22 @@
-"""Account keys: URL-safe, signed, expiring, and bound to the state they were made for.
+"""Account keys: URL-safe, opaque, expiring, and bound to the state they were made for.
 
-Nothing is stored: a key carries its user and target, signed with SECRET_KEY (and
-checked against SECRET_KEY_FALLBACKS), and a keyed digest of the account state it
-was made for. Once that state changes (the address is verified or changed, the
-password is set), the key is dead: that is what makes it single-use. The services
-make each use conditional on the state it read, so that two uses at once cannot both
-succeed.
+Nothing is stored: a key is its user, target and a keyed digest of the account state it
+was made for, encrypted and authenticated (Fernet) with a key derived from SECRET_KEY
+(and read with those of SECRET_KEY_FALLBACKS), so that no one who sees a key learns
+whose it is or where it points. Once that state changes (the address is verified or
+changed, the password is set), the key is dead: that is what makes it single-use. The
+services make each use conditional on the state it read, so that two uses at once cannot
+both succeed.
 """
 
+import base64
+import json
 from datetime import timedelta
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core import signing
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from common.models import Account
@@ -21,12 +24,26 @@ from common.principal import UserModel, user_email, user_id_parse
 
 EMAIL_VERIFY, EMAIL_CHANGE, PASSWORD_RESET = "email-verify", "email-change", "password-reset"
 PURPOSES = (EMAIL_VERIFY, EMAIL_CHANGE, PASSWORD_RESET)
-# Base64url, digits and dots only: a key passes through a URL's query string untouched.
-SEPARATOR = "."
 
 
-def _signer(purpose: str) -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=f"dualauth.account.{purpose}", sep=SEPARATOR)
+def _secrets() -> list[str | bytes]:
+    return [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+
+
+def _cipher(purpose: str) -> MultiFernet:
+    """The Fernet keys of `purpose`, one per secret: the first encrypts, every one decrypts."""
+    return MultiFernet(
+        [
+            Fernet(
+                base64.urlsafe_b64encode(
+                    salted_hmac(
+                        f"dualauth.account.{purpose}.key", "", secret=secret, algorithm="sha256"
+                    ).digest()
+                )
+            )
+            for secret in _secrets()
+        ]
+    )
 
 
 def _state(purpose: str, user: UserModel, target: str) -> str:
@@ -47,14 +64,18 @@ def _digest(purpose: str, state: str, secret: str | bytes) -> str:
 def account_key_make(*, purpose: str, user: UserModel, target: str = "") -> str:
     """A key of `purpose` for `user` (and `target`, the address an email change moves to)."""
     digest = _digest(purpose, _state(purpose, user, target), settings.SECRET_KEY)
-    return _signer(purpose).sign_object({"u": str(user.pk), "t": target, "s": digest})
+    payload = json.dumps({"u": str(user.pk), "t": target, "s": digest}, separators=(",", ":"))
+    # Base64url without its padding: a key passes through a URL untouched.
+    return _cipher(purpose).encrypt(payload.encode()).decode().rstrip("=")
 
 
 def account_key_read(*, purpose: str, key: str, max_age: timedelta) -> tuple[UserModel, str] | None:
     """The active user and target a live key of `purpose` names; None for any other key."""
+    token = key + "=" * (-len(key) % 4)
     try:
-        payload: Any = _signer(purpose).unsign_object(key, max_age=max_age.total_seconds())
-    except (signing.BadSignature, ValueError, UnicodeError):
+        plain = _cipher(purpose).decrypt(token.encode(), ttl=int(max_age.total_seconds()))
+        payload: Any = json.loads(plain)
+    except (InvalidToken, ValueError, UnicodeError):
         return None
     if not isinstance(payload, dict) or not all(
         isinstance(payload.get(name), str) for name in ("u", "t", "s")
@@ -66,9 +87,8 @@ def account_key_read(*, purpose: str, key: str, max_age: timedelta) -> tuple[Use
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return None
-    # As its signature, the digest may be of a secret the deployment rotated away from.
+    # As its encryption, the digest may be of a secret the deployment rotated away from.
     state = _state(purpose, user, payload["t"])
-    known = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-    if not any(constant_time_compare(_digest(purpose, state, s), payload["s"]) for s in known):
+    if not any(constant_time_compare(_digest(purpose, state, s), payload["s"]) for s in _secrets()):
         return None
     return user, payload["t"]

@@ -12,11 +12,12 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest
+from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.timesince import timeuntil
@@ -32,13 +33,26 @@ _lock = threading.Lock()
 
 
 def frontend_link(*, request: HttpRequest, action: str = "", key: str = "") -> str:
-    """A link to the SPA (FRONTEND_URL, else this site's own) for `action` with `key`."""
-    base = dualauth_settings.FRONTEND_URL or request.build_absolute_uri("/")
+    """A link to the SPA for `action` with `key`, both in the fragment, which browsers never
+    send: no server or proxy log keeps them.
+    """
+    base = dualauth_settings.FRONTEND_URL or _site_root(request)
     if not action:
         return base
-    parts = urlsplit(base)
-    query = [*parse_qsl(parts.query), ("action", action), *([("key", key)] if key else [])]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    fragment = urlencode([("action", action), *([("key", key)] if key else [])])
+    return urlunsplit(urlsplit(base)._replace(fragment=fragment))
+
+
+def _site_root(request: HttpRequest) -> str:
+    """This site's root, where no FRONTEND_URL is set (development): the request's host, with
+    its port only if ALLOWED_HOSTS lists that host and port together.
+
+    ALLOWED_HOSTS vouches for a host name alone: any port would pass it.
+    """
+    host, port = split_domain_port(request.get_host())
+    if port and f"{host}:{port}" in [allowed.lower() for allowed in settings.ALLOWED_HOSTS]:
+        host = f"{host}:{port}"
+    return f"{request.scheme}://{host}/"
 
 
 def frontend_fragment_link(*, request: HttpRequest, action: str, key: str) -> str:

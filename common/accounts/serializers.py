@@ -48,6 +48,14 @@ class KeyInputSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=KEY_MAX_LENGTH)
 
 
+class EmailVerifyInputSerializer(KeyInputSerializer):
+    """A verification key, and for a signup's, the password that signed up."""
+
+    password = serializers.CharField(
+        max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, required=False, default=""
+    )
+
+
 class PasswordResetConfirmInputSerializer(KeyInputSerializer):
     """A reset key and the new password."""
 

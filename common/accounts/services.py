@@ -174,11 +174,13 @@ def _unknown_account_mail(*, email: str, request: HttpRequest) -> None:
 
 
 def account_signup(*, username: str, email: str, password: str, request: HttpRequest) -> None:
-    """Sign up, or, for an address that has an account, mail its owner instead; no login yet.
+    """Sign up: a new unverified account holds the name; no login yet.
 
-    Both ways hash the password once and send one mail, so that neither the answer
-    nor its time tells whether the address was known. A name in use is a 400 (the
-    contract's choice); with a user model that logs in by email, the name is the address.
+    An address that has an account gets one too, holding the name the same way but not
+    the address, and its owner is mailed instead of a key: neither the answer, nor its
+    time (one password hash, one mail), nor what the name and password answer afterwards
+    tells whether the address was known. A name in use is a 400 (the contract's choice);
+    with a user model that logs in by email, the name is the address.
     """
     if _logs_in_with_email():
         username = email
@@ -192,8 +194,9 @@ def account_signup(*, username: str, email: str, password: str, request: HttpReq
     if user is None:
         # One hash, as the new account's took, so that the time tells nothing either.
         candidate.set_password(password)
+    if user is None or not _holds_address(user):
         _account_exists_mail(email=email, request=request)
-        audit_event("signup_existing", request=request)
+        audit_event("signup_existing", request=request, user_id=user and user.pk)
         return
     audit_event("signup", request=request, user_id=user.pk)
     if dualauth_settings.EMAIL_VERIFICATION == "none":
@@ -207,35 +210,48 @@ def account_signup(*, username: str, email: str, password: str, request: HttpReq
         _key_mail(purpose=EMAIL_VERIFY, user=user, request=request)
 
 
+def _holds_address(user: UserModel) -> bool:
+    """Whether the user's account holds its address (no other account had it)."""
+    return Account.objects.filter(user_id=user.pk, email_key__isnull=False).exists()
+
+
 def _user_signup(*, username: str, email: str, password: str) -> UserModel | None:
-    """A new user with an unverified account; None when the address is taken, a race included.
+    """A new user with an unverified account holding its name, and its address unless another
+    account holds it; None where the name is the address and that is taken.
 
-    A name taken by a race is a 400, as it would have been a moment later.
+    A name taken by a race is a 400, as it would have been a moment later; an address
+    taken by a race is held by the other signup, as it would have been a moment later.
     """
-    if account_by_email(email=email) is not None:
+    if _logs_in_with_email() and account_by_email(email=email) is not None:
         return None
-    try:
-        with transaction.atomic():
-            user = user_create(username=username, email=email, password=password)
-            # The user's signal made its account, holding its keys unless another had them.
-            if not Account.objects.filter(
-                user_id=user.pk,
-                username_key=identity_key(username),
-                email_key=identity_key(email),
-            ).update(email_verified=False):
-                raise IntegrityError("name or address taken")
-    except IntegrityError:
-        if username_taken(username=username) and not _logs_in_with_email():
-            raise ValidationError({"username": ["This username is taken."]}) from None
-        return None
-    return user
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                user = user_create(username=username, email=email, password=password)
+                # The user's signal made its account, holding its keys unless another had them.
+                if not Account.objects.filter(
+                    user_id=user.pk, username_key=identity_key(username)
+                ).update(email_verified=False, signed_up_at=timezone.now()):
+                    raise IntegrityError("name taken")
+        except IntegrityError:
+            if _logs_in_with_email():
+                return None
+            if username_taken(username=username):
+                raise ValidationError({"username": ["This username is taken."]}) from None
+            continue
+        return user
+    raise ValidationError({"username": ["This username is taken."]})
 
 
-def email_verify(*, key: str, request: HttpRequest) -> str:
-    """Verify the address a key was mailed to: a new account's, or the one it moves to."""
+def email_verify(*, key: str, request: HttpRequest, password: str = "") -> str:
+    """Verify the address a key was mailed to: a new account's, with the password it signed up
+    with (a click alone verifies no account whose password someone else chose), or the one an
+    account moves to.
+    """
     found = _key_read(purpose=EMAIL_VERIFY, key=key)
     if found is not None:
         user, _ = found
+        password_confirm(user=user, password=password, field="password", request=request)
         # Conditional: of two uses of one key at once, one verifies and the other is refused.
         if not Account.objects.filter(user_id=user.pk, email_verified=False).update(
             email_verified=True
@@ -248,6 +264,26 @@ def email_verify(*, key: str, request: HttpRequest) -> str:
         raise KeyNotValid()
     user, email = found
     return _email_change_confirm(user=user, email=email, request=request)
+
+
+def signups_expired_purge() -> int:
+    """Delete the accounts that signed up and never verified their address within
+    VERIFICATION_KEY_LIFETIME (their key is dead): their names are free again. How many.
+
+    Only where a login needs a verified address: elsewhere an unverified account is in use.
+    """
+    if dualauth_settings.EMAIL_VERIFICATION != "mandatory":
+        return 0
+    joined_before = timezone.now() - dualauth_settings.VERIFICATION_KEY_LIFETIME
+    users = get_user_model().objects.filter(
+        account__email_verified=False, account__signed_up_at__lt=joined_before
+    )
+    count = 0
+    for user in users.iterator():
+        # One by one, so that each user's signals (its logins, its cache) run.
+        user.delete()
+        count += 1
+    return count
 
 
 def _key_state_hold(user: UserModel) -> None:
@@ -428,6 +464,9 @@ def account_sync(*, user: UserModel) -> None:
     if account is None:
         Account.objects.create(user_id=user.pk, email_verified=True, **keys)
         return
+    if account.signed_up_at is not None and not account.email_verified and not account.email_key:
+        # A signup for an address another account held never takes it by waiting.
+        keys["email_key"] = None
     changed: dict[str, str | bool | None] = {
         name: key for name, key in keys.items() if getattr(account, name) != key
     }

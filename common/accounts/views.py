@@ -12,6 +12,7 @@ from common.accounts.serializers import (
     AccountSerializer,
     EmailInputSerializer,
     EmailVerifiedSerializer,
+    EmailVerifyInputSerializer,
     KeyInputSerializer,
     PasswordResetConfirmInputSerializer,
     ReauthenticatedSerializer,
@@ -73,11 +74,14 @@ class EmailVerifyApi(PublicApi):
     throttle_scope = "email-verify"
 
     @extend_schema(
-        request=KeyInputSerializer, responses={200: EmailVerifiedSerializer, **PUBLIC_ERRORS}
+        request=EmailVerifyInputSerializer,
+        responses={200: EmailVerifiedSerializer, **PUBLIC_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        """Verify a new account's address, or move the account to its new one."""
-        serializer = KeyInputSerializer(data=request.data)
+        """Verify a new account's address (with its password), or move the account to its new
+        one.
+        """
+        serializer = EmailVerifyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         email = email_verify(request=request._request, **serializer.validated_data)
         return Response({"email": email, "verified": True})

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("common", "0007_family_cache_pending"),
+        ("common", "0008_pending_signup"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -108,4 +108,6 @@ DUALAUTH = {
     "API_PREFIX": "/auth/v1/",
     # Without Redis the project runs as one process, which may keep the cache to itself.
     "ALLOW_PROCESS_LOCAL_CACHE": not REDIS_URL,
+    # Where its account mails link: its own SPA, wherever that is served.
+    "FRONTEND_URL": "https://app.adoption.example/welcome",
 }

@@ -128,12 +128,16 @@ def test_an_account_signs_up_verifies_its_address_and_logs_in_under_the_chosen_p
         )
         assert (signup.status_code, signup.json()["code"]) == (202, "verification_sent")
         [message] = smtp_server.wait(email)
-        assert link_of(message).startswith(f"{adoption_server.url}/?action=verify-email&key=")
+        assert link_of(message).startswith(
+            "https://app.adoption.example/welcome#action=verify-email&key="
+        )
 
         unverified = http.post(login, json=credentials)
         assert (unverified.status_code, unverified.json()["code"]) == (403, "email_not_verified")
 
-        verified = http.post(PREFIX + SHARED_ROUTES["email-verify"], json={"key": key_of(message)})
+        verified = http.post(
+            PREFIX + SHARED_ROUTES["email-verify"], json={"key": key_of(message), **credentials}
+        )
         assert verified.json() == {"email": email, "verified": True}
         tokens = http.post(login, json=credentials).json()
         account = http.get(

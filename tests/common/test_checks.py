@@ -56,8 +56,11 @@ KEY_NAME = re.compile(r"JWT_SIGNING_KEY|JWT_PREVIOUS_KEYS key \d+")
 
 @pytest.fixture(autouse=True)
 def _smtp_mail(settings: Any) -> None:
-    """Account mail leaves by SMTP, as in production; the tests' own backend keeps it in memory."""
+    """Account mail leaves by SMTP and links to the SPA's address, as in production; the tests'
+    own backend keeps it in memory.
+    """
     settings.EMAIL_BACKEND = SMTP_BACKEND
+    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": "https://app.example.com/"}
 
 
 def configure(settings: Any, algorithm: str, signing_key: str) -> None:
@@ -803,17 +806,25 @@ def test_account_mail_by_smtp_passes_the_deploy_check() -> None:
     assert "dualauth.E032" not in ids(deploy_errors())
 
 
-def test_mail_links_built_from_any_host_fail_the_deploy_check(settings: Any) -> None:
-    settings.ALLOWED_HOSTS = ["*"]
+@pytest.mark.parametrize("allowed", [["*"], ["app.example.com"]])
+def test_production_without_a_frontend_url_fails_the_deploy_check(
+    settings: Any, allowed: list[str]
+) -> None:
+    settings.DEBUG, settings.ALLOWED_HOSTS = False, allowed
+    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": None}
     assert "dualauth.E033" in ids(deploy_errors())
 
     settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": "https://app.example.com/"}
     assert "dualauth.E033" not in ids(deploy_errors())
 
 
-def test_mail_links_from_listed_hosts_pass_the_deploy_check(settings: Any) -> None:
-    settings.ALLOWED_HOSTS = ["app.example.com"]
+def test_development_links_from_listed_hosts_pass_the_deploy_check(settings: Any) -> None:
+    settings.DEBUG, settings.ALLOWED_HOSTS = True, ["app.example.com"]
+    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": None}
     assert "dualauth.E033" not in ids(deploy_errors())
+
+    settings.ALLOWED_HOSTS = ["*"]
+    assert "dualauth.E033" in ids(deploy_errors())
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ REQUIRED_ENV = {
     "MFA_ENCRYPTION_KEY": "m" * 43 + "=",
     "POSTGRES_PASSWORD": "p" * 24,
     "ALLOWED_HOSTS": "example.com",
+    "FRONTEND_URL": "https://example.com/",
 }
 
 

@@ -86,6 +86,7 @@ def test_every_secret_is_required_not_defaulted(compose: dict[str, Any]) -> None
     assert env["JWT_SIGNING_KEY"] == "${JWT_SIGNING_KEY:?set JWT_SIGNING_KEY}"
     assert "${POSTGRES_PASSWORD:?" in env["DATABASE_URL"]
     assert env["ALLOWED_HOSTS"] == "${ALLOWED_HOSTS:?set ALLOWED_HOSTS}"
+    assert env["FRONTEND_URL"] == "${FRONTEND_URL:?set FRONTEND_URL}"
 
 
 def test_app_instances_run_gunicorn_after_the_migration(compose: dict[str, Any]) -> None:

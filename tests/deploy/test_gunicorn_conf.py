@@ -39,6 +39,8 @@ def gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[byte
             "ALLOW_PROCESS_LOCAL_CACHE": "true",
             # Production sends account mail by SMTP (dualauth.E032); none is sent here.
             "EMAIL_HOST": "127.0.0.1",
+            # Production's mail links go to the SPA's configured address (dualauth.E033).
+            "FRONTEND_URL": f"http://127.0.0.1:{port}/",
             **env,
         },
     )

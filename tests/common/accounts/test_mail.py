@@ -18,7 +18,8 @@ from tests.common.accounts.conftest import (
     public_post,
     signup,
 )
-from tests.mail import key_of, link_of, text_of
+from tests.conftest import PASSWORD
+from tests.mail import key_of, link_of, link_params, text_of
 
 pytestmark = pytest.mark.django_db
 # Each kind of mail: the SPA action its link asks for ("" for the SPA's front page), and
@@ -31,7 +32,7 @@ KINDS = {
     "already_verified": ("", False),
     "password_reset": ("reset-password", True),
     "email_change": ("verify-email", True),
-    "signin_changed": ("undo", True),
+    "email_changed": ("forgot-password", False),
 }
 
 
@@ -74,11 +75,10 @@ def test_every_account_mail_has_a_text_and_an_html_part_with_its_link(user, sett
     link = link_of(message)
     assert link in html.unescape(str(html_part.get_content()))
     action, keyed = KINDS[kind]
-    # A sign-in change's undo key travels in the fragment, which no server sees.
-    parts = urlsplit(link)
-    query = parse_qs(parts.fragment if kind == "signin_changed" else parts.query)
-    assert query.get("action", [""]) == [action]
-    assert ("key" in query) == keyed
+    params = link_params(link)
+    assert params.get("action", [""]) == [action]
+    assert ("key" in params) == keyed
+    assert urlsplit(link).query == ""
 
 
 def test_a_link_points_at_the_frontend_url_keeping_its_own_query(settings, mails):
@@ -87,20 +87,18 @@ def test_a_link_points_at_the_frontend_url_keeping_its_own_query(settings, mails
     [message] = mails("newbie@example.com")
     link = urlsplit(link_of(message))
     assert (link.scheme, link.netloc, link.path) == ("https", "app.example.com", "/welcome")
-    assert parse_qs(link.query) == {
-        "x": ["1"],
-        "action": ["verify-email"],
-        "key": [key_of(message)],
-    }
-    assert public_post("email-verify", {"key": key_of(message)}).status_code == 200
+    assert parse_qs(link.query) == {"x": ["1"]}
+    assert parse_qs(link.fragment) == {"action": ["verify-email"], "key": [key_of(message)]}
+    verify = public_post("email-verify", {"key": key_of(message), "password": PASSWORD})
+    assert verify.status_code == 200
 
 
 def test_a_link_points_at_the_sites_own_root_without_a_frontend_url(mails):
     assert signup("newbie").status_code == 202
     [message] = mails("newbie@example.com")
     link = urlsplit(link_of(message))
-    assert (link.scheme, link.netloc, link.path) == ("http", "testserver", "/")
-    assert parse_qs(link.query) == {"action": ["verify-email"], "key": [key_of(message)]}
+    assert (link.scheme, link.netloc, link.path, link.query) == ("http", "testserver", "/", "")
+    assert parse_qs(link.fragment) == {"action": ["verify-email"], "key": [key_of(message)]}
 
 
 def test_a_project_can_override_the_template_of_one_kind(user, settings, mails, tmp_path):
@@ -159,3 +157,39 @@ def test_a_mail_sent_through_a_real_smtp_server_reads_back_whole(user, smtp):
     assert "reset-password" in link_of(message)
     assert key_of(message) in text_of(message)
     assert message.get_body(preferencelist=("html",)) is not None
+
+
+@pytest.mark.parametrize("kind", [kind for kind, (_, keyed) in KINDS.items() if keyed])
+def test_a_mailed_key_travels_in_the_links_fragment_never_in_its_query(user, settings, mails, kind):
+    to = _send(kind, user, settings, mails)
+    link = urlsplit(link_of(mails(to)[-1]))
+    assert "key" not in parse_qs(link.query)
+    assert parse_qs(link.fragment)["key"] == [key_of(mails(to)[-1])]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "netloc"),
+    [
+        (["allowed.example"], "allowed.example"),
+        (["allowed.example", "allowed.example:8080"], "allowed.example"),
+        (["allowed.example", "allowed.example:6666"], "allowed.example:6666"),
+        (["*"], "allowed.example"),
+    ],
+)
+def test_a_link_keeps_the_requests_port_only_where_allowed_hosts_lists_host_and_port(
+    settings, mails, allowed, netloc
+):
+    settings.ALLOWED_HOSTS = allowed
+    body = {"username": "other", "email": "other@example.com", "password": PASSWORD}
+    assert public_post("signup", body, HTTP_HOST="allowed.example:6666").status_code == 202
+    [message] = mails("other@example.com")
+    assert urlsplit(link_of(message)).netloc == netloc
+
+
+def test_a_frontend_url_decides_the_link_whatever_the_host_header(settings, mails):
+    dualauth(settings, FRONTEND_URL="https://app.example.com/")
+    settings.ALLOWED_HOSTS = ["allowed.example", "allowed.example:6666"]
+    body = {"username": "newbie", "email": "newbie@example.com", "password": PASSWORD}
+    assert public_post("signup", body, HTTP_HOST="allowed.example:6666").status_code == 202
+    [message] = mails("newbie@example.com")
+    assert link_of(message).startswith("https://app.example.com/#action=verify-email&key=")

@@ -1,5 +1,6 @@
 """Account flows end to end (real SMTP), verification at login, no enumeration, throttles, audit."""
 
+import io
 import json
 import threading
 import time
@@ -67,7 +68,7 @@ def test_a_new_account_verified_from_its_mail_logs_in_in_every_mode(smtp):
         refused = ModeClient(mode).login("newbie", PASSWORD)
         assert refused.status_code == 403
         assert refused.json()["code"] == "email_not_verified"
-    response = public_post("email-verify", {"key": key_of(message)})
+    response = public_post("email-verify", {"key": key_of(message), "password": PASSWORD})
     assert response.json() == {"email": "newbie@example.com", "verified": True}
     for mode in MODES:
         client = login(mode, "newbie")
@@ -197,7 +198,11 @@ def test_signup_with_a_known_address_answers_and_works_as_with_a_new_one(
     assert seen["new"][0][0] == 202
     assert seen["new"][1:] == (1, 1)
     assert all(answer == seen["new"] for answer in seen.values()), seen
-    assert not User.objects.filter(username__in=["newbie1", "newbie2", "newbie3"]).exists()
+    # Each holds its name, none the address another account has.
+    held = Account.objects.filter(user__username__in=["newbie1", "newbie2", "newbie3"])
+    assert [(a.email_key, a.email_verified) for a in held] == [(None, False)] * 3
+    assert Account.objects.get(user__username="alice").email_key == "alice@example.com"
+    assert Account.objects.get(user__username="pending").email_key == "pending@example.com"
     told = mails("alice@example.com")
     assert len(told) == 2
     assert all("action=forgot-password" in link_of(m) and "key=" not in link_of(m) for m in told)
@@ -264,10 +269,133 @@ def test_a_taken_username_in_any_case_is_a_400_on_username(make_user, mails, tak
     assert mails() == []
 
 
+def _follow_ups(name: str) -> list[tuple[Any, ...]]:
+    """What a visitor learns of a signup of `name` afterwards: a login with its name and
+    password in every mode, and a second signup with the name.
+    """
+    answers: list[tuple[Any, ...]] = []
+    for mode in MODES:
+        response = ModeClient(mode).login(name, PASSWORD)
+        answers.append((mode, response.status_code, response.json()))
+    again = signup(name, email="someone.else@example.com")
+    answers.append(("signup", again.status_code, again.json()))
+    return answers
+
+
+def test_a_signup_with_a_known_address_holds_its_name_and_answers_its_follow_ups_as_a_new_one(
+    make_user, mails
+):
+    alice = make_user("alice")
+    assert signup("fresh", email="fresh@example.com").status_code == 202
+    assert signup("squatter", email="ALICE@example.com").status_code == 202
+    new, known = _follow_ups("fresh"), _follow_ups("squatter")
+    assert [answer[1:] for answer in known] == [answer[1:] for answer in new]
+    assert {answer[1] for answer in new[:-1]} == {403}
+    assert {answer[2]["code"] for answer in new[:-1]} == {"email_not_verified"}
+    assert new[-1][1:] == (400, {**new[-1][2], "errors": {"username": ["This username is taken."]}})
+    # Only the mail differs: the owner is told, no key goes anywhere, her account is hers.
+    [told] = mails("alice@example.com")
+    assert "action=forgot-password" in link_of(told)
+    assert "key=" not in link_of(told)
+    assert Account.objects.get(user=alice).email_key == "alice@example.com"
+    login("session", "alice")
+
+
+def test_a_signup_waiting_on_an_address_never_takes_it_when_it_frees(make_user, mails):
+    alice = make_user("alice")
+    assert signup("squatter", email="alice@example.com").status_code == 202
+    alice.email = "alice.elsewhere@example.com"
+    alice.save()
+    squatter = User.objects.get(username="squatter")
+    squatter.save()
+    account = Account.objects.get(user=squatter)
+    assert (account.email_key, account.email_verified) == (None, False)
+
+
+def test_a_signup_never_verified_in_time_is_purged_and_frees_its_name(make_user, mails, clock):
+    make_user("alice")
+    assert signup("fresh").status_code == 202
+    assert signup("squatter", email="alice@example.com").status_code == 202
+    clock.shift(dualauth_settings.VERIFICATION_KEY_LIFETIME - SECOND)
+    assert signup("late").status_code == 202
+    call_command("accounts_purge", stdout=io.StringIO())
+    assert set(User.objects.values_list("username", flat=True)) == {
+        "alice",
+        "fresh",
+        "squatter",
+        "late",
+    }
+    clock.shift(2 * SECOND)
+    out = io.StringIO()
+    call_command("accounts_purge", stdout=out)
+    assert out.getvalue() == "purged 2 unverified signup(s)\n"
+    assert set(User.objects.values_list("username", flat=True)) == {"alice", "late"}
+    assert signup("fresh").status_code == 202
+    assert signup("squatter").status_code == 202
+
+
+def test_a_verified_signup_is_never_purged(mails, clock):
+    assert signup("newbie").status_code == 202
+    key = last_key(mails, "newbie@example.com")
+    assert public_post("email-verify", {"key": key, "password": PASSWORD}).status_code == 200
+    clock.shift(dualauth_settings.VERIFICATION_KEY_LIFETIME * 10)
+    call_command("accounts_purge", stdout=io.StringIO())
+    login("session", "newbie")
+
+
+@pytest.mark.parametrize("verification", ["optional", "none"])
+def test_without_mandatory_verification_nothing_is_purged(settings, mails, clock, verification):
+    dualauth(settings, EMAIL_VERIFICATION=verification)
+    assert signup("newbie").status_code == 202
+    clock.shift(dualauth_settings.VERIFICATION_KEY_LIFETIME * 10)
+    call_command("accounts_purge", stdout=io.StringIO())
+    assert User.objects.filter(username="newbie").exists()
+
+
+# Pre-hijack: whoever signs up with someone's address verifies nothing by that mail alone.
+
+
+@pytest.mark.parametrize("password", [None, "", "the attacker guessed wrong"])
+def test_a_signups_key_without_the_password_that_signed_up_verifies_nothing(mails, password):
+    assert signup("attacker", email="victim@example.com").status_code == 202
+    body = {"key": last_key(mails, "victim@example.com")}
+    if password is not None:
+        body["password"] = password
+    response = public_post("email-verify", body)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "validation_error"
+    assert "password" in response.json()["errors"]
+    assert not Account.objects.get(user__username="attacker").email_verified
+    refused = ModeClient("session").login("attacker", PASSWORD)
+    assert (refused.status_code, refused.json()["code"]) == (403, "email_not_verified")
+    # The key lives on for the one who signed up.
+    body["password"] = PASSWORD
+    assert public_post("email-verify", body).status_code == 200
+
+
+def test_wrong_passwords_at_verification_count_as_failed_logins(mails):
+    assert signup("newbie").status_code == 202
+    key = last_key(mails, "newbie@example.com")
+    for _ in range(dualauth_settings.LOGIN_FAILURES_PER_USERNAME):
+        response = public_post("email-verify", {"key": key, "password": "not it"})
+        assert response.status_code == 400
+    throttled = public_post("email-verify", {"key": key, "password": PASSWORD})
+    assert (throttled.status_code, throttled.json()["code"]) == (429, "throttled")
+    assert ModeClient("session").login("newbie", PASSWORD).status_code == 429
+
+
+def test_an_email_change_key_needs_no_password(user, mails):
+    client = login("jwt-header", user.get_username())
+    response = client.request("post", account_path("email-change"), {"email": "moved@example.com"})
+    assert response.status_code == 202
+    verify = public_post("email-verify", {"key": last_key(mails, "moved@example.com")})
+    assert verify.json() == {"email": "moved@example.com", "verified": True}
+
+
 def test_an_address_is_unique_whatever_its_case(make_user, mails):
     alice = make_user("alice")
     assert signup("newbie", email="ALICE@example.com").status_code == 202
-    assert not User.objects.filter(username="newbie").exists()
+    assert Account.objects.get(user__username="newbie").email_key is None
     assert Account.objects.get(user=alice).email_key == "alice@example.com"
     [told] = mails("alice@example.com")
     assert "action=forgot-password" in link_of(told)
@@ -401,7 +529,9 @@ def test_an_address_an_operator_sets_counts_as_verified(mails):
 def test_every_account_event_is_audited_with_its_user(user, mails, audit_events):
     assert signup("newbie").status_code == 202
     newbie = User.objects.get(username="newbie")
-    public_post("email-verify", {"key": last_key(mails, "newbie@example.com")})
+    public_post(
+        "email-verify", {"key": last_key(mails, "newbie@example.com"), "password": PASSWORD}
+    )
     public_post("password-reset", {"email": user.email})
     body = {"key": last_key(mails, user.email), "new_password": NEW_PASSWORD}
     public_post("password-reset-confirm", body)

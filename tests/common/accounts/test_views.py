@@ -176,7 +176,8 @@ def test_a_weak_password_at_signup_is_a_400_on_password(mails):
 
 def test_verifying_answers_the_address_and_the_account_shows_it_verified(mails):
     assert signup("newbie").status_code == 202
-    response = public_post("email-verify", {"key": last_key(mails, "newbie@example.com")})
+    key = last_key(mails, "newbie@example.com")
+    response = public_post("email-verify", {"key": key, "password": PASSWORD})
     assert response.status_code == 200
     assert response.json() == {"email": "newbie@example.com", "verified": True}
     client = login("jwt-header", "newbie")
