@@ -81,12 +81,17 @@ def nginx_config(
 
 @contextmanager
 def nginx_in_front(
-    instances: Sequence[LiveServer], tmp: Path, static: Path | None = None
+    instances: Sequence[LiveServer],
+    tmp: Path,
+    static: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[Proxy]:
-    """nginx on a free port in front of `instances`, its files in `tmp`; stopped at the end."""
+    """nginx on `port` (else a free one) in front of `instances`, its files in `tmp`;
+    stopped at the end.
+    """
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     require_service(Path(nginx).exists() and MIME_TYPES.exists(), "nginx is not installed")
-    port = free_port()
+    port = port or free_port()
     config = nginx_config(tmp, port, instances, static)
     output = tmp / "output.log"
     process = process_start([nginx, "-c", str(config), "-p", str(tmp)], output)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from playwright.sync_api import BrowserContext, Page, Request, Route, ViewportSize, expect
 from rest_framework_simplejwt import settings as simplejwt_settings
 
+from bench.processes import free_port
 from common.cache import cache_delete
 from common.conf import dualauth_settings
 from common.models import LoginFamily, Profile
@@ -72,13 +73,20 @@ REFRESHED = f"POST {REFRESH_PATH} 200 no credential"
 
 
 @pytest.fixture(scope="module")
+def proxy_port() -> int:
+    """The port of the nginx in front of the SPA's server, where its mails link to."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
 def spa_server(
-    live_server_factory: Callable[..., LiveServer], smtp_server: SmtpServer
+    live_server_factory: Callable[..., LiveServer], smtp_server: SmtpServer, proxy_port: int
 ) -> LiveServer:
     """A server started after the SPA's files are collected, so whitenoise serves them.
 
-    Its account mail goes to the tests' SMTP server; it logs every request (gunicorn's access
-    log, as in production) with what else it writes; users can turn authenticator apps on.
+    Its account mail goes to the tests' SMTP server and links to the nginx in front of it
+    (`proxied`); it logs every request (gunicorn's access log, as in production) with what
+    else it writes; users can turn authenticator apps on.
     """
     # Its workers share failed logins and revocations, and each test resets them.
     require_shared_cache()
@@ -86,17 +94,21 @@ def spa_server(
     return live_server_factory(
         MFA_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         GUNICORN_CMD_ARGS="--access-logfile=-",
+        FRONTEND_URL=f"http://127.0.0.1:{proxy_port}/",
         **smtp_server.env,
     )
 
 
 @pytest.fixture(scope="module")
-def proxied(spa_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    """The server behind deploy/nginx.conf's nginx on a port of its own, which serves the
+def proxied(
+    spa_server: LiveServer, proxy_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    """The server behind deploy/nginx.conf's nginx, on a port of its own, which serves the
     collected files as the deployment does and logs every request.
     """
     directory = tmp_path_factory.mktemp("nginx")
-    with nginx_in_front([spa_server], directory, static=settings.STATIC_ROOT) as proxy:
+    static = Path(settings.STATIC_ROOT)
+    with nginx_in_front([spa_server], directory, static=static, port=proxy_port) as proxy:
         yield proxy
 
 
@@ -542,10 +554,11 @@ def assert_keys_unlogged(proxy: Proxy, *keys: str, requests: list[str]) -> None:
 def verify_by_password(page: Page, password: str) -> None:
     """Answer the verification page's question: the password of the account signing up."""
     expect(page.get_by_role("heading", name="Verify your address")).to_be_visible()
-    field = page.get_by_label("Password", exact=True)
+    form = page.locator("#verify-form")
+    field = form.get_by_label("Password")
     expect(field).to_be_focused()
     field.fill(password)
-    page.get_by_role("button", name="Verify address").click()
+    form.get_by_role("button", name="Verify address").click()
 
 
 @pytest.mark.parametrize("mode", SPA_MODES)
@@ -608,7 +621,7 @@ def test_a_visitor_signs_up_is_told_to_verify_verifies_by_the_mailed_link_and_si
     # A link alone verifies nothing: the password that signed up is asked for.
     verify_by_password(tab, "not the password")
     expect(tab.locator("#verify-password-error")).not_to_be_empty()
-    expect(tab.get_by_label("Password", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(tab.locator("#verify-password")).to_have_attribute("aria-invalid", "true")
     screenshot(tab, "spa-verify-password")
     verify_by_password(tab, NEW_PASSWORD)
     expect(tab.get_by_role("status")).to_have_text(
