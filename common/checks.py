@@ -23,6 +23,8 @@ from django.db.models import ForeignKey, IntegerField, Model, UUIDField
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
+from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from django_tasks.backends.dummy import DummyBackend
 from drf_spectacular.settings import spectacular_settings
 from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import PyJWTError
@@ -849,5 +851,24 @@ def cache_pending_poll_check(app_configs: Any, **kwargs: Any) -> list[CheckMessa
             hint="A timedelta above zero (250 ms by default): it bounds how long an instance "
             "may vouch for a login revoked by one that could not reach the cache.",
             id="dualauth.E045",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def mail_queue_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a task backend that keeps account mail in the web process, or throws it away."""
+    # Account mail is queued on the default backend (common/accounts/mail.py).
+    backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
+    if backend.supports_defer and not isinstance(backend, DummyBackend):
+        return []
+    return [
+        Error(
+            f"The task backend {DEFAULT_TASK_BACKEND_ALIAS!r} is {type(backend).__name__}: account "
+            "mail (an undo link, a reset key) would be sent inside the web process that made "
+            "it, and lost with it if it dies, or never sent at all.",
+            hint="Set TASK_BACKEND=database (TASKS: django_tasks_db.DatabaseBackend) and run "
+            "`manage.py db_worker` beside the web processes.",
+            id="dualauth.E046",
         )
     ]

@@ -31,8 +31,6 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = 30
 graceful_timeout = 10
-# Within the graceful timeout: how long an exiting worker may spend sending queued mail.
-MAIL_DRAIN_SECONDS = 5.0
 # Longer than nginx's upstream keepalive_timeout (60 s): the proxy, not gunicorn, closes an
 # idle connection, so no request is ever sent on a connection the server is closing.
 keepalive = 75
@@ -106,12 +104,3 @@ def on_exit(server: Any) -> None:
     """Remove the metrics directory gunicorn made for this run."""
     for path in _metrics_dir_made:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def worker_exit(server: Any, worker: Any) -> None:
-    """Let a stopping worker send the account mail it still holds, for a few seconds at most."""
-    # Imported here: the worker has loaded Django by now; the master never does.
-    from common.accounts.mail import mail_wait
-
-    if not mail_wait(timeout=MAIL_DRAIN_SECONDS):
-        server.log.warning("worker %s exits with account mail still unsent", worker.pid)

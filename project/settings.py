@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "common",
     "session_auth",
     "jwt_auth",
@@ -338,6 +340,18 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "dualauth <noreply@localhost>")
+
+# Where account mail waits to be sent: `immediate`, sent by the request that made it (make
+# run); `database`, a table that `manage.py db_worker` sends from, so that a web process that
+# dies loses none (production: common/checks.py refuses `immediate` there, E046).
+TASK_BACKENDS = {
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}
+TASK_BACKEND = env_str("TASK_BACKEND", "immediate")
+if TASK_BACKEND not in TASK_BACKENDS:
+    raise ImproperlyConfigured(f"TASK_BACKEND must be one of {', '.join(TASK_BACKENDS)}.")
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[TASK_BACKEND]}}
 
 # The account `make run` creates and prints.
 DEMO_ACCOUNT = {"username": env_str("DEMO_USERNAME", "demo"), "password": env_str("DEMO_PASSWORD")}

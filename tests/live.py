@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -129,6 +130,49 @@ class AppServer(ServerProcess):
     def log_text(self) -> str:
         """Everything the server wrote: its errors, the console's mail, the audit records."""
         return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """Kill the server and its worker processes at once (SIGKILL), as a crash would."""
+        assert self.process is not None, "the server is running"
+        for pid in [*children(self.process.pid), self.process.pid]:
+            os.kill(pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux's /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command's name, in parentheses, may hold spaces: the fields follow it.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+class TaskWorker(ServerProcess):
+    """`manage.py db_worker`, sending the queued tasks of the test database; stopped by PID."""
+
+    def __init__(self, **env: str) -> None:
+        self.env = {**os.environ, "DATABASE_URL": database_url(), "TASK_BACKEND": "database", **env}
+        fd, log_path = tempfile.mkstemp(prefix="dualauth-worker-", suffix=".log")
+        os.close(fd)
+        self.log_path = Path(log_path)
+
+    def start(self, timeout: float = 20.0) -> "TaskWorker":
+        """Start the worker and wait until it says it runs."""
+        args = [str(BIN / "python"), "manage.py", "db_worker", "--no-reload"]
+        args += ["--no-startup-delay", "--interval=0.1"]
+        self._launch(args, self._started, timeout=timeout, cwd=ROOT, env=self.env)
+        server_log_watch(self.log_path)
+        return self
+
+    def _started(self) -> bool | None:
+        return True if "Starting worker" in self.log_path.read_text(errors="replace") else None
 
 
 class LiveServer(AppServer):

@@ -1,35 +1,40 @@
-"""Account mail: rendered from overridable templates, sent in the background, retried.
+"""Account mail: rendered from overridable templates, queued as a task, retried.
 
-A request only renders its mail and hands it over, so that its answer takes the same
-time whether or not an address has an account, and an SMTP server that is slow or
-down never fails it. Each mail is tried again after each of MAIL_RETRY_DELAYS; one
-that never goes is logged (`mail_failed`), without its body, which may hold a key.
+A request renders its mail and queues it with Django's tasks framework (django-tasks); in
+production, a row of the database (django-tasks-db) that `manage.py db_worker` sends, so that
+a web process that dies loses no mail and a request's answer never waits for the SMTP server,
+whether or not the address has an account. A mail that fails is queued again after each of
+MAIL_RETRY_DELAYS; one that never goes is logged (`mail_failed`), without its body.
+
+What is queued (address, subject and body, which may hold a key) is encrypted with a key
+derived from SECRET_KEY (its fallbacks still decrypt): the queue's table holds no usable key.
 """
 
+import base64
+import json
 import logging
-import threading
-import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest
 from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.timesince import timeuntil
+from django_tasks import task
 
 from common.conf import dualauth_settings
 
 logger = logging.getLogger("dualauth.mail")
 # Each kind is a folder of templates: subject.txt, body.txt and body.html.
 TEMPLATE_DIR = "dualauth/mail"
-_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dualauth-mail")
-_pending: set[Future[None]] = set()
-_lock = threading.Lock()
+# Makes the key that encrypts queued mail one of its own, whatever else SECRET_KEY keys.
+SEAL_SALT = "dualauth.accounts.mail"
 
 
 def frontend_link(*, request: HttpRequest, action: str = "", key: str = "") -> str:
@@ -67,48 +72,73 @@ def lifetime_text(lifetime: timedelta) -> str:
 
 
 def mail_send(*, kind: str, to: str, request: HttpRequest, context: dict[str, Any]) -> None:
-    """Render the account mail `kind` to `to` now, and send it in the background."""
+    """Render the account mail `kind` to `to` now, and queue it to be sent."""
     context = {**context, "site_url": frontend_link(request=request)}
     subject = render_to_string(f"{TEMPLATE_DIR}/{kind}/subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=render_to_string(f"{TEMPLATE_DIR}/{kind}/body.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
+    fields = {
+        "to": to,
+        "subject": " ".join(subject.split()),
+        "text": render_to_string(f"{TEMPLATE_DIR}/{kind}/body.txt", context),
+        "html": render_to_string(f"{TEMPLATE_DIR}/{kind}/body.html", context),
+    }
+    mail_deliver.enqueue(kind=kind, sealed=_seal(fields), attempt=1)
+
+
+def _sealer() -> MultiFernet:
+    """Encrypts with a key derived from SECRET_KEY; decrypts with it or a fallback's."""
+    return MultiFernet(
+        [
+            Fernet(
+                base64.urlsafe_b64encode(
+                    salted_hmac(SEAL_SALT, "fernet", secret=secret, algorithm="sha256").digest()
+                )
+            )
+            for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+        ]
     )
-    message.attach_alternative(
-        render_to_string(f"{TEMPLATE_DIR}/{kind}/body.html", context), "text/html"
-    )
-    future = _executor.submit(_deliver, message, kind)
-    with _lock:
-        _pending.add(future)
-    future.add_done_callback(_forget)
 
 
-def _forget(future: Future[None]) -> None:
-    with _lock:
-        _pending.discard(future)
+def _seal(fields: dict[str, str]) -> str:
+    return _sealer().encrypt(json.dumps(fields).encode()).decode()
 
 
-def _deliver(message: EmailMultiAlternatives, kind: str) -> None:
-    """Send `message`, trying again after each retry delay; log a mail that never went."""
-    delays = [0.0, *dualauth_settings.MAIL_RETRY_DELAYS]
-    for attempt, delay in enumerate(delays, start=1):
-        time.sleep(delay)
-        try:
-            message.send()
-        except Exception as e:  # any backend's failure: SMTP, socket, TLS
-            logger.warning("mail %s: try %d of %d failed: %s", kind, attempt, len(delays), e)
-        else:
-            return
-    logger.error("mail_failed", extra={"event": "mail_failed", "kind": kind})
+def _unseal(sealed: str) -> dict[str, str]:
+    fields: dict[str, str] = json.loads(_sealer().decrypt(sealed.encode()))
+    return fields
 
 
-def mail_wait(timeout: float | None = None) -> bool:
-    """Wait until every mail this process queued was sent or given up; False on timeout.
+@task()
+def mail_deliver(*, kind: str, sealed: str, attempt: int) -> None:
+    """Send a queued mail; if it fails, queue it again after its next retry delay, if any.
 
-    Gunicorn calls it as a worker exits, so that a graceful restart loses no mail.
+    A backend that cannot run a task later (the immediate one) tries again at once.
     """
-    with _lock:
-        pending = set(_pending)
-    return not wait(pending, timeout=timeout).not_done
+    delays = dualauth_settings.MAIL_RETRY_DELAYS
+    tries = len(delays) + 1
+    try:
+        fields = _unseal(sealed)
+    except InvalidToken:
+        # Sealed under a secret this process no longer has: it can never be read.
+        logger.error("mail_failed", extra={"event": "mail_failed", "kind": kind})
+        return
+    message = EmailMultiAlternatives(
+        subject=fields["subject"],
+        body=fields["text"],
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[fields["to"]],
+    )
+    message.attach_alternative(fields["html"], "text/html")
+    try:
+        message.send()
+    except Exception as e:  # any backend's failure: SMTP, socket, TLS
+        logger.warning("mail %s: try %d of %d failed: %s", kind, attempt, tries, e)
+    else:
+        return
+    if attempt >= tries:
+        logger.error("mail_failed", extra={"event": "mail_failed", "kind": kind})
+        return
+    retry = mail_deliver
+    if retry.get_backend().supports_defer:
+        delay = timedelta(seconds=delays[attempt - 1])
+        retry = retry.using(run_after=timezone.now() + delay)
+    retry.enqueue(kind=kind, sealed=sealed, attempt=attempt + 1)

@@ -14,7 +14,7 @@ import redis
 from bench.processes import ServerProcess, free_port, http_answer
 from common.routes import MODE_ROUTES, SHARED_ROUTES
 from tests.conftest import require_service
-from tests.live import BIN, ROOT, server_log_watch
+from tests.live import BIN, ROOT, TaskWorker, server_log_watch
 from tests.mail import SmtpServer
 
 SETTINGS = "tests.adoption.settings"
@@ -129,9 +129,14 @@ def adoption_env(
 def adoption_server(
     adoption_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AdoptionServer]:
-    """The adopting project served by gunicorn: two workers sharing Redis, or one on its own."""
+    """The adopting project served by gunicorn (two workers sharing Redis, or one on its own),
+    with a task worker sending its mail.
+    """
     workers = 2 if "REDIS_URL" in adoption_env else 1
     log_path = tmp_path_factory.mktemp("adoption-server") / "gunicorn.log"
     server = AdoptionServer(adoption_env, log_path, workers=workers).start()
+    # Sends the account mail the server queues.
+    worker = TaskWorker(**adoption_env).start()
     yield server
+    worker.stop()
     server.stop()

@@ -23,6 +23,9 @@ INSTALLED_APPS = [
     "rest_framework",
     # Its templates serve the API documentation.
     "drf_spectacular",
+    # Account mail is queued in the database and sent by `manage.py db_worker`.
+    "django_tasks",
+    "django_tasks_db",
     "tests.custom_user",
     "common",
     "session_auth",
@@ -84,6 +87,9 @@ else:
 # Account mail, to the SMTP server the test runs.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+
+# Queued in the database: a web process that dies loses no mail (dualauth.E046).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Django's cached_db sessions, stored under a hash of their key.
 SESSION_ENGINE = "session_auth.sessions"

@@ -28,6 +28,7 @@ from common.checks import (
     frontend_url_check,
     installed_apps_check,
     jwt_keys_check,
+    mail_queue_check,
     mfa_deploy_check,
     mfa_keys_check,
     middleware_check,
@@ -50,16 +51,23 @@ PROCESS_LOCAL_CACHES = {
     "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
 }
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# Where production queues account mail (TASK_BACKEND=database), and where it must not.
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+IN_PROCESS_TASK_BACKENDS = (
+    "django_tasks.backends.immediate.ImmediateBackend",
+    "django_tasks.backends.dummy.DummyBackend",
+)
 # How an error message names the key that failed.
 KEY_NAME = re.compile(r"JWT_SIGNING_KEY|JWT_PREVIOUS_KEYS key \d+")
 
 
 @pytest.fixture(autouse=True)
 def _smtp_mail(settings: Any) -> None:
-    """Account mail leaves by SMTP and links to the SPA's address, as in production; the tests'
-    own backend keeps it in memory.
+    """Account mail is queued in the database, leaves by SMTP and links to the SPA's address,
+    as in production; the tests' own backends send it at once and keep it in memory.
     """
     settings.EMAIL_BACKEND = SMTP_BACKEND
+    settings.TASKS = DATABASE_TASKS
     settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": "https://app.example.com/"}
 
 
@@ -974,3 +982,28 @@ def test_a_redis_cache_without_a_timeout_or_the_breaker_is_a_warning(change, mis
 
     assert ids(warnings) == ["dualauth.W004", "dualauth.W004"]
     assert all(missing in str(warning.msg) for warning in warnings)
+
+
+@pytest.mark.parametrize("backend", IN_PROCESS_TASK_BACKENDS)
+def test_account_mail_queued_in_the_web_process_fails_the_deploy_check(
+    settings: Any, backend: str
+) -> None:
+    settings.TASKS = {"default": {"BACKEND": backend}}
+    [error] = mail_queue_check(None)
+
+    assert error.id == "dualauth.E046"
+    assert backend.rsplit(".", 1)[1] in error.msg
+    assert "TASK_BACKEND=database" in str(error.hint)
+    assert "db_worker" in str(error.hint)
+    with pytest.raises(SystemCheckError, match=r"dualauth\.E046"):
+        call_command("check", "--deploy")
+
+
+def test_account_mail_queued_in_the_database_passes_the_deploy_check() -> None:
+    assert mail_queue_check(None) == []
+
+
+def test_the_mail_queue_check_runs_only_with_deploy(settings: Any) -> None:
+    settings.TASKS = {"default": {"BACKEND": IN_PROCESS_TASK_BACKENDS[0]}}
+
+    assert "dualauth.E046" not in [message.id for message in run_checks(tags=[Tags.security])]

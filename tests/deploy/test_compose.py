@@ -195,6 +195,16 @@ def test_account_mail_goes_to_mailpit_unless_a_relay_is_named(compose: dict[str,
     assert {"DEFAULT_FROM_EMAIL", "FRONTEND_URL", "EMAIL_VERIFICATION"} <= set(env)
 
 
+def test_a_worker_sends_the_mail_the_app_queues_in_the_database(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    worker = services["worker"]
+    assert worker["entrypoint"] == ["python", "manage.py", "db_worker", "--no-reload"]
+    assert worker["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+    # The same image and settings as the app: the mail it sends is the app's.
+    assert environment(worker) == environment(services[APP])
+    assert environment(services[APP])["TASK_BACKEND"] == "database"
+
+
 def test_the_app_trusts_forwarded_headers_from_nginx_only(compose: dict[str, Any]) -> None:
     nginx_address = ipaddress.ip_address(
         compose["services"]["nginx"]["networks"]["default"]["ipv4_address"]

@@ -41,6 +41,8 @@ def gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[byte
             "EMAIL_HOST": "127.0.0.1",
             # Production's mail links go to the SPA's configured address (dualauth.E033).
             "FRONTEND_URL": f"http://127.0.0.1:{port}/",
+            # Production queues it in the database, for a worker (dualauth.E046).
+            "TASK_BACKEND": "database",
             **env,
         },
     )

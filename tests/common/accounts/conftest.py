@@ -1,6 +1,5 @@
 """Fixtures of the account tests: the endpoints' paths, mail read back, and counters of work."""
 
-import threading
 from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -12,10 +11,12 @@ from django.core.cache import caches
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage as DjangoEmailMessage
 from django.utils import timezone
+from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TaskResultStatus
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 from time_machine import TimeMachineFixture
 
-from common.accounts.mail import mail_wait
 from common.cache import ALIAS
 from common.conf import dualauth_settings
 from common.routes import SHARED_ROUTES
@@ -112,14 +113,6 @@ def clock(time_machine: TimeMachineFixture) -> TimeMachineFixture:
     return time_machine
 
 
-@pytest.fixture(autouse=True)
-def _mail_settled(settings: Any) -> Iterator[None]:
-    # Every queued mail goes before this test's mail settings are undone: none reaches the
-    # next test's backend or outbox.
-    yield
-    assert mail_wait(timeout=30), "every queued mail was sent or given up"
-
-
 @pytest.fixture
 def mails(sent_mail: Callable[[], list[Any]]) -> Callable[..., list[EmailMessage]]:
     """The account mails sent so far (to `to`, in any case, if given), oldest first."""
@@ -142,23 +135,16 @@ def last_key(mails: Callable[..., list[EmailMessage]], to: str) -> str:
 
 
 class RecordingBackend(BaseEmailBackend):
-    """A mail backend that keeps what it is given and the thread that gave it; it fails on demand.
-
-    While `gate` is clear, a send waits for it (at most `GATE_TIMEOUT` seconds): a
-    request that waited for its mail would not answer before the test opens the gate.
-    With `failure` set, each send raises it, as an SMTP server that hangs up would.
+    """A mail backend that keeps what it is given; with `failure` set, each send raises it,
+    as an SMTP server that hangs up would.
     """
 
-    GATE_TIMEOUT = 5.0
-    sent: list[tuple[str, DjangoEmailMessage]] = []
-    gate = threading.Event()
+    sent: list[DjangoEmailMessage] = []
     failure: Exception | None = None
 
     def send_messages(self, email_messages: Any) -> int:
-        """Wait for the gate, then record each message with the current thread's name."""
-        RecordingBackend.gate.wait(self.GATE_TIMEOUT)
-        for message in email_messages:
-            RecordingBackend.sent.append((threading.current_thread().name, message))
+        """Record each message, then fail if told to."""
+        RecordingBackend.sent.extend(email_messages)
         if RecordingBackend.failure is not None:
             raise RecordingBackend.failure
         return len(email_messages)
@@ -166,14 +152,47 @@ class RecordingBackend(BaseEmailBackend):
 
 @pytest.fixture
 def recording_backend(settings: Any) -> Iterator[type[RecordingBackend]]:
-    """Account mail goes to `RecordingBackend`, its gate open unless a test closes it."""
+    """Account mail goes to `RecordingBackend`."""
     settings.EMAIL_BACKEND = f"{__name__}.RecordingBackend"
     RecordingBackend.sent = []
     RecordingBackend.failure = None
-    RecordingBackend.gate.set()
     yield RecordingBackend
     RecordingBackend.failure = None
-    RecordingBackend.gate.set()
+
+
+class TaskQueue:
+    """The database task queue (django-tasks-db), as production has it, worked in this process."""
+
+    def waiting(self) -> list[DBTaskResult]:
+        """The tasks not run yet, due or not, soonest first."""
+        waiting = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+        return list(waiting.order_by("run_after"))
+
+    def run(self) -> int:
+        """Run every task due now, as `manage.py db_worker` would; how many ran."""
+        before = DBTaskResult.objects.exclude(status=TaskResultStatus.READY).count()
+        Worker(
+            queue_names=[DEFAULT_TASK_QUEUE_NAME],
+            interval=0,
+            batch=True,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="tests",
+            excluded_queue_names=[],
+        ).run()
+        return DBTaskResult.objects.exclude(status=TaskResultStatus.READY).count() - before
+
+
+@pytest.fixture
+def task_queue(settings: Any, transactional_db: None) -> TaskQueue:
+    """Account mail queued in the database, as TASK_BACKEND=database does, until run by hand.
+
+    Committed, as a worker process sees it: the worker closes a connection left in a
+    transaction.
+    """
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    return TaskQueue()
 
 
 @pytest.fixture

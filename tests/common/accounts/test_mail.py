@@ -1,16 +1,20 @@
 """Account mail: text and HTML, links to the SPA, overridable templates, sent off the request."""
 
 import html
+import json
 import logging
-import threading
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
+from django.utils import timezone
 
 from bench.processes import free_port
-from common.accounts.mail import mail_wait
+from common.conf import dualauth_settings
 from tests.common.accounts.conftest import (
+    NEW_PASSWORD,
     account_path,
     dualauth,
     last_key,
@@ -18,8 +22,9 @@ from tests.common.accounts.conftest import (
     public_post,
     signup,
 )
-from tests.conftest import PASSWORD
-from tests.mail import key_of, link_of, link_params, text_of
+from tests.conftest import PASSWORD, require_service, uses_postgres
+from tests.live import TaskWorker
+from tests.mail import SmtpServer, key_of, link_of, link_params, text_of
 
 pytestmark = pytest.mark.django_db
 # Each kind of mail: the SPA action its link asks for ("" for the SPA's front page), and
@@ -126,29 +131,12 @@ def test_a_mail_that_cannot_be_sent_never_fails_the_request_and_is_logged_after_
     if endpoint == "password-reset":
         body = {"email": user.email}
     assert public_post(endpoint, body).status_code == 202
-    assert mail_wait(timeout=30)
     records = [r for r in caplog.records if r.name == "dualauth.mail"]
     assert [r.levelno for r in records] == [logging.WARNING] * 3 + [logging.ERROR]
     failed = records[-1]
     assert failed.getMessage() == "mail_failed"
     assert failed.__dict__["event"] == "mail_failed"
     assert failed.__dict__["kind"] == ("email_verify" if endpoint == "signup" else "password_reset")
-
-
-def test_mail_goes_off_the_request_thread_and_the_answer_does_not_wait_for_it(
-    user, recording_backend
-):
-    recording_backend.gate.clear()
-    response = public_post("password-reset", {"email": user.email})
-    assert response.status_code == 202
-    # The backend is still waiting at its gate: the answer came before the send.
-    assert recording_backend.sent == []
-    recording_backend.gate.set()
-    assert mail_wait(timeout=30)
-    [(thread, message)] = recording_backend.sent
-    assert thread != threading.current_thread().name
-    assert message.to == [user.email]
-    assert "key=" in message.body
 
 
 def test_a_mail_sent_through_a_real_smtp_server_reads_back_whole(user, smtp):
@@ -193,3 +181,94 @@ def test_a_frontend_url_decides_the_link_whatever_the_host_header(settings, mail
     assert public_post("signup", body, HTTP_HOST="allowed.example:6666").status_code == 202
     [message] = mails("newbie@example.com")
     assert link_of(message).startswith("https://app.example.com/#action=verify-email&key=")
+
+
+def test_a_request_only_queues_its_mail_sealed_and_a_worker_sends_it(user, smtp, task_queue):
+    assert public_post("password-reset", {"email": user.email}).status_code == 202
+    # Nothing is sent by the request: the mail waits in the queue for a worker.
+    assert smtp.messages() == []
+    [queued] = task_queue.waiting()
+    stored = json.dumps(queued.args_kwargs)
+    assert "password_reset" in stored
+    assert user.email not in stored
+    assert task_queue.run() == 1
+    [message] = smtp.wait(user.email)
+    assert key_of(message) not in stored
+    assert key_of(message).split(".")[-1] not in stored
+    assert (
+        public_post(
+            "password-reset-confirm", {"key": key_of(message), "new_password": NEW_PASSWORD}
+        ).status_code
+        == 204
+    )
+    assert task_queue.waiting() == []
+
+
+def test_a_mail_the_smtp_server_could_not_take_is_sent_again_after_its_delay_not_before(
+    user, settings, task_queue, clock
+):
+    down = SmtpServer()
+    for name, value in down.settings.items():
+        setattr(settings, name, value)
+    first_delay = timedelta(seconds=dualauth_settings.MAIL_RETRY_DELAYS[0])
+    assert public_post("password-reset", {"email": user.email}).status_code == 202
+    assert task_queue.run() == 1
+    [retry] = task_queue.waiting()
+    assert retry.run_after == timezone.now() + first_delay
+    down.start()
+    try:
+        clock.shift(first_delay - timedelta(seconds=1))
+        assert task_queue.run() == 0
+        clock.shift(timedelta(seconds=1))
+        assert task_queue.run() == 1
+        [message] = down.wait(user.email)
+    finally:
+        down.stop()
+    assert key_of(message)
+    assert task_queue.waiting() == []
+
+
+def test_a_queued_mail_that_never_goes_is_tried_after_each_delay_then_logged(
+    user, settings, task_queue, clock, caplog
+):
+    caplog.set_level(logging.INFO, logger="dualauth.mail")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    delays = dualauth_settings.MAIL_RETRY_DELAYS
+    assert public_post("password-reset", {"email": user.email}).status_code == 202
+    assert task_queue.run() == 1
+    for delay in delays:
+        [retry] = task_queue.waiting()
+        assert retry.run_after == timezone.now() + timedelta(seconds=delay)
+        clock.shift(timedelta(seconds=delay))
+        assert task_queue.run() == 1
+    assert task_queue.waiting() == []
+    records = [r for r in caplog.records if r.name == "dualauth.mail"]
+    assert [r.levelno for r in records] == [logging.WARNING] * (len(delays) + 1) + [logging.ERROR]
+    assert records[-1].getMessage() == "mail_failed"
+    assert records[-1].__dict__["kind"] == "password_reset"
+
+
+@pytest.mark.server
+def test_a_reset_mail_is_delivered_by_a_worker_after_the_web_process_is_killed(
+    live_server_factory, live_user
+):
+    require_service(uses_postgres(), "a worker process shares the test database on PostgreSQL")
+    # Down while the request is made: a web process that sent its own mail would still hold
+    # this one when it dies.
+    smtp = SmtpServer()
+    server = live_server_factory(workers=1, TASK_BACKEND="database", **smtp.env)
+    response = httpx.post(
+        f"{server.url}{account_path('password-reset')}", json={"email": live_user.email}
+    )
+    assert response.status_code == 202, response.text
+    server.kill()
+    smtp.start()
+    worker = TaskWorker(**smtp.env).start()
+    try:
+        [message] = smtp.wait(live_user.email)
+    finally:
+        worker.stop()
+        smtp.stop()
+    assert "reset-password" in link_of(message)
+    assert key_of(message)

@@ -19,7 +19,6 @@ from time_machine import TimeMachineFixture
 from common.mfa.services import totp_enable, totp_setup_get
 from common.mfa.totp import STEP_SECONDS
 from tests.common.accounts.conftest import (  # noqa: F401 (fixtures)
-    _mail_settled,
     account_path,
     dualauth,
     mails,
