@@ -50,6 +50,7 @@ from tests.clients.spa import (
     sign_in,
     sign_out,
     signed_in_by,
+    verify_by_password,
 )
 from tests.conftest import PASSWORD, require_shared_cache
 from tests.jwt_keys import segment_decode
@@ -549,16 +550,6 @@ def assert_keys_unlogged(proxy: Proxy, *keys: str, requests: list[str]) -> None:
             assert f'"{method} {path} HTTP/1.1" {status}' in text, (name, line)
         for key in keys:
             assert key not in text, f"{name}'s log holds a mailed key"
-
-
-def verify_by_password(page: Page, password: str) -> None:
-    """Answer the verification page's question: the password of the account signing up."""
-    expect(page.get_by_role("heading", name="Verify your address")).to_be_visible()
-    form = page.locator("#verify-form")
-    field = form.get_by_label("Password")
-    expect(field).to_be_focused()
-    field.fill(password)
-    form.get_by_role("button", name="Verify address").click()
 
 
 @pytest.mark.parametrize("mode", SPA_MODES)
