@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from http.cookies import Morsel, SimpleCookie
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
@@ -25,7 +26,7 @@ from tests.http.conftest import (
     totp_turn_on,
 )
 from tests.jwt_keys import segment_decode
-from tests.mail import key_of, text_of
+from tests.mail import key_of, link_of, text_of
 from tests.modes import LOGIN_FIELDS, PASSWORD, PROFILE_CHALLENGES, SHARED_CHALLENGE
 from tests.sites import (
     A_JWT,
@@ -731,7 +732,24 @@ def test_an_address_change_waits_for_the_new_addresss_key(
     verified = public_post(site, "email-verify", {"key": key_of(mail)})
     assert verified.json() == {"email": new_address, "verified": True}
     assert signed_in.request("GET", site.route("account")).json()["email"] == new_address
-    assert site.mail(account.email, 2)["Subject"] == "Your email address was changed"
+    assert site.mail(account.email, 2)["Subject"] == "The email address of your account was changed"
+    assert site.mail(new_address, 2)["Subject"] == "The email address of your account was changed"
+
+
+def test_the_undo_key_of_an_address_change_restores_it_and_ends_every_login(
+    site: Site, mode: str, signed_in: StackClient, account: Account
+) -> None:
+    new_address = account_named("taken", PASSWORD).email
+    response = signed_in.request("POST", site.route("email-change"), {"email": new_address})
+    assert response.status_code == 202, response.text
+    public_post(site, "email-verify", {"key": key_of(site.mail(new_address, 1))})
+    told = site.mail(account.email, 2)
+    [key] = parse_qs(urlsplit(link_of(told)).fragment)["key"]
+    undone = public_post(site, "undo", {"key": key})
+    assert (undone.status_code, undone.json()) == (200, {"undone": "email_changed"})
+    error(public_post(site, "undo", {"key": key}), 400, "key_not_valid")
+    assert signed_in.request("GET", site.route("account")).status_code == 401
+    assert site.mail(account.email, 3)["Subject"] == "Reset your password"
 
 
 def test_reauthenticating_with_the_password_makes_the_login_fresh(

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.test import RequestFactory
 from time_machine import TimeMachineFixture
 
+from common.accounts.mail import mail_wait
 from common.mfa.services import totp_enable, totp_setup_get
 from common.mfa.totp import STEP_SECONDS
 from tests.common.accounts.conftest import (  # noqa: F401 (fixtures)
@@ -112,9 +113,14 @@ def enable_totp(clock: TimeMachineFixture) -> Callable[[User], TotpUser]:
 
 
 @pytest.fixture
-def alice(user: User, enable_totp: Callable[[User], TotpUser]) -> TotpUser:
-    """Alice, with an enabled authenticator app and her recovery codes."""
-    return enable_totp(user)
+def alice(user: User, enable_totp: Callable[[User], TotpUser], mailoutbox: list[Any]) -> TotpUser:
+    """Alice, with an enabled authenticator app and her recovery codes; the mail telling her
+    of the app (tests/common/accounts/test_changes.py) is put aside.
+    """
+    enabled = enable_totp(user)
+    assert mail_wait(timeout=30), "every queued mail was sent or given up"
+    mailoutbox.clear()
+    return enabled
 
 
 def mfa_begin(client: ModeClient, username: str, **extra: Any) -> str:

@@ -211,7 +211,7 @@ def test_disabling_needs_a_fresh_login(client, user, clock, mails):
     _age(client, clock)
     _not_fresh(client.request("delete", TOTP))
     assert client.request("get", TOTP).json() == {"enabled": True}
-    assert mails() == []
+    assert [m["Subject"] for m in mails()] == ["An authenticator app was enabled for your account"]
 
 
 def test_disabling_the_last_factor_removes_it_and_its_codes_and_tells_the_user(
@@ -225,8 +225,9 @@ def test_disabling_the_last_factor_removes_it_and_its_codes_and_tells_the_user(
     assert not RecoveryCode.objects.filter(user=user).exists()
     events = [e["event"] for e in audit_events()]
     assert "totp_disabled" in events
-    [message] = mails(user.email)
-    assert message["Subject"] == "Two-step sign-in is off for your account"
+    _, message = mails(user.email)
+    assert message["Subject"] == "The authenticator app of your account was removed"
+    assert "your password alone now signs you in" in message.get_body(("plain",)).get_content()
     assert client.request("get", ACCOUNT).json()["mfa"] == {
         "totp": False,
         "passkeys": 0,
@@ -247,7 +248,8 @@ def test_disabling_an_app_while_a_passkey_remains_keeps_the_codes(client, user, 
     )
     assert client.request("delete", TOTP).status_code == 204
     assert client.request("get", RECOVERY).json() == {"remaining": len(codes)}
-    assert mails() == []
+    _, message = mails(user.email)
+    assert "password alone" not in message.get_body(("plain",)).get_content()
 
 
 # recovery-codes/.

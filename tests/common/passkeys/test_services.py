@@ -330,15 +330,19 @@ def test_deleting_a_passkey_removes_it_and_is_audited(user, make_passkey, audit_
     assert [e["passkey_id"] for e in audit_events() if e["event"] == "passkey_removed"] == [
         laptop.pk
     ]
-    # Another factor is left: nothing to tell.
-    assert sent_mail() == []
+    # The user is told; another factor is left, so two-step sign-in stays on.
+    told = sent_mail()[-1]
+    assert told.subject == "A passkey was removed from your account"
+    assert "Laptop" in told.body
+    assert "password alone" not in told.body
 
 
 def test_deleting_the_last_passkey_tells_the_user(user, make_passkey, sent_mail):
     passkey = make_passkey(user)
     passkey_delete(user_id=user.pk, passkey_id=passkey.pk, request=site_request())
-    [mail] = sent_mail()
-    assert mail.to == [user.email]
+    _, removed = sent_mail()
+    assert removed.to == [user.email]
+    assert "your password alone now signs you in" in removed.body
     assert passkey_count(user_id=user.pk) == 0
 
 
