@@ -251,6 +251,9 @@ def email_verify(*, key: str, request: HttpRequest, password: str = "") -> str:
     found = _key_read(purpose=EMAIL_VERIFY, key=key)
     if found is not None:
         user, _ = found
+        if not password:
+            # No guess was made: nothing to count. A client learns to ask for the password.
+            raise ValidationError({"password": ["Enter the password you signed up with."]})
         password_confirm(user=user, password=password, field="password", request=request)
         # Conditional: of two uses of one key at once, one verifies and the other is refused.
         if not Account.objects.filter(user_id=user.pk, email_verified=False).update(

@@ -660,11 +660,11 @@ def test_a_signup_refuses_a_taken_name_a_weak_password_and_a_bad_address(
 def test_a_signup_with_a_known_address_answers_the_same_and_mails_its_owner(
     site: Site, account: Account
 ) -> None:
-    fresh = account_named("sig", PASSWORD)
+    squatter, fresh = account_named("sqt", PASSWORD), account_named("sig", PASSWORD)
     known = public_post(
         site,
         "signup",
-        {"username": fresh.username, "email": account.email.upper(), "password": PASSWORD},
+        {"username": squatter.username, "email": account.email.upper(), "password": PASSWORD},
     )
     new = public_post(
         site, "signup", {"username": fresh.username, "email": fresh.email, "password": PASSWORD}
@@ -672,6 +672,18 @@ def test_a_signup_with_a_known_address_answers_the_same_and_mails_its_owner(
     assert (known.status_code, known.json()) == (new.status_code, new.json())
     assert site.mail(account.email, 2)["Subject"] == "You already have an account"
     assert site.mail(fresh.email, 1)["Subject"] == "Confirm your email address"
+    # What follows tells nothing either: each name is held, and its password is told to verify.
+    for name in (squatter.username, fresh.username):
+        with site.client(JWT_HEADER) as http:
+            login = http.post(
+                site.route("login", JWT_HEADER), json={"username": name, "password": PASSWORD}
+            )
+        error(login, 403, "email_not_verified")
+        again = {"username": name, "email": f"{name}.again@example.com", "password": PASSWORD}
+        assert (
+            "username"
+            in error(public_post(site, "signup", again), 400, "validation_error")["errors"]
+        )
 
 
 def test_a_resent_verification_key_verifies_the_address(site: Site, agent: Agents) -> None:
