@@ -694,6 +694,13 @@ function undoOpen(key) {
   $("undo-title").focus();
 }
 
+$("undo-keep").addEventListener("click", (event) => {
+  event.preventDefault();
+  undoKey = "";
+  say("Nothing was undone.");
+  boot();
+});
+
 $("undo-confirm").addEventListener("click", async (event) => {
   const button = event.currentTarget;
   button.disabled = true;

@@ -849,6 +849,13 @@ def test_this_wasnt_me_on_a_sign_in_change_mail_removes_the_new_app_and_ends_eve
     assert page.url == f"{proxied.url}/"
     expect(page.locator("#undo-view")).to_contain_text("signs out every browser and device")
     screenshot(page, f"spa-{mode}-undo")
+    # Nothing happens before it is confirmed.
+    page.get_by_role("link", name="It was me: keep the change").click()
+    expect(page.get_by_role("status")).to_have_text("Nothing was undone.")
+    settled(page)
+    assert attacker.get("/api/jwt/profile/").status_code == 200
+    page.goto(link_of(notice))
+    expect(undo).to_be_focused()
     page.get_by_role("button", name="Undo it and sign out everywhere").click()
 
     expect(page.get_by_role("heading", name="Change undone")).to_be_focused()
