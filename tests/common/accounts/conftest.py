@@ -25,7 +25,7 @@ from tests.mail import key_of
 from tests.modes import ModeClient
 
 NEW_PASSWORD = "a brand new passphrase 42"
-# Keys travel in query strings: base64url, digits, dots and dashes only.
+# Keys travel in links' fragments: base64url, digits, dots and dashes only.
 URL_SAFE = r"^[A-Za-z0-9_\-.]+$"
 # How each mode names a credential whose login is over.
 DEAD_CREDENTIAL_CODE = {
