@@ -33,6 +33,21 @@ T = TypeVar("T")
 # Wrong codes typed in a row before the CLI gives up; the server ends the login sooner or later.
 CODE_TRIES = 3
 CODE_METHODS = ("totp", "recovery_code")
+# Asked rather than given on the command line, a key stays out of the shell's history.
+KEY_HELP = "the key or the whole link from the mail (asked when not given)"
+# What each change an undo key reverses was, for its owner.
+CHANGES = {
+    "passkey_added": "a passkey was added",
+    "passkey_removed": "a passkey was removed",
+    "totp_enabled": "an authenticator app was set up",
+    "totp_disabled": "the authenticator app was turned off",
+    "recovery_codes_generated": "new recovery codes were made",
+    "recovery_code_used": "a recovery code was used to log in",
+    "email_changed": "the address was changed",
+    "password_changed": "the password was changed",
+    "password_reset": "the password was reset",
+    "identity_linked": "an external sign-in was linked",
+}
 
 
 def _connection_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -96,9 +111,13 @@ def parser_build() -> argparse.ArgumentParser:
     signup.add_argument("username", nargs="?", help="asked when not given")
     signup.add_argument("email", nargs="?", help="asked when not given")
     password_stdin(signup)
-    verify = command("verify", _verify, "verify an address with the key or link mailed to it")
-    verify.add_argument("key", metavar="KEY_OR_LINK")
-    password_stdin(verify, "the password signed up with, if the server asks for it,")
+    verify = command(
+        "verify",
+        _verify,
+        "verify an address with the key or link mailed to it; a new account's needs its password",
+    )
+    verify.add_argument("key", metavar="KEY_OR_LINK", nargs="?", help=KEY_HELP)
+    password_stdin(verify, "the password (an empty line: none, for an address change)")
     resend = command("resend-verification", _resend_verification, "mail a new verification link")
     resend.add_argument("email", metavar="EMAIL")
     reset = command("reset-password", _reset_password, "mail a link that sets a new password")
@@ -110,6 +129,13 @@ def parser_build() -> argparse.ArgumentParser:
     )
     reset_confirm.add_argument("key", metavar="KEY_OR_LINK")
     password_stdin(reset_confirm, "the new password")
+    undo = command(
+        "undo",
+        _undo,
+        "this wasn't me: undo the change a mail told of; every login ends, a reset is mailed",
+    )
+    undo.add_argument("key", metavar="KEY_OR_LINK", nargs="?", help=KEY_HELP)
+    undo.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     command("account", _account, "show my account")
     change_email = command(
         "change-email", _change_email, "move my account to EMAIL once the link mailed there is used"
@@ -286,18 +312,42 @@ def _signup(client: DualauthClient, args: argparse.Namespace) -> str:
     return answer["detail"]
 
 
+def _key_or_ask(given: str | None) -> str:
+    """The key or link given, else one pasted at a prompt."""
+    key = given or _ask("Link (or key) from the mail: ")
+    if not key:
+        raise DualauthError("no key given", code="validation_error")
+    return key
+
+
 def _verify(client: DualauthClient, args: argparse.Namespace) -> str:
-    """Verify an address with the key or link mailed to it (a new account's asks for the
-    password it signed up with); what to print.
+    """Verify an address with the key or link mailed to it, and the password of a new
+    account (none for an address change); what to print.
     """
-    try:
-        verified = client.email_verify(key=args.key)
-    except InvalidInputError as e:
-        if "password" not in e.errors:
-            raise
-        password = _password_read(args.password_stdin, "Password you signed up with: ")
-        verified = client.email_verify(key=args.key, password=password)
+    key = _key_or_ask(args.key)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password of the new account (empty for an address change): ")
+    verified = client.email_verify(key=key, password=password or None)
     return f"verified {verified['email']}"
+
+
+def _undo(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Undo the change a mail told of, once confirmed; what to print."""
+    key = _key_or_ask(args.key)
+    if not args.yes:
+        answer = _ask(
+            "Undo the change, end every login of the account and replace its password? [y/N] "
+        )
+        if answer.casefold() not in ("y", "yes"):
+            raise DualauthError("nothing undone", code="not_confirmed")
+    undone = client.signin_change_undo(key=key)["undone"]
+    what = CHANGES.get(undone, undone)
+    return (
+        f"undone: {what}\nEvery login of the account ended and its password was replaced: "
+        f"follow the link mailed to its address, or run: {PROG} reset-password-confirm LINK"
+    )
 
 
 def _resend_verification(client: DualauthClient, args: argparse.Namespace) -> str:

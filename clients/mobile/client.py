@@ -1,7 +1,8 @@
 """DualauthClient: JWT header mode, refreshed before expiry, on a 401, and after a lost reply.
 
 It also drives the account flows: signup, verification, password reset, email change,
-re-authentication and deletion; and the second factor.
+re-authentication, deletion and undoing a change that was not the owner's; and the second
+factor.
 
 A login of an account with a second factor takes two calls. `login` raises
 MfaRequiredError, which carries no credential, only what the second step needs: its
@@ -116,6 +117,14 @@ class EmailVerified(TypedDict):
     verified: bool
 
 
+class Undone(TypedDict):
+    """The change to how the account signs in that an undo key reversed, as the server names
+    it (`totp_enabled`, `passkey_added`, `email_changed`, ...).
+    """
+
+    undone: str
+
+
 class Mfa(TypedDict):
     """The second factors of an account."""
 
@@ -152,18 +161,18 @@ class TotpStatus(TypedDict):
 
 
 def key_from(text: str) -> str:
-    """The key of an account mail, from the key itself or from the link (or query) holding it.
+    """The key of an account mail, from the key itself or from the link holding it.
 
-    Raises KeyNotValidError for a link without a key.
+    Mails carry it in the link's fragment (`/#action=...&key=...`); a query string
+    (`?key=...`, or `/#/verify?key=...` as some apps write it) is read too. Raises
+    KeyNotValidError for a link without a key.
     """
     text = text.strip()
     # A key is base64url, digits and dots: never `?`, `=` or `#`, which a link has.
     if not any(mark in text for mark in "?=#"):
         return text
-    parts = urlsplit(text if "?" in text or "#" in text else f"?{text}")
-    # Mails put the key in the fragment (`/#action=...&key=...`); some apps put a query after
-    # it (`/#/verify?key=...`).
-    for query in (parts.fragment, parts.query, parts.fragment.partition("?")[2]):
+    parts = urlsplit(text if "?" in text or "#" in text else f"#{text}")
+    for query in (parts.fragment, parts.fragment.partition("?")[2], parts.query):
         keys = parse_qs(query).get("key")
         if keys:
             return keys[0]
@@ -309,14 +318,17 @@ class DualauthClient:
         body = {"username": username, "email": email, "password": password}
         return cast(Accepted, self._public(f"{ACCOUNT_PATH}signup/", body).json())
 
-    def email_verify(self, *, key: str, password: str = "") -> EmailVerified:
+    def email_verify(self, *, key: str, password: str | None = None) -> EmailVerified:
         """Verify an address with the key mailed to it, or with the whole link from the mail.
 
-        Verifies a new account's address, which needs the password it signed up with (an
-        InvalidInputError on `password` otherwise), or moves an account to the address it
-        asked for. KeyNotValidError for a key that is unknown, used, expired or mistyped.
+        Verifies a new account's address, which needs the password it signed up with
+        (else an InvalidInputError naming `password`), or moves an account to the address
+        it asked for, which needs none. KeyNotValidError for a key that is unknown, used,
+        expired or mistyped.
         """
-        body = {"key": key_from(key), **({"password": password} if password else {})}
+        body = {"key": key_from(key)}
+        if password is not None:
+            body["password"] = password
         return cast(EmailVerified, self._public(f"{ACCOUNT_PATH}email/verify/", body).json())
 
     def email_resend(self, *, email: str) -> Accepted:
@@ -337,6 +349,17 @@ class DualauthClient:
         """
         body = {"key": key_from(key), "new_password": new_password}
         self._public(f"{ACCOUNT_PATH}password/reset/confirm/", body)
+
+    def signin_change_undo(self, *, key: str) -> Undone:
+        """Undo a change to how an account signs in, with the key (or the whole link) of the
+        mail that told of it: "this wasn't me".
+
+        The change is reversed, every login of the account ends (this client's too if it is
+        one: its next call gets LoginRevokedError), its password is replaced and a reset
+        key is mailed to its address. KeyNotValidError for a key unknown, used or expired.
+        """
+        body = {"key": key_from(key)}
+        return cast(Undone, self._public(f"{ACCOUNT_PATH}undo/", body).json())
 
     def account(self) -> Account:
         """My account: name, address, whether it is verified, my second factors."""

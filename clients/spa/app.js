@@ -11,12 +11,26 @@ import * as webauthn from "./webauthn.js";
 const link = linkTake();
 
 const LOG_LENGTH = 40;
-const VIEWS = ["login", "mfa", "signup", "mail", "resend", "forgot", "reset", "app"];
+const VIEWS = [
+  "login",
+  "mfa",
+  "signup",
+  "mail",
+  "resend",
+  "forgot",
+  "reset",
+  "verify",
+  "undo",
+  "undone",
+  "app",
+];
 // Thrown when the user cancels a prompt: nothing was done, and nothing failed.
 const CANCELLED = Symbol("cancelled");
 let stopCountdown = () => {};
-// Kept in memory only, never in storage or the address bar.
+// The keys of mailed links: kept in memory only, never in storage or the address bar.
 let resetKey = "";
+let verifyKey = "";
+let undoKey = "";
 // The address a "check your mail" view is about, and what it asked for ("verify" or "reset").
 let mailed = { purpose: "verify", email: "" };
 // The last sign-up of this page, to fill in the address when it asks for a new verification mail.
@@ -62,16 +76,25 @@ async function busy(form, task) {
   }
 }
 
-/**
- * The `action` and `key` of a mailed link, in its fragment (which browsers never send); both
- * leave the address bar (and its history) at once.
- */
+/** The `action` and `key` of a mailed link (`#action=…&key=…`); both leave the address bar (and
+ * its history) at once. A key comes in the fragment only, which browsers never send: a key in the
+ * query string went to the server, and every proxy's log on the way, so it is dropped unused. */
 function linkTake() {
-  const fragment = new URLSearchParams(window.location.hash.slice(1));
-  const taken = { action: fragment.get("action") ?? "", key: fragment.get("key") ?? "" };
-  if (fragment.has("action") || fragment.has("key")) {
-    const { pathname, search } = window.location;
-    window.history.replaceState(window.history.state, "", `${pathname}${search}`);
+  const { pathname, search, hash } = window.location;
+  const fragment = new URLSearchParams(hash.slice(1));
+  const query = new URLSearchParams(search);
+  const linked = fragment.has("action") || fragment.has("key");
+  const taken = {
+    // A link without a key (`?action=signup`) may still name its page in the query.
+    action: (linked ? fragment.get("action") : query.get("action")) ?? "",
+    key: linked ? (fragment.get("key") ?? "") : "",
+  };
+  if (linked || query.has("action") || query.has("key")) {
+    query.delete("action");
+    query.delete("key");
+    const rest = query.toString();
+    const url = `${pathname}${rest ? `?${rest}` : ""}${linked ? "" : hash}`;
+    window.history.replaceState(window.history.state, "", url);
   }
   return taken;
 }
@@ -590,79 +613,121 @@ $("forgot-form").addEventListener("submit", (event) => {
   });
 });
 
-/** Verify an address by a mailed key: a new account's, or the one a signed-in account moves to. */
-async function verifyByLink(key) {
-  const ask = "Enter your address and we mail you a new link.";
+const RESEND_ASK = "Enter your address and we mail you a new link.";
+
+/** The page of a verification link: it asks for the password of the account signing up. */
+async function verifyOpen(key) {
+  verifyKey = key;
   if (!key) {
-    await boot(() => resendOpen("", `This link is incomplete. ${ask}`));
+    await boot(() => resendOpen("", `This link is incomplete. ${RESEND_ASK}`));
     return;
   }
-  try {
-    const { email } = await verifyRequest(key);
-    const profile = await boot(() => {
-      showLogin();
-      $("login-username").focus();
-    });
-    // Whoever holds a key may use it: it may be another account's than the one signed in here.
-    if (!profile) say(`Your address ${email} is verified. You can sign in now.`);
-    else if (profile.email === email) say(`Your account's address is now ${email}.`);
-    else say(`The address ${email} is verified.`);
-  } catch (error) {
-    if (error === CANCELLED) {
-      await boot(() => showLogin("Your address is not verified yet: open the link again to verify it."));
-      return;
-    }
-    const profile = await boot(() => resendOpen("", `${error.message} ${ask}`));
-    if (profile) alertShow("email", `${error.message} Ask for a new link below.`);
-  }
+  $("verify-form").reset();
+  errorsClear("verify");
+  viewOpen("verify");
 }
 
-/** POST a verification key; a new account's also wants the password it signed up with. */
-async function verifyRequest(key) {
-  try {
-    return await request("POST", "/api/account/email/verify/", { key });
-  } catch (error) {
-    if (!error.errors.password) throw error;
-    return verifyPasswordAsk(key);
-  }
+/** The key of a verification link was refused: ask for a new link. */
+async function verifyRefused(error) {
+  const profile = await boot(() => resendOpen("", `${error.message} ${RESEND_ASK}`));
+  if (profile) alertShow("email", `${error.message} Ask for a new link below.`);
 }
 
-/** Ask for the password that signed up, until the key verifies, fails otherwise, or the user cancels. */
-function verifyPasswordAsk(key) {
-  return new Promise((resolve, reject) => {
-    const dialog = $("verify-dialog");
-    const form = $("verify-form");
-    let outcome = CANCELLED;
-    form.reset();
-    errorsClear("verify");
-    form.onsubmit = (event) => {
-      event.preventDefault();
-      busy(form, async () => {
-        const password = form.elements.password.value;
-        try {
-          resolve(await request("POST", "/api/account/email/verify/", { key, password }));
-          outcome = null;
-          dialog.close();
-        } catch (error) {
-          if (error.errors.password) {
-            problem("verify", error);
-          } else {
-            outcome = error;
-            dialog.close();
-          }
-        } finally {
-          form.elements.password.value = "";
-        }
+$("verify-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const password = form.elements.password.value;
+  errorsClear("verify");
+  busy(form, async () => {
+    try {
+      // An email change's key needs no password: an empty field sends none.
+      const body = password ? { key: verifyKey, password } : { key: verifyKey };
+      const { email } = await request("POST", "/api/account/email/verify/", body);
+      verifyKey = "";
+      form.reset();
+      const profile = await boot(() => {
+        showLogin();
+        $("login-username").focus();
       });
-    };
-    dialog.onclose = () => {
-      if (outcome) reject(outcome);
-    };
-    $("verify-cancel").onclick = () => dialog.close();
-    dialog.showModal();
-    $("verify-password").focus();
+      // Whoever holds a key may use it: it may be another account's than the one signed in here.
+      if (!profile) say(`Your address ${email} is verified. You can sign in now.`);
+      else if (profile.email === email) say(`Your account's address is now ${email}.`);
+      else say(`The address ${email} is verified.`);
+    } catch (error) {
+      form.elements.password.value = "";
+      if (error.code === "key_not_valid") {
+        verifyKey = "";
+        await verifyRefused(error);
+      } else {
+        problem("verify", error);
+      }
+    }
   });
+});
+
+// "This wasn't me": the link of a mail that told of a change to how the account signs in.
+
+// What each change the server names was, for its owner.
+const CHANGES = {
+  passkey_added: "a passkey was added",
+  passkey_removed: "a passkey was removed",
+  totp_enabled: "an authenticator app was set up",
+  totp_disabled: "the authenticator app was turned off",
+  recovery_codes_generated: "new recovery codes were made",
+  recovery_code_used: "a recovery code was used to sign in",
+  email_changed: "the address was changed",
+  password_changed: "the password was changed",
+  password_reset: "the password was reset",
+  identity_linked: "an external sign-in was linked",
+};
+const RESET_ASK =
+  "If someone else may be signed in to your account, set a new password: every login ends with it.";
+
+function undoOpen(key) {
+  undoKey = key;
+  if (!key) {
+    forgotOpen(`This link is incomplete. ${RESET_ASK}`);
+    return;
+  }
+  errorsClear("undo");
+  show("undo");
+  $("undo-title").focus();
 }
+
+$("undo-keep").addEventListener("click", (event) => {
+  event.preventDefault();
+  undoKey = "";
+  say("Nothing was undone.");
+  boot();
+});
+
+$("undo-confirm").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  errorsClear("undo");
+  try {
+    const { undone } = await request("POST", "/api/account/undo/", { key: undoKey });
+    undoKey = "";
+    // Every login of the account has ended, this browser's too, if it had one.
+    auth.signedOut();
+    const what = CHANGES[undone];
+    $("undone-what").textContent = what
+      ? `Undone: ${what}.`
+      : "The change the mail told you about is undone.";
+    show("undone");
+    $("undone-title").focus();
+    say("The change is undone and every browser and device was signed out. Check your mail.");
+  } catch (error) {
+    if (error.code === "key_not_valid") {
+      undoKey = "";
+      forgotOpen(`${error.message} ${RESET_ASK}`);
+    } else {
+      problem("undo", error);
+    }
+  } finally {
+    button.disabled = false;
+  }
+});
 
 function resetOpen(key) {
   resetKey = key;
@@ -1113,8 +1178,9 @@ async function boot(signedOut = () => showLogin()) {
 
 /** Start where a mailed link points, else at the app or the sign-in form. */
 async function start({ action, key }) {
-  if (action === "verify-email") await verifyByLink(key);
+  if (action === "verify-email") await verifyOpen(key);
   else if (action === "reset-password") resetOpen(key);
+  else if (action === "undo") undoOpen(key);
   else if (action === "signup") await boot(() => viewOpen("signup"));
   else if (action === "forgot-password") await boot(() => viewOpen("forgot"));
   else await boot();
@@ -1122,7 +1188,7 @@ async function start({ action, key }) {
 
 start(link);
 
-// A link opened in this very tab changes only the fragment: the page does not load again.
+// A mailed link opened in a tab at this page changes only the fragment: no new page loads.
 window.addEventListener("hashchange", () => {
   const taken = linkTake();
   if (taken.action) start(taken);

@@ -168,6 +168,16 @@ def sign_up(page: Page, *, username: str, email: str, password: str) -> None:
     expect(page.locator("#mail-address")).to_have_text(email)
 
 
+def verify_by_password(page: Page, password: str) -> None:
+    """Answer the verification page's question: the password of the account signing up."""
+    expect(page.get_by_role("heading", name="Verify your address")).to_be_visible()
+    form = page.locator("#verify-form")
+    field = form.get_by_label("Password")
+    expect(field).to_be_focused()
+    field.fill(password)
+    form.get_by_role("button", name="Verify address").click()
+
+
 def signed_in_by(context: BrowserContext, page: Page, mode: str, username: str) -> None:
     """The page shows `username`'s app, and the browser holds the mode's credential and no
     other.
@@ -194,12 +204,3 @@ def passkey_add(page: Page, name: str) -> None:
 def passkey_items(page: Page) -> Locator:
     """The passkeys the account card lists."""
     return page.locator("#passkeys .passkey")
-
-
-def verify_password_give(page: Page, password: str) -> None:
-    """Answer the page's question for the password that signed up, when a verification link
-    of a new account opened.
-    """
-    form = page.locator("#verify-form")
-    form.get_by_label("Your password").fill(password)
-    form.get_by_role("button", name="Verify").click()

@@ -563,11 +563,14 @@ def test_a_signup_mails_a_key_that_verifies_the_address_and_only_then_logs_in(
     assert mail_mobile.store.load() is None
     with pytest.raises(InvalidCredentialsError):
         mail_mobile.login("sam", "wrong password")
+    # The key alone verifies no account: its password is asked, and the key still works.
+    for wrong in (None, "wrong password"):
+        with pytest.raises(InvalidInputError) as refused:
+            mail_mobile.email_verify(key=key_of(mail), password=wrong)
+        assert "password" in refused.value.errors
 
-    with pytest.raises(InvalidInputError) as asked:
-        mail_mobile.email_verify(key=key_of(mail))
-    assert "password" in asked.value.errors
     verified = mail_mobile.email_verify(key=key_of(mail), password=password)
+
     assert verified == {"email": email, "verified": True}
 
     mail_mobile.login("sam", password)
@@ -591,6 +594,11 @@ def test_the_cli_signs_up_by_asking_and_verifies_with_the_whole_link_from_the_ma
     assert resend.returncode == 0, resend.stderr
     second = smtp_server.wait(email, count=2)[1]
 
+    unproven = cli(url, token_path, "verify", link_of(second), "--password-stdin", stdin="\n")
+    assert unproven.returncode == 1
+    assert unproven.stderr.startswith("error: invalid input: password: ")
+    assert len(unproven.stderr.splitlines()) == 1
+
     verify = cli(
         url, token_path, "verify", link_of(second), "--password-stdin", stdin=f"{password}\n"
     )
@@ -598,13 +606,36 @@ def test_the_cli_signs_up_by_asking_and_verifies_with_the_whole_link_from_the_ma
     assert verify.returncode == 0, verify.stderr
     assert verify.stdout.strip() == f"verified {email}"
     # Verifying changed the state that the first key was bound to.
-    used = cli(url, token_path, "verify", link_of(first))
+    used = cli(url, token_path, "verify", link_of(first), "--password-stdin", stdin=f"{password}\n")
     assert used.returncode == 1
     assert used.stderr.splitlines() == [
         "error: This link is not valid: it was used, it expired, or it is not ours. (key_not_valid)"
     ]
     login = cli(url, token_path, "login", "sam", "--password-stdin", stdin=f"{password}\n")
     assert login.returncode == 0, login.stderr
+
+
+def test_the_cli_asks_for_the_pasted_link_and_the_password_without_echo_in_a_terminal(
+    mail_mobile, mail_server, smtp_server, new_address, password, token_path, transactional_db
+):
+    email = new_address("sam")
+    mail_mobile.signup(username="sam", email=email, password=password)
+    link = link_of(smtp_server.wait(email)[0])
+
+    status, shown = cli_in_terminal(
+        mail_server.url,
+        token_path,
+        "verify",
+        answers=[
+            ("Link (or key) from the mail: ", link),
+            ("Password of the new account (empty for an address change): ", password),
+        ],
+    )
+
+    assert status == 0, shown
+    assert f"verified {email}" in shown
+    assert password not in shown, "the password is typed without echo"
+    mail_mobile.login("sam", password)
 
 
 def test_the_cli_tells_an_unverified_account_how_to_verify_in_one_line(
@@ -679,19 +710,25 @@ def test_a_tampered_key_is_a_key_not_valid_error_and_the_true_key_still_works(
     [
         "KEY.2x.Sig-_",
         "http://127.0.0.1:8000/#action=verify-email&key=KEY.2x.Sig-_",
+        "  https://app.example/spa/#action=undo&key=KEY.2x.Sig-_\n",
         "http://127.0.0.1:8000/?action=verify-email&key=KEY.2x.Sig-_",
         "  https://app.example/#/welcome?action=reset-password&key=KEY.2x.Sig-_\n",
         "action=verify-email&key=KEY.2x.Sig-_",
     ],
-    ids=["key", "link", "query-link", "fragment-query-link", "query"],
+    ids=["key", "link", "pasted-link", "query-link", "app-route-link", "parameters"],
 )
 def test_a_key_is_taken_bare_or_from_the_link_that_holds_it(text):
     assert key_from(text) == "KEY.2x.Sig-_"
 
 
-def test_a_link_without_a_key_is_refused_before_anything_is_sent(mobile, traffic):
+@pytest.mark.parametrize(
+    "link", ["http://127.0.0.1:8000/?action=forgot-password", "http://127.0.0.1:8000/#action=undo"]
+)
+def test_a_link_without_a_key_is_refused_before_anything_is_sent(mobile, traffic, link):
     with pytest.raises(KeyNotValidError, match="holds no key"):
-        mobile.email_verify(key="http://127.0.0.1:8000/?action=forgot-password")
+        mobile.email_verify(key=link)
+    with pytest.raises(KeyNotValidError, match="holds no key"):
+        mobile.signin_change_undo(key=link)
 
     assert traffic.sent == []
 
@@ -780,14 +817,46 @@ def test_the_cli_changes_the_email_of_a_login_that_is_not_fresh_after_asking_the
     assert LoginFamily.objects.get(pk=family_id).authenticated_at >= before
     (change,) = smtp_server.wait(new)
     assert f"email: {old}" in cli(url, token_path, "account").stdout.splitlines()
-    verify = cli(url, token_path, "verify", key_of(change))
+    # An address change's key needs no password: an empty line sends none.
+    verify = cli(url, token_path, "verify", key_of(change), "--password-stdin", stdin="\n")
     assert verify.stdout.strip() == f"verified {new}", verify.stderr
     account = cli(url, token_path, "account").stdout.splitlines()
     assert {f"email: {new}", "email_verified: True"} <= set(account)
     (told,) = smtp_server.wait(old)
-    assert told["Subject"] == "Your email address was changed"
     assert new in text_of(told)
     client.close()
+
+
+def test_the_cli_undoes_an_email_change_by_a_link_pasted_in_a_terminal_and_every_login_ends(
+    mail_mobile, mail_server, smtp_server, mail_user, password, new_address, tmp_path
+):
+    # Someone with the password moves the account to an address of theirs.
+    old, new = mail_user.email, new_address("thief")
+    mail_mobile.login(mail_user.username, password)
+    mail_mobile.email_change(email=new)
+    mail_mobile.email_verify(key=key_of(smtp_server.wait(new)[0]))
+    (told,) = smtp_server.wait(old)
+
+    status, shown = cli_in_terminal(
+        mail_server.url,
+        tmp_path / "cli.json",
+        "undo",
+        answers=[("Link (or key) from the mail: ", link_of(told)), ("[y/N] ", "y")],
+    )
+
+    assert status == 0, shown
+    assert "undone: the address was changed" in shown
+    assert "reset-password-confirm LINK" in shown
+    with pytest.raises(LoginRevokedError):
+        mail_mobile.profile()
+    assert User.objects.get(pk=mail_user.pk).email == old
+    reset = smtp_server.wait(old, count=2)[-1]
+    assert "action=reset-password" in link_of(reset)
+    with pytest.raises(InvalidCredentialsError):
+        mail_mobile.login(mail_user.username, password)
+    again = cli(mail_server.url, tmp_path / "cli.json", "undo", link_of(told), "--yes")
+    assert again.returncode == 1
+    assert again.stderr.startswith("error: This link is not valid")
 
 
 def test_the_cli_deletes_the_account_with_the_password_on_stdin_and_forgets_every_token(

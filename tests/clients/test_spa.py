@@ -6,7 +6,7 @@ Its account flows run against real mail: the server sends to the tests' SMTP ser
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,12 +15,14 @@ import httpx
 import pyotp
 import pytest
 from cryptography.fernet import Fernet
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import BrowserContext, Page, Request, Route, ViewportSize, expect
 from rest_framework_simplejwt import settings as simplejwt_settings
 
+from bench.processes import free_port
 from common.cache import cache_delete
 from common.conf import dualauth_settings
 from common.models import LoginFamily, Profile
@@ -48,12 +50,13 @@ from tests.clients.spa import (
     sign_in,
     sign_out,
     signed_in_by,
-    verify_password_give,
+    verify_by_password,
 )
 from tests.conftest import PASSWORD, require_shared_cache
 from tests.jwt_keys import segment_decode
 from tests.live import ROOT, LiveServer
 from tests.mail import SmtpServer, key_of, link_of, text_of
+from tests.nginx import Proxy, nginx_in_front
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -71,17 +74,43 @@ REFRESHED = f"POST {REFRESH_PATH} 200 no credential"
 
 
 @pytest.fixture(scope="module")
+def proxy_port() -> int:
+    """The port of the nginx in front of the SPA's server, where its mails link to."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
 def spa_server(
-    live_server_factory: Callable[..., LiveServer], smtp_server: SmtpServer
+    live_server_factory: Callable[..., LiveServer], smtp_server: SmtpServer, proxy_port: int
 ) -> LiveServer:
     """A server started after the SPA's files are collected, so whitenoise serves them.
 
-    Its account mail goes to the tests' SMTP server.
+    Its account mail goes to the tests' SMTP server and links to the nginx in front of it
+    (`proxied`); it logs every request (gunicorn's access log, as in production) with what
+    else it writes; users can turn authenticator apps on.
     """
     # Its workers share failed logins and revocations, and each test resets them.
     require_shared_cache()
     call_command("collectstatic", "--noinput", verbosity=0)
-    return live_server_factory(**smtp_server.env)
+    return live_server_factory(
+        MFA_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        GUNICORN_CMD_ARGS="--access-logfile=-",
+        FRONTEND_URL=f"http://127.0.0.1:{proxy_port}/",
+        **smtp_server.env,
+    )
+
+
+@pytest.fixture(scope="module")
+def proxied(
+    spa_server: LiveServer, proxy_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    """The server behind deploy/nginx.conf's nginx, on a port of its own, which serves the
+    collected files as the deployment does and logs every request.
+    """
+    directory = tmp_path_factory.mktemp("nginx")
+    static = Path(settings.STATIC_ROOT)
+    with nginx_in_front([spa_server], directory, static=static, port=proxy_port) as proxy:
+        yield proxy
 
 
 @pytest.fixture
@@ -546,9 +575,23 @@ def stored(page: Page) -> str:
     return kept
 
 
+def assert_keys_unlogged(proxy: Proxy, *keys: str, requests: list[str]) -> None:
+    """No key is in any log of nginx or of the server behind it, which did log `requests`
+    ("POST /path/ 200"): the request lines of their access logs hold no key.
+    """
+    (server,) = proxy.instances
+    logs = {"nginx": proxy.log_text(), "gunicorn": server.log_text()}
+    for name, text in logs.items():
+        for line in requests:
+            method, path, status = line.split()
+            assert f'"{method} {path} HTTP/1.1" {status}' in text, (name, line)
+        for key in keys:
+            assert key not in text, f"{name}'s log holds a mailed key"
+
+
 @pytest.mark.parametrize("mode", SPA_MODES)
 def test_a_visitor_signs_up_is_told_to_verify_verifies_by_the_mailed_link_and_signs_in(
-    spa_server: LiveServer,
+    proxied: Proxy,
     live_user: User,
     smtp: SmtpServer,
     page: Page,
@@ -556,7 +599,7 @@ def test_a_visitor_signs_up_is_told_to_verify_verifies_by_the_mailed_link_and_si
     mode: str,
 ) -> None:
     email = "carol@example.com"
-    page.goto(spa_server.url)
+    page.goto(proxied.url)
     page.get_by_role("link", name="Create an account").click()
     form = page.locator("#signup-form")
     username = form.get_by_label("Username")
@@ -598,31 +641,37 @@ def test_a_visitor_signs_up_is_told_to_verify_verifies_by_the_mailed_link_and_si
     key = key_of(mails[-1])
     requests: list[Request] = []
     page.on("request", lambda request: requests.append(request))
-    page.goto(link)
-    # Only whoever chose the password verifies the account: the page asks for it.
-    verify_password_give(page, "not the password")
-    expect(page.locator("#verify-password-error")).to_contain_text("not correct")
-    verify_password_give(page, NEW_PASSWORD)
-    expect(page.get_by_role("status")).to_have_text(
+    # In a tab of its own, as a mail app opens it.
+    tab = page.context.new_page()
+    tab.on("request", lambda request: requests.append(request))
+    tab.goto(link)
+    assert tab.url == f"{proxied.url}/"
+    # A link alone verifies nothing: the password that signed up is asked for.
+    verify_by_password(tab, "not the password")
+    expect(tab.locator("#verify-password-error")).not_to_be_empty()
+    expect(tab.locator("#verify-password")).to_have_attribute("aria-invalid", "true")
+    screenshot(tab, "spa-verify-password")
+    verify_by_password(tab, NEW_PASSWORD)
+    expect(tab.get_by_role("status")).to_have_text(
         f"Your address {email} is verified. You can sign in now."
     )
-    assert page.url == f"{spa_server.url}/"
-    # Newest first: the key alone, a wrong password, the right one.
-    assert [call for call in calls(page) if "/email/verify/" in call][:3] == [
-        "POST /api/account/email/verify/ 200 no credential",
-        "POST /api/account/email/verify/ 400 no credential",
-        "POST /api/account/email/verify/ 400 no credential",
-    ]
+    assert "POST /api/account/email/verify/ 200 no credential" in calls(tab)
     # Not even this site's own files were asked for with the key in a Referer.
     assert len(requests) > 3
     assert not [referer for referer in referers(requests) if key in referer]
-    assert key not in stored(page)
+    assert not [request.url for request in requests if key in request.url]
+    assert key not in stored(tab)
+    assert_keys_unlogged(
+        proxied,
+        *[key_of(mail) for mail in mails],
+        requests=["GET / 200", "POST /api/account/email/verify/ 200"],
+    )
 
-    sign_in(page, mode=mode, username="carol", password=NEW_PASSWORD)
-    settled(page)
-    expect(page.locator("#profile-username")).to_have_text("carol")
-    expect(page.locator("#account-email")).to_have_text(email)
-    expect(page.locator("#account-verified")).to_have_text("Yes")
+    sign_in(tab, mode=mode, username="carol", password=NEW_PASSWORD)
+    settled(tab)
+    expect(tab.locator("#profile-username")).to_have_text("carol")
+    expect(tab.locator("#account-email")).to_have_text(email)
+    expect(tab.locator("#account-verified")).to_have_text("Yes")
     assert csp_watch.violations() == []
 
 
@@ -630,6 +679,7 @@ def test_a_verification_link_that_is_not_valid_offers_a_new_mail(
     spa_server: LiveServer, live_user: User, smtp: SmtpServer, page: Page
 ) -> None:
     page.goto(f"{spa_server.url}/#action=verify-email&key=not-a-key-of-ours")
+    verify_by_password(page, PASSWORD)
 
     expect(page.locator("#resend-error")).to_contain_text("This link is not valid")
     assert page.url == f"{spa_server.url}/"
@@ -641,10 +691,25 @@ def test_a_verification_link_that_is_not_valid_offers_a_new_mail(
     assert "key=" not in link_of(mail)
 
 
+def test_a_key_in_the_query_string_is_taken_out_of_the_address_and_never_sent(
+    spa_server: LiveServer, page: Page
+) -> None:
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request))
+
+    page.goto(f"{spa_server.url}/?action=verify-email&key=a-key-in-the-query#main")
+
+    expect(page.locator("#resend-error")).to_have_text(
+        "This link is incomplete. Enter your address and we mail you a new link."
+    )
+    assert page.url == f"{spa_server.url}/#main"
+    assert not [r.url for r in sent[1:] if "a-key-in-the-query" in (r.post_data or r.url)]
+
+
 def test_the_signup_and_forgotten_password_links_of_the_mails_open_their_forms(
     spa_server: LiveServer, page: Page
 ) -> None:
-    page.goto(f"{spa_server.url}/#action=signup")
+    page.goto(f"{spa_server.url}/?action=signup")
     expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
     expect(page.locator("#signup-form").get_by_label("Username")).to_be_focused()
     assert page.url == f"{spa_server.url}/"
@@ -657,6 +722,7 @@ def test_the_signup_and_forgotten_password_links_of_the_mails_open_their_forms(
 @pytest.mark.parametrize("mode", SPA_MODES)
 def test_a_password_reset_by_the_mailed_link_ends_every_earlier_login(
     spa_server: LiveServer,
+    proxied: Proxy,
     live_user: User,
     smtp: SmtpServer,
     page: Page,
@@ -670,7 +736,7 @@ def test_a_password_reset_by_the_mailed_link_ends_every_earlier_login(
     phone = other_device_login(spa_server, mode="jwt-header", username="alice")
     assert phone.profile_status() == 200
 
-    page.goto(spa_server.url)
+    page.goto(proxied.url)
     page.get_by_role("link", name="Forgot your password?").click()
     page.get_by_role("textbox", name="Email address").fill(live_user.email)
     page.get_by_role("button", name="Send the link").click()
@@ -680,7 +746,7 @@ def test_a_password_reset_by_the_mailed_link_ends_every_earlier_login(
 
     page.goto(link_of(mail))
     expect(page.get_by_role("heading", name="Set a new password")).to_be_visible()
-    assert page.url == f"{spa_server.url}/"
+    assert page.url == f"{proxied.url}/"
     assert key_of(mail) not in stored(page)
     form = page.locator("#reset-form")
     new_password = form.get_by_label("New password")
@@ -713,11 +779,14 @@ def test_a_password_reset_by_the_mailed_link_ends_every_earlier_login(
     expect(page.locator("#login-error")).to_have_text("Invalid username or password.")
     sign_in(page, mode=mode, username="alice", password=NEW_PASSWORD)
     settled(page)
+    assert_keys_unlogged(
+        proxied, key_of(mail), requests=["POST /api/account/password/reset/confirm/ 204"]
+    )
 
 
 @pytest.mark.parametrize("mode", SPA_MODES)
 def test_an_email_change_asks_for_the_password_again_and_the_new_addresss_link_completes_it(
-    spa_server: LiveServer,
+    proxied: Proxy,
     live_user: User,
     smtp: SmtpServer,
     page: Page,
@@ -725,7 +794,7 @@ def test_an_email_change_asks_for_the_password_again_and_the_new_addresss_link_c
     mode: str,
 ) -> None:
     old_email, new_email = live_user.email, "alice.liddell@example.org"
-    page.goto(spa_server.url)
+    page.goto(proxied.url)
     sign_in(page, mode=mode, username="alice", password=PASSWORD)
     settled(page)
     expect(page.locator("#account-email")).to_have_text(old_email)
@@ -761,14 +830,96 @@ def test_an_email_change_asks_for_the_password_again_and_the_new_addresss_link_c
 
     (mail,) = smtp.wait(new_email)
     page.goto(link_of(mail))
+    # An address change needs no password: the field is left empty.
+    expect(page.get_by_role("heading", name="Verify your address")).to_be_visible()
+    page.get_by_role("button", name="Verify address").click()
     expect(page.get_by_role("status")).to_have_text(f"Your account's address is now {new_email}.")
-    assert page.url == f"{spa_server.url}/"
+    assert page.url == f"{proxied.url}/"
     expect(page.locator("#account-email")).to_have_text(new_email)
     expect(page.locator("#account-verified")).to_have_text("Yes")
     screenshot(page, f"spa-{mode}-account", full_page=True)
     (told,) = smtp.wait(old_email)
-    assert told["Subject"] == "Your email address was changed"
     assert new_email in text_of(told)
+    assert_keys_unlogged(
+        proxied,
+        key_of(mail),
+        key_of(told),
+        requests=["POST /api/account/email/ 202", "POST /api/account/email/verify/ 200"],
+    )
+    assert csp_watch.violations() == []
+
+
+def attacker_app_enable(url: str, *, username: str) -> httpx.Client:
+    """Someone who knows the password logs in by token at `url` and turns on an authenticator
+    app of their own; their client, logged in.
+    """
+    client = httpx.Client(base_url=url, headers={"User-Agent": SECOND_DEVICE})
+    login = client.post("/api/jwt/token/", json={"username": username, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    client.headers["Authorization"] = f"Bearer {login.json()['access']}"
+    secret = client.get(f"{MFA}totp/").json()["secret"]
+    enabled = client.post(f"{MFA}totp/", json={"code": pyotp.TOTP(secret).now()})
+    assert enabled.status_code == 201, enabled.text
+    return client
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_this_wasnt_me_on_a_sign_in_change_mail_removes_the_new_app_and_ends_every_login(
+    proxied: Proxy,
+    live_user: User,
+    smtp: SmtpServer,
+    context: BrowserContext,
+    page: Page,
+    csp_watch: CspWatch,
+    mode: str,
+) -> None:
+    page.goto(proxied.url)
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    settled(page)
+    attacker = attacker_app_enable(proxied.url, username="alice")
+    (notice,) = [m for m in smtp.wait(live_user.email) if "authenticator app" in text_of(m)]
+
+    # The link opens in the tab that is signed in: only the fragment changes.
+    page.goto(link_of(notice))
+    undo = page.get_by_role("heading", name="This wasn't me")
+    expect(undo).to_be_focused()
+    assert page.url == f"{proxied.url}/"
+    expect(page.locator("#undo-view")).to_contain_text("signs out every browser and device")
+    screenshot(page, f"spa-{mode}-undo")
+    # Nothing happens before it is confirmed.
+    page.get_by_role("link", name="It was me: keep the change").click()
+    expect(page.get_by_role("status")).to_have_text("Nothing was undone.")
+    settled(page)
+    assert attacker.get("/api/jwt/profile/").status_code == 200
+    page.goto(link_of(notice))
+    expect(undo).to_be_focused()
+    page.get_by_role("button", name="Undo it and sign out everywhere").click()
+
+    expect(page.get_by_role("heading", name="Change undone")).to_be_focused()
+    expect(page.locator("#undone-what")).to_have_text("Undone: an authenticator app was set up.")
+    assert calls(page)[0].startswith("POST /api/account/undo/ 200")
+    assert attacker.get("/api/jwt/profile/").status_code == 401
+    assert page.request.get(f"{proxied.url}{PROFILE_PATHS[mode]}").status == 401
+    attacker.close()
+
+    # The password is replaced; the reset mail sets a new one, and the app asks for no code.
+    reset = next(
+        m for m in reversed(smtp.wait(live_user.email, count=2)) if "reset-password" in link_of(m)
+    )
+    page.goto(link_of(reset))
+    form = page.locator("#reset-form")
+    form.get_by_label("New password").fill(NEW_PASSWORD)
+    form.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    sign_in(page, mode=mode, username="alice", password=NEW_PASSWORD)
+    signed_in_by(context, page, mode, "alice")
+    expect(page.locator("#totp-state")).to_contain_text("Off")
+    assert_keys_unlogged(
+        proxied,
+        key_of(notice),
+        key_of(reset),
+        requests=["POST /api/account/undo/ 200", "POST /api/account/password/reset/confirm/ 204"],
+    )
     assert csp_watch.violations() == []
 
 

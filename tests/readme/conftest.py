@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from bench.processes import free_port, http_answer
-from tests.clients.spa import sign_up, verify_password_give
+from tests.clients.spa import sign_up, verify_by_password
 from tests.conftest import require_service
 from tests.live import ROOT, server_log_watch
 
@@ -229,7 +229,7 @@ def account(made_run: MadeRun, chromium: Browser, new_account: Account) -> Accou
             password=new_account.password,
         )
         page.goto(made_run.link_after(mailed))
-        verify_password_give(page, new_account.password)
+        verify_by_password(page, new_account.password)
         expect(page.get_by_role("status")).to_have_text(verified_text(new_account.email))
     finally:
         context.close()

@@ -31,7 +31,7 @@ from tests.clients.spa import (
     sign_out,
     sign_up,
     signed_in_by,
-    verify_password_give,
+    verify_by_password,
 )
 from tests.readme.conftest import Account, MadeRun, link_key, verified_text
 
@@ -67,8 +67,7 @@ def test_a_visitor_signs_up_verifies_by_the_console_link_signs_in_and_edits_the_
 
     # As printed: wherever the link carries its key, the page takes it out of the address bar.
     page.goto(link)
-    # Only whoever chose the password verifies the account: the page asks for it.
-    verify_password_give(page, password)
+    verify_by_password(page, password)
     expect(page.get_by_role("status")).to_have_text(verified_text(email))
     assert "POST /api/account/email/verify/ 200 no credential" in calls(page)
     assert link_key(link) not in page.url

@@ -37,7 +37,7 @@ KINDS = {
     "already_verified": ("", False),
     "password_reset": ("reset-password", True),
     "email_change": ("verify-email", True),
-    "signin_changed": ("undo", True),
+    "email_changed": ("undo", True),
 }
 
 
@@ -165,9 +165,10 @@ def test_a_request_only_queues_its_mail_sealed_and_a_worker_sends_it(user, smtp,
         ).status_code
         == 204
     )
-    # What waits now is the notice of the reset, for the owner.
+    # The reset is a sign-in change: its notice, with an undo key, waits in its turn.
     [notice] = task_queue.waiting()
     assert "signin_changed" in json.dumps(notice.args_kwargs)
+    assert key_of(message) not in json.dumps(notice.args_kwargs)
 
 
 def test_a_mail_the_smtp_server_could_not_take_is_sent_again_after_its_delay_not_before(
