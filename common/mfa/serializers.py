@@ -4,6 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from common.serializers import InputSerializer
+
 # Long enough for a recovery code however it is grouped; a TOTP code is 6 digits.
 CODE_MAX_LENGTH = 64
 TOKEN_MAX_LENGTH = 128
@@ -22,7 +24,7 @@ class MfaRequiredSerializer(serializers.Serializer):
     webauthn = serializers.DictField(required=False, help_text="WebAuthn request options (JSON)")
 
 
-class MfaAuthenticateInputSerializer(serializers.Serializer):
+class MfaAuthenticateInputSerializer(InputSerializer):
     """The token of a login's first step, and a code or a passkey's answer."""
 
     mfa_token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
@@ -38,7 +40,7 @@ class MfaAuthenticateInputSerializer(serializers.Serializer):
         return attrs
 
 
-class TotpCodeInputSerializer(serializers.Serializer):
+class TotpCodeInputSerializer(InputSerializer):
     """A code from the authenticator app."""
 
     code = serializers.CharField(max_length=CODE_MAX_LENGTH)
