@@ -152,6 +152,12 @@ if DATABASE_POOL:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a test can serve its database from a real server process.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # runserver answers a browser's parallel requests in threads: a transaction takes the
+    # write lock when it starts, since one that reads first and writes later fails at once
+    # ("database is locked", a 503) while another writes; a lock held is waited for.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE", timeout=DATABASE_TIMEOUT
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
