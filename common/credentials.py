@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from rest_framework.authentication import CSRFCheck
 from rest_framework.request import Request
 
@@ -35,7 +36,11 @@ def csrf_enforce(request: Request | HttpRequest) -> None:
     django_request = request._request if isinstance(request, Request) else request
     check = CSRFCheck(lambda _: None)  # type: ignore[arg-type]
     check.process_request(django_request)
-    reason = check.process_view(django_request, None, (), {})  # type: ignore[arg-type]
+    try:
+        reason = check.process_view(django_request, None, (), {})  # type: ignore[arg-type]
+    except MultiPartParserError as e:
+        # Django looks for the token in a form body first: one it cannot read has none.
+        raise CsrfFailed("CSRF check failed: the form body is malformed.") from e
     if reason:
         raise CsrfFailed(f"CSRF check failed: {reason}")
 

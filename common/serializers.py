@@ -8,6 +8,46 @@ from common.models import LoginFamily, Profile
 from common.principal import Principal
 
 DATE_TIME = serializers.DateTimeField()
+# The JSON type each kind of input field takes, as the schema documents it: DRF would
+# coerce others (`0` to "0", "yes" to true), and accept a body the schema forbids.
+JSON_TYPES: tuple[tuple[type[serializers.Field], tuple[type, ...], str], ...] = (
+    (serializers.BooleanField, (bool,), "boolean"),
+    (serializers.CharField, (str,), "string"),
+    (serializers.IntegerField, (int,), "integer"),
+    (serializers.DictField, (dict,), "object"),
+    (serializers.ListField, (list,), "array"),
+)
+
+
+class InputSerializer(serializers.Serializer):
+    """A request body's serializer: each field takes exactly the JSON type the schema gives it."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        """The validated body; a field's value of another JSON type is a 400 by field."""
+        if isinstance(data, dict):
+            errors = {
+                name: [f"Must be a JSON {kind}."]
+                for name, field in self.fields.items()
+                if not field.read_only and name in data
+                for kind in [_json_type_mismatch(field, data[name])]
+                if kind
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def _json_type_mismatch(field: serializers.Field, value: Any) -> str:
+    """The JSON type `field` takes when `value` is not of it (null aside), else ""."""
+    if value is None:
+        return ""
+    for kind, types, name in JSON_TYPES:
+        if isinstance(field, kind):
+            # A JSON true is a Python int too: only a real number is an integer.
+            if isinstance(value, bool) and bool not in types:
+                return name
+            return "" if isinstance(value, types) else name
+    return ""
 
 
 class ProfileSerializer(serializers.Serializer):
@@ -38,7 +78,7 @@ class ProfileSerializer(serializers.Serializer):
         }
 
 
-class ProfileUpdateInputSerializer(serializers.Serializer):
+class ProfileUpdateInputSerializer(InputSerializer):
     """PATCH body of a profile: only these fields change."""
 
     display_name = serializers.CharField(
@@ -67,7 +107,7 @@ def device_token_field() -> serializers.CharField:
     )
 
 
-class CredentialsInputSerializer(serializers.Serializer):
+class CredentialsInputSerializer(InputSerializer):
     """A username and a password."""
 
     # Long enough for a login by email address (254 characters, as EmailField allows).
@@ -76,7 +116,7 @@ class CredentialsInputSerializer(serializers.Serializer):
     device_token = device_token_field()
 
 
-class PasswordChangeInputSerializer(serializers.Serializer):
+class PasswordChangeInputSerializer(InputSerializer):
     """The current password and its replacement."""
 
     old_password = serializers.CharField(max_length=4096, trim_whitespace=False)

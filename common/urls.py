@@ -72,5 +72,6 @@ urlpatterns = [
             "passkey-login-options": PasskeyLoginOptionsApi.as_view(),
         }
     ),
-    re_path(r"^(?P<path>.*)$", api_not_found, name="api-not-found"),
+    # Any character, a newline too: a path no pattern matches is JSON, never Django's page.
+    re_path(r"^(?P<path>[\s\S]*)$", api_not_found, name="api-not-found"),
 ]

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from common.serializers import CredentialsInputSerializer
+from common.serializers import CredentialsInputSerializer, InputSerializer
 
 
 class TokenObtainInputSerializer(CredentialsInputSerializer):
@@ -13,19 +13,19 @@ class CookieLoginInputSerializer(CredentialsInputSerializer):
     """Credentials for a new token family held in cookies."""
 
 
-class TokenRefreshInputSerializer(serializers.Serializer):
+class TokenRefreshInputSerializer(InputSerializer):
     """The current refresh token."""
 
     refresh = serializers.CharField(max_length=4096)
 
 
-class TokenLogoutInputSerializer(serializers.Serializer):
+class TokenLogoutInputSerializer(InputSerializer):
     """A refresh token of the login to end."""
 
     refresh = serializers.CharField(max_length=4096)
 
 
-class TokenVerifyInputSerializer(serializers.Serializer):
+class TokenVerifyInputSerializer(InputSerializer):
     """Any token this service issued."""
 
     token = serializers.CharField(max_length=4096)

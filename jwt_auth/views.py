@@ -47,6 +47,10 @@ from jwt_auth.services import (
 from jwt_auth.tokens import DualAccessToken, DualRefreshToken
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
+# A token endpoint refuses a token that is invalid, expired, revoked or reused with 401.
+TOKEN_REFUSED = {401: ErrorSerializer}
+# A cookie endpoint refuses a missing or bad cookie with 401, a request without CSRF with 403.
+COOKIE_REFUSED = {401: ErrorSerializer, 403: ErrorSerializer}
 
 
 def _pair_body(pair: TokenPair) -> dict[str, object]:
@@ -112,7 +116,9 @@ class TokenPasskeyLoginApi(PublicApi):
 class TokenRefreshApi(PublicApi):
     """Rotate a refresh token: a new pair, the old refresh token unusable."""
 
-    @extend_schema(request=TokenRefreshInputSerializer, responses=TokenPairSerializer)
+    @extend_schema(
+        request=TokenRefreshInputSerializer, responses={200: TokenPairSerializer, **TOKEN_REFUSED}
+    )
     def post(self, request: Request) -> Response:
         """Exchange the current refresh token for its successor."""
         serializer = TokenRefreshInputSerializer(data=request.data)
@@ -124,7 +130,7 @@ class TokenRefreshApi(PublicApi):
 class TokenVerifyApi(PublicApi):
     """Whether a token is valid and its login still live."""
 
-    @extend_schema(request=TokenVerifyInputSerializer, responses={200: dict})
+    @extend_schema(request=TokenVerifyInputSerializer, responses={200: dict, **TOKEN_REFUSED})
     def post(self, request: Request) -> Response:
         """200 `{}` for a usable token, else 401."""
         serializer = TokenVerifyInputSerializer(data=request.data)
@@ -136,7 +142,7 @@ class TokenVerifyApi(PublicApi):
 class TokenLogoutApi(PublicApi):
     """End a token login: its refresh and access tokens are refused from now on."""
 
-    @extend_schema(request=TokenLogoutInputSerializer, responses={204: None})
+    @extend_schema(request=TokenLogoutInputSerializer, responses={204: None, **TOKEN_REFUSED})
     def post(self, request: Request) -> Response:
         """Revoke the refresh token's family."""
         serializer = TokenLogoutInputSerializer(data=request.data)
@@ -200,7 +206,7 @@ class CookieRefreshApi(PublicApi):
 
     www_authenticate = CookieChallenge("REFRESH_COOKIE_NAME")
 
-    @extend_schema(request=None, responses=CookieRefreshSerializer)
+    @extend_schema(request=None, responses={200: CookieRefreshSerializer, **COOKIE_REFUSED})
     def post(self, request: Request) -> Response:
         """Exchange the refresh cookie for new cookies."""
         csrf_enforce(request)
@@ -218,7 +224,7 @@ class CookieLogoutApi(PublicApi):
 
     www_authenticate = CookieChallenge("REFRESH_COOKIE_NAME")
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, **COOKIE_REFUSED})
     def post(self, request: Request) -> Response:
         """Log out of a cookie login, by its refresh cookie or else its access cookie."""
         csrf_enforce(request)
@@ -238,7 +244,7 @@ class CookieLogoutApi(PublicApi):
 class JwksApi(PublicApi):
     """The public keys that verify this service's tokens; 404 with a symmetric algorithm."""
 
-    @extend_schema(responses=JwksSerializer)
+    @extend_schema(responses={200: JwksSerializer, 404: ErrorSerializer})
     def get(self, request: Request) -> Response:
         """The JWK set."""
         keys = key_set().public_jwks

@@ -46,6 +46,8 @@ LOGIN_RESPONSES = {
     403: ErrorSerializer,
     429: ErrorSerializer,
 }
+# A passkey is both factors: its login never asks for another.
+PASSKEY_LOGIN_RESPONSES = {code: body for code, body in LOGIN_RESPONSES.items() if code != 202}
 
 
 def session_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
@@ -89,7 +91,7 @@ class SessionPasskeyLoginApi(PublicApi):
 
     www_authenticate = 'Session realm="api"'
 
-    @extend_schema(request=SessionPasskeyLoginInputSerializer, responses=LOGIN_RESPONSES)
+    @extend_schema(request=SessionPasskeyLoginInputSerializer, responses=PASSKEY_LOGIN_RESPONSES)
     def post(self, request: Request) -> Response:
         """Start a session for the passkey's owner: the passkey is both factors."""
         csrf_enforce(request)

@@ -8,7 +8,7 @@ from django.db.models import Field
 from rest_framework import serializers
 
 from common.mfa.serializers import CODE_MAX_LENGTH
-from common.serializers import device_token_field
+from common.serializers import InputSerializer, device_token_field
 
 # As long as EmailField allows, and no longer than an account's folded keys.
 EMAIL_MAX_LENGTH = 254
@@ -16,7 +16,7 @@ PASSWORD_MAX_LENGTH = 4096
 KEY_MAX_LENGTH = 1024
 
 
-class SignupInputSerializer(serializers.Serializer):
+class SignupInputSerializer(InputSerializer):
     """A new account: its login name (unless the user model logs in by email), address, password."""
 
     username = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
@@ -37,13 +37,13 @@ class SignupInputSerializer(serializers.Serializer):
         return attrs
 
 
-class EmailInputSerializer(serializers.Serializer):
+class EmailInputSerializer(InputSerializer):
     """An email address."""
 
     email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
 
 
-class KeyInputSerializer(serializers.Serializer):
+class KeyInputSerializer(InputSerializer):
     """A key from an account mail."""
 
     key = serializers.CharField(max_length=KEY_MAX_LENGTH)
@@ -63,7 +63,7 @@ class PasswordResetConfirmInputSerializer(KeyInputSerializer):
     new_password = serializers.CharField(max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False)
 
 
-class ReauthenticateInputSerializer(serializers.Serializer):
+class ReauthenticateInputSerializer(InputSerializer):
     """The password, or a code of the second factor."""
 
     password = serializers.CharField(

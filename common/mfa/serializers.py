@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from common.serializers import device_token_field
+from common.serializers import InputSerializer, device_token_field
 
 # Long enough for a recovery code however it is grouped; a TOTP code is 6 digits.
 CODE_MAX_LENGTH = 64
@@ -24,7 +24,7 @@ class MfaRequiredSerializer(serializers.Serializer):
     webauthn = serializers.DictField(required=False, help_text="WebAuthn request options (JSON)")
 
 
-class MfaAuthenticateInputSerializer(serializers.Serializer):
+class MfaAuthenticateInputSerializer(InputSerializer):
     """The token of a login's first step, and a code or a passkey's answer."""
 
     mfa_token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
@@ -41,7 +41,7 @@ class MfaAuthenticateInputSerializer(serializers.Serializer):
         return attrs
 
 
-class TotpCodeInputSerializer(serializers.Serializer):
+class TotpCodeInputSerializer(InputSerializer):
     """A code from the authenticator app."""
 
     code = serializers.CharField(max_length=CODE_MAX_LENGTH)

@@ -2,19 +2,21 @@
 
 from rest_framework import serializers
 
+from common.serializers import InputSerializer
+
 NAME_MAX_LENGTH = 64
 DEFAULT_NAME = "Passkey"
 # A challenge token is `secrets.token_urlsafe(32)`: 43 characters.
 CHALLENGE_TOKEN_MAX_LENGTH = 128
 
 
-class PasskeyNameInputSerializer(serializers.Serializer):
+class PasskeyNameInputSerializer(InputSerializer):
     """A passkey's name: 1 to 64 characters once trimmed."""
 
     name = serializers.CharField(max_length=NAME_MAX_LENGTH)
 
 
-class PasskeyRegisterInputSerializer(serializers.Serializer):
+class PasskeyRegisterInputSerializer(InputSerializer):
     """A new passkey: its name ("Passkey" when blank), and the browser's answer to the options
     (`PublicKeyCredential.toJSON()`).
     """
@@ -27,7 +29,7 @@ class PasskeyRegisterInputSerializer(serializers.Serializer):
         return value or DEFAULT_NAME
 
 
-class PasskeyLoginInputSerializer(serializers.Serializer):
+class PasskeyLoginInputSerializer(InputSerializer):
     """A passwordless login: the token of its options, and the browser's answer to them."""
 
     challenge_token = serializers.CharField(max_length=CHALLENGE_TOKEN_MAX_LENGTH)
