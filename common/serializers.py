@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import models
 from rest_framework import serializers
 
 from common.models import LoginFamily, Profile
@@ -53,12 +55,22 @@ def _json_type_mismatch(field: serializers.Field, value: Any) -> str:
 class ProfileSerializer(serializers.Serializer):
     """The profile resource: identical whichever mode serves it."""
 
-    id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
     email = serializers.EmailField(read_only=True)
     display_name = serializers.CharField(read_only=True)
     bio = serializers.CharField(read_only=True)
     date_joined = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """The declared fields, and `id` of the type of the user model's key (README: an integer
+        or a UUID key): the schema documents the key the project's model has.
+        """
+        key: serializers.Field = (
+            serializers.UUIDField(read_only=True)
+            if isinstance(get_user_model()._meta.pk, models.UUIDField)
+            else serializers.IntegerField(read_only=True)
+        )
+        return {"id": key, **super().get_fields()}
 
     def to_representation(self, instance: Principal) -> dict[str, Any]:
         """The body the declared fields describe, built directly.

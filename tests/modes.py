@@ -2,15 +2,16 @@
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.test import APIClient
 
-from common.routes import MODES, SESSION, mode_path
+from common.conf import dualauth_settings
+from common.routes import JWT_COOKIE, MODES, SESSION, mode_path
 
 # The password of every test user.
 PASSWORD = "correct horse battery staple"
 LOGIN_PATHS: dict[str, str] = {mode: mode_path(mode, "login") for mode in MODES}
 PROFILE_PATHS: dict[str, str] = {mode: mode_path(mode, "profile") for mode in MODES}
-CREDENTIAL_COOKIES = {"session": "sessionid", "jwt-cookie": "access_token"}
 UNSAFE = {"post", "put", "patch", "delete"}
 # Both lists of logins, sessions and devices, show the same fields: the contract's of each.
 LOGIN_FIELDS = {"id", "created_at", "last_seen_at", "last_used_at", "user_agent", "ip", "current"}
@@ -22,6 +23,20 @@ PROFILE_CHALLENGES = {
     "jwt-header": 'Bearer realm="api"',
     "jwt-cookie": SHARED_CHALLENGE,
 }
+
+
+def credential_cookie(mode: str) -> str:
+    """The name of the cookie that carries a browser mode's credential, as configured now."""
+    if mode == SESSION:
+        return str(settings.SESSION_COOKIE_NAME)
+    if mode == JWT_COOKIE:
+        return str(dualauth_settings.ACCESS_COOKIE_NAME)
+    raise ValueError(f"{mode} carries its credential in no cookie")
+
+
+def csrf_cookie() -> str:
+    """The name of the cookie that carries the CSRF token, as configured now."""
+    return str(settings.CSRF_COOKIE_NAME)
 
 
 class ModeClient:
@@ -40,9 +55,9 @@ class ModeClient:
 
     def csrf_token(self) -> str:
         """The browser's CSRF token, fetched once as the SPA does."""
-        if "csrftoken" not in self.client.cookies:
+        if csrf_cookie() not in self.client.cookies:
             self.client.get(mode_path(SESSION, "csrf"))
-        return str(self.client.cookies["csrftoken"].value)
+        return str(self.client.cookies[csrf_cookie()].value)
 
     def login(self, username: str, password: str, **extra: Any) -> Any:
         """Log in through this mode's login endpoint."""
@@ -75,11 +90,11 @@ class ModeClient:
         """The raw credential this client authenticates with."""
         if self.mode == "jwt-header":
             return self.bearer
-        return str(self.client.cookies[CREDENTIAL_COOKIES[self.mode]].value)
+        return str(self.client.cookies[credential_cookie(self.mode)].value)
 
     def replay(self, credential: str) -> None:
         """Authenticate with an earlier credential again, as an attacker would."""
         if self.mode == "jwt-header":
             self.use_bearer(credential)
         else:
-            self.client.cookies[CREDENTIAL_COOKIES[self.mode]] = credential
+            self.client.cookies[credential_cookie(self.mode)] = credential

@@ -9,9 +9,11 @@ import pytest
 from common.routes import JWT_HEADER, MODES, SESSION, SHARED_ROUTES
 from tests.adoption.conftest import EMAIL, PASSWORD, PREFIX, adoption_path, manage
 from tests.mail import SmtpServer, key_of, link_of
-from tests.modes import CREDENTIAL_COOKIES
 
 pytestmark = pytest.mark.server
+# The adopting project (tests/adoption/settings.py) keeps Django's and dualauth's default
+# cookie names: its server, not this process's settings, decides them.
+CREDENTIAL_COOKIES = {"session": "sessionid", "jwt-cookie": "access_token"}
 
 
 class Agent:

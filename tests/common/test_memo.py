@@ -2,11 +2,14 @@
 
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.db.models import UUIDField
 from django.utils import timezone
 
 from common.memo import BoundedMemo
@@ -39,33 +42,78 @@ def _hammer(work: Callable[[int], None], rounds: int) -> None:
             future.result()
 
 
+def test_a_memo_gives_back_what_was_put_and_none_for_the_rest():
+    memo: BoundedMemo[str, int] = BoundedMemo(size=2)
+    memo.put("a", 1)
+    memo.put("a", 2)
+    assert (memo.get("a"), memo.get("b"), len(memo)) == (2, None, 1)
+
+
+def test_a_full_memo_forgets_its_oldest_entry_first():
+    memo: BoundedMemo[int, str] = BoundedMemo(size=3)
+    for i in range(4):
+        memo.put(i, str(i))
+    assert [memo.get(i) for i in range(4)] == [None, "1", "2", "3"]
+    assert len(memo) == 3
+
+
+def test_a_full_memo_replacing_a_value_forgets_nothing():
+    memo: BoundedMemo[int, str] = BoundedMemo(size=2)
+    memo.put(1, "one")
+    memo.put(2, "two")
+    memo.put(1, "uno")
+    assert [memo.get(1), memo.get(2)] == ["uno", "two"]
+
+
+def test_a_cleared_memo_remembers_nothing():
+    memo: BoundedMemo[int, int] = BoundedMemo(size=2)
+    memo.put(1, 1)
+    memo.clear()
+    assert (memo.get(1), len(memo)) == (None, 0)
+
+
 def test_a_memo_filled_by_many_threads_at_once_stays_within_its_size():
     memo: BoundedMemo[int, int] = BoundedMemo(size=4)
     _hammer(lambda i: memo.put(i, i) or memo.get(i - 1), rounds=40_000)
     assert len(memo) <= 4
 
 
-def test_the_verified_token_memo_is_safe_under_threads(monkeypatch):
-    monkeypatch.setattr(tokens, "VERIFIED_TOKENS_KEPT", 4)
-    backend = KeyedTokenBackend()
+def _raw_tokens(count: int) -> list[str]:
+    """`count` valid access tokens, the i-th with the jti `i` in hex."""
     now = timezone.now()
-    raws = [
+    # A key of the user model the tests run with: a token naming another kind is invalid.
+    user_id = uuid.UUID(int=1) if isinstance(get_user_model()._meta.pk, UUIDField) else 1
+    return [
         token_build(
             DualAccessToken,
-            user_id=1,
+            user_id=user_id,
             family_id="0" * 32,
             jti=f"{i:032x}",
             issued_at=now,
             expires_at=now + timedelta(minutes=5),
         )
-        for i in range(256)
+        for i in range(count)
     ]
-    _hammer(lambda i: backend.decode(raws[i % len(raws)]), rounds=8_000)
-    assert len(backend._verified) <= 4
 
 
-def test_both_hot_path_memos_are_thread_safe_memos():
-    from session_auth import services
+def test_the_verified_token_memo_gives_each_token_its_own_claims_under_threads(monkeypatch):
+    # A memo smaller than the tokens in use: it forgets and verifies again all the time.
+    monkeypatch.setattr(tokens, "VERIFIED_TOKENS_KEPT", 4)
+    backend = KeyedTokenBackend()
+    raws = _raw_tokens(256)
 
-    assert isinstance(services._known_sessions, BoundedMemo)
-    assert isinstance(tokens.token_backend()._verified, BoundedMemo)
+    def decode(i: int) -> None:
+        assert backend.decode(raws[i % len(raws)])["jti"] == f"{i % len(raws):032x}"
+
+    _hammer(decode, rounds=8_000)
+
+
+def test_claims_a_caller_changes_are_not_what_the_next_decode_gives():
+    backend = KeyedTokenBackend()
+    (raw,) = _raw_tokens(1)
+    backend.decode(raw)
+    # The token is remembered now: this decode, and the next, read the memo.
+    first = backend.decode(raw)
+    expected = dict(first)
+    first["jti"] = "f" * 32
+    assert backend.decode(raw) == expected

@@ -3,6 +3,8 @@
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.db import models
 from drf_spectacular.generators import SchemaGenerator
 
 from common.conf import dualauth_settings
@@ -100,3 +102,14 @@ def test_every_error_is_the_error_shape(schema: dict[str, Any]) -> None:
                 body = response["content"]["application/json"]["schema"]
                 assert body == {"$ref": ERROR_REF}, (method, path, status)
     assert set(schema["components"]["schemas"]["Error"]["required"]) == {"detail", "code"}
+
+
+def test_the_profile_id_is_of_the_type_of_the_user_models_key(schema: dict[str, Any]) -> None:
+    key = get_user_model()._meta.pk
+    # The custom user model of tests/settings_custom_user.py has a UUID key; Django's, a number.
+    expected = (
+        {"type": "string", "format": "uuid", "readOnly": True}
+        if isinstance(key, models.UUIDField)
+        else {"type": "integer", "readOnly": True}
+    )
+    assert schema["components"]["schemas"]["Profile"]["properties"]["id"] == expected

@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 from django.contrib.auth.models import User
 
-from tests.modes import CREDENTIAL_COOKIES, LOGIN_PATHS, PASSWORD, PROFILE_PATHS
+from tests.modes import LOGIN_PATHS, PASSWORD, PROFILE_PATHS, credential_cookie, csrf_cookie
 
 LOGOUT_PATHS = {
     "session": "/api/session/logout/",
@@ -60,9 +60,9 @@ class StackClient:
 
     def csrf_token(self, url: str) -> str:
         """The browser's CSRF token, fetched from the instance of `url` once, as the SPA does."""
-        if "csrftoken" not in self.http.cookies:
+        if csrf_cookie() not in self.http.cookies:
             self.http.get(url.split("/api/")[0] + "/api/session/csrf/")
-        return self.http.cookies["csrftoken"]
+        return self.http.cookies[csrf_cookie()]
 
     def login(self, base: str, username: str, password: str, **extra: Any) -> httpx.Response:
         """Log in on the instance at `base`; `extra` goes into the body too."""
@@ -120,7 +120,7 @@ class StackClient:
         """The raw credential this agent authenticates with."""
         if self.mode == "jwt-header":
             return self.tokens["access"]
-        return str(self.http.cookies[CREDENTIAL_COOKIES[self.mode]])
+        return str(self.http.cookies[credential_cookie(self.mode)])
 
 
 def logged_in(mode: str, base: str, user: User, agents: list[StackClient]) -> StackClient:
