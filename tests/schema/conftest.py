@@ -69,7 +69,9 @@ class FuzzSite:
             signup = http.post(self.shared_url("signup"), json=body)
             assert signup.status_code == 202, signup.text
             key = key_of(self.smtp.wait(email, 1)[0])
-            verify = http.post(self.shared_url("email-verify"), json={"key": key})
+            verify = http.post(
+                self.shared_url("email-verify"), json={"key": key, "password": PASSWORD}
+            )
             assert verify.status_code == 200, verify.text
         agent = StackClient(mode)
         try:
