@@ -13,6 +13,7 @@ from common.api import Api, PublicApi
 from common.mfa.login import mfa_login_begin, mfa_login_complete
 from common.mfa.selectors import recovery_codes_left
 from common.mfa.serializers import (
+    LOGIN_ANSWER_SERIALIZERS,
     MfaAuthenticateInputSerializer,
     RecoveryCodesLeftSerializer,
     RecoveryCodesSerializer,
@@ -27,8 +28,7 @@ from common.mfa.services import (
 )
 from common.principal import UserModel
 from common.routes import Mode
-from common.serializers import ErrorSerializer, ProfileSerializer
-from jwt_auth.serializers import TokenObtainSerializer
+from common.serializers import ErrorSerializer
 
 # What a login endpoint answers once its user proved who they are: (request, user, options).
 LoginAnswer = Callable[[Request, UserModel, dict[str, Any]], Response]
@@ -59,7 +59,7 @@ class MfaAuthenticateApi(PublicApi):
             200: OpenApiResponse(
                 PolymorphicProxySerializer(
                     component_name="LoginAnswer",
-                    serializers=[ProfileSerializer, TokenObtainSerializer],
+                    serializers=LOGIN_ANSWER_SERIALIZERS,
                     resource_type_field_name=None,
                 ),
                 description="What the login endpoint the login began at answers: the profile "
