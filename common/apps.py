@@ -4,13 +4,16 @@ from django.apps import AppConfig
 
 
 class CommonConfig(AppConfig):
-    """Connects the user signals, the system checks, and each feature's undo of its changes."""
+    """Connects the user signals and the system checks; and, as the one app the features
+    (accounts, mfa, passkeys) belong to, each feature's receivers and undo hooks.
+    """
 
     name = "common"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from common import checks, schema, signals  # noqa: F401
+        from common.accounts import signals as account_signals  # noqa: F401
         from common.cache import cache_poll_hook_add, cache_recovery_hook_add
         from common.changes import PASSKEY_ADDED, TOTP_ENABLED, signin_undo_register
         from common.mfa.services import totp_enabled_undo

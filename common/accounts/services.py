@@ -3,8 +3,8 @@
 The public endpoints never tell whether an address has an account: each call of one
 takes the same work whatever the answer (one password hash at signup, one mail to
 the target address) and gets the same response. Each is throttled per client address
-(`account_throttle`, through the views' throttle class) and each mail per target
-address, across every instance.
+(`account_throttle` of common/services.py, through the views' throttle class) and each
+mail per target address, across every instance.
 """
 
 import hashlib
@@ -95,19 +95,6 @@ CHANGE_TEXTS = {
 }
 CHANGE_TEXT_OTHER = "How your account signs in was changed"
 UNDO_KEY_BYTES = 32
-
-
-def account_throttle(*, endpoint: str, request: HttpRequest) -> None:
-    """Count a call of the public account endpoint `endpoint` from this client; 429 when over."""
-    throttle_take(
-        buckets=[
-            (
-                throttle_key(f"account:{endpoint}", client_ip(request)),
-                dualauth_settings.ACCOUNT_REQUESTS_PER_ADDRESS,
-            )
-        ],
-        window=dualauth_settings.ACCOUNT_THROTTLE_WINDOW,
-    )
 
 
 def _mail_throttle(*, email: str, user_id: UserId | None = None) -> None:

@@ -8,7 +8,6 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.accounts.permissions import FreshLogin
 from common.api import Api, PublicApi
 from common.mfa.login import mfa_login_begin, mfa_login_complete
 from common.mfa.selectors import recovery_codes_left
@@ -26,6 +25,7 @@ from common.mfa.services import (
     totp_enable,
     totp_setup_get,
 )
+from common.permissions import FreshLogin
 from common.principal import UserModel
 from common.routes import Mode
 from common.serializers import ErrorSerializer

@@ -31,7 +31,6 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from common.accounts.selectors import email_verified
 from common.audit import audit_event
 from common.changes import PASSKEY_ADDED, PASSKEY_REMOVED, signin_change_announce
 from common.conf import dualauth_settings
@@ -49,7 +48,7 @@ from common.passkeys.webauthn import (
 )
 from common.principal import UserId, UserModel
 from common.routes import Mode
-from common.selectors import user_get
+from common.selectors import email_verified, user_get
 from common.services import login_address_attempt_reserve, login_attempt_release
 
 REGISTER, LOGIN = MfaChallenge.Purpose.PASSKEY_REGISTER, MfaChallenge.Purpose.PASSKEY_LOGIN
