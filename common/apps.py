@@ -5,7 +5,7 @@ from django.apps import AppConfig
 
 class CommonConfig(AppConfig):
     """Connects the user signals and the system checks; and, as the one app the features
-    (accounts, mfa, passkeys) belong to, each feature's receivers and undo hooks.
+    (accounts, mfa, passkeys) belong to, each feature's receivers and hooks.
     """
 
     name = "common"
@@ -16,7 +16,9 @@ class CommonConfig(AppConfig):
         from common.accounts import signals as account_signals  # noqa: F401
         from common.cache import cache_poll_hook_add, cache_recovery_hook_add
         from common.changes import PASSKEY_ADDED, TOTP_ENABLED, signin_undo_register
-        from common.mfa.services import totp_enabled_undo
+        from common.factors import factors_register
+        from common.mfa.selectors import mfa_factors
+        from common.mfa.services import mfa_code_confirm, totp_enabled_undo
         from common.passkeys.services import passkey_added_undo
         from common.services import families_pending_recache, families_revoked_recache
 
@@ -24,3 +26,4 @@ class CommonConfig(AppConfig):
         cache_poll_hook_add(families_pending_recache)
         signin_undo_register(TOTP_ENABLED, totp_enabled_undo)
         signin_undo_register(PASSKEY_ADDED, passkey_added_undo)
+        factors_register(code_confirm=mfa_code_confirm, summary=mfa_factors)

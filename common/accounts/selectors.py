@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from common.mfa.selectors import mfa_factors
+from common.factors import factors_summary
 from common.models import Account, identity_key
 from common.principal import Principal
 from common.selectors import email_verified
@@ -27,5 +27,5 @@ def account_get(*, principal: Principal) -> dict[str, Any]:
         "username": principal.username,
         "email": principal.email,
         "email_verified": email_verified(user_id=principal.pk),
-        "mfa": mfa_factors(user_id=principal.pk),
+        "mfa": factors_summary(user_id=principal.pk),
     }

@@ -50,7 +50,7 @@ from common.changes import (
 from common.changes import PASSWORD_RESET as PASSWORD_RESET_CHANGE
 from common.conf import dualauth_settings
 from common.exceptions import KeyNotValid
-from common.mfa.services import mfa_code_confirm
+from common.factors import factor_code_confirm
 from common.models import Account, LoginFamily, SignInChange, identity_key
 from common.net import client_ip
 from common.principal import UserId, UserModel, user_email
@@ -416,7 +416,7 @@ def login_reauthenticate(
     """
     user = get_user_model().objects.get(pk=user_id)
     if code:
-        mfa_code_confirm(user=user, code=code, request=request, device_token=device_token)
+        factor_code_confirm(user=user, code=code, request=request, device_token=device_token)
     else:
         password_confirm(
             user=user,
