@@ -36,6 +36,8 @@ lint: $(VENV)/.dev .env
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	# The layers (pyproject's [tool.importlinter]): no module imports one above it.
+	$(BIN)/lint-imports
 
 # The suite's core runs a second time against a custom user model (email login, UUID key).
 CUSTOM_USER_SETTINGS := tests.settings_custom_user

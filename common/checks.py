@@ -13,7 +13,6 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.middleware import AuthenticationMiddleware
-from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
@@ -26,10 +25,7 @@ from django.utils.module_loading import import_string
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks.backends.dummy import DummyBackend
 from drf_spectacular.settings import spectacular_settings
-from jwt.algorithms import get_default_algorithms
-from jwt.exceptions import PyJWTError
 from rest_framework.settings import DEFAULTS as REST_FRAMEWORK_DEFAULTS
-from rest_framework_simplejwt import settings as simplejwt_settings
 
 from common.cache import ALIAS
 from common.conf import dualauth_settings
@@ -39,14 +35,7 @@ from common.parsers import BoundedJSONParser
 from common.redis_breaker import BreakerPool
 from common.redis_cluster import ClusterConnectionFactory, cluster_address_parse, cluster_url
 from common.routes import JWT_COOKIE, SHARED_ROUTES, mode_path
-from jwt_auth.keys import HMAC_ALGORITHMS, key_set, verifying_key_texts
-from jwt_auth.tokens import FAMILY_CLAIM
-from session_auth.middleware import FamilyAuthenticationMiddleware
-from session_auth.sessions import SessionStore
 
-# RFC 7518 3.2: an HMAC key at least as long as the hash output.
-MIN_HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
-MIN_RSA_KEY_BITS = 2048
 # A bearer token for /metrics as strong as a 192-bit random one in URL-safe base64.
 MIN_METRICS_TOKEN_LENGTH = 32
 # Caches that each process keeps to itself, or that keep nothing: behind several workers,
@@ -63,75 +52,6 @@ CACHE_STORE_DEFAULTS: dict[str, Any] = {
     "VERSION": 1,
     "KEY_FUNCTION": None,
 }
-# The claims a token carries with their own meaning: none of them can hold the user's id.
-MEANINGFUL_CLAIMS = ("exp", "iat", "nbf", "jti", "iss", "aud", "token_type", FAMILY_CLAIM)
-# The names jwt_auth/tokens.py requires and reads these claims under, whatever simplejwt says.
-FIXED_CLAIMS = {
-    "JTI_CLAIM": ("jti", "dualauth.E012"),
-    "TOKEN_TYPE_CLAIM": ("token_type", "dualauth.E013"),
-}
-
-
-def _key_name(index: int) -> str:
-    """How a message names the verifying key at `index`: the signing key comes first."""
-    return "JWT_SIGNING_KEY" if index == 0 else f"JWT_PREVIOUS_KEYS key {index}"
-
-
-def _key_strength_errors(algorithm: str, index: int, text: str) -> list[CheckMessage]:
-    """A usable key's errors: an HMAC key shorter than its hash, an RSA key under 2048 bits."""
-    if algorithm in HMAC_ALGORITHMS:
-        if len(text.encode()) >= MIN_HMAC_KEY_BYTES[algorithm]:
-            return []
-        bits = MIN_HMAC_KEY_BYTES[algorithm] * 8
-        return [
-            Error(
-                f"{_key_name(index)} is shorter than {bits} bits, the least for {algorithm}.",
-                id="dualauth.E004",
-            )
-        ]
-    size = getattr(get_default_algorithms()[algorithm].prepare_key(text), "key_size", None)
-    if size is None or size >= MIN_RSA_KEY_BITS:
-        return []
-    return [
-        Error(
-            f"{_key_name(index)} is an RSA key of {size} bits; it must be at least "
-            f"{MIN_RSA_KEY_BITS}.",
-            id="dualauth.E005",
-        )
-    ]
-
-
-@register("security")
-def jwt_keys_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse a missing, short or shared verifying key and an unsupported algorithm."""
-    jwt = simplejwt_settings.api_settings
-    if not jwt.SIGNING_KEY:
-        return [Error("JWT_SIGNING_KEY is not set.", id="dualauth.E001")]
-    texts = verifying_key_texts()
-    # Without surrounding whitespace: a PEM is taken out of JWT_PREVIOUS_KEYS without
-    # the newline that ends it where it was written.
-    django_secrets = {
-        secret.strip() for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
-    }
-    shared: list[CheckMessage] = [
-        Error(
-            f"{_key_name(index)} must not be SECRET_KEY or one of SECRET_KEY_FALLBACKS.",
-            id="dualauth.E002",
-        )
-        for index, text in enumerate(texts)
-        if text.strip() in django_secrets
-    ]
-    if shared:
-        return shared
-    try:
-        keys = key_set()
-    except (ValueError, TypeError, PyJWTError) as e:
-        return [Error(f"JWT keys cannot be used: {e}", id="dualauth.E003")]
-    return [
-        error
-        for index, text in enumerate(texts)
-        for error in _key_strength_errors(keys.algorithm, index, text)
-    ]
 
 
 @register(Tags.security, deploy=True)
@@ -220,69 +140,6 @@ def cache_store_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             id="dualauth.E008",
         )
     ]
-
-
-@register(Tags.security)
-def session_engine_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse a session engine other than dualauth's store, which keeps only hashed keys."""
-    hint = 'Set SESSION_ENGINE = "session_auth.sessions".'
-    try:
-        store = importlib.import_module(settings.SESSION_ENGINE).SessionStore
-    except (ImportError, AttributeError) as e:
-        return [
-            Error(
-                f"SESSION_ENGINE {settings.SESSION_ENGINE!r} has no SessionStore to import: {e}",
-                hint=hint,
-                id="dualauth.E009",
-            )
-        ]
-    if isinstance(store, type) and issubclass(store, SessionStore):
-        return []
-    return [
-        Error(
-            f"SESSION_ENGINE {settings.SESSION_ENGINE!r} is not dualauth's session store: "
-            "sessions would be stored under their key, in the cache and the database.",
-            hint=f"{hint} A store of your own must subclass session_auth.sessions.SessionStore.",
-            id="dualauth.E010",
-        )
-    ]
-
-
-@register(Tags.security)
-def token_claims_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse a user id claim that has another meaning, and renamed `jti` or `token_type`."""
-    jwt = simplejwt_settings.api_settings
-    errors: list[CheckMessage] = []
-    if jwt.USER_ID_CLAIM in MEANINGFUL_CLAIMS:
-        errors.append(
-            Error(
-                f"SIMPLE_JWT['USER_ID_CLAIM'] is {jwt.USER_ID_CLAIM!r}, a claim every token "
-                "carries with another meaning: it cannot also hold the user's id.",
-                hint='Set SIMPLE_JWT["USER_ID_CLAIM"] = "sub".',
-                id="dualauth.E011",
-            )
-        )
-    for name in ("ISSUER", "AUDIENCE"):
-        if not isinstance(getattr(jwt, name), str) or not getattr(jwt, name):
-            errors.append(
-                Error(
-                    f"SIMPLE_JWT[{name!r}] is {getattr(jwt, name)!r}: every token carries and "
-                    "is checked against it, so it must be a non-empty string.",
-                    hint=f'Set SIMPLE_JWT["{name}"], e.g. to your service\'s name.',
-                    id="dualauth.E029",
-                )
-            )
-    for name, (claim, error_id) in FIXED_CLAIMS.items():
-        if getattr(jwt, name) != claim:
-            errors.append(
-                Error(
-                    f"SIMPLE_JWT[{name!r}] is {getattr(jwt, name)!r}: dualauth's tokens "
-                    f"require and read this claim as {claim!r}.",
-                    hint=f"Remove {name} from SIMPLE_JWT, or set it to {claim!r}.",
-                    id=error_id,
-                )
-            )
-    return errors
 
 
 @register(Tags.security)
@@ -401,7 +258,7 @@ def _matches(regex: Any, path: str) -> bool:
         return False
 
 
-def _imported(value: Any) -> Any:
+def setting_imported(value: Any) -> Any:
     """What a setting's dotted path names (a class given as such is itself), or None."""
     if not isinstance(value, str):
         return value
@@ -411,17 +268,19 @@ def _imported(value: Any) -> Any:
         return None
 
 
-def _is_subclass(value: Any, base: type) -> bool:
+def is_subclass(value: Any, base: type) -> bool:
     """Whether `value` is `base` or a class derived from it."""
     return isinstance(value, type) and issubclass(value, base)
 
 
 @register(Tags.security)
 def middleware_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse MIDDLEWARE without dualauth's API answers first and its family authentication."""
-    classes = [_imported(entry) for entry in settings.MIDDLEWARE]
+    """Refuse MIDDLEWARE without dualauth's API answers first, with Django's own authentication
+    middleware, or without CSRF; the session mode checks its own (session_auth/checks.py).
+    """
+    classes = [setting_imported(entry) for entry in settings.MIDDLEWARE]
     errors: list[CheckMessage] = []
-    if not classes or not _is_subclass(classes[0], ApiResponseMiddleware):
+    if not classes or not is_subclass(classes[0], ApiResponseMiddleware):
         errors.append(
             Error(
                 "common.middleware.ApiResponseMiddleware is not the first entry of MIDDLEWARE: "
@@ -429,24 +288,6 @@ def middleware_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 "could be HTML.",
                 hint='Put "common.middleware.ApiResponseMiddleware" first in MIDDLEWARE.',
                 id="dualauth.E020",
-            )
-        )
-    family = next(
-        (
-            index
-            for index, cls in enumerate(classes)
-            if _is_subclass(cls, FamilyAuthenticationMiddleware)
-        ),
-        None,
-    )
-    if family is None:
-        errors.append(
-            Error(
-                "MIDDLEWARE has no session_auth.middleware.FamilyAuthenticationMiddleware: "
-                "request.user would believe sessions whose login was revoked.",
-                hint='Add "session_auth.middleware.FamilyAuthenticationMiddleware" to '
-                "MIDDLEWARE, where AuthenticationMiddleware would go.",
-                id="dualauth.E021",
             )
         )
     if AuthenticationMiddleware in classes:
@@ -459,25 +300,13 @@ def middleware_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 id="dualauth.E022",
             )
         )
-    if not any(_is_subclass(cls, CsrfViewMiddleware) for cls in classes):
+    if not any(is_subclass(cls, CsrfViewMiddleware) for cls in classes):
         errors.append(
             Error(
                 "MIDDLEWARE has no django.middleware.csrf.CsrfViewMiddleware: no csrftoken "
                 "cookie is ever set, so no browser mode can log in.",
                 hint='Add "django.middleware.csrf.CsrfViewMiddleware" to MIDDLEWARE.',
                 id="dualauth.E030",
-            )
-        )
-    if family is not None and not any(
-        _is_subclass(cls, SessionMiddleware) for cls in classes[:family]
-    ):
-        errors.append(
-            Error(
-                "django.contrib.sessions.middleware.SessionMiddleware does not come before "
-                "FamilyAuthenticationMiddleware in MIDDLEWARE: it reads the request's session.",
-                hint='Put "django.contrib.sessions.middleware.SessionMiddleware" before '
-                '"session_auth.middleware.FamilyAuthenticationMiddleware".',
-                id="dualauth.E023",
             )
         )
     return errors
@@ -488,7 +317,7 @@ def rest_framework_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """Refuse another exception handler than dualauth's, and a JSON parser without its bound."""
     rest_framework = {**REST_FRAMEWORK_DEFAULTS, **getattr(settings, "REST_FRAMEWORK", {})}
     errors: list[CheckMessage] = []
-    if _imported(rest_framework["EXCEPTION_HANDLER"]) is not exception_handler:
+    if setting_imported(rest_framework["EXCEPTION_HANDLER"]) is not exception_handler:
         errors.append(
             Error(
                 f"REST_FRAMEWORK['EXCEPTION_HANDLER'] is {rest_framework['EXCEPTION_HANDLER']!r}"
@@ -501,7 +330,7 @@ def rest_framework_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     unbounded = [
         entry
         for entry in rest_framework["DEFAULT_PARSER_CLASSES"]
-        if not _is_subclass(_imported(entry), BoundedJSONParser)
+        if not is_subclass(setting_imported(entry), BoundedJSONParser)
     ]
     if unbounded:
         errors.append(

@@ -10,6 +10,8 @@ from common.models import LoginFamily, Profile
 from common.principal import Principal
 
 DATE_TIME = serializers.DateTimeField()
+# Long enough for a recovery code however it is grouped; a TOTP code is 6 digits.
+CODE_MAX_LENGTH = 64
 # The JSON type each kind of input field takes, as the schema documents it: DRF would
 # coerce others (`0` to "0", "yes" to true), and accept a body the schema forbids.
 JSON_TYPES: tuple[tuple[type[serializers.Field], tuple[type, ...], str], ...] = (

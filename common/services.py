@@ -22,7 +22,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.exceptions import Throttled, ValidationError
 
-from common.accounts.selectors import email_verified
 from common.audit import audit_event
 from common.cache import ALIAS as CACHE_ALIAS
 from common.cache import (
@@ -54,6 +53,7 @@ from common.routes import Mode
 from common.selectors import (
     REVOKED,
     FamilyState,
+    email_verified,
     family_cache_key,
     family_state_from_cache,
     family_state_get,
@@ -655,3 +655,16 @@ def user_create(
     user = model.objects.create_user(**fields, password=password)
     profile_update(user_id=user.pk, display_name=display_name)
     return user
+
+
+def account_throttle(*, endpoint: str, request: HttpRequest) -> None:
+    """Count a call of the public account endpoint `endpoint` from this client; 429 when over."""
+    throttle_take(
+        buckets=[
+            (
+                throttle_key(f"account:{endpoint}", client_ip(request)),
+                dualauth_settings.ACCOUNT_REQUESTS_PER_ADDRESS,
+            )
+        ],
+        window=dualauth_settings.ACCOUNT_THROTTLE_WINDOW,
+    )

@@ -1,5 +1,7 @@
-"""User signals: a profile for each user; logins end when their user or password goes; each
-change to how a user signs in is kept and mailed to them.
+"""User signals: a profile for each user; logins end when their user or password goes.
+
+The accounts feature keeps the account in step with the user and tells each change to how a
+user signs in (common/accounts/signals.py).
 """
 
 from pathlib import Path
@@ -10,11 +12,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
-from django.http import HttpRequest
 
-from common.accounts.services import account_sync, signin_change_record
 from common.cache import cache_delete
-from common.changes import signin_changed
 from common.models import Profile
 from common.selectors import user_cache_key
 from common.services import families_password_revoke, families_revoke
@@ -26,8 +25,7 @@ User = get_user_model()
 def user_saved(
     sender: type, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any
 ) -> None:
-    """Give a new user a profile and an account; end a deactivated user's logins, and those of
-    an old password; keep the account in step with the name and address.
+    """Give a new user a profile; end a deactivated user's logins, and those of an old password.
 
     Whoever set the password (the API, the admin, `changepassword`, a script's
     `set_password()` and `save()`), the logins begun under another one end here.
@@ -38,9 +36,6 @@ def user_saved(
         families_revoke(user_id=instance.pk, reason="user_deactivated")
     elif update_fields is None or "password" in update_fields:
         families_password_revoke(user_id=instance.pk, password=instance.password)
-    identity = {instance.USERNAME_FIELD, instance.get_email_field_name()}
-    if created or update_fields is None or identity & set(update_fields):
-        account_sync(user=instance)
 
 
 @receiver(post_save, sender=User, dispatch_uid="dualauth_user_forget")
@@ -55,23 +50,6 @@ def user_snapshot_forget(sender: type, instance: Any, **kwargs: Any) -> None:
 def user_deleted(sender: type, instance: Any, **kwargs: Any) -> None:
     """Revoke a deleted user's logins before its rows go."""
     families_revoke(user_id=instance.pk, reason="user_deleted")
-
-
-@receiver(signin_changed, dispatch_uid="dualauth_signin_changed")
-def signin_change_tell(
-    sender: Any,
-    *,
-    user_id: Any,
-    change: str,
-    request: HttpRequest,
-    reference: str,
-    detail: str,
-    **kwargs: Any,
-) -> None:
-    """Keep a change to how the user signs in, and mail it with its undo key."""
-    signin_change_record(
-        user_id=user_id, change=change, request=request, reference=reference, detail=detail
-    )
 
 
 @receiver(connection_created, dispatch_uid="dualauth_sqlite_private")

@@ -1,10 +1,9 @@
-"""The shared resource, both lists of logins, account-wide actions, health, the index page."""
+"""The shared resource, both lists of logins, account-wide actions, health, the metrics."""
 
 import uuid
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
@@ -17,10 +16,10 @@ from rest_framework.response import Response
 
 from common.api import Api, PublicApi
 from common.conf import dualauth_settings
-from common.csp import PAGE_CSP, page_csp_for
+from common.csp import page_csp_for
 from common.exceptions import MetricsForbidden, ServerError, error_response
+from common.hooks import browser_logins_end, password_changed_announce
 from common.metrics import metrics_access_allowed, metrics_render
-from common.routes import SESSION
 from common.selectors import families_live
 from common.serializers import (
     HealthSerializer,
@@ -36,9 +35,6 @@ from common.services import (
     password_change,
     profile_update,
 )
-from jwt_auth.cookies import token_cookies_clear
-from jwt_auth.tokens import DualAccessToken, lifetime
-from session_auth.services import session_password_changed
 
 
 class ProfileDetailApi(Api):
@@ -97,9 +93,8 @@ class LogoutAllApi(Api):
     def post(self, request: Request) -> Response:
         """Log out everywhere; this browser's credential cookies go too."""
         families_revoke(user_id=self.user.pk, reason="logout_all", request=request._request)
-        request._request.session.flush()
         response = Response(status=status.HTTP_204_NO_CONTENT)
-        token_cookies_clear(response)
+        browser_logins_end(request=request._request, response=response)
         return response
 
 
@@ -117,8 +112,7 @@ class PasswordChangeApi(Api):
             request=request._request,
             **serializer.validated_data,
         )
-        if self.credential.mode == SESSION:
-            session_password_changed(request=request._request, user=user)
+        password_changed_announce(request=request._request, user=user, credential=self.credential)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -167,14 +161,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
     body, content_type = metrics_render(accept=request.META.get("HTTP_ACCEPT", ""))
     response = HttpResponse(body, content_type=content_type)
     response["Cache-Control"] = "no-store"
-    return response
-
-
-def index(request: HttpRequest) -> HttpResponse:
-    """The browser SPA's shell; it tells the SPA the access token lifetime to plan refreshes."""
-    access_lifetime = lifetime(DualAccessToken).total_seconds()
-    response = render(request, "common/index.html", {"access_lifetime": int(access_lifetime)})
-    response["Content-Security-Policy"] = PAGE_CSP
     return response
 
 

@@ -7,8 +7,9 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 from common.conf import dualauth_settings
-from common.views import index, metrics
+from common.views import metrics
 from jwt_auth.views import JwksApi
+from project.views import index
 
 handler400 = "common.views.bad_request"
 handler500 = "common.views.server_error"

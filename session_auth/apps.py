@@ -10,7 +10,12 @@ class SessionAuthConfig(AppConfig):
     name = "session_auth"
 
     def ready(self) -> None:
-        from session_auth import signals  # noqa: F401
+        from common.authentication import authentication_register
+        from common.routes import SESSION
+        from session_auth import checks, signals  # noqa: F401
+        from session_auth.authentication import SessionFamilyAuthentication
+
+        authentication_register(mode=SESSION, authenticator=SessionFamilyAuthentication)
 
 
 class FamilyAdminConfig(admin_apps.AdminConfig):

@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from common.mfa.selectors import mfa_factors
+from common.factors import factors_summary
 from common.models import Account, identity_key
-from common.principal import Principal, UserId
+from common.principal import Principal
+from common.selectors import email_verified
 
 
 def account_by_email(*, email: str) -> Account | None:
@@ -20,19 +21,11 @@ def username_taken(*, username: str) -> bool:
     return Account.objects.filter(username_key=identity_key(username)).exists()
 
 
-def email_verified(*, user_id: UserId) -> bool:
-    """Whether the user's address is verified; a user without an account row counts as verified.
-
-    Only signup makes an unverified account: users made any other way were made by an operator.
-    """
-    return not Account.objects.filter(user_id=user_id, email_verified=False).exists()
-
-
 def account_get(*, principal: Principal) -> dict[str, Any]:
     """The account page of `principal`: name, address, its verification, second factors."""
     return {
         "username": principal.username,
         "email": principal.email,
         "email_verified": email_verified(user_id=principal.pk),
-        "mfa": mfa_factors(user_id=principal.pk),
+        "mfa": factors_summary(user_id=principal.pk),
     }

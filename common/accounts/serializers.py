@@ -7,8 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Field
 from rest_framework import serializers
 
-from common.mfa.serializers import CODE_MAX_LENGTH
-from common.serializers import InputSerializer, device_token_field
+from common.serializers import CODE_MAX_LENGTH, InputSerializer, device_token_field
 
 # As long as EmailField allows, and no longer than an account's folded keys.
 EMAIL_MAX_LENGTH = 254

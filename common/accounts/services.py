@@ -3,8 +3,8 @@
 The public endpoints never tell whether an address has an account: each call of one
 takes the same work whatever the answer (one password hash at signup, one mail to
 the target address) and gets the same response. Each is throttled per client address
-(`account_throttle`, through the views' throttle class) and each mail per target
-address, across every instance.
+(`account_throttle` of common/services.py, through the views' throttle class) and each
+mail per target address, across every instance.
 """
 
 import hashlib
@@ -50,7 +50,7 @@ from common.changes import (
 from common.changes import PASSWORD_RESET as PASSWORD_RESET_CHANGE
 from common.conf import dualauth_settings
 from common.exceptions import KeyNotValid
-from common.mfa.services import mfa_code_confirm
+from common.factors import factor_code_confirm
 from common.models import Account, LoginFamily, SignInChange, identity_key
 from common.net import client_ip
 from common.principal import UserId, UserModel, user_email
@@ -95,19 +95,6 @@ CHANGE_TEXTS = {
 }
 CHANGE_TEXT_OTHER = "How your account signs in was changed"
 UNDO_KEY_BYTES = 32
-
-
-def account_throttle(*, endpoint: str, request: HttpRequest) -> None:
-    """Count a call of the public account endpoint `endpoint` from this client; 429 when over."""
-    throttle_take(
-        buckets=[
-            (
-                throttle_key(f"account:{endpoint}", client_ip(request)),
-                dualauth_settings.ACCOUNT_REQUESTS_PER_ADDRESS,
-            )
-        ],
-        window=dualauth_settings.ACCOUNT_THROTTLE_WINDOW,
-    )
 
 
 def _mail_throttle(*, email: str, user_id: UserId | None = None) -> None:
@@ -429,7 +416,7 @@ def login_reauthenticate(
     """
     user = get_user_model().objects.get(pk=user_id)
     if code:
-        mfa_code_confirm(user=user, code=code, request=request, device_token=device_token)
+        factor_code_confirm(user=user, code=code, request=request, device_token=device_token)
     else:
         password_confirm(
             user=user,

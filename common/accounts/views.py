@@ -5,7 +5,6 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.accounts.permissions import FreshLogin
 from common.accounts.selectors import account_get
 from common.accounts.serializers import (
     AcceptedSerializer,
@@ -31,11 +30,12 @@ from common.accounts.services import (
     password_reset_request,
     signin_change_undo,
 )
-from common.accounts.throttling import AccountAddressThrottle
 from common.api import Api, PublicApi
 from common.conf import dualauth_settings
+from common.hooks import browser_logins_end
+from common.permissions import FreshLogin
 from common.serializers import ErrorSerializer
-from jwt_auth.cookies import token_cookies_clear
+from common.throttling import AccountAddressThrottle
 
 MAIL_SENT = {"detail": "If the address can receive it, a mail is on its way.", "code": "mail_sent"}
 # The errors each kind of endpoint documents: 400 input or key, 403 CSRF or freshness, 429.
@@ -165,9 +165,8 @@ class AccountDetailApi(Api):
     def delete(self, request: Request) -> Response:
         """Delete my account: every login ends, then the user and its data go."""
         account_delete(user_id=self.user.pk, request=request._request)
-        request._request.session.flush()
         response = Response(status=status.HTTP_204_NO_CONTENT)
-        token_cookies_clear(response)
+        browser_logins_end(request=request._request, response=response)
         return response
 
 

@@ -4,11 +4,23 @@ from typing import Any
 
 from rest_framework import serializers
 
-from common.serializers import InputSerializer, device_token_field
+from common.serializers import (
+    CODE_MAX_LENGTH,
+    InputSerializer,
+    ProfileSerializer,
+    device_token_field,
+)
 
-# Long enough for a recovery code however it is grouped; a TOTP code is 6 digits.
-CODE_MAX_LENGTH = 64
 TOKEN_MAX_LENGTH = 128
+# What a login endpoint can answer once its user proved who they are, for the schema: the
+# profile, and each mode's own answer, added by its app (login_answer_serializer_add).
+LOGIN_ANSWER_SERIALIZERS: list[type[serializers.Serializer]] = [ProfileSerializer]
+
+
+def login_answer_serializer_add(serializer: type[serializers.Serializer]) -> None:
+    """Document `serializer` as what a login endpoint, and so its second step, can answer."""
+    if serializer not in LOGIN_ANSWER_SERIALIZERS:
+        LOGIN_ANSWER_SERIALIZERS.append(serializer)
 
 
 class MfaRequiredSerializer(serializers.Serializer):

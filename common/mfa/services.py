@@ -25,6 +25,7 @@ from common.changes import (
 )
 from common.conf import dualauth_settings
 from common.exceptions import MfaCodeNotValid
+from common.factors import LAST_FACTOR_GONE
 from common.mfa.selectors import (
     RECOVERY_CODE,
     TOTP,
@@ -47,10 +48,6 @@ from common.services import login_attempt_release, login_attempt_reserve, login_
 # the 112 that ASVS 5.0 (6.5.2) asks of a secret stored under a plain hash.
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 RECOVERY_GROUPS, RECOVERY_GROUP_LENGTH = 6, 4
-LAST_FACTOR_GONE = (
-    "It was the last second factor: your password alone now signs you in, "
-    "and your recovery codes no longer work."
-)
 
 
 def _user(user_id: UserId) -> UserModel:

@@ -8,11 +8,11 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.accounts.permissions import FreshLogin
 from common.api import Api, PublicApi
 from common.mfa.login import mfa_login_begin, mfa_login_complete
 from common.mfa.selectors import recovery_codes_left
 from common.mfa.serializers import (
+    LOGIN_ANSWER_SERIALIZERS,
     MfaAuthenticateInputSerializer,
     RecoveryCodesLeftSerializer,
     RecoveryCodesSerializer,
@@ -25,10 +25,10 @@ from common.mfa.services import (
     totp_enable,
     totp_setup_get,
 )
+from common.permissions import FreshLogin
 from common.principal import UserModel
 from common.routes import Mode
-from common.serializers import ErrorSerializer, ProfileSerializer
-from jwt_auth.serializers import TokenObtainSerializer
+from common.serializers import ErrorSerializer
 
 # What a login endpoint answers once its user proved who they are: (request, user, options).
 LoginAnswer = Callable[[Request, UserModel, dict[str, Any]], Response]
@@ -59,7 +59,7 @@ class MfaAuthenticateApi(PublicApi):
             200: OpenApiResponse(
                 PolymorphicProxySerializer(
                     component_name="LoginAnswer",
-                    serializers=[ProfileSerializer, TokenObtainSerializer],
+                    serializers=LOGIN_ANSWER_SERIALIZERS,
                     resource_type_field_name=None,
                 ),
                 description="What the login endpoint the login began at answers: the profile "

@@ -31,13 +31,12 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from common.accounts.selectors import email_verified
 from common.audit import audit_event
+from common.challenges import challenge_issue, challenge_take
 from common.changes import PASSKEY_ADDED, PASSKEY_REMOVED, signin_change_announce
 from common.conf import dualauth_settings
 from common.exceptions import EmailNotVerified, PasskeyNotValid
-from common.mfa.challenges import challenge_issue, challenge_take
-from common.mfa.services import LAST_FACTOR_GONE, mfa_factor_removed
+from common.factors import LAST_FACTOR_GONE, factor_removed
 from common.models import MfaChallenge, Passkey, Profile
 from common.passkeys.webauthn import (
     CeremonyRefused,
@@ -49,7 +48,7 @@ from common.passkeys.webauthn import (
 )
 from common.principal import UserId, UserModel
 from common.routes import Mode
-from common.selectors import user_get
+from common.selectors import email_verified, user_get
 from common.services import login_address_attempt_reserve, login_attempt_release
 
 REGISTER, LOGIN = MfaChallenge.Purpose.PASSKEY_REGISTER, MfaChallenge.Purpose.PASSKEY_LOGIN
@@ -189,7 +188,7 @@ def passkey_added_undo(user_id: UserId, reference: str) -> None:
     """
     if reference.isdigit():
         Passkey.objects.filter(pk=int(reference), user_id=user_id).delete()
-    mfa_factor_removed(user_id=user_id)
+    factor_removed(user_id=user_id)
 
 
 def passkey_rename(
@@ -213,7 +212,7 @@ def passkey_delete(*, user_id: UserId, passkey_id: int, request: HttpRequest) ->
         raise NotFound()
     audit_event("passkey_removed", request=request, user_id=user_id, passkey_id=passkey_id)
     detail = f"It was named \u201c{passkey.name}\u201d."
-    if mfa_factor_removed(user_id=user_id, request=request):
+    if factor_removed(user_id=user_id, request=request):
         detail = f"{detail} {LAST_FACTOR_GONE}"
     signin_change_announce(user_id=user_id, change=PASSKEY_REMOVED, request=request, detail=detail)
 

@@ -9,8 +9,6 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.accounts.permissions import FreshLogin
-from common.accounts.throttling import AccountAddressThrottle
 from common.api import Api, PublicApi
 from common.passkeys.selectors import passkey_list
 from common.passkeys.serializers import (
@@ -26,7 +24,9 @@ from common.passkeys.services import (
     passkey_registration_options,
     passkey_rename,
 )
+from common.permissions import FreshLogin
 from common.serializers import ErrorSerializer
+from common.throttling import AccountAddressThrottle
 
 # 400 input or passkey, 401 no login, 403 CSRF or a login that is not fresh.
 LOGIN_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}

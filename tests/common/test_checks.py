@@ -27,24 +27,23 @@ from common.checks import (
     cookies_check,
     frontend_url_check,
     installed_apps_check,
-    jwt_keys_check,
     mail_queue_check,
     mfa_deploy_check,
     mfa_keys_check,
     middleware_check,
     rest_framework_check,
-    session_engine_check,
     shared_cache_check,
     throttle_fallback_check,
-    token_claims_check,
     user_model_check,
     webauthn_check,
 )
 from common.conf import dualauth_settings
 from common.middleware import ApiResponseMiddleware
 from common.parsers import BoundedJSONParser
+from jwt_auth.checks import jwt_keys_check, token_claims_check
 from project.settings import redis_caches
 from session_auth import sessions
+from session_auth.checks import family_middleware_check, session_engine_check
 from session_auth.middleware import FamilyAuthenticationMiddleware
 from tests.jwt_keys import ed25519_private_pem, rsa_private_pem
 
@@ -621,8 +620,13 @@ DJANGO_AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware
 SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
 
 
+def middleware_ids() -> list[str]:
+    """The ids of what the core's and the session mode's middleware checks refuse, in order."""
+    return sorted(ids([*middleware_check(None), *family_middleware_check(None)]))
+
+
 def test_the_shipped_middleware_passes() -> None:
-    assert middleware_check(None) == []
+    assert middleware_ids() == []
 
 
 def test_middleware_derived_from_dualauths_passes(settings: Any) -> None:
@@ -631,7 +635,7 @@ def test_middleware_derived_from_dualauths_passes(settings: Any) -> None:
         settings, FAMILY_AUTHENTICATION, f"{__name__}.OwnFamilyAuthenticationMiddleware"
     )
 
-    assert middleware_check(None) == []
+    assert middleware_ids() == []
 
 
 def test_the_api_response_middleware_anywhere_but_first_is_e020(settings: Any) -> None:
@@ -639,20 +643,20 @@ def test_the_api_response_middleware_anywhere_but_first_is_e020(settings: Any) -
     without = list(settings.MIDDLEWARE)
     settings.MIDDLEWARE = [without[0], API_RESPONSE, *without[1:]]
 
-    assert ids(middleware_check(None)) == ["dualauth.E020"]
+    assert middleware_ids() == ["dualauth.E020"]
     assert_fails_manage_py_check("dualauth.E020", Tags.security)
 
 
 def test_no_api_response_middleware_is_e020(settings: Any) -> None:
     middleware_replace(settings, API_RESPONSE)
 
-    assert ids(middleware_check(None)) == ["dualauth.E020"]
+    assert middleware_ids() == ["dualauth.E020"]
 
 
 def test_no_middleware_at_all_is_e020_e021_and_e030(settings: Any) -> None:
     settings.MIDDLEWARE = []
 
-    assert ids(middleware_check(None)) == ["dualauth.E020", "dualauth.E021", "dualauth.E030"]
+    assert middleware_ids() == ["dualauth.E020", "dualauth.E021", "dualauth.E030"]
 
 
 def test_djangos_authentication_middleware_instead_of_dualauths_is_e021_and_e022(
@@ -660,7 +664,7 @@ def test_djangos_authentication_middleware_instead_of_dualauths_is_e021_and_e022
 ) -> None:
     middleware_replace(settings, FAMILY_AUTHENTICATION, DJANGO_AUTHENTICATION)
 
-    assert ids(middleware_check(None)) == ["dualauth.E021", "dualauth.E022"]
+    assert middleware_ids() == ["dualauth.E021", "dualauth.E022"]
 
 
 def test_djangos_authentication_middleware_beside_dualauths_is_e022(settings: Any) -> None:
@@ -668,20 +672,20 @@ def test_djangos_authentication_middleware_beside_dualauths_is_e022(settings: An
         settings, FAMILY_AUTHENTICATION, DJANGO_AUTHENTICATION, FAMILY_AUTHENTICATION
     )
 
-    assert ids(middleware_check(None)) == ["dualauth.E022"]
+    assert middleware_ids() == ["dualauth.E022"]
 
 
 def test_session_middleware_after_the_family_authentication_is_e023(settings: Any) -> None:
     middleware_replace(settings, SESSIONS)
     middleware_replace(settings, FAMILY_AUTHENTICATION, FAMILY_AUTHENTICATION, SESSIONS)
 
-    assert ids(middleware_check(None)) == ["dualauth.E023"]
+    assert middleware_ids() == ["dualauth.E023"]
 
 
 def test_no_session_middleware_is_e023(settings: Any) -> None:
     middleware_replace(settings, SESSIONS)
 
-    assert ids(middleware_check(None)) == ["dualauth.E023"]
+    assert middleware_ids() == ["dualauth.E023"]
 
 
 class StrictJSONParser(BoundedJSONParser):
@@ -783,7 +787,7 @@ def test_a_missing_issuer_or_audience_is_e029(settings: Any, name: str, value: A
 def test_no_csrf_middleware_is_e030(settings: Any) -> None:
     middleware_replace(settings, "django.middleware.csrf.CsrfViewMiddleware")
 
-    assert ids(middleware_check(None)) == ["dualauth.E030"]
+    assert middleware_ids() == ["dualauth.E030"]
     assert_fails_manage_py_check("dualauth.E030", Tags.security)
 
 

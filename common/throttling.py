@@ -1,4 +1,6 @@
-"""The per-address throttle of the public account endpoints, as a DRF throttle class."""
+"""The per-address throttle of the public account and second-factor endpoints, as a DRF
+throttle class.
+"""
 
 from typing import Any
 
@@ -6,7 +8,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from common.accounts.services import account_throttle
+from common.services import account_throttle
 
 
 class AccountAddressThrottle(BaseThrottle):
