@@ -216,6 +216,11 @@ def totp_code(secret: str, steps: int = 0) -> str:
     return pyotp.TOTP(secret).at(time.time() + 30 * steps)
 
 
+def totp_step() -> int:
+    """The authenticator apps' time step now (30 s each, as `totp_code` counts them)."""
+    return int(time.time() // 30)
+
+
 def totp_code_wrong(secret: str) -> str:
     """A well-formed code that no step near now has."""
     near = {totp_code(secret, steps) for steps in range(-3, 4)}
