@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.clients.conftest import totp_code
+from tests.clients.conftest import totp_code, totp_step
 from tests.live import LiveServer, RunServer
 from tests.sites import RUNSERVER, Account, Site, logged_in_at
 from tests.stack.clients import StackClient
