@@ -40,8 +40,9 @@ lint: $(VENV)/.dev .env
 	$(BIN)/lint-imports
 
 # Two pytest-xdist workers: most of the suite waits on its servers, browsers and services,
-# so two run in about two thirds of the time of one, even on two cores.
-PYTEST_ARGS ?= -n 2
+# so two run in about two thirds of the time of one, even on two cores. Tests that share one
+# shell or server in order (the README's) name their xdist group and stay on one worker.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 # The suite's core runs a second time against a custom user model (email login, UUID key).
 CUSTOM_USER_SETTINGS := tests.settings_custom_user

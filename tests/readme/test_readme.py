@@ -28,7 +28,9 @@ from tests.readme.readme import (
     text_match,
 )
 
-pytestmark = [pytest.mark.server]
+# The walk-throughs run in order in one newcomer's shell, as a reader runs them: on one
+# xdist worker (`--dist loadgroup`), with the README's SPA tests and their `make run`.
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("readme")]
 
 README = ROOT / "README.md"
 # What `make run` prints after the server is up: blocks titled "Name:" of indented commands.
@@ -36,6 +38,8 @@ PRINTED_BLOCK = re.compile(r"\n(\S[^\n]*):\n((?:[ \t]+[^\n]*\n)+)")
 COMPOSE = re.compile(r"\bdocker compose\b")
 WALK_THROUGHS = [b for b in blocks(README) if b.language == "sh" and not COMPOSE.search(b.text)]
 COMPOSE_BLOCKS = [b for b in blocks(README) if b.language == "sh" and COMPOSE.search(b.text)]
+# The lines of the walk-throughs this process's terminal has followed.
+FOLLOWED: set[int] = set()
 
 
 def block_id(block: Block) -> str:
@@ -43,9 +47,11 @@ def block_id(block: Block) -> str:
     return f"{block.section}@{block.line}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def terminal(made_run: MadeRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terminal]:
-    """The newcomer's terminal at the clone's root, kept through the walk-throughs."""
+    """The newcomer's terminal at the clone's root, kept through the walk-throughs (whatever
+    other tests their worker runs in between).
+    """
     shell = Terminal(made_run.clone, made_run.newcomer_env(), tmp_path_factory.mktemp("shell"))
     yield shell
     shell.close()
@@ -130,10 +136,8 @@ def answers_check(command: Command, ran: Ran, port: int) -> None:
             assert shape_match(expected.shape, json.loads(ran.body)), (answer, ran.body, where)
 
 
-@pytest.mark.parametrize("block", WALK_THROUGHS, ids=block_id)
-def test_each_walk_through_answers_as_the_readme_says(
-    block: Block, made_run: MadeRun, terminal: Terminal
-) -> None:
+def walk_through_follow(block: Block, made_run: MadeRun, terminal: Terminal) -> None:
+    """Run `block` in the terminal as a reader does, checking each answer it promises."""
     steps = block.steps()
     assert any(isinstance(step, Command) for step in steps), "a walk-through runs something"
     links_before = len(made_run.links())
@@ -145,6 +149,19 @@ def test_each_walk_through_answers_as_the_readme_says(
         links_before = len(made_run.links())
         ran = terminal.run(readme_command(step.text, made_run.port))
         answers_check(step, ran, made_run.port)
+    FOLLOWED.add(block.line)
+
+
+@pytest.mark.parametrize("block", WALK_THROUGHS, ids=block_id)
+def test_each_walk_through_answers_as_the_readme_says(
+    block: Block, made_run: MadeRun, terminal: Terminal
+) -> None:
+    # A reader reads in order: what an earlier walk-through set up (a variable, a login),
+    # a later one uses, whatever order the tests are run in.
+    # Each is followed once: one that an earlier test followed was checked then.
+    for step in WALK_THROUGHS[: WALK_THROUGHS.index(block) + 1]:
+        if step.line not in FOLLOWED:
+            walk_through_follow(step, made_run, terminal)
 
 
 def test_the_readme_has_walk_throughs_of_each_mode_accounts_two_step_sign_in_and_the_cli() -> None:
