@@ -1,8 +1,11 @@
 """Base views: the `Auth-Mode` header, and the endpoints that take no credentials."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from rest_framework import serializers
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.renderers import BaseRenderer
@@ -12,7 +15,11 @@ from rest_framework.views import APIView
 
 from common.credentials import CookieChallenge, Credential
 from common.exceptions import RequestTooLarge
-from common.principal import Principal
+from common.principal import Principal, UserModel
+from common.routes import Mode
+
+# What a login endpoint answers once its user proved who they are: (request, user, options).
+LoginAnswer = Callable[[Request, UserModel, dict[str, Any]], Response]
 
 
 class Api(APIView):
@@ -81,3 +88,39 @@ class PublicApi(Api):
     def get_authenticate_header(self, request: Request) -> str:
         """The challenge of a 401 from this endpoint."""
         return str(self.www_authenticate)
+
+
+@dataclass(frozen=True)
+class LoginKind:
+    """What a mode's login endpoints differ in: the one login view of each way to log in is
+    built for a mode with its kind (`as_view(kind=...)`), which the mode supplies.
+    """
+
+    mode: Mode
+    # The answer to a user who proved who they are, and the 200 body it has.
+    answer: LoginAnswer
+    answer_serializer: type[serializers.Serializer]
+    # The bodies of its password and of its passkey login: credentials and the mode's options.
+    login_input: type[serializers.Serializer]
+    passkey_login_input: type[serializers.Serializer]
+    # A browser's login checks CSRF, so that no one logs a browser in to their own account.
+    csrf: bool
+    www_authenticate: str | CookieChallenge
+    # What a login starts, for the endpoints' descriptions: "Start <starts>, ...".
+    starts: str
+
+
+class LoginKindApi(PublicApi):
+    """A login endpoint, built once per mode by `as_view(kind=...)`."""
+
+    kind: LoginKind | None = None
+
+    @property
+    def login_kind(self) -> LoginKind:
+        """The kind the view was built with: one built without is a mistake of the wiring."""
+        assert self.kind is not None, f"{type(self).__name__}.as_view(kind=...) was not given"
+        return self.kind
+
+    def get_authenticate_header(self, request: Request) -> str:
+        """The challenge of a 401 from this mode's login."""
+        return str(self.login_kind.www_authenticate)

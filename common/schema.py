@@ -7,7 +7,7 @@ or a fresh login is checked, 400, 413 and 415 when it reads a body, 404 when its
 parameter, 429 when it is throttled, 503 when the database does not answer.
 """
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
 
 from django.conf import settings
 from drf_spectacular.drainage import set_override
@@ -132,6 +132,44 @@ class ContractSchema(AutoSchema):
         """
         plain = (AllowAny, IsAuthenticated)
         return any(type(permission) not in plain for permission in self.view.get_permissions())
+
+
+class DeclaringView(Protocol):
+    """A view that declares its own schema (`DeclaredSchema`)."""
+
+    def openapi_request(self) -> Any:
+        """Its request body's serializer."""
+
+    def openapi_responses(self) -> dict[int, Any]:
+        """Its responses' serializers, by status."""
+
+    def openapi_description(self) -> str:
+        """Its description of its operation."""
+
+
+class DeclaredSchema(ContractSchema):
+    """The schema of a view whose bodies and description depend on its `as_view` arguments,
+    which `extend_schema` on its class cannot see: the view declares them itself, in
+    `openapi_request()`, `openapi_responses()` and `openapi_description()`.
+    """
+
+    @property
+    def declaring(self) -> DeclaringView:
+        """The view, as the one that declares its schema."""
+        return cast(DeclaringView, self.view)
+
+    def get_request_serializer(self) -> Any:
+        """The view's request body."""
+        return self.declaring.openapi_request()
+
+    def get_response_serializers(self) -> Any:
+        """The view's responses, by status."""
+        return self.declaring.openapi_responses()
+
+    # drf-spectacular's own signature, not DRF's inspector's.
+    def get_description(self) -> str:  # type: ignore[override]
+        """The view's description of its operation."""
+        return self.declaring.openapi_description()
 
 
 # The resolver's three schemes are the very components of the three classes, on purpose.

@@ -21,7 +21,7 @@ from common.passkeys.views import (
     PasskeyLoginOptionsApi,
     PasskeyOptionsApi,
 )
-from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, build_shared_urlpatterns
+from common.routes import build_shared_urlpatterns
 from common.views import (
     DocsPageApi,
     HealthApi,
@@ -31,16 +31,12 @@ from common.views import (
     api_not_found,
 )
 from jwt_auth.urls import urlpatterns as jwt_urlpatterns
-from jwt_auth.views import cookie_login_answer, token_login_answer
+from jwt_auth.views import COOKIE_LOGIN, TOKEN_LOGIN
 from session_auth.urls import urlpatterns as session_urlpatterns
-from session_auth.views import session_login_answer
+from session_auth.views import SESSION_LOGIN
 
 # How each mode answers a login, for the second step of one begun there.
-LOGIN_ANSWERS = {
-    SESSION: session_login_answer,
-    JWT_HEADER: token_login_answer,
-    JWT_COOKIE: cookie_login_answer,
-}
+LOGIN_ANSWERS = {kind.mode: kind.answer for kind in (SESSION_LOGIN, TOKEN_LOGIN, COOKIE_LOGIN)}
 
 app_name = "dualauth"
 urlpatterns = [

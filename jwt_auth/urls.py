@@ -1,16 +1,16 @@
 """JWT mode's URL patterns, built from the route table: the header and the cookie transport."""
 
+from common.mfa.views import PasswordLoginApi
+from common.passkeys.views import PasskeyLoginApi
 from common.routes import JWT_COOKIE, JWT_HEADER, build_urlpatterns
 from common.views import LoginListApi, LoginRevokeApi, ProfileDetailApi
 from jwt_auth.authentication import JWTCookieAuthentication, JWTHeaderAuthentication
 from jwt_auth.views import (
-    CookieLoginApi,
+    COOKIE_LOGIN,
+    TOKEN_LOGIN,
     CookieLogoutApi,
-    CookiePasskeyLoginApi,
     CookieRefreshApi,
     TokenLogoutApi,
-    TokenObtainApi,
-    TokenPasskeyLoginApi,
     TokenRefreshApi,
     TokenVerifyApi,
 )
@@ -24,8 +24,8 @@ urlpatterns = [
     *build_urlpatterns(
         JWT_HEADER,
         {
-            "login": TokenObtainApi.as_view(),
-            "login-passkey": TokenPasskeyLoginApi.as_view(),
+            "login": PasswordLoginApi.as_view(kind=TOKEN_LOGIN),
+            "login-passkey": PasskeyLoginApi.as_view(kind=TOKEN_LOGIN),
             "refresh": TokenRefreshApi.as_view(),
             "verify": TokenVerifyApi.as_view(),
             "logout": TokenLogoutApi.as_view(),
@@ -39,8 +39,8 @@ urlpatterns = [
     *build_urlpatterns(
         JWT_COOKIE,
         {
-            "login": CookieLoginApi.as_view(),
-            "login-passkey": CookiePasskeyLoginApi.as_view(),
+            "login": PasswordLoginApi.as_view(kind=COOKIE_LOGIN),
+            "login-passkey": PasskeyLoginApi.as_view(kind=COOKIE_LOGIN),
             "refresh": CookieRefreshApi.as_view(),
             "logout": CookieLogoutApi.as_view(),
         },

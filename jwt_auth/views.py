@@ -9,21 +9,14 @@ from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api import PublicApi
+from common.api import LoginKind, PublicApi
 from common.conf import dualauth_settings
 from common.credentials import CookieChallenge, csrf_enforce
-from common.mfa.serializers import MfaRequiredSerializer
-from common.mfa.views import login_answer
 from common.passkeys.serializers import PasskeyLoginInputSerializer
-from common.passkeys.services import passkey_login_check
 from common.principal import UserModel, principal_from_user
 from common.routes import JWT_COOKIE, JWT_HEADER
 from common.serializers import ErrorSerializer, ProfileSerializer
-from common.services import (
-    device_cookie_set,
-    device_token_issue,
-    login_credentials_check,
-)
+from common.services import device_cookie_set, device_token_issue
 from jwt_auth.cookies import token_cookies_clear, token_cookies_set
 from jwt_auth.keys import key_set
 from jwt_auth.serializers import (
@@ -46,7 +39,6 @@ from jwt_auth.services import (
 )
 from jwt_auth.tokens import DualAccessToken, DualRefreshToken
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
 # A token endpoint refuses a token that is invalid, expired, revoked or reused with 401.
 TOKEN_REFUSED = {401: ErrorSerializer}
 # A cookie endpoint refuses a missing or bad cookie with 401, a request without CSRF with 403.
@@ -73,44 +65,27 @@ def cookie_login_answer(request: Request, user: UserModel, options: dict[str, An
     return response
 
 
-class TokenObtainApi(PublicApi):
-    """Log in for a token pair: no cookies, no CSRF."""
-
-    @extend_schema(
-        request=TokenObtainInputSerializer,
-        responses={200: TokenObtainSerializer, 202: MfaRequiredSerializer, **ERRORS},
-    )
-    def post(self, request: Request) -> Response:
-        """Start a token family, or ask for a second factor."""
-        serializer = TokenObtainInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        user = login_credentials_check(request=request._request, mode=JWT_HEADER, **data)
-        return login_answer(
-            request,
-            user,
-            mode=JWT_HEADER,
-            options={"device_token": data["device_token"]},
-            answer=token_login_answer,
-        )
-
-
-class TokenPasskeyLoginApi(PublicApi):
-    """Log in with a passkey alone, for a token pair: no cookies, no CSRF."""
-
-    @extend_schema(
-        request=PasskeyLoginInputSerializer, responses={200: TokenObtainSerializer, **ERRORS}
-    )
-    def post(self, request: Request) -> Response:
-        """Start a token family for the passkey's owner: the passkey is both factors."""
-        serializer = PasskeyLoginInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = passkey_login_check(
-            request=request._request,
-            mode=JWT_HEADER,
-            **serializer.validated_data,
-        )
-        return token_login_answer(request, user, {})
+# The token transports' logins, by password and by passkey (jwt_auth/urls.py).
+TOKEN_LOGIN = LoginKind(
+    mode=JWT_HEADER,
+    answer=token_login_answer,
+    answer_serializer=TokenObtainSerializer,
+    login_input=TokenObtainInputSerializer,
+    passkey_login_input=PasskeyLoginInputSerializer,
+    csrf=False,
+    www_authenticate=PublicApi.www_authenticate,
+    starts="a token family",
+)
+COOKIE_LOGIN = LoginKind(
+    mode=JWT_COOKIE,
+    answer=cookie_login_answer,
+    answer_serializer=ProfileSerializer,
+    login_input=CookieLoginInputSerializer,
+    passkey_login_input=PasskeyLoginInputSerializer,
+    csrf=True,
+    www_authenticate=CookieChallenge("ACCESS_COOKIE_NAME"),
+    starts="a token family held in cookies",
+)
 
 
 class TokenRefreshApi(PublicApi):
@@ -153,52 +128,6 @@ class TokenLogoutApi(PublicApi):
             token_class=DualRefreshToken,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class CookieLoginApi(PublicApi):
-    """Log in a browser with HttpOnly token cookies; no token in the body; CSRF required."""
-
-    www_authenticate = CookieChallenge("ACCESS_COOKIE_NAME")
-
-    @extend_schema(
-        request=CookieLoginInputSerializer,
-        responses={200: ProfileSerializer, 202: MfaRequiredSerializer, **ERRORS},
-    )
-    def post(self, request: Request) -> Response:
-        """Start a token family held in cookies, or ask for a second factor."""
-        csrf_enforce(request)
-        serializer = CookieLoginInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        user = login_credentials_check(request=request._request, mode=JWT_COOKIE, **data)
-        return login_answer(
-            request,
-            user,
-            mode=JWT_COOKIE,
-            options={"device_token": data["device_token"]},
-            answer=cookie_login_answer,
-        )
-
-
-class CookiePasskeyLoginApi(PublicApi):
-    """Log in a browser with a passkey alone, to HttpOnly token cookies; CSRF required."""
-
-    www_authenticate = CookieChallenge("ACCESS_COOKIE_NAME")
-
-    @extend_schema(
-        request=PasskeyLoginInputSerializer, responses={200: ProfileSerializer, **ERRORS}
-    )
-    def post(self, request: Request) -> Response:
-        """Start a token family in cookies for the passkey's owner."""
-        csrf_enforce(request)
-        serializer = PasskeyLoginInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = passkey_login_check(
-            request=request._request,
-            mode=JWT_COOKIE,
-            **serializer.validated_data,
-        )
-        return cookie_login_answer(request, user, {})
 
 
 class CookieRefreshApi(PublicApi):

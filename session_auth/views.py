@@ -8,19 +8,11 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api import Api, PublicApi
-from common.credentials import csrf_enforce
-from common.mfa.serializers import MfaRequiredSerializer
-from common.mfa.views import login_answer
-from common.passkeys.services import passkey_login_check
+from common.api import Api, LoginKind, PublicApi
 from common.principal import UserModel, principal_from_user
 from common.routes import SESSION
-from common.serializers import ErrorSerializer, ProfileSerializer
-from common.services import (
-    device_cookie_set,
-    device_token_issue,
-    login_credentials_check,
-)
+from common.serializers import ProfileSerializer
+from common.services import device_cookie_set, device_token_issue
 from session_auth.serializers import (
     CsrfTokenSerializer,
     SessionLoginInputSerializer,
@@ -38,18 +30,6 @@ class CsrfTokenApi(PublicApi):
         return Response({"csrf_token": get_token(request._request)})
 
 
-LOGIN_RESPONSES = {
-    200: ProfileSerializer,
-    202: MfaRequiredSerializer,
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    429: ErrorSerializer,
-}
-# A passkey is both factors: its login never asks for another.
-PASSKEY_LOGIN_RESPONSES = {code: body for code, body in LOGIN_RESPONSES.items() if code != 202}
-
-
 def session_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
     """A session login's answer: the profile, the new session's cookie and a device cookie."""
     session_login(request=request._request, user=user, remember=options["remember"])
@@ -58,53 +38,17 @@ def session_login_answer(request: Request, user: UserModel, options: dict[str, A
     return response
 
 
-class SessionLoginApi(PublicApi):
-    """Log in with a session cookie; CSRF required, so no login CSRF."""
-
-    www_authenticate = 'Session realm="api"'
-
-    @extend_schema(request=SessionLoginInputSerializer, responses=LOGIN_RESPONSES)
-    def post(self, request: Request) -> Response:
-        """Start a session under a new key and a new CSRF token, or ask for a second factor."""
-        csrf_enforce(request)
-        serializer = SessionLoginInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        user = login_credentials_check(
-            username=data["username"],
-            password=data["password"],
-            device_token=data["device_token"],
-            request=request._request,
-            mode=SESSION,
-        )
-        return login_answer(
-            request,
-            user,
-            mode=SESSION,
-            options={"remember": data["remember"], "device_token": data["device_token"]},
-            answer=session_login_answer,
-        )
-
-
-class SessionPasskeyLoginApi(PublicApi):
-    """Log in with a passkey alone, to a session cookie; CSRF required."""
-
-    www_authenticate = 'Session realm="api"'
-
-    @extend_schema(request=SessionPasskeyLoginInputSerializer, responses=PASSKEY_LOGIN_RESPONSES)
-    def post(self, request: Request) -> Response:
-        """Start a session for the passkey's owner: the passkey is both factors."""
-        csrf_enforce(request)
-        serializer = SessionPasskeyLoginInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        user = passkey_login_check(
-            challenge_token=data["challenge_token"],
-            credential=data["credential"],
-            request=request._request,
-            mode=SESSION,
-        )
-        return session_login_answer(request, user, {"remember": data["remember"]})
+# The session mode's logins, by password and by passkey (session_auth/urls.py).
+SESSION_LOGIN = LoginKind(
+    mode=SESSION,
+    answer=session_login_answer,
+    answer_serializer=ProfileSerializer,
+    login_input=SessionLoginInputSerializer,
+    passkey_login_input=SessionPasskeyLoginInputSerializer,
+    csrf=True,
+    www_authenticate='Session realm="api"',
+    starts="a session under a new key and a new CSRF token",
+)
 
 
 class SessionLogoutApi(Api):

@@ -1,19 +1,22 @@
 """The second-factor endpoints, and the answer every login endpoint gives a right password."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
-from common.api import Api, PublicApi
+from common.api import Api, LoginAnswer, LoginKindApi, PublicApi
+from common.credentials import csrf_enforce
 from common.mfa.login import mfa_login_begin, mfa_login_complete
 from common.mfa.selectors import recovery_codes_left
 from common.mfa.serializers import (
     LOGIN_ANSWER_SERIALIZERS,
     MfaAuthenticateInputSerializer,
+    MfaRequiredSerializer,
     RecoveryCodesLeftSerializer,
     RecoveryCodesSerializer,
     TotpCodeInputSerializer,
@@ -28,10 +31,10 @@ from common.mfa.services import (
 from common.permissions import FreshLogin
 from common.principal import UserModel
 from common.routes import Mode
+from common.schema import DeclaredSchema
 from common.serializers import ErrorSerializer
+from common.services import login_credentials_check
 
-# What a login endpoint answers once its user proved who they are: (request, user, options).
-LoginAnswer = Callable[[Request, UserModel, dict[str, Any]], Response]
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 
 
@@ -45,6 +48,51 @@ def login_answer(
     if pending is not None:
         return Response(pending, status=status.HTTP_202_ACCEPTED)
     return answer(request, user, options)
+
+
+class PasswordLoginApi(LoginKindApi):
+    """Log in with a username and a password, as the mode of `kind` answers; a browser's
+    login checks CSRF, so there is no login CSRF.
+    """
+
+    schema = DeclaredSchema()
+
+    def post(self, request: Request) -> Response:
+        """Check the credentials: the mode's answer, or 202 asking for a second factor."""
+        if self.login_kind.csrf:
+            csrf_enforce(request)
+        serializer = self.login_kind.login_input(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        username, password = data.pop("username"), data.pop("password")
+        user = login_credentials_check(
+            username=username,
+            password=password,
+            device_token=data["device_token"],
+            request=request._request,
+            mode=self.login_kind.mode,
+        )
+        # What the login asked for besides the credentials, kept for its second step.
+        return login_answer(
+            request, user, mode=self.login_kind.mode, options=data, answer=self.login_kind.answer
+        )
+
+    def openapi_request(self) -> type[Serializer]:
+        """The mode's credentials."""
+        return self.login_kind.login_input
+
+    def openapi_responses(self) -> dict[int, Any]:
+        """The mode's answer, or a second factor asked for."""
+        return {
+            200: self.login_kind.answer_serializer,
+            202: MfaRequiredSerializer,
+            **ERRORS,
+            429: ErrorSerializer,
+        }
+
+    def openapi_description(self) -> str:
+        """What the login starts."""
+        return f"Start {self.login_kind.starts}, or ask for a second factor."
 
 
 class MfaAuthenticateApi(PublicApi):

@@ -8,8 +8,10 @@ from rest_framework import status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
-from common.api import Api, PublicApi
+from common.api import Api, LoginKindApi, PublicApi
+from common.credentials import csrf_enforce
 from common.passkeys.selectors import passkey_list
 from common.passkeys.serializers import (
     PasskeyLoginOptionsSerializer,
@@ -19,12 +21,14 @@ from common.passkeys.serializers import (
 )
 from common.passkeys.services import (
     passkey_delete,
+    passkey_login_check,
     passkey_login_options,
     passkey_register,
     passkey_registration_options,
     passkey_rename,
 )
 from common.permissions import FreshLogin
+from common.schema import DeclaredSchema
 from common.serializers import ErrorSerializer
 from common.throttling import AccountAddressThrottle
 
@@ -118,3 +122,47 @@ class PasskeyLoginOptionsApi(PublicApi):
     def post(self, request: Request) -> Response:
         """The challenge's token, and the request options (WebAuthn JSON) for the browser."""
         return Response(passkey_login_options(request=request._request))
+
+
+class PasskeyLoginApi(LoginKindApi):
+    """Log in with a passkey alone, as the mode of `kind` answers: the passkey is both factors,
+    so the login never asks for another; a browser's login checks CSRF.
+    """
+
+    schema = DeclaredSchema()
+
+    def post(self, request: Request) -> Response:
+        """Check the passkey's answer to the login's options: the mode's answer."""
+        if self.login_kind.csrf:
+            csrf_enforce(request)
+        serializer = self.login_kind.passkey_login_input(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        user = passkey_login_check(
+            challenge_token=data.pop("challenge_token"),
+            credential=data.pop("credential"),
+            request=request._request,
+            mode=self.login_kind.mode,
+        )
+        # What the login asked for besides the passkey's answer.
+        return self.login_kind.answer(request, user, data)
+
+    def openapi_request(self) -> type[Serializer]:
+        """The passkey's answer, and the mode's options."""
+        return self.login_kind.passkey_login_input
+
+    def openapi_responses(self) -> dict[int, Any]:
+        """The mode's answer."""
+        return {
+            200: self.login_kind.answer_serializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            429: ErrorSerializer,
+        }
+
+    def openapi_description(self) -> str:
+        """What the login starts."""
+        return (
+            f"Start {self.login_kind.starts} for the passkey's owner: the passkey is both factors."
+        )

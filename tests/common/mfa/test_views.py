@@ -9,11 +9,14 @@ from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Model
+from django.urls import resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from common.conf import dualauth_settings
+from common.mfa.views import PasswordLoginApi
 from common.models import Passkey, RecoveryCode, TotpDevice
+from common.routes import MODES, mode_path
 from tests.common.accounts.conftest import login, refresh
 from tests.common.mfa.conftest import (
     STEP,
@@ -397,3 +400,10 @@ def test_a_code_longer_than_any_is_a_400_that_counts_nothing(client, user, clock
         response = client.request("post", REAUTH, {"code": "1" * 100_000})
         _error(response, 400, "validation_error")
     assert _password_login(client.mode, user.get_username()).status_code == 202
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_modes_password_login_is_the_one_login_view_built_with_its_modes_kind(mode):
+    view = resolve(mode_path(mode, "login")).func
+    assert view.view_class is PasswordLoginApi
+    assert view.view_initkwargs["kind"].mode == mode

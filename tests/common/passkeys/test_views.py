@@ -6,12 +6,14 @@ user's passkey is not found, and no input is a 500.
 from typing import Any
 
 import pytest
+from django.urls import resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from common.conf import dualauth_settings
 from common.models import MfaChallenge, Passkey
-from common.routes import mode_path
+from common.passkeys.views import PasskeyLoginApi
+from common.routes import MODES, mode_path
 from tests.common.accounts.conftest import account_path, dualauth, login, refresh
 from tests.common.passkeys.conftest import (
     LOGIN_EDITS,
@@ -400,3 +402,10 @@ def test_no_spoilt_login_answer_is_more_than_a_400(user, authenticator):
         )
         assert response.status_code == 400, (name, response.content)
         assert response.json()["code"] == "passkey_not_valid", name
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_modes_passkey_login_is_the_one_passkey_login_view_built_with_its_modes_kind(mode):
+    view = resolve(mode_path(mode, "login-passkey")).func
+    assert view.view_class is PasskeyLoginApi
+    assert view.view_initkwargs["kind"].mode == mode
