@@ -18,7 +18,7 @@ login, as its user would see it:
   to the family's REVOKED entry in Redis.
 - `pause-write`: `CLIENT PAUSE <ms> WRITE`, reads answered, writes held until B refuses
   (or `--timeout`): no process can write the revocation; the host's poller fails to,
-  and its word makes every process of the host read the database. Window: from the
+  and its owed file makes every process of the host read the database. Window: from the
   logout's answer to B's first 401, while the writes are held; then `CLIENT UNPAUSE`, and
   the marker from it.
 - `cut`: A cut off from Redis (the relay cut before the logout), B and Redis fine.

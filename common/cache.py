@@ -46,7 +46,7 @@ _poll_hooks: list[Callable[[], None]] = []
 
 
 @dataclass
-class _Ledger:
+class _CacheStatus:
     """What this process owes the cache."""
 
     # When the cache last answered (epoch).
@@ -57,8 +57,8 @@ class _Ledger:
     debts: int = 0
 
 
-_ledger = _Ledger(last_ok=time.time())
-_ledger_lock = threading.Lock()
+_status = _CacheStatus(last_ok=time.time())
+_status_lock = threading.Lock()
 # Held by the one thread that pays: the others read the database meanwhile.
 _paying = threading.Lock()
 _owing = threading.Event()
@@ -78,10 +78,10 @@ def cache_poll_hook_add(hook: Callable[[], None]) -> None:
 
 def cache_recovery_owe(since: float) -> None:
     """Owe the cache every revocation made since `since` (epoch): the hooks write them again."""
-    with _ledger_lock:
-        owed = _ledger.owed_since
-        _ledger.owed_since = since if owed is None else min(owed, since)
-        _ledger.debts += 1
+    with _status_lock:
+        owed = _status.owed_since
+        _status.owed_since = since if owed is None else min(owed, since)
+        _status.debts += 1
     _owing.set()
 
 
@@ -95,10 +95,10 @@ class CacheRecovery(threading.Thread):
         self._stopping = threading.Event()
         self._lock_path = _poll_lock_path()
         # Where the poller says the cache refused a revocation: beside its lock.
-        self._word_path = self._lock_path.with_suffix(".owed")
+        self._owed_file = self._lock_path.with_suffix(".owed")
         self._poll_lock: TextIO | None = None
-        # The poller's word, as last seen: what came before this process is no news to it.
-        self._word_seen = self._word_stamp()
+        # The owed file's mtime, as last seen: what came before this process is no news to it.
+        self._owed_file_seen = self._owed_file_mtime()
 
     def run(self) -> None:
         """Poll if elected; on a debt, try every RECOVERY_RETRY_SECONDS until it is paid."""
@@ -109,7 +109,7 @@ class CacheRecovery(threading.Thread):
             _owing.wait(timeout=interval)
             _owing.clear()
             while (
-                _ledger.owed_since is not None
+                _status.owed_since is not None
                 and not self._stopping.is_set()
                 and not (_answers() and _recovered())
             ):
@@ -117,7 +117,7 @@ class CacheRecovery(threading.Thread):
             if self.elected():
                 self._poll()
             else:
-                self._word_heed()
+                self._owed_file_read()
                 # Only the poller keeps a database connection: the others pay a debt seldom.
                 connection.close()
         connection.close()
@@ -151,28 +151,30 @@ class CacheRecovery(threading.Thread):
         except Exception as e:  # a cache backend may raise anything on an outage
             _failed("poll", e)
             # The others of this host read that cache too: it may vouch for what it lacks.
-            self.word_give(_ledger.last_ok - RECOVERY_MARGIN)
+            self.owed_file_write(_status.last_ok - RECOVERY_MARGIN)
         close_old_connections()
 
-    def word_give(self, since: float) -> None:
-        """Tell this host's other processes to owe the cache every revocation since `since`."""
-        draft = self._word_path.with_suffix(f".{os.getpid()}")
+    def owed_file_write(self, since: float) -> None:
+        """Write the owed file: this host's other processes then owe the cache every revocation
+        since `since`.
+        """
+        draft = self._owed_file.with_suffix(f".{os.getpid()}")
         draft.write_text(repr(since))
-        draft.replace(self._word_path)
+        draft.replace(self._owed_file)
 
-    def _word_heed(self) -> None:
-        """Owe the cache what the host's poller says it could not write there, once said."""
-        stamp = self._word_stamp()
-        if stamp == self._word_seen:
+    def _owed_file_read(self) -> None:
+        """Owe the cache what the host's poller wrote in the owed file, once per write."""
+        stamp = self._owed_file_mtime()
+        if stamp == self._owed_file_seen:
             return
-        self._word_seen = stamp
-        with contextlib.suppress(OSError, ValueError):  # a word being replaced: the next one
-            cache_recovery_owe(float(self._word_path.read_text()))
+        self._owed_file_seen = stamp
+        with contextlib.suppress(OSError, ValueError):  # a file being replaced: the next one
+            cache_recovery_owe(float(self._owed_file.read_text()))
 
-    def _word_stamp(self) -> int | None:
-        """When the poller last gave its word (ns), or None."""
+    def _owed_file_mtime(self) -> int | None:
+        """When the poller last wrote the owed file (ns), or None."""
         try:
-            return self._word_path.stat().st_mtime_ns
+            return self._owed_file.stat().st_mtime_ns
         except FileNotFoundError:
             return None
 
@@ -242,7 +244,7 @@ def _answers() -> bool:
 def _failed(operation: str, error: Exception) -> None:
     logger.warning("cache %s failed: %s", operation, error)
     cache_failure_count(operation)
-    cache_recovery_owe(_ledger.last_ok - RECOVERY_MARGIN)
+    cache_recovery_owe(_status.last_ok - RECOVERY_MARGIN)
 
 
 def _recovered() -> bool:
@@ -250,13 +252,13 @@ def _recovered() -> bool:
 
     While another thread pays, or after a payment failed, the database answers instead.
     """
-    if _ledger.owed_since is None:
+    if _status.owed_since is None:
         return True
     if not _paying.acquire(blocking=False):
         return False
     try:
-        with _ledger_lock:
-            since, debts = _ledger.owed_since, _ledger.debts
+        with _status_lock:
+            since, debts = _status.owed_since, _status.debts
         if since is None:
             return True
         try:
@@ -268,11 +270,11 @@ def _recovered() -> bool:
         except Exception as e:  # a cache backend may raise anything on an outage
             _failed("recovery", e)
             return False
-        with _ledger_lock:
+        with _status_lock:
             # A failure seen while the hooks ran is a debt they may not have paid.
-            if _ledger.debts == debts:
-                _ledger.owed_since = None
-            paid = _ledger.owed_since is None
+            if _status.debts == debts:
+                _status.owed_since = None
+            paid = _status.owed_since is None
     finally:
         _paying.release()
     if paid:
@@ -282,7 +284,7 @@ def _recovered() -> bool:
 
 
 def _ok() -> None:
-    _ledger.last_ok = time.time()
+    _status.last_ok = time.time()
 
 
 def cache_get(key: str) -> Any | None:

@@ -632,7 +632,7 @@ def cache_cluster_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             errors.append(
                 Error(
                     "CACHE_KEY_PREFIX holds a brace: Redis Cluster would place keys by the "
-                    "prefix, not by each user's cache tag.",
+                    "prefix, not by each user's hash tag.",
                     hint="Remove { and } from CACHE_KEY_PREFIX.",
                     id="dualauth.E044",
                 )

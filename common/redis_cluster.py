@@ -2,7 +2,7 @@
 
 Neither django-redis nor Django's own Redis backend speaks Redis Cluster. Their cache
 client works unchanged over redis-py's `RedisCluster` for every command dualauth
-sends: each names one key, or keys of one hash slot (common/selectors.py's cache tag),
+sends: each names one key, or keys of one hash slot (common/selectors.py's user_hash_tag),
 or goes through a pipeline, which `RedisCluster` splits by node. This module gives
 django-redis such a connection, shared by the threads of a process, and reads keys of
 several slots slot by slot.

@@ -110,7 +110,7 @@ def login_authenticate(
     return state, principal
 
 
-def family_seen(*, family_id: uuid.UUID) -> None:
+def family_touch(*, family_id: uuid.UUID) -> None:
     """Record that a login was just used: `last_seen_at`, written at most once a TOUCH_INTERVAL."""
     now = time.time()
     last = _seen.get(family_id)

@@ -44,7 +44,7 @@ from jwt_auth.services import (
     token_refresh,
     token_verify,
 )
-from jwt_auth.tokens import DualAccessToken, DualRefreshToken
+from jwt_auth.tokens import FamilyAccessToken, FamilyRefreshToken
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
 # A token endpoint refuses a token that is invalid, expired, revoked or reused with 401.
@@ -150,7 +150,7 @@ class TokenLogoutApi(PublicApi):
         token_logout(
             raw=serializer.validated_data["refresh"],
             request=request._request,
-            token_class=DualRefreshToken,
+            token_class=FamilyRefreshToken,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -231,9 +231,9 @@ class CookieLogoutApi(PublicApi):
         refresh = request.COOKIES.get(dualauth_settings.REFRESH_COOKIE_NAME)
         access = request.COOKIES.get(dualauth_settings.ACCESS_COOKIE_NAME)
         if refresh:
-            token_logout(raw=refresh, request=request._request, token_class=DualRefreshToken)
+            token_logout(raw=refresh, request=request._request, token_class=FamilyRefreshToken)
         elif access:
-            token_logout(raw=access, request=request._request, token_class=DualAccessToken)
+            token_logout(raw=access, request=request._request, token_class=FamilyAccessToken)
         else:
             raise NotAuthenticated()
         response = Response(status=status.HTTP_204_NO_CONTENT)

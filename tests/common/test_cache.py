@@ -163,11 +163,11 @@ def _elect_and_take_over() -> None:
     second.stop()
 
 
-def test_the_host_pollers_word_that_the_cache_refused_a_write_makes_the_others_owe_it(
+def test_the_host_pollers_owed_file_that_the_cache_refused_a_write_makes_the_others_owe_it(
     transactional_db,
 ):
     # A deployment of its own: the servers other tests started poll for theirs.
-    own = {**caches.settings[ALIAS], "KEY_PREFIX": f"word-{time.time_ns()}"}
+    own = {**caches.settings[ALIAS], "KEY_PREFIX": f"owed-{time.time_ns()}"}
     with override_settings(CACHES={**caches.settings, ALIAS: own}):
         poller, other = CacheRecovery(), CacheRecovery()
         assert poller.elected()
@@ -176,7 +176,7 @@ def test_the_host_pollers_word_that_the_cache_refused_a_write_makes_the_others_o
             recovery.start()
         try:
             # What the poller says when its write of a pending revocation fails.
-            poller.word_give(time.time() - 60)
+            poller.owed_file_write(time.time() - 60)
             # The other process owes the cache, and pays it (this cache takes writes).
             assert eventually(lambda: _recoveries() == recovered + 1, within=PAID_WITHIN)
         finally:

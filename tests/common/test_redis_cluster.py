@@ -16,7 +16,7 @@ from common.cache import ALIAS, cache_count, cache_get_many
 from common.models import LoginFamily
 from common.redis_breaker import BreakerPool
 from common.redis_cluster import ClusterAddress, cluster_address_parse, cluster_url
-from common.selectors import cache_tag, family_cache_key, user_cache_key
+from common.selectors import family_cache_key, user_cache_key, user_hash_tag
 from common.services import families_revoke, login_authenticate
 from project.settings import redis_caches
 from session_auth.sessions import SessionStore
@@ -112,7 +112,7 @@ def test_every_key_one_request_reads_lies_in_one_slot(mode, user, cluster_cache)
 
 
 def test_users_are_spread_over_the_slots_by_their_tags():
-    tags = {cache_tag(user_id) for user_id in range(1, 1001)}
+    tags = {user_hash_tag(user_id) for user_id in range(1, 1001)}
     assert len({key_slot(f"{{{tag}}}".encode()) for tag in tags}) > 950
 
 
