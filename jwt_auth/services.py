@@ -13,11 +13,11 @@ from common.audit import audit_event
 from common.conf import dualauth_settings
 from common.credentials import Credential
 from common.exceptions import TokenNotValid, TokenReused, TokenRevoked
+from common.logins import family_create, family_revoke, family_touch, login_authenticate
 from common.models import LoginFamily, password_epoch
 from common.principal import Principal, UserId, UserModel, user_id_parse
 from common.routes import Mode
 from common.selectors import user_get
-from common.services import family_create, family_revoke, family_touch, login_authenticate
 from jwt_auth.tokens import (
     FAMILY_CLAIM,
     FamilyAccessToken,

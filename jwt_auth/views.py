@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from common.api import PublicApi
 from common.conf import dualauth_settings
 from common.credentials import CookieChallenge, csrf_enforce
+from common.logins import login_credentials_check
 from common.mfa.serializers import MfaRequiredSerializer
 from common.mfa.views import login_answer
 from common.passkeys.serializers import PasskeyLoginInputSerializer
@@ -19,11 +20,7 @@ from common.passkeys.services import passkey_login_check
 from common.principal import UserModel, principal_from_user
 from common.routes import JWT_COOKIE, JWT_HEADER
 from common.serializers import ErrorSerializer, ProfileSerializer
-from common.services import (
-    device_cookie_set,
-    device_token_issue,
-    login_credentials_check,
-)
+from common.throttling import device_cookie_set, device_token_issue
 from jwt_auth.cookies import token_cookies_clear, token_cookies_set
 from jwt_auth.keys import key_set
 from jwt_auth.serializers import (

@@ -14,12 +14,12 @@ from django.utils.crypto import constant_time_compare
 from common.conf import dualauth_settings
 from common.credentials import Credential
 from common.exceptions import SessionNotValid
+from common.logins import family_create, family_revoke, family_touch, login_authenticate
 from common.memo import BoundedMemo
 from common.models import LoginFamily
 from common.principal import Principal, UserId, UserModel, user_id_parse
 from common.routes import SESSION
 from common.selectors import login_cache_get, user_get, user_hash_tag
-from common.services import family_create, family_revoke, family_touch, login_authenticate
 from session_auth.sessions import SessionStore, session_key_hash_tag
 
 FAMILY_SESSION_KEY = "_dualauth_family"

@@ -10,17 +10,14 @@ from rest_framework.response import Response
 
 from common.api import Api, PublicApi
 from common.credentials import csrf_enforce
+from common.logins import login_credentials_check
 from common.mfa.serializers import MfaRequiredSerializer
 from common.mfa.views import login_answer
 from common.passkeys.services import passkey_login_check
 from common.principal import UserModel, principal_from_user
 from common.routes import SESSION
 from common.serializers import ErrorSerializer, ProfileSerializer
-from common.services import (
-    device_cookie_set,
-    device_token_issue,
-    login_credentials_check,
-)
+from common.throttling import device_cookie_set, device_token_issue
 from session_auth.serializers import (
     CsrfTokenSerializer,
     SessionLoginInputSerializer,

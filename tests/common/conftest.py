@@ -9,8 +9,8 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from bench.processes import RedisServer, free_port
-from common import services
-from common.cache import ALIAS
+from common import throttling
+from common.cache import ALIAS, cache_get
 from tests.conftest import require_service
 
 
@@ -22,6 +22,17 @@ def dead_cache() -> dict[str, Any]:
         "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
     }
+
+
+@pytest.fixture
+def cache_down(settings, dead_cache):
+    """The revocation cache points at a Redis port where nothing listens."""
+    working = settings.CACHES
+    settings.CACHES = {**working, "dualauth": dead_cache}
+    yield
+    settings.CACHES = working
+    # Pay what the outage owed the cache now, not in a later test.
+    cache_get("anything")
 
 
 @pytest.fixture
@@ -48,6 +59,6 @@ def own_redis(tmp_path) -> Iterator[RedisServer]:
 def fallback(request, settings) -> Iterator[str]:
     """Each THROTTLE_FALLBACK, this process's counts forgotten before and after."""
     settings.DUALAUTH = {**settings.DUALAUTH, "THROTTLE_FALLBACK": request.param}
-    services._process_counts.clear()
+    throttling._process_counts.clear()
     yield request.param
-    services._process_counts.clear()
+    throttling._process_counts.clear()

@@ -19,9 +19,9 @@ from common.cache import (
     cache_recovery_start,
 )
 from common.conf import dualauth_settings
+from common.logins import families_revoke
 from common.models import LoginFamily
 from common.selectors import REVOKED, family_cache_key
-from common.services import families_revoke
 from tests.conftest import PASSWORD, eventually, login_name
 from tests.modes import ModeClient
 

@@ -13,11 +13,11 @@ from redis.crc import key_slot
 
 from bench.processes import free_port
 from common.cache import ALIAS, cache_count, cache_get_many
+from common.logins import families_revoke, login_authenticate
 from common.models import LoginFamily
 from common.redis_breaker import BreakerPool
 from common.redis_cluster import ClusterAddress, cluster_address_parse, cluster_url
 from common.selectors import family_cache_key, user_cache_key, user_hash_tag
-from common.services import families_revoke, login_authenticate
 from project.settings import redis_caches
 from session_auth.sessions import SessionStore
 from tests.conftest import PASSWORD, login_name
