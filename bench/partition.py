@@ -212,13 +212,13 @@ class Trial:
     def __init__(self, mode: str, a: str, b: str, user_id: int, timeout: float) -> None:
         from django.core.cache import caches
 
-        from common.cache import ALIAS
+        from common.conf import CACHE_ALIAS
         from common.selectors import family_cache_key
 
         self.a = a
         self.timeout = timeout
         self.login = login_create(mode, a, user_id)
-        self.cache = caches[ALIAS]
+        self.cache = caches[CACHE_ALIAS]
         self.key = family_cache_key(self.login.family_id, user_id)
         self.probe = httpx.Client(base_url=b, headers=self.login.headers, timeout=30)
 
@@ -380,7 +380,7 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
     from bench.run import servers_start
     from bench.seed import bench_user_create
     from bench.server import DUALAUTH, BenchServer
-    from common.cache import RECOVERY_RETRY_SECONDS
+    from common.cache_recovery import RECOVERY_RETRY_SECONDS
     from common.conf import dualauth_settings
 
     user = bench_user_create()

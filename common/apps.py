@@ -14,7 +14,7 @@ class CommonConfig(AppConfig):
     def ready(self) -> None:
         from common import checks, schema, signals  # noqa: F401
         from common.accounts import signals as account_signals  # noqa: F401
-        from common.cache import cache_poll_hook_add, cache_recovery_hook_add
+        from common.cache_recovery import cache_poll_hook_add, cache_recovery_hook_add
         from common.changes import PASSKEY_ADDED, TOTP_ENABLED, signin_undo_register
         from common.factors import factors_register, passkey_factor_register
         from common.logins import families_pending_recache, families_revoked_recache

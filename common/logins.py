@@ -16,9 +16,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from common.audit import audit_event
-from common.cache import ALIAS as CACHE_ALIAS
-from common.cache import cache_add, cache_identity, cache_set, cache_set_many
-from common.conf import dualauth_settings
+from common.cache import cache_add, cache_set, cache_set_many
+from common.cache_recovery import cache_identity
+from common.conf import CACHE_ALIAS, dualauth_settings
 from common.exceptions import EmailNotVerified, InvalidCredentials
 from common.memo import BoundedMemo
 from common.models import LoginFamily, password_epoch

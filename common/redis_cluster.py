@@ -9,7 +9,7 @@ several slots slot by slot.
 
 A failed node fails the command at once (no retries, as with one Redis and its short
 socket timeouts; after a failure, its breaker fails the next ones without waiting): the
-caller falls back to the database and the failure reaches common/cache.py's recovery,
+caller falls back to the database and the failure reaches common/cache_recovery.py,
 which writes the recent revocations again to the cluster as it is after a failover.
 """
 

@@ -10,7 +10,8 @@ from django.test import override_settings
 
 from bench.processes import RedisServer, free_port
 from common import throttling
-from common.cache import ALIAS, cache_get
+from common.cache import cache_get
+from common.conf import CACHE_ALIAS
 from tests.conftest import require_service
 
 
@@ -43,14 +44,14 @@ def own_redis(tmp_path) -> Iterator[RedisServer]:
     alias = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": [server.url],
-        "KEY_PREFIX": caches.settings[ALIAS].get("KEY_PREFIX", ""),
+        "KEY_PREFIX": caches.settings[CACHE_ALIAS].get("KEY_PREFIX", ""),
         "OPTIONS": {
             "SOCKET_CONNECT_TIMEOUT": 0.25,
             "SOCKET_TIMEOUT": 0.25,
             "CONNECTION_POOL_CLASS": "common.redis_breaker.BreakerPool",
         },
     }
-    with override_settings(CACHES={**caches.settings, ALIAS: alias}):
+    with override_settings(CACHES={**caches.settings, CACHE_ALIAS: alias}):
         yield server
     server.stop()
 
