@@ -168,9 +168,9 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
 
     from bench.seed import _login_request, _session_key
     from common.cache import cache_delete
+    from common.logins import family_revoke, family_touch, login_authenticate
     from common.routes import SESSION
     from common.selectors import family_cache_key, user_cache_key
-    from common.services import family_revoke, family_seen, login_authenticate
     from jwt_auth.services import token_obtain, token_refresh
 
     count = len(users)
@@ -222,7 +222,7 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
     with round_trips() as operations["authenticate"]:
         login_authenticate(family_id=family_id, user_id=user.pk)
     with round_trips() as operations["touch"]:
-        family_seen(family_id=family_id)
+        family_touch(family_id=family_id)
     if refresh:
         with round_trips() as operations["refresh"]:
             token_refresh(raw=refresh, request=_login_request())

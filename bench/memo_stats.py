@@ -21,7 +21,7 @@ from common.memo import BoundedMemo
 
 # The memos of the hot path: verified access tokens (jwt_auth/tokens.py), sessions this
 # process has authenticated (session_auth/services.py), and when this process last
-# wrote each family's `last_seen_at` (common/services.py: a hit spares that write).
+# wrote each family's `last_seen_at` (common/logins.py: a hit spares that write).
 MEMOS = ("tokens", "sessions", "seen")
 COUNTERS = len(MEMOS) * 2
 FILE_BYTES = COUNTERS * 8
@@ -60,7 +60,7 @@ def _counting(
 
 def counters_install(directory: Path) -> None:
     """Make this process's memos count, into `<directory>/<pid>.memo`."""
-    from common import services as common_services
+    from common import logins
     from common.conf import dualauth_settings
     from jwt_auth import tokens
     from session_auth import services as session_services
@@ -74,7 +74,7 @@ def counters_install(directory: Path) -> None:
     tokens.BoundedMemo = classes["tokens"]  # type: ignore[misc]
     tokens._backend = None
     session_services._known_sessions = classes["sessions"](session_services.KNOWN_SESSIONS_KEPT)
-    common_services._seen = classes["seen"](common_services._seen.size)
+    logins._seen = classes["seen"](logins._seen.size)
 
 
 def counters_read(directory: Path) -> dict[str, dict[str, int]]:

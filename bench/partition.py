@@ -18,7 +18,7 @@ login, as its user would see it:
   to the family's REVOKED entry in Redis.
 - `pause-write`: `CLIENT PAUSE <ms> WRITE`, reads answered, writes held until B refuses
   (or `--timeout`): no process can write the revocation; the host's poller fails to,
-  and its word makes every process of the host read the database. Window: from the
+  and its owed file makes every process of the host read the database. Window: from the
   logout's answer to B's first 401, while the writes are held; then `CLIENT UNPAUSE`, and
   the marker from it.
 - `cut`: A cut off from Redis (the relay cut before the logout), B and Redis fine.
@@ -212,13 +212,13 @@ class Trial:
     def __init__(self, mode: str, a: str, b: str, user_id: int, timeout: float) -> None:
         from django.core.cache import caches
 
-        from common.cache import ALIAS
+        from common.conf import CACHE_ALIAS
         from common.selectors import family_cache_key
 
         self.a = a
         self.timeout = timeout
         self.login = login_create(mode, a, user_id)
-        self.cache = caches[ALIAS]
+        self.cache = caches[CACHE_ALIAS]
         self.key = family_cache_key(self.login.family_id, user_id)
         self.probe = httpx.Client(base_url=b, headers=self.login.headers, timeout=30)
 
@@ -380,7 +380,7 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
     from bench.run import servers_start
     from bench.seed import bench_user_create
     from bench.server import DUALAUTH, BenchServer
-    from common.cache import RECOVERY_RETRY_SECONDS
+    from common.cache_recovery import RECOVERY_RETRY_SECONDS
     from common.conf import dualauth_settings
 
     user = bench_user_create()

@@ -14,9 +14,10 @@ class CommonConfig(AppConfig):
     def ready(self) -> None:
         from common import checks, schema, signals  # noqa: F401
         from common.accounts import signals as account_signals  # noqa: F401
-        from common.cache import cache_poll_hook_add, cache_recovery_hook_add
+        from common.cache_recovery import cache_poll_hook_add, cache_recovery_hook_add
         from common.changes import PASSKEY_ADDED, TOTP_ENABLED, signin_undo_register
         from common.factors import factors_register, passkey_factor_register
+        from common.logins import families_pending_recache, families_revoked_recache
         from common.mfa.selectors import mfa_factors
         from common.mfa.services import mfa_code_confirm, mfa_factor_removed, totp_enabled_undo
         from common.passkeys.selectors import passkey_count
@@ -25,7 +26,6 @@ class CommonConfig(AppConfig):
             passkey_assertion_options,
             passkey_assertion_verify,
         )
-        from common.services import families_pending_recache, families_revoked_recache
 
         cache_recovery_hook_add(families_revoked_recache)
         cache_poll_hook_add(families_pending_recache)

@@ -1,288 +1,17 @@
 """The shared cache of revocation state and throttle counters: a failure is seen, never fatal.
 
-Callers fall back to the database (revocation) or to THROTTLE_FALLBACK (throttling). An
-instance that saw the cache fail owes it the revocations it may have missed: the
-recovery hooks write them again, from the database, before the instance next uses
-the cache, and, in a serving process, from a thread the moment the cache answers
-again (`cache_recovery_serve`), whether or not a request comes. In one serving process
-of each host, the same thread runs the poll hooks, which write the revocations other
-processes could not.
+Callers fall back to the database (revocation) or to THROTTLE_FALLBACK (throttling); the
+failure makes this process owe the cache the revocations it may have missed
+(common/cache_recovery.py), and the cache is used again once they are written there.
 """
 
-import contextlib
-import fcntl
-import hashlib
-import logging
-import os
-import tempfile
-import threading
-import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from django.conf import settings
 from django.core.cache import caches
-from django.db import DatabaseError, close_old_connections, connection
 
-from common.conf import dualauth_settings
-from common.metrics import cache_failure_count, cache_recovery_count
-from common.redis_breaker import breaker_bypass
-
-logger = logging.getLogger("dualauth")
-
-ALIAS = "dualauth"
-# How far before the last success a revocation may have missed the cache unseen.
-RECOVERY_MARGIN = 60.0
-# How often the recovery thread asks a failed cache whether it answers again.
-RECOVERY_RETRY_SECONDS = 0.02
-PROBE_KEY = "recovery-probe"
-
-RecoveryHook = Callable[[float], None]
-_recovery_hooks: list[RecoveryHook] = []
-_poll_hooks: list[Callable[[], None]] = []
-
-
-@dataclass
-class _Ledger:
-    """What this process owes the cache."""
-
-    # When the cache last answered (epoch).
-    last_ok: float
-    # Since when (epoch) the revocations made are owed to the cache, or None.
-    owed_since: float | None = None
-    # How many times a debt was incurred: a payment clears only the debts it began with.
-    debts: int = 0
-
-
-_ledger = _Ledger(last_ok=time.time())
-_ledger_lock = threading.Lock()
-# Held by the one thread that pays: the others read the database meanwhile.
-_paying = threading.Lock()
-_owing = threading.Event()
-
-
-def cache_recovery_hook_add(hook: RecoveryHook) -> None:
-    """Run `hook(since)` once the cache answers again after this instance saw it fail."""
-    if hook not in _recovery_hooks:
-        _recovery_hooks.append(hook)
-
-
-def cache_poll_hook_add(hook: Callable[[], None]) -> None:
-    """Run `hook()` every CACHE_PENDING_POLL, from the recovery thread of the polling process."""
-    if hook not in _poll_hooks:
-        _poll_hooks.append(hook)
-
-
-def cache_recovery_owe(since: float) -> None:
-    """Owe the cache every revocation made since `since` (epoch): the hooks write them again."""
-    with _ledger_lock:
-        owed = _ledger.owed_since
-        _ledger.owed_since = since if owed is None else min(owed, since)
-        _ledger.debts += 1
-    _owing.set()
-
-
-class CacheRecovery(threading.Thread):
-    """A thread that pays what this process owes the cache the moment the cache answers again,
-    and, in one process of the host, runs the poll hooks every CACHE_PENDING_POLL.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(name="dualauth-cache-recovery", daemon=True)
-        self._stopping = threading.Event()
-        self._lock_path = _poll_lock_path()
-        # Where the poller says the cache refused a revocation: beside its lock.
-        self._word_path = self._lock_path.with_suffix(".owed")
-        self._poll_lock: TextIO | None = None
-        # The poller's word, as last seen: what came before this process is no news to it.
-        self._word_seen = self._word_stamp()
-
-    def run(self) -> None:
-        """Poll if elected; on a debt, try every RECOVERY_RETRY_SECONDS until it is paid."""
-        # This thread finds the cache answering again, and its success lets the others in.
-        breaker_bypass()
-        interval = dualauth_settings.CACHE_PENDING_POLL.total_seconds()
-        while not self._stopping.is_set():
-            _owing.wait(timeout=interval)
-            _owing.clear()
-            while (
-                _ledger.owed_since is not None
-                and not self._stopping.is_set()
-                and not (_answers() and _recovered())
-            ):
-                self._stopping.wait(RECOVERY_RETRY_SECONDS)
-            if self.elected():
-                self._poll()
-            else:
-                self._word_heed()
-                # Only the poller keeps a database connection: the others pay a debt seldom.
-                connection.close()
-        connection.close()
-        if self._poll_lock is not None:
-            self._poll_lock.close()
-
-    def elected(self) -> bool:
-        """Whether this process polls for its host: the first to lock the host's poll file.
-
-        The operating system releases the lock of a process that ends, and the next
-        process to try takes it over.
-        """
-        if self._poll_lock is None:
-            handle = self._lock_path.open("a")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:  # another process of this host polls
-                handle.close()
-                return False
-            self._poll_lock = handle
-        return True
-
-    def _poll(self) -> None:
-        # As Django does around a request: a connection broken or too old is not reused.
-        close_old_connections()
-        try:
-            for hook in _poll_hooks:
-                hook()
-        except DatabaseError as e:
-            logger.warning("cache poll: database unavailable: %s", e)
-        except Exception as e:  # a cache backend may raise anything on an outage
-            _failed("poll", e)
-            # The others of this host read that cache too: it may vouch for what it lacks.
-            self.word_give(_ledger.last_ok - RECOVERY_MARGIN)
-        close_old_connections()
-
-    def word_give(self, since: float) -> None:
-        """Tell this host's other processes to owe the cache every revocation since `since`."""
-        draft = self._word_path.with_suffix(f".{os.getpid()}")
-        draft.write_text(repr(since))
-        draft.replace(self._word_path)
-
-    def _word_heed(self) -> None:
-        """Owe the cache what the host's poller says it could not write there, once said."""
-        stamp = self._word_stamp()
-        if stamp == self._word_seen:
-            return
-        self._word_seen = stamp
-        with contextlib.suppress(OSError, ValueError):  # a word being replaced: the next one
-            cache_recovery_owe(float(self._word_path.read_text()))
-
-    def _word_stamp(self) -> int | None:
-        """When the poller last gave its word (ns), or None."""
-        try:
-            return self._word_path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
-
-    def stop(self) -> None:
-        """Stop the thread and wait for it."""
-        self._stopping.set()
-        _owing.set()
-        self.join()
-
-
-def cache_identity() -> str:
-    """The name of the cache entries this process writes: its cache key prefix, hashed.
-
-    A revocation pending in the database is pending for the entries of one deployment,
-    whichever address its processes reach Redis by; processes of another deployment on
-    the same database (as tests have) leave it to those of its own.
-    """
-    prefix = str(settings.CACHES[ALIAS].get("KEY_PREFIX", ""))
-    return hashlib.sha256(prefix.encode()).hexdigest()[:16]
-
-
-def _poll_lock_path() -> Path:
-    """The file whose lock elects the poller among this host's processes that share the
-    database, and reach the cache by the same address for the same deployment.
-    """
-    database, cache = settings.DATABASES["default"], settings.CACHES[ALIAS]
-    identity = [database.get(name) for name in ("HOST", "PORT", "NAME")]
-    identity += [cache.get("LOCATION"), cache_identity()]
-    digest = hashlib.sha256(repr(identity).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"dualauth-poll-{digest}.lock"
-
-
-def cache_recovery_serve() -> CacheRecovery:
-    """Start the recovery of a process that serves requests; call it from its WSGI or ASGI module.
-
-    A process that died owing the cache a revocation is paid for by its successor: the new
-    process owes every revocation of the last FAMILY_CACHE_TTL, the longest a live family
-    stays cached. The module must load after the server forks its workers (gunicorn's
-    default; not `--preload`): a thread does not cross a fork.
-    """
-    longest_cached = dualauth_settings.FAMILY_CACHE_TTL.total_seconds()
-    return cache_recovery_start(owed_since=time.time() - longest_cached)
-
-
-def cache_recovery_start(*, owed_since: float | None = None) -> CacheRecovery:
-    """Start paying this process's debts to the cache in the background, as soon as it answers.
-
-    `owed_since` makes a new process owe the revocations since then: those a process
-    before it may have owed when it died.
-    """
-    if owed_since is not None:
-        cache_recovery_owe(owed_since)
-    recovery = CacheRecovery()
-    recovery.start()
-    return recovery
-
-
-def _answers() -> bool:
-    """Whether the cache answers a read right now: no database work for a cache still down."""
-    try:
-        caches[ALIAS].get(PROBE_KEY)
-    except Exception:  # a cache backend may raise anything on an outage
-        return False
-    return True
-
-
-def _failed(operation: str, error: Exception) -> None:
-    logger.warning("cache %s failed: %s", operation, error)
-    cache_failure_count(operation)
-    cache_recovery_owe(_ledger.last_ok - RECOVERY_MARGIN)
-
-
-def _recovered() -> bool:
-    """Whether the cache may be used: nothing is owed to it, or this thread just paid it.
-
-    While another thread pays, or after a payment failed, the database answers instead.
-    """
-    if _ledger.owed_since is None:
-        return True
-    if not _paying.acquire(blocking=False):
-        return False
-    try:
-        with _ledger_lock:
-            since, debts = _ledger.owed_since, _ledger.debts
-        if since is None:
-            return True
-        try:
-            for hook in _recovery_hooks:
-                hook(since)
-        except DatabaseError as e:
-            logger.warning("cache recovery: database unavailable: %s", e)
-            return False
-        except Exception as e:  # a cache backend may raise anything on an outage
-            _failed("recovery", e)
-            return False
-        with _ledger_lock:
-            # A failure seen while the hooks ran is a debt they may not have paid.
-            if _ledger.debts == debts:
-                _ledger.owed_since = None
-            paid = _ledger.owed_since is None
-    finally:
-        _paying.release()
-    if paid:
-        logger.warning("cache recovered: revocations since %.0f written again", since)
-        cache_recovery_count()
-    return paid
-
-
-def _ok() -> None:
-    _ledger.last_ok = time.time()
+from common.cache_recovery import cache_failure_record, cache_recovered, cache_success_record
+from common.conf import CACHE_ALIAS
 
 
 def cache_get(key: str) -> Any | None:
@@ -293,25 +22,25 @@ def cache_get(key: str) -> Any | None:
 
 def cache_get_many(keys: list[str]) -> dict[str, Any] | None:
     """The cached values of `keys`, or None when the cache cannot answer."""
-    if not _recovered():
+    if not cache_recovered():
         return None
     try:
-        values = caches[ALIAS].get_many(keys)
+        values = caches[CACHE_ALIAS].get_many(keys)
     except Exception as e:  # a cache backend may raise anything on an outage
-        _failed("get", e)
+        cache_failure_record("get", e)
         return None
-    _ok()
+    cache_success_record()
     return values
 
 
 def cache_add(key: str, value: Any, timeout: float) -> bool:
     """Store `value` unless `key` holds one already; False when it was not stored."""
-    if not _recovered():
+    if not cache_recovered():
         return False
     try:
-        return bool(caches[ALIAS].add(key, value, timeout=timeout))
+        return bool(caches[CACHE_ALIAS].add(key, value, timeout=timeout))
     except Exception as e:  # a cache backend may raise anything on an outage
-        _failed("add", e)
+        cache_failure_record("add", e)
         return False
 
 
@@ -323,9 +52,9 @@ def cache_set(key: str, value: Any, timeout: float) -> None:
 def cache_set_many(values: dict[str, Any], timeout: float) -> bool:
     """Store `values`; False when the cache did not take them (the recovery will, later)."""
     try:
-        caches[ALIAS].set_many(values, timeout=timeout)
+        caches[CACHE_ALIAS].set_many(values, timeout=timeout)
     except Exception as e:  # a cache backend may raise anything on an outage
-        _failed("set", e)
+        cache_failure_record("set", e)
         return False
     return True
 
@@ -333,9 +62,9 @@ def cache_set_many(values: dict[str, Any], timeout: float) -> bool:
 def cache_delete(key: str) -> None:
     """Forget `key`; a failure leaves the entry to expire on its own."""
     try:
-        caches[ALIAS].delete(key)
+        caches[CACHE_ALIAS].delete(key)
     except Exception as e:  # a cache backend may raise anything on an outage
-        _failed("delete", e)
+        cache_failure_record("delete", e)
 
 
 def cache_count(key: str, delta: int, timeout: float) -> int:
@@ -344,7 +73,7 @@ def cache_count(key: str, delta: int, timeout: float) -> int:
     A counter that does not exist starts at `delta` and lasts `timeout` seconds;
     taking from one that ended returns 0, and so does a cache that cannot answer.
     """
-    cache = caches[ALIAS]
+    cache = caches[CACHE_ALIAS]
     try:
         if delta > 0 and cache.add(key, delta, timeout=timeout):
             return delta
@@ -353,7 +82,7 @@ def cache_count(key: str, delta: int, timeout: float) -> int:
         except ValueError:  # the counter ended between add and incr
             return delta if delta > 0 and cache.add(key, delta, timeout=timeout) else 0
     except Exception as e:  # a cache backend may raise anything on an outage
-        _failed("count", e)
+        cache_failure_record("count", e)
         return 0
 
 
@@ -361,12 +90,12 @@ def cache_probe() -> bool:
     """Whether the cache stores and returns a value right now, whatever this process owes it."""
     probe = f"health:{uuid.uuid4().hex}"
     try:
-        cache = caches[ALIAS]
+        cache = caches[CACHE_ALIAS]
         cache.set(probe, "ok", timeout=5)
         stored = cache.get(probe) == "ok"
         cache.delete(probe)
     except Exception as e:  # a cache backend may raise anything on an outage
-        _failed("probe", e)
+        cache_failure_record("probe", e)
         return False
-    _ok()
+    cache_success_record()
     return stored

@@ -27,8 +27,7 @@ from django_tasks.backends.dummy import DummyBackend
 from drf_spectacular.settings import spectacular_settings
 from rest_framework.settings import DEFAULTS as REST_FRAMEWORK_DEFAULTS
 
-from common.cache import ALIAS
-from common.conf import dualauth_settings
+from common.conf import CACHE_ALIAS, dualauth_settings
 from common.handlers import exception_handler
 from common.middleware import ApiResponseMiddleware
 from common.parsers import BoundedJSONParser
@@ -62,7 +61,7 @@ def shared_cache_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     # An alias missing from CACHES is cache_store_check's error (E007).
     local = sorted(
         alias
-        for alias in {ALIAS, settings.SESSION_CACHE_ALIAS} & set(settings.CACHES)
+        for alias in {CACHE_ALIAS, settings.SESSION_CACHE_ALIAS} & set(settings.CACHES)
         if isinstance(caches[alias], PROCESS_LOCAL_CACHES)
     )
     if not local:
@@ -106,13 +105,13 @@ def _cache_store(alias: str) -> dict[str, Any]:
 def cache_store_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """Refuse a missing shared cache, and a session cache that is another store than it."""
     session_alias = settings.SESSION_CACHE_ALIAS
-    missing = {ALIAS, session_alias} - set(settings.CACHES)
-    if ALIAS in missing:
+    missing = {CACHE_ALIAS, session_alias} - set(settings.CACHES)
+    if CACHE_ALIAS in missing:
         return [
             Error(
-                f"CACHES has no {ALIAS!r} alias: dualauth keeps its revocations, login states "
-                "and failed-login counts there.",
-                hint=f"Add CACHES[{ALIAS!r}], the same store as the session cache "
+                f"CACHES has no {CACHE_ALIAS!r} alias: dualauth keeps its revocations, login "
+                "states and failed-login counts there.",
+                hint=f"Add CACHES[{CACHE_ALIAS!r}], the same store as the session cache "
                 "(SESSION_CACHE_ALIAS).",
                 id="dualauth.E007",
             )
@@ -121,22 +120,22 @@ def cache_store_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
         return [
             Error(
                 f"CACHES has no {session_alias!r} alias, the session cache (SESSION_CACHE_ALIAS).",
-                hint=f"Add CACHES[{session_alias!r}], the same store as CACHES[{ALIAS!r}], or "
-                f"set SESSION_CACHE_ALIAS = {ALIAS!r}.",
+                hint=f"Add CACHES[{session_alias!r}], the same store as CACHES[{CACHE_ALIAS!r}], "
+                f"or set SESSION_CACHE_ALIAS = {CACHE_ALIAS!r}.",
                 id="dualauth.E007",
             )
         ]
-    shared, session = _cache_store(ALIAS), _cache_store(session_alias)
+    shared, session = _cache_store(CACHE_ALIAS), _cache_store(session_alias)
     differing = [name for name in CACHE_STORE_DEFAULTS if shared[name] != session[name]]
     if not differing:
         return []
     return [
         Error(
-            f"CACHES[{session_alias!r}] (SESSION_CACHE_ALIAS) and CACHES[{ALIAS!r}] differ in "
-            f"{', '.join(differing)}: session mode reads a session's cache entry through "
-            f"{ALIAS!r}, in the same round trip as its login's state.",
+            f"CACHES[{session_alias!r}] (SESSION_CACHE_ALIAS) and CACHES[{CACHE_ALIAS!r}] differ "
+            f"in {', '.join(differing)}: session mode reads a session's cache entry through "
+            f"{CACHE_ALIAS!r}, in the same round trip as its login's state.",
             hint=f"Give both aliases the same {', '.join(CACHE_STORE_DEFAULTS)} (OPTIONS may "
-            f"differ), or set SESSION_CACHE_ALIAS = {ALIAS!r}.",
+            f"differ), or set SESSION_CACHE_ALIAS = {CACHE_ALIAS!r}.",
             id="dualauth.E008",
         )
     ]
@@ -610,9 +609,9 @@ def database_pool_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
 @register(Tags.caches)
 def cache_cluster_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """Refuse a Redis Cluster URL that names no node, or a key prefix that would split a login."""
-    if ALIAS not in settings.CACHES:
+    if CACHE_ALIAS not in settings.CACHES:
         return []
-    params = settings.CACHES[ALIAS]
+    params = settings.CACHES[CACHE_ALIAS]
     location = params.get("LOCATION", "")
     urls = [location] if isinstance(location, str) else list(location)
     errors: list[CheckMessage] = []
@@ -632,7 +631,7 @@ def cache_cluster_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             errors.append(
                 Error(
                     "CACHE_KEY_PREFIX holds a brace: Redis Cluster would place keys by the "
-                    "prefix, not by each user's cache tag.",
+                    "prefix, not by each user's hash tag.",
                     hint="Remove { and } from CACHE_KEY_PREFIX.",
                     id="dualauth.E044",
                 )
@@ -644,7 +643,7 @@ def cache_cluster_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
 def cache_hang_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """Warn of a Redis cache through which a Redis that hangs would hold every request."""
     warnings: list[CheckMessage] = []
-    for alias in sorted({ALIAS, settings.SESSION_CACHE_ALIAS} & set(settings.CACHES)):
+    for alias in sorted({CACHE_ALIAS, settings.SESSION_CACHE_ALIAS} & set(settings.CACHES)):
         params = settings.CACHES[alias]
         if not str(params.get("BACKEND", "")).startswith("django_redis."):
             continue

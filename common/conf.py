@@ -97,6 +97,8 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": "",
 }
 
+# The alias of CACHES holding revocation state and throttle counters.
+CACHE_ALIAS = "dualauth"
 MAX_REFRESH_GRACE_PERIOD = timedelta(seconds=60)
 # Where the cookie transport's refresh and logout live under the API prefix (common/routes.py).
 REFRESH_COOKIE_SUBPATH = "jwt/cookie/"

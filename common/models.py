@@ -56,7 +56,7 @@ class LoginFamily(models.Model):
     # re-authenticating. Sensitive actions need it to be recent (REAUTH_WINDOW).
     authenticated_at = models.DateTimeField()
     # Revoked here and not yet in the shared cache, named by `cache_identity()` (empty: not
-    # pending): until a process on that cache writes the revocation there (common/services.py,
+    # pending): until a process on that cache writes the revocation there (common/logins.py,
     # families_pending_recache), an instance reading it could still see the family live.
     cache_pending = models.CharField(max_length=16, blank=True, default="", db_default="")
 

@@ -4,7 +4,7 @@ A Redis that hangs (stopped, cut off, overloaded) costs each command its socket 
 and a request sends several: during such an outage every request would wait seconds.
 Once a command to an address fails on the connection, commands to that address fail
 without being sent (`BreakerOpen`, a connection error) for OPEN_SECONDS; the first one
-after that tries again. The cache recovery thread (common/cache.py) is let through at
+after that tries again. The cache recovery thread (common/cache_recovery.py) is let through at
 once, so it finds the cache answering within its own retry interval, and its success
 closes the breaker for every thread. Every caller already treats a failed command as an
 outage, so the breaker changes when the outage is noticed, never what happens then.

@@ -2,14 +2,14 @@
 
 Neither django-redis nor Django's own Redis backend speaks Redis Cluster. Their cache
 client works unchanged over redis-py's `RedisCluster` for every command dualauth
-sends: each names one key, or keys of one hash slot (common/selectors.py's cache tag),
+sends: each names one key, or keys of one hash slot (common/selectors.py's user_hash_tag),
 or goes through a pipeline, which `RedisCluster` splits by node. This module gives
 django-redis such a connection, shared by the threads of a process, and reads keys of
 several slots slot by slot.
 
 A failed node fails the command at once (no retries, as with one Redis and its short
 socket timeouts; after a failure, its breaker fails the next ones without waiting): the
-caller falls back to the database and the failure reaches common/cache.py's recovery,
+caller falls back to the database and the failure reaches common/cache_recovery.py,
 which writes the recent revocations again to the cluster as it is after a failover.
 """
 

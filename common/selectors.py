@@ -31,7 +31,7 @@ class FamilyState:
         return astuple(self)
 
 
-def cache_tag(user_id: UserId) -> str:
+def user_hash_tag(user_id: UserId) -> str:
     """The hash tag of every cache entry of a user's logins: 16 bits of a hash of the user id.
 
     Redis Cluster places a key by the text between its first braces, so the entries one
@@ -42,12 +42,12 @@ def cache_tag(user_id: UserId) -> str:
 
 def family_cache_key(family_id: uuid.UUID | str, user_id: UserId) -> str:
     """The cache key holding the state of a family of `user_id`."""
-    return f"family:{{{cache_tag(user_id)}}}:{uuid.UUID(str(family_id)).hex}"
+    return f"family:{{{user_hash_tag(user_id)}}}:{uuid.UUID(str(family_id)).hex}"
 
 
 def user_cache_key(user_id: UserId) -> str:
     """The cache key holding a user's principal."""
-    return f"user:{{{cache_tag(user_id)}}}:{user_id}"
+    return f"user:{{{user_hash_tag(user_id)}}}:{user_id}"
 
 
 def family_uuid(family_id: uuid.UUID | str) -> uuid.UUID | None:
@@ -63,7 +63,7 @@ def login_cache_get(
 ) -> dict[str, Any]:
     """The cache entries of a login (its family, its user, and `extra_keys`), in one round trip.
 
-    `extra_keys` carry the user's `cache_tag`, as a cluster reads one slot at a time.
+    `extra_keys` carry the user's `user_hash_tag`, as a cluster reads one slot at a time.
     Empty when the cache cannot answer: every entry then reads as a miss.
     """
     keys = [family_cache_key(family_id, user_id), user_cache_key(user_id), *extra_keys]

@@ -14,9 +14,10 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from common.cache import cache_delete
+from common.logins import families_revoke
 from common.models import Profile
+from common.passwords import families_password_revoke
 from common.selectors import user_cache_key
-from common.services import families_password_revoke, families_revoke
 
 User = get_user_model()
 

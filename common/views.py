@@ -19,7 +19,9 @@ from common.conf import dualauth_settings
 from common.csp import page_csp_for
 from common.exceptions import MetricsForbidden, ServerError, error_response
 from common.hooks import browser_logins_end, password_changed_announce
+from common.logins import families_revoke, family_revoke
 from common.metrics import metrics_access_allowed, metrics_render
+from common.passwords import password_change
 from common.selectors import families_live
 from common.serializers import (
     HealthSerializer,
@@ -28,13 +30,7 @@ from common.serializers import (
     ProfileSerializer,
     ProfileUpdateInputSerializer,
 )
-from common.services import (
-    families_revoke,
-    family_revoke,
-    health_check,
-    password_change,
-    profile_update,
-)
+from common.services import health_check, profile_update
 
 
 class ProfileDetailApi(Api):

@@ -13,21 +13,21 @@ from common.audit import audit_event
 from common.conf import dualauth_settings
 from common.credentials import Credential
 from common.exceptions import TokenNotValid, TokenReused, TokenRevoked
+from common.logins import family_create, family_revoke, family_touch, login_authenticate
 from common.models import LoginFamily, password_epoch
 from common.principal import Principal, UserId, UserModel, user_id_parse
 from common.routes import Mode
 from common.selectors import user_get
-from common.services import family_create, family_revoke, family_seen, login_authenticate
 from jwt_auth.tokens import (
     FAMILY_CLAIM,
-    DualAccessToken,
-    DualRefreshToken,
-    DualUntypedToken,
+    FamilyAccessToken,
+    FamilyRefreshToken,
+    FamilyUntypedToken,
     lifetime,
     token_build,
 )
 
-TokenClass = type[DualAccessToken] | type[DualRefreshToken] | type[DualUntypedToken]
+TokenClass = type[FamilyAccessToken] | type[FamilyRefreshToken] | type[FamilyUntypedToken]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class TokenPair:
 
 def token_decode(
     token_class: TokenClass, raw: str
-) -> DualAccessToken | DualRefreshToken | DualUntypedToken:
+) -> FamilyAccessToken | FamilyRefreshToken | FamilyUntypedToken:
     """A verified token of `token_class`, or 401 `token_not_valid`."""
     try:
         return token_class(raw)  # type: ignore[arg-type]
@@ -55,12 +55,12 @@ def _pair(family: LoginFamily) -> TokenPair:
     assert family.refresh_issued_at is not None
     now = timezone.now()
     refresh_expires_at = min(
-        family.refresh_issued_at + lifetime(DualRefreshToken), family.expires_at
+        family.refresh_issued_at + lifetime(FamilyRefreshToken), family.expires_at
     )
-    access_expires_at = min(now + lifetime(DualAccessToken), family.expires_at)
+    access_expires_at = min(now + lifetime(FamilyAccessToken), family.expires_at)
     return TokenPair(
         access=token_build(
-            DualAccessToken,
+            FamilyAccessToken,
             user_id=family.user_id,
             family_id=family.pk.hex,
             jti=uuid.uuid4().hex,
@@ -68,7 +68,7 @@ def _pair(family: LoginFamily) -> TokenPair:
             expires_at=access_expires_at,
         ),
         refresh=token_build(
-            DualRefreshToken,
+            FamilyRefreshToken,
             user_id=family.user_id,
             family_id=family.pk.hex,
             jti=family.refresh_jti,
@@ -99,7 +99,7 @@ def token_refresh(*, raw: str, request: HttpRequest) -> TokenPair:
     rotates; a repeat within the grace window re-derives the same successor; any
     later use is reuse, and revokes the whole family.
     """
-    token = token_decode(DualRefreshToken, raw)
+    token = token_decode(FamilyRefreshToken, raw)
     family_id, jti = token[FAMILY_CLAIM], token["jti"]
     # The family of the user the token names, and no other.
     login = LoginFamily.objects.filter(pk=family_id, user_id=_user_id(token))
@@ -136,16 +136,16 @@ def token_verify(*, raw: str) -> None:
 
     A refresh token must moreover be the family's current one, not a rotated-out one.
     """
-    token = token_decode(DualUntypedToken, raw)
+    token = token_decode(FamilyUntypedToken, raw)
     if login_authenticate(family_id=token[FAMILY_CLAIM], user_id=_user_id(token)) is None:
         raise TokenRevoked()
-    if token["token_type"] == DualRefreshToken.token_type:
+    if token["token_type"] == FamilyRefreshToken.token_type:
         family = LoginFamily.objects.filter(pk=token[FAMILY_CLAIM]).first()
         if family is None or family.refresh_jti != token["jti"]:
             raise TokenNotValid("Refresh token was already rotated.")
 
 
-def _user_id(token: DualAccessToken | DualRefreshToken | DualUntypedToken) -> UserId:
+def _user_id(token: FamilyAccessToken | FamilyRefreshToken | FamilyUntypedToken) -> UserId:
     """The primary key of the user a verified token names, or 401 `token_not_valid`."""
     user_id = user_id_parse(token.get(simplejwt_settings.api_settings.USER_ID_CLAIM))
     if user_id is None:
@@ -165,13 +165,13 @@ def token_logout(*, raw: str, request: HttpRequest, token_class: TokenClass) -> 
 
 def access_authenticate(*, raw: str, mode: Mode) -> tuple[Principal, Credential]:
     """The principal and login of a valid access token of a live family, used in `mode`."""
-    token = token_decode(DualAccessToken, raw)
+    token = token_decode(FamilyAccessToken, raw)
     found = login_authenticate(family_id=token[FAMILY_CLAIM], user_id=_user_id(token))
     if found is None:
         raise TokenRevoked()
     state, principal = found
     family_id = uuid.UUID(token[FAMILY_CLAIM])
-    family_seen(family_id=family_id)
+    family_touch(family_id=family_id)
     return principal, Credential(
         mode=mode, family_id=family_id, authenticated_at=state.authenticated_at
     )

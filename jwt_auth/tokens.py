@@ -175,22 +175,22 @@ class KeyedTokenMixin:
         return token_backend()
 
 
-class DualAccessToken(KeyedTokenMixin, AccessToken):
+class FamilyAccessToken(KeyedTokenMixin, AccessToken):
     """An access token of one login family."""
 
 
-class DualRefreshToken(KeyedTokenMixin, RefreshToken):  # type: ignore[misc]
+class FamilyRefreshToken(KeyedTokenMixin, RefreshToken):  # type: ignore[misc]
     """A refresh token of one login family."""
 
-    access_token_class = DualAccessToken
+    access_token_class = FamilyAccessToken
 
 
-class DualUntypedToken(KeyedTokenMixin, UntypedToken):
+class FamilyUntypedToken(KeyedTokenMixin, UntypedToken):
     """A token of either type, for verification."""
 
 
 def token_build(
-    token_class: type[DualAccessToken] | type[DualRefreshToken],
+    token_class: type[FamilyAccessToken] | type[FamilyRefreshToken],
     *,
     user_id: UserId,
     family_id: str,
@@ -208,9 +208,9 @@ def token_build(
     return str(token)
 
 
-def lifetime(token_class: type[DualAccessToken] | type[DualRefreshToken]) -> timedelta:
+def lifetime(token_class: type[FamilyAccessToken] | type[FamilyRefreshToken]) -> timedelta:
     """The configured lifetime of `token_class`."""
     settings = simplejwt_settings.api_settings
-    if token_class is DualAccessToken:
+    if token_class is FamilyAccessToken:
         return settings.ACCESS_TOKEN_LIFETIME
     return settings.REFRESH_TOKEN_LIFETIME

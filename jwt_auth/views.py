@@ -16,7 +16,7 @@ from common.passkeys.serializers import PasskeyLoginInputSerializer
 from common.principal import UserModel, principal_from_user
 from common.routes import JWT_COOKIE, JWT_HEADER
 from common.serializers import ErrorSerializer, ProfileSerializer
-from common.services import device_cookie_set, device_token_issue
+from common.throttling import device_cookie_set, device_token_issue
 from jwt_auth.cookies import token_cookies_clear, token_cookies_set
 from jwt_auth.keys import key_set
 from jwt_auth.serializers import (
@@ -37,7 +37,7 @@ from jwt_auth.services import (
     token_refresh,
     token_verify,
 )
-from jwt_auth.tokens import DualAccessToken, DualRefreshToken
+from jwt_auth.tokens import FamilyAccessToken, FamilyRefreshToken
 
 # A token endpoint refuses a token that is invalid, expired, revoked or reused with 401.
 TOKEN_REFUSED = {401: ErrorSerializer}
@@ -125,7 +125,7 @@ class TokenLogoutApi(PublicApi):
         token_logout(
             raw=serializer.validated_data["refresh"],
             request=request._request,
-            token_class=DualRefreshToken,
+            token_class=FamilyRefreshToken,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -160,9 +160,9 @@ class CookieLogoutApi(PublicApi):
         refresh = request.COOKIES.get(dualauth_settings.REFRESH_COOKIE_NAME)
         access = request.COOKIES.get(dualauth_settings.ACCESS_COOKIE_NAME)
         if refresh:
-            token_logout(raw=refresh, request=request._request, token_class=DualRefreshToken)
+            token_logout(raw=refresh, request=request._request, token_class=FamilyRefreshToken)
         elif access:
-            token_logout(raw=access, request=request._request, token_class=DualAccessToken)
+            token_logout(raw=access, request=request._request, token_class=FamilyAccessToken)
         else:
             raise NotAuthenticated()
         response = Response(status=status.HTTP_204_NO_CONTENT)

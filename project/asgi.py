@@ -1,4 +1,4 @@
-"""ASGI entry point: the application, and the process's cache recovery (common/cache.py)."""
+"""ASGI entry point: the application, and its cache recovery (common/cache_recovery.py)."""
 
 import os
 
@@ -8,6 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 application = get_asgi_application()
 
-from common.cache import cache_recovery_serve  # noqa: E402  (needs the apps loaded)
+from common.cache_recovery import cache_recovery_serve  # noqa: E402  (needs the apps loaded)
 
 cache_recovery_serve()

@@ -1,4 +1,4 @@
-"""WSGI entry point: the application, and the process's cache recovery (common/cache.py)."""
+"""WSGI entry point: the application, and its cache recovery (common/cache_recovery.py)."""
 
 import os
 
@@ -8,6 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 application = get_wsgi_application()
 
-from common.cache import cache_recovery_serve  # noqa: E402  (needs the apps loaded)
+from common.cache_recovery import cache_recovery_serve  # noqa: E402  (needs the apps loaded)
 
 cache_recovery_serve()

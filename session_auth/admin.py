@@ -12,11 +12,11 @@ from rest_framework.exceptions import Throttled
 
 from common.csp import PAGE_CSP
 from common.exceptions import EmailNotVerified, InvalidCredentials, MfaCodeNotValid
+from common.logins import login_credentials_check
 from common.mfa.selectors import mfa_methods
 from common.mfa.services import mfa_code_confirm
 from common.routes import SESSION
 from common.serializers import CODE_MAX_LENGTH
-from common.services import login_credentials_check
 
 View = TypeVar("View", bound=Callable[..., Any])
 

@@ -14,13 +14,13 @@ from django.utils.crypto import constant_time_compare
 from common.conf import dualauth_settings
 from common.credentials import Credential
 from common.exceptions import SessionNotValid
+from common.logins import family_create, family_revoke, family_touch, login_authenticate
 from common.memo import BoundedMemo
 from common.models import LoginFamily
 from common.principal import Principal, UserId, UserModel, user_id_parse
 from common.routes import SESSION
-from common.selectors import cache_tag, login_cache_get, user_get
-from common.services import family_create, family_revoke, family_seen, login_authenticate
-from session_auth.sessions import SessionStore, session_cache_tag
+from common.selectors import login_cache_get, user_get, user_hash_tag
+from session_auth.sessions import SessionStore, session_key_hash_tag
 
 FAMILY_SESSION_KEY = "_dualauth_family"
 SEEN_SESSION_KEY = "_dualauth_seen"
@@ -47,7 +47,7 @@ def session_family_start(*, request: HttpRequest, user: UserModel) -> LoginFamil
 
     A login over an earlier login's session of the same user (Django keeps its key
     then) ends the earlier family and moves the session to a new key; so does a key
-    without the user's cache tag (a login that is not `session_login`'s, the admin's).
+    without the user's hash tag (a login that is not `session_login`'s, the admin's).
     """
     untagged = _session_tag_set(request=request, user=user)
     earlier = request.session.get(FAMILY_SESSION_KEY)
@@ -75,19 +75,19 @@ def session_family_end(*, request: HttpRequest, reason: str) -> bool:
 
 
 def _session_tag_set(*, request: HttpRequest, user: UserModel) -> bool:
-    """Have the keys made for this session end in the user's cache tag; True if its key does not."""
+    """Have the keys made for this session end in the user's hash tag; True if its key does not."""
     store = request.session
     if not isinstance(store, SessionStore):
         return False
-    store.cache_tag = cache_tag(user.pk)
-    return session_cache_tag(store.session_key) != store.cache_tag
+    store.new_key_hash_tag = user_hash_tag(user.pk)
+    return session_key_hash_tag(store.session_key) != store.new_key_hash_tag
 
 
 def _session_read(request: HttpRequest) -> tuple[Mapping[str, Any], dict[str, Any] | None]:
     """The session's data, and its login's cache entries when one round trip fetched both.
 
     A process that has seen this session knows its family and user, so it reads the
-    session's cache entry together with theirs, when its key carries the user's cache tag
+    session's cache entry together with theirs, when its key carries the user's hash tag
     (a cluster reads one slot at a time). Otherwise, or when the entry is gone or names
     another login, the session loads the usual way and the login is read after it.
     """
@@ -96,7 +96,7 @@ def _session_read(request: HttpRequest) -> tuple[Mapping[str, Any], dict[str, An
     if (
         known is not None
         and isinstance(store, CachedDbStore)
-        and session_cache_tag(store.session_key) == cache_tag(known[1])
+        and session_key_hash_tag(store.session_key) == user_hash_tag(known[1])
     ):
         family, user_id = known
         values = login_cache_get(
@@ -142,7 +142,7 @@ def session_authenticate(*, request: HttpRequest) -> tuple[Principal, Credential
         raise SessionNotValid()
     if idle > dualauth_settings.TOUCH_INTERVAL.total_seconds():
         request.session[SEEN_SESSION_KEY] = int(now)
-    family_seen(family_id=family_id)
+    family_touch(family_id=family_id)
     credential = Credential(
         mode=SESSION, family_id=family_id, authenticated_at=state.authenticated_at
     )

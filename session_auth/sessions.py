@@ -24,7 +24,7 @@ STORED_KEY_LENGTH = 40
 # Django's own length and alphabet for the random part of a key: 165 bits.
 RANDOM_KEY_LENGTH = 32
 TAG_SEPARATOR = "-"
-# A key made for a login: Django's random part, the separator, the user's cache tag.
+# A key made for a login: Django's random part, the separator, the user's hash tag.
 TAGGED_KEY = re.compile(rf"[a-z0-9]{{{RANDOM_KEY_LENGTH}}}{TAG_SEPARATOR}([0-9a-f]{{4}})")
 
 
@@ -34,8 +34,8 @@ def session_key_stored(session_key: str) -> str:
     return digest[:STORED_KEY_LENGTH]
 
 
-def session_cache_tag(session_key: str | None) -> str | None:
-    """The cache tag a session key ends in, or None for a key made without one."""
+def session_key_hash_tag(session_key: str | None) -> str | None:
+    """The hash tag a session key ends in, or None for a key made without one."""
     found = TAGGED_KEY.fullmatch(session_key or "")
     return found[1] if found else None
 
@@ -44,12 +44,12 @@ class SessionStore(CachedDbStore):
     """Django's cached_db sessions, stored under the hash of their key."""
 
     _cache: BaseCache
-    # The cache tag the next key made for this session ends in: its user's, at a login.
-    cache_tag: str | None = None
+    # The hash tag the next key made for this session ends in: its user's, at a login.
+    new_key_hash_tag: str | None = None
 
     def _get_new_session_key(self) -> str:
-        """A new, unused key: Django's, followed by this session's cache tag if it has one."""
-        suffix = f"{TAG_SEPARATOR}{self.cache_tag}" if self.cache_tag else ""
+        """A new, unused key: Django's, followed by this session's hash tag if it has one."""
+        suffix = f"{TAG_SEPARATOR}{self.new_key_hash_tag}" if self.new_key_hash_tag else ""
         while True:
             key = get_random_string(RANDOM_KEY_LENGTH, VALID_KEY_CHARS) + suffix
             if not self.exists(key):
@@ -69,7 +69,7 @@ class SessionStore(CachedDbStore):
 
     def _cache_key_of(self, session_key: str) -> str:
         """The cache key of the session `session_key`, which never holds the key itself."""
-        tag = session_cache_tag(session_key)
+        tag = session_key_hash_tag(session_key)
         hash_tag = f"{{{tag}}}" if tag else ""
         return self.cache_key_prefix + hash_tag + session_key_stored(session_key)
 

@@ -12,7 +12,7 @@ from common.api import Api, LoginKind, PublicApi
 from common.principal import UserModel, principal_from_user
 from common.routes import SESSION
 from common.serializers import ProfileSerializer
-from common.services import device_cookie_set, device_token_issue
+from common.throttling import device_cookie_set, device_token_issue
 from session_auth.serializers import (
     CsrfTokenSerializer,
     SessionLoginInputSerializer,

@@ -27,8 +27,8 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, s
 from rest_framework.test import APIClient
 
 from common.audit import JsonFormatter
-from common.cache import ALIAS
 from common.checks import PROCESS_LOCAL_CACHES
+from common.conf import CACHE_ALIAS
 from common.redis_breaker import breakers_reset
 from common.services import user_create
 from tests.clients.spa import (
@@ -85,7 +85,7 @@ def require_service(available: bool, reason: str) -> None:
 def require_shared_cache() -> None:
     """Skip unless server processes share one cache with the tests; in CI, fail instead."""
     require_service(
-        not isinstance(caches[ALIAS], PROCESS_LOCAL_CACHES),
+        not isinstance(caches[CACHE_ALIAS], PROCESS_LOCAL_CACHES),
         "needs REDIS_URL: only through Redis do server processes share failed-login counts "
         "and revocations, with each other and with the tests that reset them",
     )

@@ -51,18 +51,14 @@ from common.changes import PASSWORD_RESET as PASSWORD_RESET_CHANGE
 from common.conf import dualauth_settings
 from common.exceptions import KeyNotValid
 from common.factors import factor_code_confirm
+from common.logins import families_revoke
 from common.models import Account, LoginFamily, SignInChange, identity_key
 from common.net import client_ip
+from common.passwords import password_confirm, password_validate
 from common.principal import UserId, UserModel, user_email
 from common.selectors import family_cache_key
-from common.services import (
-    families_revoke,
-    password_confirm,
-    password_validate,
-    throttle_key,
-    throttle_take,
-    user_create,
-)
+from common.services import user_create
+from common.throttling import throttle_key, throttle_take
 
 # The SPA's pages that account mails link to (`?action=...`).
 VERIFY_ACTION, RESET_ACTION, FORGOT_ACTION, SIGNUP_ACTION, UNDO_ACTION = (

@@ -24,7 +24,7 @@ from common.models import MfaChallenge, password_epoch
 from common.principal import UserModel
 from common.routes import JWT_COOKIE, SESSION, Mode, mode_of
 from common.selectors import user_get
-from common.services import login_attempt_release, login_attempt_reserve, login_device_token
+from common.throttling import login_attempt_release, login_attempt_reserve, login_device_token
 
 # The modes whose login rides on cookies, so whose second step needs the CSRF token too.
 COOKIE_MODES = (SESSION, JWT_COOKIE)

@@ -42,7 +42,7 @@ from common.mfa.totp import (
 )
 from common.models import RecoveryCode, TotpDevice
 from common.principal import UserId, UserModel
-from common.services import login_attempt_release, login_attempt_reserve, login_device_token
+from common.throttling import login_attempt_release, login_attempt_reserve, login_device_token
 
 # Recovery codes: 24 characters of 31 that cannot be misread, in groups of 4: 118 bits, over
 # the 112 that ASVS 5.0 (6.5.2) asks of a secret stored under a plain hash.

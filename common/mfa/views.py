@@ -11,6 +11,7 @@ from rest_framework.serializers import Serializer
 
 from common.api import Api, LoginAnswer, LoginKindApi, PublicApi
 from common.credentials import csrf_enforce
+from common.logins import login_credentials_check
 from common.mfa.login import mfa_login_begin, mfa_login_complete
 from common.mfa.selectors import recovery_codes_left
 from common.mfa.serializers import (
@@ -33,7 +34,6 @@ from common.principal import UserModel
 from common.routes import Mode
 from common.schema import DeclaredSchema
 from common.serializers import ErrorSerializer
-from common.services import login_credentials_check
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 

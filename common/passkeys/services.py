@@ -49,7 +49,7 @@ from common.passkeys.webauthn import (
 from common.principal import UserId, UserModel
 from common.routes import Mode
 from common.selectors import email_verified, user_get
-from common.services import login_address_attempt_reserve, login_attempt_release
+from common.throttling import login_address_attempt_reserve, login_attempt_release
 
 REGISTER, LOGIN = MfaChallenge.Purpose.PASSKEY_REGISTER, MfaChallenge.Purpose.PASSKEY_LOGIN
 USER_HANDLE_BYTES = 32

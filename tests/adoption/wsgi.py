@@ -7,6 +7,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.adoption.settings")
 application = get_wsgi_application()
 
-from common.cache import cache_recovery_serve  # noqa: E402  (needs the apps loaded)
+from common.cache_recovery import cache_recovery_serve  # noqa: E402  (needs the apps loaded)
 
 cache_recovery_serve()

@@ -18,8 +18,7 @@ from rest_framework_simplejwt import settings as simplejwt_settings
 
 from clients.mobile import DualauthClient, FileTokenStore
 from clients.mobile.client import REFRESH_PATH
-from common.cache import ALIAS
-from common.conf import dualauth_settings
+from common.conf import CACHE_ALIAS, dualauth_settings
 from common.models import LoginFamily
 from common.selectors import family_cache_key
 from tests.conftest import require_shared_cache
@@ -112,7 +111,7 @@ def login_make_stale(family_id: str) -> None:
     families.update(authenticated_at=long_ago)
     # Servers read a login's state from the shared cache before the database.
     for user_id in families.values_list("user_id", flat=True):
-        caches[ALIAS].delete(family_cache_key(family_id, user_id))
+        caches[CACHE_ALIAS].delete(family_cache_key(family_id, user_id))
 
 
 def audit_events(server: LiveServer, event: str, family_id: str) -> int:

@@ -9,8 +9,9 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from bench.processes import RedisServer, free_port
-from common import services
-from common.cache import ALIAS
+from common import throttling
+from common.cache import cache_get
+from common.conf import CACHE_ALIAS
 from tests.conftest import require_service
 
 
@@ -25,6 +26,17 @@ def dead_cache() -> dict[str, Any]:
 
 
 @pytest.fixture
+def cache_down(settings, dead_cache):
+    """The revocation cache points at a Redis port where nothing listens."""
+    working = settings.CACHES
+    settings.CACHES = {**working, "dualauth": dead_cache}
+    yield
+    settings.CACHES = working
+    # Pay what the outage owed the cache now, not in a later test.
+    cache_get("anything")
+
+
+@pytest.fixture
 def own_redis(tmp_path) -> Iterator[RedisServer]:
     """A Redis of this test's own holding the throttle counters, for the test to stop by PID."""
     require_service(shutil.which("redis-server") is not None, "redis-server is not installed")
@@ -32,14 +44,14 @@ def own_redis(tmp_path) -> Iterator[RedisServer]:
     alias = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": [server.url],
-        "KEY_PREFIX": caches.settings[ALIAS].get("KEY_PREFIX", ""),
+        "KEY_PREFIX": caches.settings[CACHE_ALIAS].get("KEY_PREFIX", ""),
         "OPTIONS": {
             "SOCKET_CONNECT_TIMEOUT": 0.25,
             "SOCKET_TIMEOUT": 0.25,
             "CONNECTION_POOL_CLASS": "common.redis_breaker.BreakerPool",
         },
     }
-    with override_settings(CACHES={**caches.settings, ALIAS: alias}):
+    with override_settings(CACHES={**caches.settings, CACHE_ALIAS: alias}):
         yield server
     server.stop()
 
@@ -48,6 +60,6 @@ def own_redis(tmp_path) -> Iterator[RedisServer]:
 def fallback(request, settings) -> Iterator[str]:
     """Each THROTTLE_FALLBACK, this process's counts forgotten before and after."""
     settings.DUALAUTH = {**settings.DUALAUTH, "THROTTLE_FALLBACK": request.param}
-    services._process_counts.clear()
+    throttling._process_counts.clear()
     yield request.param
-    services._process_counts.clear()
+    throttling._process_counts.clear()

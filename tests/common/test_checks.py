@@ -16,7 +16,6 @@ from django.db import models
 from django.test import override_settings
 from django.urls import include, path
 
-from common.cache import ALIAS
 from common.checks import (
     LOCAL_EMAIL_BACKENDS,
     api_prefix_check,
@@ -37,7 +36,7 @@ from common.checks import (
     user_model_check,
     webauthn_check,
 )
-from common.conf import dualauth_settings
+from common.conf import CACHE_ALIAS, dualauth_settings
 from common.middleware import ApiResponseMiddleware
 from common.parsers import BoundedJSONParser
 from jwt_auth.checks import jwt_keys_check, token_claims_check
@@ -281,7 +280,7 @@ def deploy_errors() -> list[CheckMessage]:
 
 
 @pytest.mark.parametrize("backend", PROCESS_LOCAL_CACHES.keys())
-@pytest.mark.parametrize("alias", [ALIAS, "session"])
+@pytest.mark.parametrize("alias", [CACHE_ALIAS, "session"])
 def test_a_process_local_cache_fails_the_deploy_check(
     settings: Any, tmp_path: Path, alias: str, backend: str
 ) -> None:
@@ -354,24 +353,26 @@ def test_aliases_of_one_store_may_differ_in_options_and_in_defaults_written_out(
     store = shared_cache(tmp_path)
     settings.CACHES = {
         settings.SESSION_CACHE_ALIAS: {**store, "OPTIONS": {"MAX_ENTRIES": 100}},
-        ALIAS: {**store, "KEY_PREFIX": "", "VERSION": 1, "KEY_FUNCTION": None},
+        CACHE_ALIAS: {**store, "KEY_PREFIX": "", "VERSION": 1, "KEY_FUNCTION": None},
     }
 
     assert cache_store_check(None) == []
 
 
 def test_sessions_in_the_dualauth_alias_itself_are_one_store(settings: Any) -> None:
-    settings.SESSION_CACHE_ALIAS = ALIAS
+    settings.SESSION_CACHE_ALIAS = CACHE_ALIAS
 
     assert cache_store_check(None) == []
 
 
 def test_caches_without_the_dualauth_alias_are_e007(settings: Any) -> None:
-    settings.CACHES = {name: cache for name, cache in settings.CACHES.items() if name != ALIAS}
+    settings.CACHES = {
+        name: cache for name, cache in settings.CACHES.items() if name != CACHE_ALIAS
+    }
     errors = cache_store_check(None)
 
     assert ids(errors) == ["dualauth.E007"]
-    assert repr(ALIAS) in errors[0].msg
+    assert repr(CACHE_ALIAS) in errors[0].msg
     # The deploy check of process-local caches does not trip over the missing alias.
     shared_cache_check(None)
 
@@ -404,7 +405,7 @@ def test_a_session_cache_of_another_store_or_key_scheme_is_e008(
     settings: Any, tmp_path: Path, setting: str, value: Any
 ) -> None:
     store = shared_cache(tmp_path)
-    settings.CACHES = {settings.SESSION_CACHE_ALIAS: store, ALIAS: {**store, setting: value}}
+    settings.CACHES = {settings.SESSION_CACHE_ALIAS: store, CACHE_ALIAS: {**store, setting: value}}
     errors = cache_store_check(None)
 
     assert ids(errors) == ["dualauth.E008"]

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from common.memo import BoundedMemo
 from jwt_auth import tokens
-from jwt_auth.tokens import DualAccessToken, KeyedTokenBackend, token_build
+from jwt_auth.tokens import FamilyAccessToken, KeyedTokenBackend, token_build
 
 THREADS = 8
 
@@ -85,7 +85,7 @@ def _raw_tokens(count: int) -> list[str]:
     user_id = uuid.UUID(int=1) if isinstance(get_user_model()._meta.pk, UUIDField) else 1
     return [
         token_build(
-            DualAccessToken,
+            FamilyAccessToken,
             user_id=user_id,
             family_id="0" * 32,
             jti=f"{i:032x}",

@@ -7,11 +7,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.serializers import Serializer
 
+from common.logins import login_authenticate
 from common.models import LoginFamily
 from common.principal import principal_from_user
 from common.selectors import user_get
 from common.serializers import ProfileSerializer
-from common.services import login_authenticate, profile_update
+from common.services import profile_update
 
 
 def _warm(client) -> None:

@@ -10,7 +10,7 @@ from redis.connection import SSLConnection, UnixDomainSocketConnection, parse_ur
 
 from bench.processes import RedisServer, free_port
 from common import redis_breaker
-from common.cache import ALIAS
+from common.conf import CACHE_ALIAS
 from common.redis_breaker import OPEN_SECONDS, BreakerOpen, BreakerPool, breaker_bypass
 from common.redis_cluster import ClusterAddress, cluster_node_url
 from tests.conftest import require_shared_cache
@@ -132,7 +132,7 @@ def test_a_failed_address_leaves_the_others_alone(server, clock):
 
 def test_the_cache_aliases_reach_redis_through_the_breaker(db):
     require_shared_cache()
-    client = caches[ALIAS].client.get_client()
+    client = caches[CACHE_ALIAS].client.get_client()
     assert isinstance(client.connection_pool, BreakerPool)
     assert issubclass(client.connection_pool.connection_class, redis_breaker.Breaker)
 

@@ -12,12 +12,13 @@ from django.test.utils import CaptureQueriesContext
 from redis.crc import key_slot
 
 from bench.processes import free_port
-from common.cache import ALIAS, cache_count, cache_get_many
+from common.cache import cache_count, cache_get_many
+from common.conf import CACHE_ALIAS
+from common.logins import families_revoke, login_authenticate
 from common.models import LoginFamily
 from common.redis_breaker import BreakerPool
 from common.redis_cluster import ClusterAddress, cluster_address_parse, cluster_url
-from common.selectors import cache_tag, family_cache_key, user_cache_key
-from common.services import families_revoke, login_authenticate
+from common.selectors import family_cache_key, user_cache_key, user_hash_tag
 from project.settings import redis_caches
 from session_auth.sessions import SessionStore
 from tests.conftest import PASSWORD, login_name
@@ -96,7 +97,7 @@ def cluster_cache(
 
 def _slot(key: str) -> int:
     """The slot of `key` as the dualauth alias stores it (prefix and version included)."""
-    return key_slot(str(caches[ALIAS].make_key(key)).encode())
+    return key_slot(str(caches[CACHE_ALIAS].make_key(key)).encode())
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -112,7 +113,7 @@ def test_every_key_one_request_reads_lies_in_one_slot(mode, user, cluster_cache)
 
 
 def test_users_are_spread_over_the_slots_by_their_tags():
-    tags = {cache_tag(user_id) for user_id in range(1, 1001)}
+    tags = {user_hash_tag(user_id) for user_id in range(1, 1001)}
     assert len({key_slot(f"{{{tag}}}".encode()) for tag in tags}) > 950
 
 
@@ -121,7 +122,7 @@ def test_on_a_cluster_a_request_is_one_round_trip_and_no_sql(mode, user, cluster
     client = ModeClient(mode)
     assert client.login(ALICE, PASSWORD).status_code == 200
     assert client.request("get", client.profile_path).status_code == 200
-    node = cluster_cache.node_of(str(caches[ALIAS].make_key(user_cache_key(user.pk))))
+    node = cluster_cache.node_of(str(caches[CACHE_ALIAS].make_key(user_cache_key(user.pk))))
     stats = node.client()
     before = stats.info("commandstats")
     with CaptureQueriesContext(connection) as queries:
@@ -158,9 +159,9 @@ def test_counters_count_on_a_cluster(cluster_cache):
 def test_keys_of_several_slots_are_read_slot_by_slot(db, cluster_cache):
     values = {f"spread:{{{n}}}": n for n in range(40)}
     assert len({_slot(key) for key in values}) > 1
-    caches[ALIAS].set_many(values, timeout=60)
+    caches[CACHE_ALIAS].set_many(values, timeout=60)
     assert cache_get_many([*values, "spread:{absent}"]) == values
-    caches[ALIAS].delete_many(list(values))
+    caches[CACHE_ALIAS].delete_many(list(values))
     assert cache_get_many(list(values)) == {}
 
 
@@ -181,12 +182,12 @@ def test_a_malformed_cluster_url_is_a_configuration_error_on_use():
         override_settings(CACHES=redis_caches("redis+cluster://nowhere", "malformed")),
         pytest.raises(ImproperlyConfigured, match="REDIS_URL"),
     ):
-        caches[ALIAS].get("anything")
+        caches[CACHE_ALIAS].get("anything")
 
 
 def test_every_node_of_the_cluster_is_reached_through_the_breaker(cluster_cache):
-    caches[ALIAS].set("anything", 1)
-    client = caches[ALIAS].client.get_client()
+    caches[CACHE_ALIAS].set("anything", 1)
+    client = caches[CACHE_ALIAS].client.get_client()
     # The harness's three primaries, besides any replica the client came to know.
     assert len(client.get_primaries()) == 3
     for node in client.get_nodes():

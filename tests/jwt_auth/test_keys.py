@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from jwt_auth.keys import key_set
-from jwt_auth.tokens import DualAccessToken, DualRefreshToken, token_build
+from jwt_auth.tokens import FamilyAccessToken, FamilyRefreshToken, token_build
 from tests.jwt_keys import rsa_private_pem, segment_decode
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +139,7 @@ def test_the_same_claims_sign_the_very_same_token(
     jwt_configure(algorithm, new)
     issued_at = timezone.now()
 
-    def sign(token_class: type[DualAccessToken] | type[DualRefreshToken]) -> str:
+    def sign(token_class: type[FamilyAccessToken] | type[FamilyRefreshToken]) -> str:
         return token_build(
             token_class,
             user_id=1,
@@ -149,8 +149,8 @@ def test_the_same_claims_sign_the_very_same_token(
             expires_at=issued_at + timedelta(minutes=5),
         )
 
-    assert sign(DualRefreshToken) == sign(DualRefreshToken)
-    assert sign(DualAccessToken) == sign(DualAccessToken)
+    assert sign(FamilyRefreshToken) == sign(FamilyRefreshToken)
+    assert sign(FamilyAccessToken) == sign(FamilyAccessToken)
 
 
 @pytest.mark.parametrize("algorithm", ["ES256", "ES384", "ES512", "PS256", "none", "HS1"])

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from common.conf import dualauth_settings
 from common.models import LoginFamily
-from jwt_auth.tokens import DualRefreshToken
+from jwt_auth.tokens import FamilyRefreshToken
 from tests.conftest import require_service, uses_postgres
 from tests.live import refresh_rounds
 
@@ -27,7 +27,7 @@ def test_one_refresh_token_sent_many_times_at_once_never_yields_two_new_refresh_
     refresh = refresh_rounds(server.url, login.json()["refresh"], racers=RACERS, rounds=ROUNDS)
     family = LoginFamily.objects.get()
     assert family.revoked_at is None
-    assert family.refresh_jti == DualRefreshToken(refresh)["jti"]
+    assert family.refresh_jti == FamilyRefreshToken(refresh)["jti"]
 
 
 def test_a_refresh_after_the_family_lifetime_is_refused(api, user, password):
@@ -41,7 +41,7 @@ def test_a_refresh_after_the_family_lifetime_is_refused(api, user, password):
 def test_refresh_tokens_never_outlive_their_family(api, user, password, settings):
     settings.DUALAUTH = {"FAMILY_LIFETIME": timedelta(hours=1)}
     tokens = api.post("/api/jwt/token/", {"username": "alice", "password": password}, "json")
-    refresh = DualRefreshToken(tokens.json()["refresh"])
+    refresh = FamilyRefreshToken(tokens.json()["refresh"])
     family = LoginFamily.objects.get()
     assert refresh["exp"] <= family.expires_at.timestamp()
     assert family.expires_at - family.created_at == timedelta(hours=1)

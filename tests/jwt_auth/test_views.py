@@ -11,7 +11,7 @@ from rest_framework_simplejwt import settings as simplejwt_settings
 
 from common.conf import dualauth_settings
 from common.models import LoginFamily
-from jwt_auth.tokens import DualAccessToken, lifetime
+from jwt_auth.tokens import FamilyAccessToken, lifetime
 from tests.conftest import login_name
 from tests.modes import LOGIN_FIELDS, ModeClient
 
@@ -45,7 +45,7 @@ def test_token_returns_a_pair_and_sets_no_cookie(api, user, password):
     body = response.json()
     assert set(body) == {"access", "refresh", "token_type", "expires_in", "device_token"}
     assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == lifetime(DualAccessToken).total_seconds()
+    assert body["expires_in"] == lifetime(FamilyAccessToken).total_seconds()
     assert not response.cookies
 
 

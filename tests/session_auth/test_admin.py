@@ -14,7 +14,7 @@ from django.utils import timezone
 from common.conf import dualauth_settings
 from common.mfa.services import totp_enable, totp_setup_get
 from common.models import LoginFamily
-from common.services import device_token_issue
+from common.throttling import device_token_issue
 from tests.live import ROOT
 from tests.modes import MODES, ModeClient
 

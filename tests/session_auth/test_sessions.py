@@ -13,9 +13,9 @@ from django.db import connection
 from django.test import RequestFactory
 
 from common.conf import dualauth_settings
-from common.selectors import cache_tag
+from common.selectors import user_hash_tag
 from session_auth.services import SEEN_SESSION_KEY
-from session_auth.sessions import SessionStore, session_cache_tag, session_key_stored
+from session_auth.sessions import SessionStore, session_key_hash_tag, session_key_stored
 from tests.conftest import cache_clear
 from tests.modes import ModeClient
 
@@ -55,7 +55,7 @@ def test_neither_the_database_nor_the_cache_holds_a_session_key_that_logs_in(ses
     cookie = _cookie(session)
     assert session.request("get", "/api/session/profile/").status_code == 200
     rows = list(Session.objects.values_list("session_key", flat=True))
-    # Each cache key is the prefix, the user's cache tag in braces, and the stored key.
+    # Each cache key is the prefix, the user's hash tag in braces, and the stored key.
     cached = [key.removeprefix(KEY_PREFIX).split("}")[-1] for key in _session_cache_keys()]
     assert session_key_stored(cookie) in rows
     assert session_key_stored(cookie) in cached
@@ -92,12 +92,12 @@ def test_the_store_finds_deletes_and_cycles_sessions_by_their_raw_key(session):
     assert _replays(cookie) == 401
 
 
-def test_a_login_session_key_ends_in_its_users_cache_tag(session, user):
+def test_a_login_session_key_ends_in_its_users_hash_tag(session, user):
     cookie = _cookie(session)
-    assert session_cache_tag(cookie) == cache_tag(user.pk)
+    assert session_key_hash_tag(cookie) == user_hash_tag(user.pk)
     # The random part is Django's: 32 characters of [a-z0-9], 165 bits.
     assert re.fullmatch(r"[a-z0-9]{32}-[0-9a-f]{4}", cookie)
-    assert f"{{{cache_tag(user.pk)}}}" in SessionStore(cookie).cache_key
+    assert f"{{{user_hash_tag(user.pk)}}}" in SessionStore(cookie).cache_key
 
 
 def test_a_session_started_without_the_tag_gets_a_new_key_with_it(user):
@@ -108,15 +108,15 @@ def test_a_session_started_without_the_tag_gets_a_new_key_with_it(user):
     untagged = request.session.session_key
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     key = request.session.session_key
-    assert session_cache_tag(untagged) is None
-    assert session_cache_tag(key) == cache_tag(user.pk)
+    assert session_key_hash_tag(untagged) is None
+    assert session_key_hash_tag(key) == user_hash_tag(user.pk)
     assert not SessionStore().exists(untagged)
 
 
 def test_a_session_key_with_a_tag_but_no_session_logs_nobody_in(session, user):
     cookie = _cookie(session)
     forged = cookie[:-6] + ("a" if cookie[-6] != "a" else "b") + cookie[-5:]
-    assert session_cache_tag(forged) == session_cache_tag(cookie)
+    assert session_key_hash_tag(forged) == session_key_hash_tag(cookie)
     assert _replays(forged) == 401
     assert _replays(cookie[:32]) == 401
 
@@ -129,7 +129,7 @@ def test_a_session_key_made_before_tags_still_logs_in(user, password):
     legacy = SessionStore()
     legacy.update(data)
     legacy.create()
-    assert session_cache_tag(legacy.session_key) is None
+    assert session_key_hash_tag(legacy.session_key) is None
     assert _replays(legacy.session_key) == 200
     assert _replays(legacy.session_key) == 200
 

@@ -15,7 +15,7 @@ from django.core.cache.backends.base import BaseCache
 from django.test import override_settings
 
 from bench.processes import RedisServer, free_port
-from common.cache import ALIAS
+from common.conf import CACHE_ALIAS
 from project.settings import cache_key_prefix, redis_caches
 from tests.conftest import require_service, uses_postgres
 from tests.live import LiveServer
@@ -127,7 +127,7 @@ class ClusterStack:
     def cache(self) -> Iterator[BaseCache]:
         """The instances' cache of revocations and counters, as this process reaches it."""
         with override_settings(CACHES=redis_caches(self.cluster.url, self.key_prefix)):
-            yield caches[ALIAS]
+            yield caches[CACHE_ALIAS]
 
     def node_of(self, key: str) -> NodeServer:
         """The primary holding the instances' cache entry `key`."""

@@ -2,7 +2,7 @@
 
 The database revokes at once and keeps the revocation pending until the cache takes it;
 the revoking instance's cache write fails, and it owes the cache. Its recovery thread
-(common/cache.py) pays as soon as Redis takes writes again, and the host's polling
+(common/cache_recovery.py) pays as soon as Redis takes writes again, and the host's polling
 process writes what is pending; no further request to the revoking instance is needed
 for every other instance to refuse the revoked login.
 """
@@ -19,8 +19,8 @@ from django.core.cache.backends.base import BaseCache
 from django.test import override_settings
 from django.utils.module_loading import import_string
 
-from common.cache import ALIAS, cache_identity
-from common.conf import dualauth_settings
+from common.cache_recovery import cache_identity
+from common.conf import CACHE_ALIAS, dualauth_settings
 from common.models import LoginFamily
 from common.selectors import REVOKED, family_cache_key
 from project.settings import cache_key_prefix, redis_caches
@@ -48,13 +48,13 @@ PAUSE_MS = 30_000
 def server_cache(stack: Stack) -> BaseCache:
     """The stack's Redis as its instances see it: their cache alias, under their key prefix."""
     # The instances inherit this process's environment, its xdist worker included.
-    conf = redis_caches(stack.redis.url, cache_key_prefix(stack.prefix))[ALIAS]
+    conf = redis_caches(stack.redis.url, cache_key_prefix(stack.prefix))[CACHE_ALIAS]
     cache: BaseCache = import_string(conf["BACKEND"])(conf["LOCATION"], conf)
     return cache
 
 
 def stack_identity(stack: Stack) -> str:
-    """The name the stack's instances give their cache (common/cache.py, cache_identity)."""
+    """The name the stack's instances give their cache (cache_recovery.cache_identity)."""
     with override_settings(CACHES=redis_caches(stack.redis.url, cache_key_prefix(stack.prefix))):
         return cache_identity()
 

@@ -17,8 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 from time_machine import TimeMachineFixture
 
-from common.cache import ALIAS
-from common.conf import dualauth_settings
+from common.conf import CACHE_ALIAS, dualauth_settings
 from common.routes import SHARED_ROUTES
 from tests.conftest import PASSWORD
 from tests.mail import key_of
@@ -204,7 +203,7 @@ def cache_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """
     calls: list[str] = []
     depth = [0]
-    for alias in {"default", ALIAS}:
+    for alias in {"default", CACHE_ALIAS}:
         cache = caches[alias]
         for name in CACHE_METHODS:
             method = getattr(cache, name)

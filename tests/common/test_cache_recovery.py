@@ -11,17 +11,16 @@ from django.test import override_settings
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from common.cache import (
-    ALIAS,
+from common.cache_recovery import (
     CacheRecovery,
     cache_identity,
     cache_recovery_serve,
     cache_recovery_start,
 )
-from common.conf import dualauth_settings
+from common.conf import CACHE_ALIAS, dualauth_settings
+from common.logins import families_revoke
 from common.models import LoginFamily
 from common.selectors import REVOKED, family_cache_key
-from common.services import families_revoke
 from tests.conftest import PASSWORD, eventually, login_name
 from tests.modes import ModeClient
 
@@ -45,15 +44,15 @@ def cached_login(transactional_db: None, user: Any) -> LoginFamily:
     assert client.login(login_name("alice"), PASSWORD).status_code == 200
     assert client.request("get", client.profile_path).status_code == 200
     family = LoginFamily.objects.get(user=user)
-    assert isinstance(caches[ALIAS].get(family_cache_key(family.pk, user.pk)), tuple)
+    assert isinstance(caches[CACHE_ALIAS].get(family_cache_key(family.pk, user.pk)), tuple)
     return family
 
 
 def redis_unreachable(dead_cache: dict[str, Any]) -> override_settings:
     """This deployment's cache, its Redis out of reach: its keys, where nothing answers."""
-    prefix = caches.settings[ALIAS].get("KEY_PREFIX", "")
+    prefix = caches.settings[CACHE_ALIAS].get("KEY_PREFIX", "")
     return override_settings(
-        CACHES={**caches.settings, ALIAS: {**dead_cache, "KEY_PREFIX": prefix}}
+        CACHES={**caches.settings, CACHE_ALIAS: {**dead_cache, "KEY_PREFIX": prefix}}
     )
 
 
@@ -67,7 +66,7 @@ def _marked_revoked(family: LoginFamily) -> bool:
     would recover itself.
     """
     key = family_cache_key(family.pk, family.user_id)
-    return eventually(lambda: caches[ALIAS].get(key) == REVOKED, within=PAID_WITHIN)
+    return eventually(lambda: caches[CACHE_ALIAS].get(key) == REVOKED, within=PAID_WITHIN)
 
 
 def test_a_revocation_that_missed_the_cache_reaches_it_with_no_further_request(
@@ -95,7 +94,9 @@ def test_a_new_process_owes_nothing_older_than_a_cached_family_can_be(cached_log
     recovered = _recoveries()
     recoveries.append(cache_recovery_serve())
     assert eventually(lambda: _recoveries() == recovered + 1, within=PAID_WITHIN)
-    assert caches[ALIAS].get(family_cache_key(cached_login.pk, cached_login.user_id)) != REVOKED
+    assert (
+        caches[CACHE_ALIAS].get(family_cache_key(cached_login.pk, cached_login.user_id)) != REVOKED
+    )
 
 
 def test_a_revocation_stays_pending_in_the_database_until_the_cache_takes_it(
@@ -127,8 +128,8 @@ def test_a_process_that_saw_no_failure_writes_the_revocations_another_could_not(
 
 def test_one_process_of_a_host_polls_and_another_takes_over_when_it_ends(transactional_db):
     # A deployment of its own: the servers other tests started poll for theirs.
-    own = {**caches.settings[ALIAS], "KEY_PREFIX": f"election-{time.time_ns()}"}
-    with override_settings(CACHES={**caches.settings, ALIAS: own}):
+    own = {**caches.settings[CACHE_ALIAS], "KEY_PREFIX": f"election-{time.time_ns()}"}
+    with override_settings(CACHES={**caches.settings, CACHE_ALIAS: own}):
         _elect_and_take_over()
 
 
@@ -148,7 +149,9 @@ def test_a_revocation_pending_for_another_deployment_is_left_to_its_processes(
     # A poll has run once this deployment's revocation is written.
     assert _marked_revoked(mine)
     assert LoginFamily.objects.get(pk=cached_login.pk).cache_pending == "another-cache"
-    assert caches[ALIAS].get(family_cache_key(cached_login.pk, cached_login.user_id)) != REVOKED
+    assert (
+        caches[CACHE_ALIAS].get(family_cache_key(cached_login.pk, cached_login.user_id)) != REVOKED
+    )
 
 
 def _elect_and_take_over() -> None:
@@ -163,12 +166,12 @@ def _elect_and_take_over() -> None:
     second.stop()
 
 
-def test_the_host_pollers_word_that_the_cache_refused_a_write_makes_the_others_owe_it(
+def test_the_host_pollers_owed_file_that_the_cache_refused_a_write_makes_the_others_owe_it(
     transactional_db,
 ):
     # A deployment of its own: the servers other tests started poll for theirs.
-    own = {**caches.settings[ALIAS], "KEY_PREFIX": f"word-{time.time_ns()}"}
-    with override_settings(CACHES={**caches.settings, ALIAS: own}):
+    own = {**caches.settings[CACHE_ALIAS], "KEY_PREFIX": f"owed-{time.time_ns()}"}
+    with override_settings(CACHES={**caches.settings, CACHE_ALIAS: own}):
         poller, other = CacheRecovery(), CacheRecovery()
         assert poller.elected()
         recovered = _recoveries()
@@ -176,7 +179,7 @@ def test_the_host_pollers_word_that_the_cache_refused_a_write_makes_the_others_o
             recovery.start()
         try:
             # What the poller says when its write of a pending revocation fails.
-            poller.word_give(time.time() - 60)
+            poller.owed_file_write(time.time() - 60)
             # The other process owes the cache, and pays it (this cache takes writes).
             assert eventually(lambda: _recoveries() == recovered + 1, within=PAID_WITHIN)
         finally:
