@@ -91,6 +91,9 @@ def _postgres_recreate(url: str, suffix: str) -> str:
     name = parts.path.lstrip("/") or "dualauth"
     if not name.endswith(f"_{suffix}"):
         name = f"{name}_{suffix}"
+    # Runs started by the tests' xdist workers at once each drop and make their own.
+    if worker := os.environ.get("PYTEST_XDIST_WORKER", ""):
+        name = f"{name}_{worker}"
     bench_url = urlunsplit(parts._replace(path=f"/{name}"))
     _postgres_drop(bench_url, create=True)
     return bench_url

@@ -16,7 +16,8 @@ import pytest
 
 from tests.live import ROOT
 
-pytestmark = pytest.mark.server
+# One xdist worker runs the module: its fixture starts both benches once, not once a worker.
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("bench-smoke")]
 
 CONFIGS = {
     "baseline",
