@@ -30,20 +30,25 @@ def _secrets() -> list[str | bytes]:
     return [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
 
 
-def _cipher(purpose: str) -> MultiFernet:
-    """The Fernet keys of `purpose`, one per secret: the first encrypts, every one decrypts."""
+def secret_cipher(*, salt: str, value: str = "") -> MultiFernet:
+    """Fernet keys derived from SECRET_KEY and each of its fallbacks under `salt`: the first
+    encrypts, every one decrypts, so that rotating SECRET_KEY keeps what was sealed readable.
+    """
     return MultiFernet(
         [
             Fernet(
                 base64.urlsafe_b64encode(
-                    salted_hmac(
-                        f"dualauth.account.{purpose}.key", "", secret=secret, algorithm="sha256"
-                    ).digest()
+                    salted_hmac(salt, value, secret=secret, algorithm="sha256").digest()
                 )
             )
             for secret in _secrets()
         ]
     )
+
+
+def _cipher(purpose: str) -> MultiFernet:
+    """The Fernet keys of `purpose`."""
+    return secret_cipher(salt=f"dualauth.account.{purpose}.key")
 
 
 def _state(purpose: str, user: UserModel, target: str) -> str:

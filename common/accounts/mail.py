@@ -10,24 +10,23 @@ What is queued (address, subject and body, which may hold a key) is encrypted wi
 derived from SECRET_KEY (its fallbacks still decrypt): the queue's table holds no usable key.
 """
 
-import base64
 import json
 import logging
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest
 from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from django.utils.timesince import timeuntil
 from django_tasks import task
 
+from common.accounts.keys import secret_cipher
 from common.conf import dualauth_settings
 
 logger = logging.getLogger("dualauth.mail")
@@ -80,16 +79,7 @@ def mail_send(*, kind: str, to: str, request: HttpRequest, context: dict[str, An
 
 def _sealer() -> MultiFernet:
     """Encrypts with a key derived from SECRET_KEY; decrypts with it or a fallback's."""
-    return MultiFernet(
-        [
-            Fernet(
-                base64.urlsafe_b64encode(
-                    salted_hmac(SEAL_SALT, "fernet", secret=secret, algorithm="sha256").digest()
-                )
-            )
-            for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
-        ]
-    )
+    return secret_cipher(salt=SEAL_SALT, value="fernet")
 
 
 def _seal(fields: dict[str, str]) -> str:
