@@ -6,9 +6,7 @@ import ipaddress
 import re
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,8 +20,6 @@ from django.db.models import ForeignKey, IntegerField, Model, UUIDField
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
-from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
-from django_tasks.backends.dummy import DummyBackend
 from drf_spectacular.settings import spectacular_settings
 from rest_framework.settings import DEFAULTS as REST_FRAMEWORK_DEFAULTS
 
@@ -420,137 +416,6 @@ def installed_apps_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     ]
 
 
-# Backends that keep mail in the process or write it out where logs go: account mail, and
-# the keys in it, must leave by SMTP (or another real transport) in production.
-LOCAL_EMAIL_BACKENDS = (
-    "django.core.mail.backends.console.EmailBackend",
-    "django.core.mail.backends.filebased.EmailBackend",
-    "django.core.mail.backends.locmem.EmailBackend",
-    "django.core.mail.backends.dummy.EmailBackend",
-)
-
-
-@register(Tags.security, deploy=True)
-def account_mail_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse account mail that never leaves the server, and links built from any Host."""
-    errors: list[CheckMessage] = []
-    if settings.EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS:
-        errors.append(
-            Error(
-                f"EMAIL_BACKEND is {settings.EMAIL_BACKEND}: account mail (verification and "
-                "reset keys) would reach no one, and the console's copy would put its keys in "
-                "the logs.",
-                hint="Set EMAIL_HOST (and EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, "
-                "EMAIL_USE_TLS) to an SMTP server.",
-                id="dualauth.E032",
-            )
-        )
-    if not dualauth_settings.FRONTEND_URL and (not settings.DEBUG or "*" in settings.ALLOWED_HOSTS):
-        errors.append(
-            Error(
-                "FRONTEND_URL is unset: the links of account mails, a reset key's included, "
-                "would point at whatever host (and port) a request's Host header names.",
-                hint="Set FRONTEND_URL to the SPA's address, like https://app.example.com/.",
-                id="dualauth.E033",
-            )
-        )
-    return errors
-
-
-@register(Tags.compatibility)
-def frontend_url_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse a FRONTEND_URL that is not an absolute http(s) address."""
-    url = dualauth_settings.FRONTEND_URL
-    if not url or re.match(r"^https?://[^/?#\s]+", url):
-        return []
-    return [
-        Error(
-            f"FRONTEND_URL {url!r} is not an absolute http(s) URL: account mails link to it.",
-            hint="Set FRONTEND_URL like https://app.example.com/ (a path and query may follow).",
-            id="dualauth.E034",
-        )
-    ]
-
-
-@register(Tags.security)
-def mfa_keys_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse MFA encryption keys that are not Fernet keys, or that are SECRET_KEY."""
-    errors: list[CheckMessage] = []
-    for index, key in enumerate(dualauth_settings.MFA_ENCRYPTION_KEYS, start=1):
-        try:
-            Fernet(key)
-        except (ValueError, TypeError):
-            errors.append(
-                Error(
-                    f"MFA_ENCRYPTION_KEY key {index} is not a Fernet key (URL-safe base64 of "
-                    "32 bytes): the secrets of authenticator apps could not be read or written.",
-                    hint="Make one with: python -c 'import base64, secrets; "
-                    "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'",
-                    id="dualauth.E035",
-                )
-            )
-    if settings.SECRET_KEY in dualauth_settings.MFA_ENCRYPTION_KEYS:
-        errors.append(
-            Error(
-                "An MFA_ENCRYPTION_KEY key is SECRET_KEY: whoever learns one learns both.",
-                id="dualauth.E036",
-            )
-        )
-    return errors
-
-
-@register(Tags.security, deploy=True)
-def mfa_deploy_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Warn where authenticator apps cannot be enabled, or passkeys bind to any Host."""
-    warnings: list[CheckMessage] = []
-    if not dualauth_settings.MFA_ENCRYPTION_KEYS:
-        warnings.append(
-            Warning(
-                "MFA_ENCRYPTION_KEY is unset: users cannot enable an authenticator app "
-                "(503 mfa_not_configured); passkeys still work.",
-                hint="Set MFA_ENCRYPTION_KEY to a Fernet key, kept apart from SECRET_KEY.",
-                id="dualauth.W002",
-            )
-        )
-    if not dualauth_settings.WEBAUTHN_RP_ID and "*" in settings.ALLOWED_HOSTS:
-        warnings.append(
-            Warning(
-                "WEBAUTHN_RP_ID is unset and ALLOWED_HOSTS admits any host: passkeys would be "
-                "made for whatever host a request names.",
-                hint="Set WEBAUTHN_RP_ID (and WEBAUTHN_ORIGINS), or list the hosts.",
-                id="dualauth.W003",
-            )
-        )
-    return warnings
-
-
-@register(Tags.security)
-def webauthn_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse WebAuthn origins that are not origins, or outside the relying party's domain."""
-    errors: list[CheckMessage] = []
-    rp_id = dualauth_settings.WEBAUTHN_RP_ID
-    for origin in dualauth_settings.WEBAUTHN_ORIGINS:
-        parts = urlsplit(origin)
-        host = parts.hostname or ""
-        if parts.scheme not in ("https", "http") or not host or parts.path or parts.query:
-            errors.append(
-                Error(
-                    f"WEBAUTHN_ORIGINS has {origin!r}, which is not an origin.",
-                    hint="An origin is a scheme, a host and a port only: https://app.example.com",
-                    id="dualauth.E037",
-                )
-            )
-        elif rp_id and host != rp_id and not host.endswith(f".{rp_id}"):
-            errors.append(
-                Error(
-                    f"WEBAUTHN_ORIGINS has {origin!r}, outside WEBAUTHN_RP_ID {rp_id!r}: "
-                    "browsers refuse passkeys of a relying party whose domain is not the page's.",
-                    id="dualauth.E038",
-                )
-            )
-    return errors
-
-
 @register(Tags.security)
 def metrics_access_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """Refuse a guessable METRICS_TOKEN, and METRICS_ALLOWED_NETWORKS that are not networks."""
@@ -697,24 +562,5 @@ def cache_pending_poll_check(app_configs: Any, **kwargs: Any) -> list[CheckMessa
             hint="A timedelta above zero (250 ms by default): it bounds how long an instance "
             "may vouch for a login revoked by one that could not reach the cache.",
             id="dualauth.E045",
-        )
-    ]
-
-
-@register(Tags.security, deploy=True)
-def mail_queue_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse a task backend that keeps account mail in the web process, or throws it away."""
-    # Account mail is queued on the default backend (common/accounts/mail.py).
-    backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
-    if backend.supports_defer and not isinstance(backend, DummyBackend):
-        return []
-    return [
-        Error(
-            f"The task backend {DEFAULT_TASK_BACKEND_ALIAS!r} is {type(backend).__name__}: account "
-            "mail (an undo link, a reset key) would be sent inside the web process that made "
-            "it, and lost with it if it dies, or never sent at all.",
-            hint="Set TASK_BACKEND=database (TASKS: django_tasks_db.DatabaseBackend) and run "
-            "`manage.py db_worker` beside the web processes.",
-            id="dualauth.E046",
         )
     ]

@@ -5,7 +5,7 @@ the credentials check of a password login.
 import math
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from common.audit import audit_event
 from common.cache import cache_add, cache_set, cache_set_many
 from common.cache_recovery import cache_identity
 from common.conf import CACHE_ALIAS, dualauth_settings
-from common.exceptions import EmailNotVerified, InvalidCredentials
+from common.exceptions import InvalidCredentials
 from common.memo import BoundedMemo
 from common.models import LoginFamily, password_epoch
 from common.net import client_ip
@@ -35,7 +35,6 @@ from common.routes import Mode
 from common.selectors import (
     REVOKED,
     FamilyState,
-    email_verified,
     family_cache_key,
     family_state_from_cache,
     family_state_get,
@@ -46,6 +45,12 @@ from common.selectors import (
     user_get,
 )
 from common.throttling import login_attempt_release, login_attempt_reserve, login_device_token
+
+# What a feature asks of a user whose login credentials are proven, before the login is made:
+# called with `user` and `request`, it raises an APIException to refuse (the accounts' 403
+# `email_not_verified`).
+LoginGate = Callable[..., None]
+_login_gates: list[LoginGate] = []
 
 # When this process last wrote each family's `last_seen_at`: at most once a TOUCH_INTERVAL.
 _seen: BoundedMemo[uuid.UUID, float] = BoundedMemo(4096)
@@ -241,8 +246,18 @@ def login_credentials_check(
         audit_event("login_failed", request=request, username=username, mode=mode)
         raise InvalidCredentials()
     login_attempt_release(counters)
-    # Only the right password learns that the address awaits its verification.
-    if dualauth_settings.EMAIL_VERIFICATION == "mandatory" and not email_verified(user_id=user.pk):
-        audit_event("login_unverified", request=request, user_id=user.pk)
-        raise EmailNotVerified()
+    # Only the right password learns what a gate asks (that the address awaits verification).
+    login_admit(user=user, request=request)
     return user
+
+
+def login_gate_add(gate: LoginGate) -> None:
+    """Have `gate` pass or refuse every login whose credentials are proven (once per gate)."""
+    if gate not in _login_gates:
+        _login_gates.append(gate)
+
+
+def login_admit(*, user: UserModel, request: HttpRequest) -> None:
+    """Let `user`, whose credentials are proven, log in, or raise what a feature's gate refuses."""
+    for gate in _login_gates:
+        gate(user=user, request=request)

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from common.cache import cache_get_many
-from common.models import Account, LoginFamily
+from common.models import LoginFamily
 from common.principal import UserId, UserModel
 
 REVOKED = "revoked"
@@ -120,11 +120,3 @@ def user_get_by_login(*, login: str) -> UserModel | None:
     """The user whose login name (the user model's USERNAME_FIELD) is `login`, or None."""
     model = get_user_model()
     return model.objects.filter(**{model.USERNAME_FIELD: login}).first()
-
-
-def email_verified(*, user_id: UserId) -> bool:
-    """Whether the user's address is verified; a user without an account row counts as verified.
-
-    Only signup makes an unverified account: users made any other way were made by an operator.
-    """
-    return not Account.objects.filter(user_id=user_id, email_verified=False).exists()

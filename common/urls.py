@@ -15,7 +15,7 @@ from common.accounts.views import (
     SignInChangeUndoApi,
 )
 from common.mfa.views import MfaAuthenticateApi, RecoveryCodeListApi, TotpDetailApi
-from common.passkeys.views import (
+from common.mfa.webauthn.views import (
     PasskeyDetailApi,
     PasskeyListApi,
     PasskeyLoginOptionsApi,

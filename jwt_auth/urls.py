@@ -1,7 +1,7 @@
 """JWT mode's URL patterns, built from the route table: the header and the cookie transport."""
 
 from common.mfa.views import PasswordLoginApi
-from common.passkeys.views import PasskeyLoginApi
+from common.mfa.webauthn.views import PasskeyLoginApi
 from common.routes import JWT_COOKIE, JWT_HEADER, build_urlpatterns
 from common.views import LoginListApi, LoginRevokeApi, ProfileDetailApi
 from jwt_auth.authentication import JWTCookieAuthentication, JWTHeaderAuthentication

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from common.api import LoginKind, PublicApi
 from common.conf import dualauth_settings
 from common.credentials import CookieChallenge, csrf_enforce
-from common.passkeys.serializers import PasskeyLoginInputSerializer
+from common.mfa.webauthn.serializers import PasskeyLoginInputSerializer
 from common.principal import UserModel, principal_from_user
 from common.routes import JWT_COOKIE, JWT_HEADER
 from common.serializers import ErrorSerializer, ProfileSerializer

@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "common",
+    "common.accounts",
+    "common.mfa",
     "session_auth",
     "jwt_auth",
 ]

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from common.passkeys.serializers import PasskeyLoginInputSerializer
+from common.mfa.webauthn.serializers import PasskeyLoginInputSerializer
 from common.serializers import CredentialsInputSerializer
 
 

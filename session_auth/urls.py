@@ -1,7 +1,7 @@
 """Session mode's URL patterns, built from the route table: every endpoint by session alone."""
 
 from common.mfa.views import PasswordLoginApi
-from common.passkeys.views import PasskeyLoginApi
+from common.mfa.webauthn.views import PasskeyLoginApi
 from common.routes import SESSION, build_urlpatterns
 from common.views import LoginListApi, LoginRevokeApi, ProfileDetailApi
 from session_auth.authentication import SessionFamilyAuthentication

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from common.models import Account
+from common.accounts.models import Account
 from common.principal import UserModel, user_email, user_id_parse
 
 EMAIL_VERIFY, EMAIL_CHANGE, PASSWORD_RESET = "email-verify", "email-change", "password-reset"

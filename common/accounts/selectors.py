@@ -2,10 +2,9 @@
 
 from typing import Any
 
+from common.accounts.models import Account, identity_key
 from common.factors import factors_summary
-from common.models import Account, identity_key
-from common.principal import Principal
-from common.selectors import email_verified
+from common.principal import Principal, UserId
 
 
 def account_by_email(*, email: str) -> Account | None:
@@ -19,6 +18,14 @@ def account_by_email(*, email: str) -> Account | None:
 def username_taken(*, username: str) -> bool:
     """Whether an account already has `username`, in any case."""
     return Account.objects.filter(username_key=identity_key(username)).exists()
+
+
+def email_verified(*, user_id: UserId) -> bool:
+    """Whether the user's address is verified; a user without an account row counts as verified.
+
+    Only signup makes an unverified account: users made any other way were made by an operator.
+    """
+    return not Account.objects.filter(user_id=user_id, email_verified=False).exists()
 
 
 def account_get(*, principal: Principal) -> dict[str, Any]:

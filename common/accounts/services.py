@@ -31,7 +31,8 @@ from common.accounts.mail import (
     lifetime_text,
     mail_send,
 )
-from common.accounts.selectors import account_by_email, username_taken
+from common.accounts.models import Account, SignInChange, identity_key
+from common.accounts.selectors import account_by_email, email_verified, username_taken
 from common.audit import audit_event
 from common.cache import cache_delete
 from common.changes import (
@@ -49,10 +50,10 @@ from common.changes import (
 )
 from common.changes import PASSWORD_RESET as PASSWORD_RESET_CHANGE
 from common.conf import dualauth_settings
-from common.exceptions import KeyNotValid
+from common.exceptions import EmailNotVerified, KeyNotValid
 from common.factors import factor_code_confirm
 from common.logins import families_revoke
-from common.models import Account, LoginFamily, SignInChange, identity_key
+from common.models import LoginFamily
 from common.net import client_ip
 from common.passwords import password_confirm, password_validate
 from common.principal import UserId, UserModel, user_email
@@ -250,6 +251,15 @@ def email_verify(*, key: str, request: HttpRequest, password: str = "") -> str:
         raise KeyNotValid()
     user, email = found
     return _email_change_confirm(user=user, email=email, request=request)
+
+
+def email_verification_gate(*, user: UserModel, request: HttpRequest) -> None:
+    """Refuse a login (403 `email_not_verified`) while its address awaits the verification
+    that EMAIL_VERIFICATION = "mandatory" asks for.
+    """
+    if dualauth_settings.EMAIL_VERIFICATION == "mandatory" and not email_verified(user_id=user.pk):
+        audit_event("login_unverified", request=request, user_id=user.pk)
+        raise EmailNotVerified()
 
 
 def signups_expired_purge() -> int:

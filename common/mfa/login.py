@@ -13,14 +13,15 @@ from django.db.models import F
 from django.http import HttpRequest
 
 from common.audit import audit_event
-from common.challenges import challenge_get, challenge_issue, challenge_take
 from common.conf import dualauth_settings
 from common.credentials import csrf_enforce
 from common.exceptions import MfaCodeNotValid, MfaTokenNotValid
-from common.factors import passkey_factor_options, passkey_factor_verify
+from common.mfa.challenges import challenge_get, challenge_issue, challenge_take
+from common.mfa.models import MfaChallenge
 from common.mfa.selectors import WEBAUTHN, mfa_methods
 from common.mfa.services import mfa_code_use
-from common.models import MfaChallenge, password_epoch
+from common.mfa.webauthn.services import passkey_assertion_options, passkey_assertion_verify
+from common.models import password_epoch
 from common.principal import UserModel
 from common.routes import JWT_COOKIE, SESSION, Mode, mode_of
 from common.selectors import user_get
@@ -51,7 +52,7 @@ def mfa_login_begin(
     if not methods:
         return None
     challenge, webauthn = (
-        passkey_factor_options(user_id=user.pk, request=request)
+        passkey_assertion_options(user_id=user.pk, request=request)
         if WEBAUTHN in methods
         else (None, None)
     )
@@ -145,7 +146,7 @@ def _second_factor_use(
     if webauthn is not None:
         if challenge.webauthn_challenge is None:
             return None
-        verified = passkey_factor_verify(
+        verified = passkey_assertion_verify(
             user_id=user.pk,
             credential=webauthn,
             challenge=bytes(challenge.webauthn_challenge),

@@ -1,7 +1,7 @@
 """Reads of second factors: which a user has, and how many recovery codes are left."""
 
-from common.factors import passkey_factor_count
-from common.models import RecoveryCode, TotpDevice
+from common.mfa.models import RecoveryCode, TotpDevice
+from common.mfa.webauthn.selectors import passkey_count
 from common.principal import UserId
 
 TOTP, RECOVERY_CODE, WEBAUTHN = "totp", "recovery_code", "webauthn"
@@ -21,7 +21,7 @@ def mfa_factors(*, user_id: UserId) -> dict[str, bool | int]:
     """The account page's `mfa` block: an app, how many passkeys, how many recovery codes."""
     return {
         "totp": totp_enabled(user_id=user_id),
-        "passkeys": passkey_factor_count(user_id=user_id),
+        "passkeys": passkey_count(user_id=user_id),
         "recovery_codes_left": recovery_codes_left(user_id=user_id),
     }
 

@@ -25,7 +25,7 @@ from common.changes import (
 )
 from common.conf import dualauth_settings
 from common.exceptions import MfaCodeNotValid
-from common.factors import LAST_FACTOR_GONE
+from common.mfa.models import RecoveryCode, TotpDevice
 from common.mfa.selectors import (
     RECOVERY_CODE,
     TOTP,
@@ -40,10 +40,14 @@ from common.mfa.totp import (
     totp_secret_encrypt,
     totp_secret_new,
 )
-from common.models import RecoveryCode, TotpDevice
 from common.principal import UserId, UserModel
 from common.throttling import login_attempt_release, login_attempt_reserve, login_device_token
 
+# What the owner is told when the factor that went was their last.
+LAST_FACTOR_GONE = (
+    "It was the last second factor: your password alone now signs you in, "
+    "and your recovery codes no longer work."
+)
 # Recovery codes: 24 characters of 31 that cannot be misread, in groups of 4: 118 bits, over
 # the 112 that ASVS 5.0 (6.5.2) asks of a secret stored under a plain hash.
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"

@@ -7,7 +7,10 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import StateApps
 from django.db.models import F
 
-from common.models import identity_key
+
+def identity_key(value: str) -> str | None:
+    """The folded form of a login name or email address, as the accounts keep it unique."""
+    return value.strip().casefold() or None
 
 
 def families_authenticated_when_they_began(

@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tests.custom_user",
     "common",
+    "common.accounts",
+    "common.mfa",
     "session_auth",
     "jwt_auth",
 ]

@@ -17,24 +17,18 @@ from django.test import override_settings
 from django.urls import include, path
 
 from common.checks import (
-    LOCAL_EMAIL_BACKENDS,
     api_prefix_check,
     cache_cluster_check,
     cache_hang_check,
     cache_pending_poll_check,
     cache_store_check,
     cookies_check,
-    frontend_url_check,
     installed_apps_check,
-    mail_queue_check,
-    mfa_deploy_check,
-    mfa_keys_check,
     middleware_check,
     rest_framework_check,
     shared_cache_check,
     throttle_fallback_check,
     user_model_check,
-    webauthn_check,
 )
 from common.conf import CACHE_ALIAS, dualauth_settings
 from common.middleware import ApiResponseMiddleware
@@ -44,31 +38,22 @@ from project.settings import redis_caches
 from session_auth import sessions
 from session_auth.checks import family_middleware_check, session_engine_check
 from session_auth.middleware import FamilyAuthenticationMiddleware
+from tests.checks import deploy_errors, ids, production_mail
 from tests.jwt_keys import ed25519_private_pem, rsa_private_pem
 
 PROCESS_LOCAL_CACHES = {
     "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "checks"},
     "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
 }
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-# Where production queues account mail (TASK_BACKEND=database), and where it must not.
-DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-IN_PROCESS_TASK_BACKENDS = (
-    "django_tasks.backends.immediate.ImmediateBackend",
-    "django_tasks.backends.dummy.DummyBackend",
-)
-# How an error message names the key that failed.
-KEY_NAME = re.compile(r"JWT_SIGNING_KEY|JWT_PREVIOUS_KEYS key \d+")
 
 
 @pytest.fixture(autouse=True)
-def _smtp_mail(settings: Any) -> None:
-    """Account mail is queued in the database, leaves by SMTP and links to the SPA's address,
-    as in production; the tests' own backends send it at once and keep it in memory.
-    """
-    settings.EMAIL_BACKEND = SMTP_BACKEND
-    settings.TASKS = DATABASE_TASKS
-    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": "https://app.example.com/"}
+def _production_mail(settings: Any) -> None:
+    production_mail(settings)
+
+
+# How an error message names the key that failed.
+KEY_NAME = re.compile(r"JWT_SIGNING_KEY|JWT_PREVIOUS_KEYS key \d+")
 
 
 def configure(settings: Any, algorithm: str, signing_key: str) -> None:
@@ -257,26 +242,12 @@ def test_the_check_is_registered_and_fails_manage_py_check(settings: Any) -> Non
         call_command("check")
 
 
-def ids(messages: list[CheckMessage]) -> list[str]:
-    """The messages' ids, sorted: the checks run in no particular order."""
-    return sorted(str(message.id) for message in messages)
-
-
 def shared_cache(directory: Path) -> dict[str, Any]:
     """A cache every process on this machine shares, in `directory`."""
     return {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(directory),
     }
-
-
-def deploy_errors() -> list[CheckMessage]:
-    """The project's errors that `manage.py check --deploy` reports."""
-    return [
-        message
-        for message in run_checks(include_deployment_checks=True)
-        if message.is_serious() and str(message.id).startswith("dualauth.")
-    ]
 
 
 @pytest.mark.parametrize("backend", PROCESS_LOCAL_CACHES.keys())
@@ -806,122 +777,6 @@ def test_an_api_without_its_schema_apps_is_e031(settings: Any) -> None:
     assert "drf_spectacular, drf_spectacular_sidecar" in errors[0].msg
 
 
-@pytest.mark.parametrize("backend", LOCAL_EMAIL_BACKENDS)
-def test_account_mail_that_never_leaves_the_server_fails_the_deploy_check(
-    settings: Any, backend: str
-) -> None:
-    settings.EMAIL_BACKEND = backend
-    [error] = [error for error in deploy_errors() if error.id == "dualauth.E032"]
-
-    assert backend in error.msg
-    assert "EMAIL_HOST" in str(error.hint)
-
-
-def test_account_mail_by_smtp_passes_the_deploy_check() -> None:
-    assert "dualauth.E032" not in ids(deploy_errors())
-
-
-@pytest.mark.parametrize("allowed", [["*"], ["app.example.com"]])
-def test_production_without_a_frontend_url_fails_the_deploy_check(
-    settings: Any, allowed: list[str]
-) -> None:
-    settings.DEBUG, settings.ALLOWED_HOSTS = False, allowed
-    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": None}
-    assert "dualauth.E033" in ids(deploy_errors())
-
-    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": "https://app.example.com/"}
-    assert "dualauth.E033" not in ids(deploy_errors())
-
-
-def test_development_links_from_listed_hosts_pass_the_deploy_check(settings: Any) -> None:
-    settings.DEBUG, settings.ALLOWED_HOSTS = True, ["app.example.com"]
-    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": None}
-    assert "dualauth.E033" not in ids(deploy_errors())
-
-    settings.ALLOWED_HOSTS = ["*"]
-    assert "dualauth.E033" in ids(deploy_errors())
-
-
-@pytest.mark.parametrize(
-    "url", ["app.example.com", "/welcome/", "ftp://app.example.com/", "javascript:alert(1)"]
-)
-def test_a_frontend_url_that_is_not_an_absolute_http_url_is_e034(settings: Any, url: str) -> None:
-    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": url}
-    assert ids(frontend_url_check(None)) == ["dualauth.E034"]
-
-
-@pytest.mark.parametrize(
-    "url", ["", "http://127.0.0.1:8000/", "https://app.example.com/welcome?from=mail"]
-)
-def test_an_absolute_http_frontend_url_passes(settings: Any, url: str) -> None:
-    settings.DUALAUTH = {**settings.DUALAUTH, "FRONTEND_URL": url}
-    assert frontend_url_check(None) == []
-
-
-FERNET_KEY = "LdJ4G3bc_yk6jSIuymNtzRmRmUDRYp4nWnhK9HZyAcU="
-
-
-@pytest.mark.parametrize("key", ["not-a-key", "c2hvcnQ=", "unpadded" * 5 + "abc"])
-def test_an_mfa_encryption_key_that_is_not_a_fernet_key_is_e035(settings: Any, key: str) -> None:
-    settings.DUALAUTH = {**settings.DUALAUTH, "MFA_ENCRYPTION_KEYS": [FERNET_KEY, key]}
-    assert ids(mfa_keys_check(None)) == ["dualauth.E035"]
-
-
-def test_secret_key_as_an_mfa_encryption_key_is_e036(settings: Any) -> None:
-    settings.SECRET_KEY = FERNET_KEY
-    settings.DUALAUTH = {**settings.DUALAUTH, "MFA_ENCRYPTION_KEYS": [FERNET_KEY]}
-    assert ids(mfa_keys_check(None)) == ["dualauth.E036"]
-
-
-def test_fernet_mfa_encryption_keys_pass(settings: Any) -> None:
-    settings.DUALAUTH = {**settings.DUALAUTH, "MFA_ENCRYPTION_KEYS": [FERNET_KEY]}
-    assert mfa_keys_check(None) == []
-
-
-def test_no_mfa_encryption_key_is_a_deploy_warning(settings: Any) -> None:
-    settings.DUALAUTH = {**settings.DUALAUTH, "MFA_ENCRYPTION_KEYS": []}
-    assert "dualauth.W002" in ids(mfa_deploy_check(None))
-    settings.DUALAUTH = {**settings.DUALAUTH, "MFA_ENCRYPTION_KEYS": [FERNET_KEY]}
-    assert "dualauth.W002" not in ids(mfa_deploy_check(None))
-
-
-def test_passkeys_bound_to_any_host_are_a_deploy_warning(settings: Any) -> None:
-    settings.ALLOWED_HOSTS = ["*"]
-    assert "dualauth.W003" in ids(mfa_deploy_check(None))
-    settings.DUALAUTH = {**settings.DUALAUTH, "WEBAUTHN_RP_ID": "example.com"}
-    assert "dualauth.W003" not in ids(mfa_deploy_check(None))
-
-
-@pytest.mark.parametrize(
-    "origin", ["app.example.com", "https://app.example.com/login", "ftp://example.com", "https://"]
-)
-def test_a_webauthn_origin_that_is_not_an_origin_is_e037(settings: Any, origin: str) -> None:
-    settings.DUALAUTH = {**settings.DUALAUTH, "WEBAUTHN_ORIGINS": [origin]}
-    assert ids(webauthn_check(None)) == ["dualauth.E037"]
-
-
-def test_a_webauthn_origin_outside_the_relying_party_is_e038(settings: Any) -> None:
-    settings.DUALAUTH = {
-        **settings.DUALAUTH,
-        "WEBAUTHN_RP_ID": "example.com",
-        "WEBAUTHN_ORIGINS": [
-            "https://app.example.com",
-            "https://example.org",
-            "https://badexample.com",
-        ],
-    }
-    assert ids(webauthn_check(None)) == ["dualauth.E038", "dualauth.E038"]
-
-
-def test_webauthn_origins_inside_the_relying_party_pass(settings: Any) -> None:
-    settings.DUALAUTH = {
-        **settings.DUALAUTH,
-        "WEBAUTHN_RP_ID": "example.com",
-        "WEBAUTHN_ORIGINS": ["https://example.com", "https://app.example.com:8443"],
-    }
-    assert webauthn_check(None) == []
-
-
 def _cluster_check(url: str, key_prefix: str = "dualauth") -> list[CheckMessage]:
     """The cluster check's messages with REDIS_URL=`url`, reverted before anything connects."""
     with override_settings(CACHES=redis_caches(url, key_prefix)):
@@ -989,31 +844,6 @@ def test_a_redis_cache_without_a_timeout_or_the_breaker_is_a_warning(change, mis
 
     assert ids(warnings) == ["dualauth.W004", "dualauth.W004"]
     assert all(missing in str(warning.msg) for warning in warnings)
-
-
-@pytest.mark.parametrize("backend", IN_PROCESS_TASK_BACKENDS)
-def test_account_mail_queued_in_the_web_process_fails_the_deploy_check(
-    settings: Any, backend: str
-) -> None:
-    settings.TASKS = {"default": {"BACKEND": backend}}
-    [error] = mail_queue_check(None)
-
-    assert error.id == "dualauth.E046"
-    assert backend.rsplit(".", 1)[1] in error.msg
-    assert "TASK_BACKEND=database" in str(error.hint)
-    assert "db_worker" in str(error.hint)
-    with pytest.raises(SystemCheckError, match=r"dualauth\.E046"):
-        call_command("check", "--deploy")
-
-
-def test_account_mail_queued_in_the_database_passes_the_deploy_check() -> None:
-    assert mail_queue_check(None) == []
-
-
-def test_the_mail_queue_check_runs_only_with_deploy(settings: Any) -> None:
-    settings.TASKS = {"default": {"BACKEND": IN_PROCESS_TASK_BACKENDS[0]}}
-
-    assert "dualauth.E046" not in [message.id for message in run_checks(tags=[Tags.security])]
 
 
 def test_a_process_fallback_of_the_throttles_is_a_deploy_warning(settings: Any) -> None:

@@ -21,7 +21,7 @@ from common.conf import dualauth_settings
 from common.routes import JWT_COOKIE, JWT_HEADER, MODE_ROUTES, MODES, SESSION, SHARED_ROUTES
 from tests.clients.conftest import totp_code, totp_code_wrong
 from tests.common.accounts.conftest import MAIL_SENT, NEW_PASSWORD
-from tests.common.passkeys.conftest import (
+from tests.common.mfa.webauthn.conftest import (
     LOGIN_EDITS,
     REGISTRATION_SAMPLE,
     STILL_VALID,
@@ -445,7 +445,7 @@ def test_a_passkey_answer_to_a_used_or_foreign_challenge_is_refused(
 def test_no_spoilt_passkey_answer_is_more_than_a_400(
     site: Site, account: Account, agent: Agents, authenticator: SoftAuthenticator
 ) -> None:
-    # A sample of the tables (tests/common/passkeys): the server's log is watched for a 500.
+    # A sample of the tables (tests/common/mfa/webauthn): the server's log is watched for a 500.
     mobile = logged_in_at(site, agent(JWT_HEADER), account)
     for fmt, name, edit in REGISTRATION_SAMPLE:
         options = mobile.request("POST", site.route("passkey-options"))

@@ -10,8 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography.fernet import Fernet
 
+from common.accounts.models import SignInChange
 from common.conf import dualauth_settings
-from common.models import LoginFamily, Passkey, RecoveryCode, SignInChange, TotpDevice
+from common.mfa.models import Passkey, RecoveryCode, TotpDevice
+from common.models import LoginFamily
 from common.routes import mode_path
 from tests.common.accounts.conftest import (
     NEW_PASSWORD,
@@ -22,7 +24,7 @@ from tests.common.accounts.conftest import (
     public_post,
 )
 from tests.common.mfa.conftest import Authenticator
-from tests.common.passkeys.conftest import ORIGIN
+from tests.common.mfa.webauthn.conftest import ORIGIN
 from tests.conftest import PASSWORD
 from tests.mail import link_of, text_of
 from tests.modes import ModeClient

@@ -20,8 +20,8 @@ from common.accounts.keys import (
     account_key_make,
     account_key_read,
 )
+from common.accounts.models import Account
 from common.conf import dualauth_settings
-from common.models import Account
 from tests.common.accounts.conftest import (
     NEW_PASSWORD,
     URL_SAFE,

@@ -3,7 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from common.accounts.selectors import account_by_email, username_taken
+from common.accounts.models import Account
+from common.accounts.selectors import account_by_email, email_verified, username_taken
 
 User = get_user_model()
 
@@ -26,3 +27,13 @@ def test_an_address_without_an_account_finds_none(user, email):
 def test_a_username_is_taken_in_any_case(user, spelled):
     assert username_taken(username=spelled)
     assert not username_taken(username="bob")
+
+
+def test_an_account_awaiting_its_verification_is_not_verified(user):
+    Account.objects.filter(user=user).update(email_verified=False)
+    assert not email_verified(user_id=user.pk)
+
+
+def test_a_user_without_an_account_row_counts_as_verified(user):
+    Account.objects.filter(user=user).delete()
+    assert email_verified(user_id=user.pk)

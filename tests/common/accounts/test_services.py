@@ -15,8 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from common.accounts.models import Account
 from common.conf import dualauth_settings
-from common.models import Account, LoginFamily
+from common.models import LoginFamily
 from tests.common.accounts.conftest import (
     DEAD_CREDENTIAL_CODE,
     MAIL_SENT,

@@ -9,8 +9,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from common.accounts.models import Account
 from common.conf import dualauth_settings
-from common.models import Account, LoginFamily, Profile
+from common.models import LoginFamily, Profile
 from tests.common.accounts.conftest import (
     DEAD_CREDENTIAL_CODE,
     MAIL_SENT,

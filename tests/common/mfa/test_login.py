@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from common.conf import dualauth_settings
-from common.models import LoginFamily, MfaChallenge, TotpDevice
+from common.mfa.models import MfaChallenge, TotpDevice
+from common.models import LoginFamily
 from tests.common.accounts.conftest import login
 from tests.common.mfa.conftest import (
     INTO_STEP,

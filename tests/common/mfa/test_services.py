@@ -10,9 +10,10 @@ from django.db.models import Model
 from django.utils import timezone
 from rest_framework.exceptions import Throttled, ValidationError
 
-from common.challenges import challenge_get, challenge_issue, challenge_take
 from common.conf import dualauth_settings
 from common.exceptions import MfaCodeNotValid
+from common.mfa.challenges import challenge_get, challenge_issue, challenge_take
+from common.mfa.models import MfaChallenge, Passkey, RecoveryCode, TotpDevice
 from common.mfa.selectors import mfa_factors, mfa_methods, recovery_codes_left
 from common.mfa.services import (
     RECOVERY_ALPHABET,
@@ -27,7 +28,6 @@ from common.mfa.services import (
     totp_enable,
     totp_setup_get,
 )
-from common.models import MfaChallenge, Passkey, RecoveryCode, TotpDevice
 from tests.common.mfa.conftest import STEP, Authenticator, dualauth, site_request, step_now
 from tests.conftest import as_json
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from common.conf import dualauth_settings
+from common.mfa.models import Passkey, RecoveryCode, TotpDevice
 from common.mfa.views import PasswordLoginApi
-from common.models import Passkey, RecoveryCode, TotpDevice
 from common.routes import MODES, mode_path
 from tests.common.accounts.conftest import login, refresh
 from tests.common.mfa.conftest import (

@@ -11,11 +11,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from common.conf import dualauth_settings
-from common.models import MfaChallenge, Passkey
-from common.passkeys.views import PasskeyLoginApi
+from common.mfa.models import MfaChallenge, Passkey
+from common.mfa.webauthn.views import PasskeyLoginApi
 from common.routes import MODES, mode_path
 from tests.common.accounts.conftest import account_path, dualauth, login, refresh
-from tests.common.passkeys.conftest import (
+from tests.common.mfa.webauthn.conftest import (
     LOGIN_EDITS,
     ORIGIN,
     REGISTRATION_SAMPLE,

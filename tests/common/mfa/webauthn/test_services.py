@@ -14,11 +14,13 @@ import pytest
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, Throttled
 
+from common.accounts.models import Account
 from common.conf import dualauth_settings
 from common.exceptions import EmailNotVerified, PasskeyNotValid
-from common.models import Account, MfaChallenge, Passkey
-from common.passkeys.selectors import passkey_count, passkey_list
-from common.passkeys.services import (
+from common.mfa.models import MfaChallenge, Passkey
+from common.mfa.webauthn.ceremony import CeremonyRefused, relying_party
+from common.mfa.webauthn.selectors import passkey_count, passkey_list
+from common.mfa.webauthn.services import (
     _passkey_use,
     passkey_assertion_options,
     passkey_assertion_verify,
@@ -29,9 +31,8 @@ from common.passkeys.services import (
     passkey_registration_options,
     passkey_rename,
 )
-from common.passkeys.webauthn import CeremonyRefused, relying_party
 from tests.common.accounts.conftest import dualauth
-from tests.common.passkeys.conftest import ORIGIN, RP_ID, passkey_add, site_request
+from tests.common.mfa.webauthn.conftest import ORIGIN, RP_ID, passkey_add, site_request
 from tests.conftest import as_json
 from tests.webauthn import SoftAuthenticator, b64url, b64url_decode
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from common.models import MfaChallenge
+from common.mfa.models import MfaChallenge
 from common.principal import UserId
 
 

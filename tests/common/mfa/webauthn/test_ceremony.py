@@ -21,7 +21,7 @@ from webauthn.helpers import options_to_json_dict
 from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
 from webauthn.helpers.structs import PublicKeyCredentialDescriptor, UserVerificationRequirement
 
-from common.passkeys.webauthn import (
+from common.mfa.webauthn.ceremony import (
     CeremonyRefused,
     RelyingParty,
     assertion_parse,
@@ -30,7 +30,11 @@ from common.passkeys.webauthn import (
     relying_party,
 )
 from tests.common.accounts.conftest import dualauth
-from tests.common.passkeys.conftest import REGISTRATION_EDITS, SAFETYNET_REPRODUCERS, STILL_VALID
+from tests.common.mfa.webauthn.conftest import (
+    REGISTRATION_EDITS,
+    SAFETYNET_REPRODUCERS,
+    STILL_VALID,
+)
 from tests.webauthn import FORMATS, SoftAuthenticator, attestation_edit, b64url, b64url_decode
 
 RP_ID, ORIGIN = "example.com", "https://example.com"

@@ -32,13 +32,14 @@ from webauthn.helpers.structs import (
 )
 
 from common.audit import audit_event
-from common.challenges import challenge_issue, challenge_take
 from common.changes import PASSKEY_ADDED, PASSKEY_REMOVED, signin_change_announce
 from common.conf import dualauth_settings
-from common.exceptions import EmailNotVerified, PasskeyNotValid
-from common.factors import LAST_FACTOR_GONE, factor_removed
-from common.models import MfaChallenge, Passkey, Profile
-from common.passkeys.webauthn import (
+from common.exceptions import PasskeyNotValid
+from common.logins import login_admit
+from common.mfa.challenges import challenge_issue, challenge_take
+from common.mfa.models import MfaChallenge, Passkey
+from common.mfa.services import LAST_FACTOR_GONE, mfa_factor_removed
+from common.mfa.webauthn.ceremony import (
     CeremonyRefused,
     RelyingParty,
     assertion_parse,
@@ -46,9 +47,10 @@ from common.passkeys.webauthn import (
     registration_verify,
     relying_party,
 )
+from common.models import Profile
 from common.principal import UserId, UserModel
 from common.routes import Mode
-from common.selectors import email_verified, user_get
+from common.selectors import user_get
 from common.throttling import login_address_attempt_reserve, login_attempt_release
 
 REGISTER, LOGIN = MfaChallenge.Purpose.PASSKEY_REGISTER, MfaChallenge.Purpose.PASSKEY_LOGIN
@@ -188,7 +190,7 @@ def passkey_added_undo(user_id: UserId, reference: str) -> None:
     """
     if reference.isdigit():
         Passkey.objects.filter(pk=int(reference), user_id=user_id).delete()
-    factor_removed(user_id=user_id)
+    mfa_factor_removed(user_id=user_id)
 
 
 def passkey_rename(
@@ -212,7 +214,7 @@ def passkey_delete(*, user_id: UserId, passkey_id: int, request: HttpRequest) ->
         raise NotFound()
     audit_event("passkey_removed", request=request, user_id=user_id, passkey_id=passkey_id)
     detail = f"It was named \u201c{passkey.name}\u201d."
-    if factor_removed(user_id=user_id, request=request):
+    if mfa_factor_removed(user_id=user_id, request=request):
         detail = f"{detail} {LAST_FACTOR_GONE}"
     signin_change_announce(user_id=user_id, change=PASSKEY_REMOVED, request=request, detail=detail)
 
@@ -265,8 +267,8 @@ def passkey_login_check(
 
     400 `passkey_not_valid` for an unknown, used or expired challenge, an unknown
     passkey, a user handle not its owner's, or an answer that does not verify; each
-    counts as a failed login of the address (429 once over). 403 `email_not_verified`
-    when the address must be verified first.
+    counts as a failed login of the address (429 once over); then what a login gate refuses
+    (403 `email_not_verified` when the address must be verified first).
     """
     counters = login_address_attempt_reserve(request=request, mode=mode)
     passkey = None
@@ -297,9 +299,7 @@ def passkey_login_check(
         raise PasskeyNotValid() from e
     login_attempt_release(counters)
     user = passkey.user
-    if dualauth_settings.EMAIL_VERIFICATION == "mandatory" and not email_verified(user_id=user.pk):
-        audit_event("login_unverified", request=request, user_id=user.pk)
-        raise EmailNotVerified()
+    login_admit(user=user, request=request)
     audit_event("passkey_login", request=request, user_id=user.pk, passkey_id=passkey.pk)
     return user
 

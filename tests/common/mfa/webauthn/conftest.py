@@ -11,8 +11,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 from time_machine import TimeMachineFixture
 
-from common.models import Passkey
-from common.passkeys.services import passkey_register, passkey_registration_options
+from common.mfa.models import Passkey
+from common.mfa.webauthn.services import passkey_register, passkey_registration_options
 from tests.webauthn import FORMATS, SoftAuthenticator, b64url
 
 Edit = Callable[[dict[str, Any]], None]

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from common.models import Passkey
+from common.mfa.models import Passkey
 from common.principal import UserId
 
 PASSKEY_FIELDS = ("id", "name", "created_at", "last_used_at")

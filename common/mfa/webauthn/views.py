@@ -12,14 +12,14 @@ from rest_framework.serializers import Serializer
 
 from common.api import Api, LoginKindApi, PublicApi
 from common.credentials import csrf_enforce
-from common.passkeys.selectors import passkey_list
-from common.passkeys.serializers import (
+from common.mfa.webauthn.selectors import passkey_list
+from common.mfa.webauthn.serializers import (
     PasskeyLoginOptionsSerializer,
     PasskeyNameInputSerializer,
     PasskeyRegisterInputSerializer,
     PasskeySerializer,
 )
-from common.passkeys.services import (
+from common.mfa.webauthn.services import (
     passkey_delete,
     passkey_login_check,
     passkey_login_options,
