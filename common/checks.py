@@ -15,10 +15,9 @@ from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db.models import ForeignKey, IntegerField, Model, UUIDField
 from django.middleware.csrf import CsrfViewMiddleware
-from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 from drf_spectacular.settings import spectacular_settings
 from rest_framework.settings import DEFAULTS as REST_FRAMEWORK_DEFAULTS
@@ -29,7 +28,7 @@ from common.middleware import ApiResponseMiddleware
 from common.parsers import BoundedJSONParser
 from common.redis_breaker import BreakerPool
 from common.redis_cluster import ClusterConnectionFactory, cluster_address_parse, cluster_url
-from common.routes import JWT_COOKIE, SHARED_ROUTES, mode_path
+from common.routes import SHARED_ROUTES, api_prefix
 
 # A bearer token for /metrics as strong as a 192-bit random one in URL-safe base64.
 MIN_METRICS_TOKEN_LENGTH = 32
@@ -139,7 +138,7 @@ def cache_store_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.security)
 def cookies_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse cookies that share a name, and cookie paths that miss or overreach their routes."""
+    """Refuse cookies that share a name."""
     names = {
         "DUALAUTH['ACCESS_COOKIE_NAME']": dualauth_settings.ACCESS_COOKIE_NAME,
         "DUALAUTH['REFRESH_COOKIE_NAME']": dualauth_settings.REFRESH_COOKIE_NAME,
@@ -150,7 +149,7 @@ def cookies_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     holders: dict[str, list[str]] = {}
     for setting, name in names.items():
         holders.setdefault(name, []).append(setting)
-    errors: list[CheckMessage] = [
+    return [
         Error(
             f"{' and '.join(clashing)} are all {name!r}: each cookie would overwrite the other.",
             hint="Give each of these cookies a name of its own.",
@@ -159,90 +158,35 @@ def cookies_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
         for name, clashing in holders.items()
         if len(clashing) > 1
     ]
-    prefix, access_path = dualauth_settings.API_PREFIX, dualauth_settings.ACCESS_COOKIE_PATH
-    if not prefix.startswith(access_path):
-        errors.append(
-            Error(
-                f"DUALAUTH['ACCESS_COOKIE_PATH'] {access_path!r} does not cover the API prefix "
-                f"{prefix!r}: browsers would not send the access cookie to every API endpoint.",
-                hint="Leave ACCESS_COOKIE_PATH unset (it follows API_PREFIX), or make it a "
-                "prefix of API_PREFIX.",
-                id="dualauth.E015",
-            )
-        )
-    refresh_path = dualauth_settings.REFRESH_COOKIE_PATH
-    refresh_hint = (
-        "Leave REFRESH_COOKIE_PATH unset: it follows API_PREFIX to the cookie transport's "
-        f"refresh and logout, {mode_path(JWT_COOKIE, 'refresh')!r} and "
-        f"{mode_path(JWT_COOKIE, 'logout')!r}."
-    )
-    missed = [
-        route
-        for route in (mode_path(JWT_COOKIE, "refresh"), mode_path(JWT_COOKIE, "logout"))
-        if not route.startswith(refresh_path)
-    ]
-    if missed:
-        errors.append(
-            Error(
-                f"DUALAUTH['REFRESH_COOKIE_PATH'] {refresh_path!r} does not cover "
-                f"{' and '.join(missed)}: browsers would not send the refresh cookie there.",
-                hint=refresh_hint,
-                id="dualauth.E016",
-            )
-        )
-    if mode_path(JWT_COOKIE, "profile").startswith(refresh_path):
-        errors.append(
-            Error(
-                f"DUALAUTH['REFRESH_COOKIE_PATH'] {refresh_path!r} covers the whole API: "
-                "browsers would send the refresh token with every call, not only to refresh "
-                "and log out.",
-                hint=refresh_hint,
-                id="dualauth.E017",
-            )
-        )
-    return errors
 
 
 @register(Tags.urls)
-def api_prefix_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse an API_PREFIX other than where dualauth's URLs are; warn when CORS misses them."""
-    prefix = dualauth_settings.API_PREFIX
-    line = f'path("{prefix.lstrip("/")}", include("common.urls"))'
-    errors: list[CheckMessage] = []
+def api_urls_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a project without dualauth's URLs; warn when CORS misses them."""
     try:
-        health = reverse("dualauth:health")
-    except NoReverseMatch:
-        errors.append(
+        prefix = api_prefix()
+    except ImproperlyConfigured:
+        return [
             Error(
                 "dualauth's URLs are not in ROOT_URLCONF under the 'dualauth' namespace: "
                 "'dualauth:health' does not reverse.",
-                hint=f"Add {line} to the urlpatterns of {settings.ROOT_URLCONF}.",
+                hint=f'Add path("api/", include("common.urls")) (or another prefix) to the '
+                f"urlpatterns of {settings.ROOT_URLCONF}.",
                 id="dualauth.E018",
             )
-        )
-    else:
-        if health != prefix + SHARED_ROUTES["health"]:
-            mounted = health.removesuffix(SHARED_ROUTES["health"])
-            errors.append(
-                Error(
-                    f"dualauth's URLs are mounted at {mounted!r}, but DUALAUTH['API_PREFIX'] "
-                    f"is {prefix!r}: the middleware and the cookie paths follow API_PREFIX.",
-                    hint=f"Set DUALAUTH['API_PREFIX'] = {mounted!r}, or mount them with {line}.",
-                    id="dualauth.E019",
-                )
-            )
+        ]
     cors_regex = getattr(settings, "CORS_URLS_REGEX", None)
     profile = prefix + SHARED_ROUTES["profile"]
-    if cors_regex is not None and not _matches(cors_regex, profile):
-        errors.append(
-            Warning(
-                f"CORS_URLS_REGEX {cors_regex!r} does not match {profile!r}: the origins of "
-                "CORS_ALLOWED_ORIGINS could not call the API.",
-                hint=f'Set CORS_URLS_REGEX = r"^{prefix}.*$".',
-                id="dualauth.W001",
-            )
+    if cors_regex is None or _matches(cors_regex, profile):
+        return []
+    return [
+        Warning(
+            f"CORS_URLS_REGEX {cors_regex!r} does not match {profile!r}: the origins of "
+            "CORS_ALLOWED_ORIGINS could not call the API.",
+            hint=f'Set CORS_URLS_REGEX = r"^{prefix}.*$", where dualauth\'s URLs are.',
+            id="dualauth.W001",
         )
-    return errors
+    ]
 
 
 def _matches(regex: Any, path: str) -> bool:

@@ -7,15 +7,10 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
-    # Where the project mounts dualauth's URLs (`include("common.urls")`): every response
-    # under it is JSON and never cached, and the cookie paths below follow it.
-    "API_PREFIX": "/api/",
-    # Cookie names and flags of the JWT cookie transport; the paths default to the API
-    # prefix (access) and the cookie transport's own endpoints under it (refresh).
+    # Cookie names and flags of the JWT cookie transport; their paths follow where the
+    # project mounts dualauth's URLs (jwt_auth/cookies.py).
     "ACCESS_COOKIE_NAME": "access_token",
-    "ACCESS_COOKIE_PATH": None,
     "REFRESH_COOKIE_NAME": "refresh_token",
-    "REFRESH_COOKIE_PATH": None,
     "COOKIE_SAMESITE": "Lax",
     "COOKIE_SECURE": False,
     # A refresh token presented again within this period gets the same successor.
@@ -100,8 +95,6 @@ DEFAULTS: dict[str, Any] = {
 # The alias of CACHES holding revocation state and throttle counters.
 CACHE_ALIAS = "dualauth"
 MAX_REFRESH_GRACE_PERIOD = timedelta(seconds=60)
-# Where the cookie transport's refresh and logout live under the API prefix (common/routes.py).
-REFRESH_COOKIE_SUBPATH = "jwt/cookie/"
 INTEGER_KEYS = (
     "LOGIN_FAILURES_PER_USERNAME",
     "LOGIN_FAILURES_PER_ADDRESS",
@@ -129,12 +122,6 @@ class DualauthSettings:
         values = {**DEFAULTS, **user}
         for key in INTEGER_KEYS:
             values[key] = int(values[key])
-        if not values["API_PREFIX"].startswith("/") or not values["API_PREFIX"].endswith("/"):
-            raise ValueError("DUALAUTH['API_PREFIX'] must begin and end with a slash")
-        values["ACCESS_COOKIE_PATH"] = values["ACCESS_COOKIE_PATH"] or values["API_PREFIX"]
-        values["REFRESH_COOKIE_PATH"] = (
-            values["REFRESH_COOKIE_PATH"] or values["API_PREFIX"] + REFRESH_COOKIE_SUBPATH
-        )
         if values["EMAIL_VERIFICATION"] not in EMAIL_VERIFICATION_CHOICES:
             raise ValueError(
                 f"DUALAUTH['EMAIL_VERIFICATION'] must be one of {EMAIL_VERIFICATION_CHOICES}"

@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from common.conf import dualauth_settings
 from common.exceptions import ServerError, error_response
+from common.routes import api_prefix
 
 logger = logging.getLogger("dualauth")
 NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
@@ -23,7 +23,7 @@ class ApiResponseMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.path.startswith(dualauth_settings.API_PREFIX):
+        if request.path_info.startswith(api_prefix()):
             # What add_never_cache_headers() writes, set outright: nothing under the API
             # prefix is cached, whatever a layer below said, and parsing that costs time.
             response.headers["Expires"] = NEVER_EXPIRES
@@ -36,7 +36,7 @@ class ApiResponseMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Answer an exception that escaped a view under /api/ as JSON 500."""
-        if not request.path.startswith(dualauth_settings.API_PREFIX):
+        if not request.path_info.startswith(api_prefix()):
             return None
         logger.error("unhandled error under %s", request.path, exc_info=exception)
         return error_response(ServerError())

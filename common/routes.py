@@ -5,11 +5,12 @@ benchmark and the README's table read it, so a path can change in one place only
 """
 
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any, Final, Literal
 
-from django.urls import URLPattern, path
-
-from common.conf import REFRESH_COOKIE_SUBPATH, dualauth_settings
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import NoReverseMatch, URLPattern, get_script_prefix, path, reverse
 
 # A request's mode, as it leaves the code (the `Auth-Mode` header, JSON, logs, metrics): a
 # plain `str`. A `Literal`, so that mypy refuses anything else (an enum member, a lazy string).
@@ -18,6 +19,9 @@ SESSION: Final = "session"
 JWT_HEADER: Final = "jwt-header"
 JWT_COOKIE: Final = "jwt-cookie"
 MODES: tuple[Mode, ...] = (SESSION, JWT_HEADER, JWT_COOKIE)
+# Where the cookie transport's login, refresh and logout live under the API prefix: the path
+# of its refresh cookie, which no other endpoint receives.
+JWT_COOKIE_SUBPATH = "jwt/cookie/"
 
 # Each mode's endpoints, as a client of that mode calls them, under the API prefix.
 MODE_ROUTES: dict[str, dict[str, str]] = {
@@ -44,10 +48,10 @@ MODE_ROUTES: dict[str, dict[str, str]] = {
         # A browser bootstraps CSRF where the session mode does, and reads the profile and
         # its devices through the endpoints it shares with the other modes.
         "csrf": "session/csrf/",
-        "login": f"{REFRESH_COOKIE_SUBPATH}login/",
-        "login-passkey": f"{REFRESH_COOKIE_SUBPATH}login/passkey/",
-        "refresh": f"{REFRESH_COOKIE_SUBPATH}refresh/",
-        "logout": f"{REFRESH_COOKIE_SUBPATH}logout/",
+        "login": f"{JWT_COOKIE_SUBPATH}login/",
+        "login-passkey": f"{JWT_COOKIE_SUBPATH}login/passkey/",
+        "refresh": f"{JWT_COOKIE_SUBPATH}refresh/",
+        "logout": f"{JWT_COOKIE_SUBPATH}logout/",
         "profile": "profile/",
         "logins": "jwt/devices/",
         "login-revoke": "jwt/devices/<uuid:family_id>/",
@@ -82,6 +86,26 @@ SHARED_ROUTES: dict[str, str] = {
 }
 
 
+def api_prefix() -> str:
+    """Where the project mounts dualauth's URLs (`include("common.urls")`), as a path from the
+    site's root, like "/api/": where ROOT_URLCONF puts the health endpoint.
+
+    Everything under it is JSON and never cached, and the JWT cookies' paths follow it.
+    """
+    return _api_prefix_of(settings.ROOT_URLCONF)
+
+
+@cache
+def _api_prefix_of(urlconf: str) -> str:
+    """The API prefix in the URLconf `urlconf`, found once."""
+    try:
+        health = reverse("dualauth:health", urlconf=urlconf)
+    except NoReverseMatch as e:
+        raise ImproperlyConfigured(f"dualauth's URLs are not in {urlconf} (dualauth.E018).") from e
+    # Without the prefix a WSGI server's SCRIPT_NAME adds: request.path_info does not have it.
+    return "/" + health.removeprefix(get_script_prefix()).removesuffix(SHARED_ROUTES["health"])
+
+
 def mode_of(value: str) -> Mode:
     """`value` as a mode, the plain `str` of MODES; ValueError when it names none."""
     for mode in MODES:
@@ -95,7 +119,7 @@ def mode_path(mode: str, endpoint: str, **kwargs: Any) -> str:
     route = MODE_ROUTES[mode][endpoint]
     for name, value in kwargs.items():
         route = route.replace(f"<uuid:{name}>", str(value))
-    return dualauth_settings.API_PREFIX + route
+    return api_prefix() + route
 
 
 def build_urlpatterns(

@@ -1,4 +1,5 @@
-"""dualauth's URLs: every mode's, then the shared resolver's; include them under API_PREFIX."""
+"""dualauth's URLs: every mode's, then the shared resolver's; include them where the
+project wants them (common/routes.py finds where: `api_prefix()`)."""
 
 from django.urls import re_path
 from drf_spectacular.views import SpectacularAPIView

@@ -15,13 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api import Api, PublicApi
-from common.conf import dualauth_settings
 from common.csp import page_csp_for
 from common.exceptions import MetricsForbidden, ServerError, error_response
 from common.hooks import browser_logins_end, password_changed_announce
 from common.logins import families_revoke, family_revoke
 from common.metrics import metrics_access_allowed, metrics_render
 from common.passwords import password_change
+from common.routes import api_prefix
 from common.selectors import families_live
 from common.serializers import (
     HealthSerializer,
@@ -134,14 +134,14 @@ def api_not_found(request: HttpRequest, path: str) -> HttpResponse:
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A request Django refused before any view (a bad Host, a body too large): JSON under /api/."""
-    if not request.path.startswith(dualauth_settings.API_PREFIX):
+    if not request.path_info.startswith(api_prefix()):
         return defaults.bad_request(request, exception)
     return error_response(ValidationError({"request": ["The request is malformed."]}))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """A failure outside any view: JSON under /api/."""
-    if not request.path.startswith(dualauth_settings.API_PREFIX):
+    if not request.path_info.startswith(api_prefix()):
         return defaults.server_error(request)
     return error_response(ServerError())
 

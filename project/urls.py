@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
-from common.conf import dualauth_settings
 from common.views import metrics
 from jwt_auth.views import JwksApi
 from project.views import index
@@ -19,5 +18,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *([path("admin/", admin.site.urls)] if settings.ADMIN_ENABLED else []),
     path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
     path("metrics", metrics, name="metrics"),
-    path(dualauth_settings.API_PREFIX.lstrip("/"), include("common.urls")),
+    path("api/", include("common.urls")),
 ]

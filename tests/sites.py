@@ -21,8 +21,7 @@ from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.db import models
 
-from common.conf import dualauth_settings
-from common.routes import MODE_ROUTES, SHARED_ROUTES
+from common.routes import MODE_ROUTES, SHARED_ROUTES, api_prefix
 from tests.live import BIN, ROOT, LiveServer, RunServer
 from tests.mail import SmtpServer, key_of
 from tests.stack.clients import StackClient, http_client
@@ -65,7 +64,7 @@ def route_pattern(route: str) -> re.Pattern[str]:
         re.escape(literal) + (PARAMETER_PATTERNS[converters[i]] if i < len(converters) else "")
         for i, literal in enumerate(literals)
     )
-    return re.compile(re.escape(dualauth_settings.API_PREFIX) + pattern)
+    return re.compile(re.escape(api_prefix()) + pattern)
 
 
 def routes_of(mode: str | None, path: str) -> set[tuple[str, str]]:
@@ -203,7 +202,7 @@ class Site:
         routes = MODE_ROUTES[mode] if mode is not None else {}
         route = routes.get(endpoint) or SHARED_ROUTES[endpoint]
         filled = PARAMETER.sub(lambda found: str(params[found[2]]), route)
-        return self.url + dualauth_settings.API_PREFIX + filled
+        return self.url + api_prefix() + filled
 
     def client(self, mode: str | None = None) -> httpx.Client:
         """An HTTP client of this site: the routes of the table it reaches (`mode`'s and the

@@ -18,7 +18,8 @@ from tests.live import BIN, ROOT, TaskWorker, server_log_watch
 from tests.mail import SmtpServer
 
 SETTINGS = "tests.adoption.settings"
-# The adopting project's DUALAUTH["API_PREFIX"]: its paths are the route table's under it.
+# Where the adopting project mounts dualauth's URLs (tests/adoption/urls.py): its paths are the
+# route table's under it.
 PREFIX = "/auth/v1/"
 EMAIL = "ada@example.com"
 PASSWORD = "an adopted passphrase 7"

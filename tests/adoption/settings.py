@@ -113,7 +113,6 @@ SIMPLE_JWT = {
 }
 
 DUALAUTH = {
-    "API_PREFIX": "/auth/v1/",
     # Without Redis the project runs as one process, which may keep the cache to itself.
     "ALLOW_PROCESS_LOCAL_CACHE": not REDIS_URL,
     # Where its account mails link: its own SPA, wherever that is served.

@@ -9,6 +9,6 @@ handler500 = "common.views.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # The same prefix as DUALAUTH["API_PREFIX"], without its leading slash.
+    # Wherever it likes: dualauth finds the prefix, and its cookie paths follow.
     path("auth/v1/", include("common.urls")),
 ]

@@ -17,7 +17,7 @@ from django.test import override_settings
 from django.urls import include, path
 
 from common.checks import (
-    api_prefix_check,
+    api_urls_check,
     cache_cluster_check,
     cache_hang_check,
     cache_pending_poll_check,
@@ -451,12 +451,6 @@ def test_the_shipped_cookies_pass() -> None:
     assert cookies_check(None) == []
 
 
-def test_the_default_cookie_paths_follow_another_api_prefix(settings: Any) -> None:
-    dualauth_set(settings, API_PREFIX="/v1/")
-
-    assert cookies_check(None) == []
-
-
 @pytest.mark.parametrize(
     ("setting", "name", "other"),
     [
@@ -482,94 +476,58 @@ def test_two_cookies_of_one_name_are_e014(
     assert_fails_manage_py_check("dualauth.E014", Tags.security)
 
 
-def test_an_access_cookie_path_on_every_path_passes(settings: Any) -> None:
-    dualauth_set(settings, ACCESS_COOKIE_PATH="/")
-
-    assert cookies_check(None) == []
-
-
-def test_an_access_cookie_path_narrower_than_the_api_is_e015(settings: Any) -> None:
-    dualauth_set(settings, ACCESS_COOKIE_PATH="/api/jwt/")
-
-    assert ids(cookies_check(None)) == ["dualauth.E015"]
-
-
-def test_a_refresh_cookie_path_that_misses_logout_is_e016(settings: Any) -> None:
-    dualauth_set(settings, REFRESH_COOKIE_PATH="/api/jwt/cookie/refresh/")
-    errors = cookies_check(None)
-
-    assert ids(errors) == ["dualauth.E016"]
-    assert "does not cover /api/jwt/cookie/logout/:" in errors[0].msg
-
-
-@pytest.mark.parametrize("cookie_path", ["/api/", "/"])
-def test_a_refresh_cookie_path_over_the_whole_api_is_e017(settings: Any, cookie_path: str) -> None:
-    dualauth_set(settings, REFRESH_COOKIE_PATH=cookie_path)
-
-    assert ids(cookies_check(None)) == ["dualauth.E017"]
-
-
 # The URLconf of a project that mounted dualauth's URLs at /v1/.
 urlpatterns = [path("v1/", include("common.urls"))]
 
 
-def test_the_shipped_urls_are_under_the_api_prefix() -> None:
-    assert api_prefix_check(None) == []
+def test_the_shipped_urls_pass() -> None:
+    assert api_urls_check(None) == []
 
 
 @pytest.mark.urls(__name__)
-def test_urls_mounted_elsewhere_than_the_api_prefix_are_e019() -> None:
-    errors = api_prefix_check(None)
-
-    assert ids(errors) == ["dualauth.E019"]
-    assert "'/v1/'" in errors[0].msg
-    assert "API_PREFIX'] = '/v1/'" in str(errors[0].hint)
-    assert_fails_manage_py_check("dualauth.E019", Tags.urls)
-
-
-@pytest.mark.urls(__name__)
-def test_an_api_prefix_where_the_urls_are_passes(settings: Any) -> None:
-    dualauth_set(settings, API_PREFIX="/v1/")
+def test_urls_mounted_elsewhere_pass_with_a_cors_regex_of_their_prefix(settings: Any) -> None:
     settings.CORS_URLS_REGEX = r"^/v1/.*$"
 
-    assert api_prefix_check(None) == []
+    assert api_urls_check(None) == []
 
 
-@pytest.mark.parametrize(
-    ("api_prefix", "line"),
-    [
-        ("/api/", 'path("api/", include("common.urls"))'),
-        ("/v1/", 'path("v1/", include("common.urls"))'),
-    ],
-)
-@pytest.mark.urls("common.urls")
-def test_urls_without_the_dualauth_namespace_are_e018_showing_the_line_to_add(
-    settings: Any, api_prefix: str, line: str
+@pytest.mark.urls(__name__)
+def test_a_cors_regex_of_another_prefix_than_the_mount_is_w001_naming_the_mount(
+    settings: Any,
 ) -> None:
-    dualauth_set(settings, API_PREFIX=api_prefix)
-    settings.CORS_URLS_REGEX = rf"^{api_prefix}.*$"
-    errors = api_prefix_check(None)
+    warnings = api_urls_check(None)
+
+    assert ids(warnings) == ["dualauth.W001"]
+    assert "'/v1/profile/'" in warnings[0].msg
+    assert 'r"^/v1/.*$"' in str(warnings[0].hint)
+
+
+@pytest.mark.urls("common.urls")
+def test_urls_without_the_dualauth_namespace_are_e018_showing_the_line_to_add() -> None:
+    errors = api_urls_check(None)
 
     assert ids(errors) == ["dualauth.E018"]
-    assert line in str(errors[0].hint)
+    assert 'path("api/", include("common.urls"))' in str(errors[0].hint)
 
 
 @pytest.mark.urls("django.contrib.auth.urls")
 def test_a_urlconf_that_does_not_include_dualauth_is_e018() -> None:
-    assert ids(api_prefix_check(None)) == ["dualauth.E018"]
+    assert ids(api_urls_check(None)) == ["dualauth.E018"]
+    with pytest.raises(SystemCheckError, match=r"dualauth\.E018"):
+        call_command("check")
 
 
 def test_a_cors_regex_that_misses_the_api_is_w001(settings: Any) -> None:
     settings.CORS_URLS_REGEX = r"^/other/.*$"
 
-    assert ids(api_prefix_check(None)) == ["dualauth.W001"]
+    assert ids(api_urls_check(None)) == ["dualauth.W001"]
     assert_fails_manage_py_check("dualauth.W001", Tags.urls, fail_level="WARNING")
 
 
 def test_no_cors_regex_at_all_passes(settings: Any) -> None:
     del settings.CORS_URLS_REGEX
 
-    assert api_prefix_check(None) == []
+    assert api_urls_check(None) == []
 
 
 class OwnApiResponseMiddleware(ApiResponseMiddleware):

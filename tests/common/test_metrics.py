@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from common.cache import cache_get_many, cache_set
 from common.conf import dualauth_settings
-from common.routes import mode_path
+from common.routes import api_prefix, mode_path
 from tests.modes import MODES, ModeClient
 
 TOKEN = "t" * 16 + "K" * 16
@@ -81,7 +81,7 @@ def test_logout_everywhere_counts_one_revocation_per_login(user, password):
         client.login(user.get_username(), password)
     before = value("dualauth_revocations_total", reason="logout_all")
     events = value("dualauth_audit_events_total", event="revoke")
-    response = clients[1].request("post", f"{dualauth_settings.API_PREFIX}logout-all/")
+    response = clients[1].request("post", f"{api_prefix()}logout-all/")
     assert response.status_code == 204, response.content
     assert value("dualauth_revocations_total", reason="logout_all") == before + len(MODES)
     assert value("dualauth_audit_events_total", event="revoke") == events + len(MODES)
@@ -179,7 +179,7 @@ def test_without_a_configured_token_a_bearer_opens_nothing(db):
 
 def test_the_metrics_are_outside_the_api_prefix_and_read_only(db):
     client = metrics_client(REMOTE_ADDR="127.0.0.1")
-    assert client.get(f"{dualauth_settings.API_PREFIX}metrics").status_code == 404
+    assert client.get(f"{api_prefix()}metrics").status_code == 404
     assert client.post("/metrics").status_code == 405
 
 

@@ -4,9 +4,10 @@ import re
 from pathlib import Path
 
 import pytest
-from django.urls import resolve
+from django.urls import include, resolve
+from django.urls import path as route
 
-from common.routes import MODE_ROUTES, MODES, SHARED_ROUTES, mode_path
+from common.routes import JWT_COOKIE, MODE_ROUTES, MODES, SHARED_ROUTES, api_prefix, mode_path
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 FAMILY_ID = "5f0c0e0a-7d3b-4c5e-9a1e-2b6f4d8c9e10"
@@ -23,7 +24,25 @@ def test_every_endpoint_of_every_mode_is_served_where_the_table_says(mode):
 def test_every_shared_endpoint_is_served_under_the_api_prefix(settings):
     for name, path in SHARED_ROUTES.items():
         concrete = re.sub(r"<int:\w+>", "1", path)
-        assert resolve(settings.DUALAUTH["API_PREFIX"] + concrete).url_name == name
+        assert resolve(api_prefix() + concrete).url_name == name
+
+
+# A project that mounts dualauth's URLs elsewhere than this one.
+urlpatterns = [route("auth/v1/", include("common.urls"))]
+
+
+def test_the_api_prefix_is_where_the_project_mounts_the_urls():
+    assert api_prefix() == "/api/"
+
+
+@pytest.mark.urls(__name__)
+def test_the_api_prefix_and_every_path_follow_urls_mounted_elsewhere():
+    assert api_prefix() == "/auth/v1/"
+    assert mode_path(JWT_COOKIE, "refresh") == "/auth/v1/jwt/cookie/refresh/"
+    for mode in MODES:
+        for endpoint in MODE_ROUTES[mode]:
+            match = resolve(mode_path(mode, endpoint, family_id=FAMILY_ID))
+            assert match.url_name != "api-not-found", (mode, endpoint)
 
 
 def test_the_readme_route_table_is_the_route_table():

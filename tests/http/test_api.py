@@ -18,7 +18,15 @@ import pytest
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from common.conf import dualauth_settings
-from common.routes import JWT_COOKIE, JWT_HEADER, MODE_ROUTES, MODES, SESSION, SHARED_ROUTES
+from common.routes import (
+    JWT_COOKIE,
+    JWT_HEADER,
+    MODE_ROUTES,
+    MODES,
+    SESSION,
+    SHARED_ROUTES,
+    api_prefix,
+)
 from tests.clients.conftest import totp_code, totp_code_wrong
 from tests.common.accounts.conftest import MAIL_SENT, NEW_PASSWORD
 from tests.common.mfa.webauthn.conftest import (
@@ -163,9 +171,7 @@ def test_the_schema_is_openapi_3_and_describes_every_route(site: Site) -> None:
         *SHARED_ROUTES.values(),
         *(r for table in MODE_ROUTES.values() for r in table.values()),
     }
-    documented = {
-        re.sub(r"<\w+:(\w+)>", r"{\1}", dualauth_settings.API_PREFIX + route) for route in routes
-    }
+    documented = {re.sub(r"<\w+:(\w+)>", r"{\1}", api_prefix() + route) for route in routes}
     assert documented - {"/api/schema/", "/api/docs/"} <= set(schema["paths"])
 
 

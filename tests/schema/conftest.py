@@ -16,8 +16,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from common.conf import dualauth_settings
-from common.routes import JWT_COOKIE, MODE_ROUTES, MODES, SESSION, SHARED_ROUTES
+from common.routes import JWT_COOKIE, MODE_ROUTES, MODES, SESSION, SHARED_ROUTES, api_prefix
 from tests.live import BIN, RunServer
 from tests.mail import SmtpServer, key_of
 from tests.modes import PASSWORD
@@ -58,7 +57,7 @@ class FuzzSite:
 
     def shared_url(self, endpoint: str) -> str:
         """The URL of a shared endpoint of the route table."""
-        return self.server.url + dualauth_settings.API_PREFIX + SHARED_ROUTES[endpoint]
+        return self.server.url + api_prefix() + SHARED_ROUTES[endpoint]
 
     def login(self, mode: str) -> Credentials:
         """A new account, signed up and verified over HTTP, logged in through `mode`."""
@@ -79,7 +78,7 @@ class FuzzSite:
             assert login.status_code == 200, login.text
             if mode == "jwt-header":
                 return Credentials(mode, {"Authorization": f"Bearer {agent.tokens['access']}"})
-            csrf = agent.csrf_token(base + dualauth_settings.API_PREFIX)
+            csrf = agent.csrf_token(base + api_prefix())
             cookies = "; ".join(f"{name}={value}" for name, value in agent.http.cookies.items())
             return Credentials(mode, {"Cookie": cookies, "X-CSRFToken": csrf})
         finally:
@@ -113,7 +112,7 @@ TIMEOUT = 300
 
 def operation_name(method: str, route: str) -> str:
     """How Schemathesis names an operation: `METHOD /path`."""
-    return f"{method} {dualauth_settings.API_PREFIX}{route}"
+    return f"{method} {api_prefix()}{route}"
 
 
 def toml_headers(headers: dict[str, str]) -> str:

@@ -7,8 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from drf_spectacular.generators import SchemaGenerator
 
-from common.conf import dualauth_settings
-from common.routes import JWT_COOKIE, JWT_HEADER, MODE_ROUTES, SESSION, SHARED_ROUTES
+from common.routes import JWT_COOKIE, JWT_HEADER, MODE_ROUTES, SESSION, SHARED_ROUTES, api_prefix
 
 ERROR_REF = "#/components/schemas/Error"
 RESOLVER: list[dict[str, list[str]]] = [{"jwtBearer": []}, {"jwtCookie": []}, {"session": []}]
@@ -22,7 +21,7 @@ def schema() -> dict[str, Any]:
 
 def operation(schema: dict[str, Any], method: str, route: str) -> dict[str, Any]:
     """The operation `method` of `route` (of the route table, under the API prefix)."""
-    path = dualauth_settings.API_PREFIX + route.replace("<uuid:", "{").replace("<int:", "{")
+    path = api_prefix() + route.replace("<uuid:", "{").replace("<int:", "{")
     return dict(schema["paths"][path.replace(">", "}")][method])
 
 

@@ -17,8 +17,8 @@ from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 from time_machine import TimeMachineFixture
 
-from common.conf import CACHE_ALIAS, dualauth_settings
-from common.routes import SHARED_ROUTES
+from common.conf import CACHE_ALIAS
+from common.routes import SHARED_ROUTES, api_prefix
 from tests.conftest import PASSWORD
 from tests.mail import key_of
 from tests.modes import ModeClient
@@ -54,7 +54,7 @@ CACHE_METHODS = (
 
 def account_path(endpoint: str) -> str:
     """The absolute path of an account endpoint (a name of the shared route table)."""
-    return dualauth_settings.API_PREFIX + SHARED_ROUTES[endpoint]
+    return api_prefix() + SHARED_ROUTES[endpoint]
 
 
 def public_post(endpoint: str, body: Any, **extra: Any) -> Any:
