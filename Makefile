@@ -49,7 +49,7 @@ CUSTOM_USER_SETTINGS := tests.settings_custom_user
 CUSTOM_USER_TESTS := tests/test_comparative.py tests/common/test_services.py \
 	tests/common/test_logins.py tests/common/test_throttling.py tests/common/test_signals.py \
 	tests/jwt_auth/test_views.py tests/session_auth/test_views.py \
-	tests/common/mfa tests/common/mfa/webauthn tests/schema/test_schema.py
+	tests/common/mfa tests/schema/test_schema.py
 
 test: lint migrate
 	$(BIN)/python manage.py check --fail-level WARNING

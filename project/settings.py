@@ -351,7 +351,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "dualauth <noreply@localhost>
 
 # Where account mail waits to be sent: `immediate`, sent by the request that made it (make
 # run); `database`, a table that `manage.py db_worker` sends from, so that a web process that
-# dies loses none (production: common/checks.py refuses `immediate` there, E046).
+# dies loses none (production: common/accounts/checks.py refuses `immediate` there, E046).
 TASK_BACKENDS = {
     "immediate": "django_tasks.backends.immediate.ImmediateBackend",
     "database": "django_tasks_db.DatabaseBackend",
