@@ -1,4 +1,7 @@
-"""System checks: every setting dualauth relies on is there, and usable as it relies on it."""
+"""System checks of the core: every setting it relies on is there, and usable as it relies on it.
+
+Each feature and mode checks its own settings in its own checks.py, registered by its app.
+"""
 
 import importlib
 import importlib.util
