@@ -30,6 +30,11 @@ class Config:
         return sum(len(f"{name}: {value}\r\n") for name, value in headers.items())
 
     @property
+    def credential_header(self) -> str | None:
+        """The header that carries the credential (`Cookie`, `Authorization`), if any."""
+        return next(iter(self.requests[0].headers), None)
+
+    @property
     def dualauth(self) -> bool:
         """Whether dualauth serves it."""
         return self.project is DUALAUTH

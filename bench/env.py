@@ -9,9 +9,12 @@ itself runs dualauth's production settings (`project.settings`).
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +28,48 @@ ACCESS_TOKEN_SECONDS = "10800"
 def env_flag(value: str | None) -> bool:
     """Whether an environment variable's value means yes."""
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def tree_state() -> dict[str, str | bool]:
+    """The commit checked out, and whether the tracked files are as it has them."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(  # noqa: S603
+            ["git", *args],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout.strip()
+
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "clean": not changed}
+
+
+def tree_label(meta: dict[str, Any]) -> str:
+    """The commit a result comes from, and whether from a tree that differed from it."""
+    changed = meta.get("clean") is False
+    return f"{meta['commit']} with uncommitted changes" if changed else str(meta["commit"])
+
+
+def results_dir(out: Path, started: dict[str, str | bool]) -> tuple[Path, dict[str, str | bool]]:
+    """Where a command that began at tree state `started` writes, and the state it records.
+
+    Results in bench/results come from a clean tree only, unchanged from start to end:
+    from any other, the command writes into a new temporary directory and says so.
+    """
+    tree = tree_state()
+    tree["clean"] = bool(tree["clean"] and tree == started)
+    if out.resolve() == RESULTS.resolve() and not tree["clean"]:
+        out = Path(tempfile.mkdtemp(prefix="dualauth-results-"))
+        print(
+            f"bench/results takes results of a clean tree only, and the tracked files differ "
+            f"from {tree['commit']} (or changed during the run): writing to {out} instead",
+            file=sys.stderr,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return out, tree
 
 
 @dataclass

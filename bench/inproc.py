@@ -1,14 +1,13 @@
 """`python -m bench.inproc INPUT`: requests through one project's WSGI app, in-process.
 
 Run with the settings module of the project to measure (DJANGO_SETTINGS_MODULE) and the
-run's database and cache; INPUT is a JSON file of the tasks to run, each with its number
-of requests, and of configurations, each a name and its requests (method, path, headers,
-body). Prints JSON: each task's result per configuration. This module imports nothing
-but Django and the standard library, so that it can serve the stock project untouched.
-
-- `sql`: SQL queries per request, steady state: the first request, warmed up, N times.
-- `profile`: where a request's time goes, by layer, under cProfile, after a warm-up
-  pass over every request; and the time per request without the profiler.
+run's database and cache; INPUT is a JSON file: the number of requests per batch, and
+the configurations, each a name and its requests (method, path, headers, body). For each,
+after a warm-up pass over every request: the time per request without a profiler, then
+under cProfile where it goes by layer, and the SQL queries and Redis round trips per
+request (calls counted by the profiler). Prints JSON, by configuration. This module
+imports nothing but Django and the standard library, so that it can serve the stock
+project untouched.
 """
 
 import cProfile
@@ -32,6 +31,8 @@ AUTHENTICATE = ("rest_framework/request.py", "_authenticate")
 RENDER = ("rest_framework/response.py", "rendered_content")
 SQL = ("django/db/backends/utils.py", "_execute")
 REDIS = (("redis/client.py", "execute_command"), ("redis/client.py", "execute"))
+# A command sent alone, and a pipeline sent: one round trip each.
+REDIS_ROUND_TRIPS = (("redis/client.py", "_execute_command"), ("redis/client.py", "execute"))
 # Overridden by subclasses that call up: the outermost (largest) frame of the name counts.
 OUTERMOST = ("initial", "finalize_response")
 BATCHES = 3
@@ -93,21 +94,13 @@ def _serve_all(app: WsgiApp, envs: list[dict[str, Any]], name: str) -> None:
         assert status == 200, f"{name}: {status} for {env['PATH_INFO']}"
 
 
-def sql_per_request(app: WsgiApp, name: str, requests: list[list[Any]], n: int) -> float:
-    """Queries per request of the first request, once warm."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+def _inclusive(stats: dict[Any, Any], where: tuple[str, str], field: int = 3) -> float:
+    """Seconds spent in the function `where` (a file suffix and a name), callees included.
 
-    _serve_all(app, _environs(requests[:1], 3), name)
-    with CaptureQueriesContext(connection) as queries:
-        _serve_all(app, _environs(requests[:1], n), name)
-    return len(queries.captured_queries) / n
-
-
-def _inclusive(stats: dict[Any, Any], where: tuple[str, str]) -> float:
-    """Seconds spent in the function `where` (a file suffix and a name), callees included."""
+    `field` 1: how many times it was called instead.
+    """
     return sum(
-        value[3]
+        value[field]
         for (filename, _, function), value in stats.items()
         if function == where[1] and filename.endswith(where[0])
     )
@@ -170,27 +163,21 @@ def profile(app: WsgiApp, name: str, requests: list[list[Any]], n: int) -> dict[
         "us_per_request": statistics.median(timings),
         "profiled": layers(stats, n),
         "top": _top(stats, n),
+        "sql_per_request": _inclusive(stats, SQL, 1) / n,
+        "redis_per_request": sum(_inclusive(stats, where, 1) for where in REDIS_ROUND_TRIPS) / n,
     }
 
 
 def main() -> None:
-    """Run each task of INPUT over every configuration of INPUT; print JSON."""
+    """Profile every configuration of INPUT; print JSON."""
     spec = json.loads(Path(sys.argv[1]).read_text())
     django.setup()
     from django.core.wsgi import get_wsgi_application
 
     app = get_wsgi_application()
-    tasks = {"sql": sql_per_request, "profile": profile}
+    n = spec["requests"]
     print(
-        json.dumps(
-            {
-                task: {
-                    c["name"]: tasks[task](app, c["name"], c["requests"], n)
-                    for c in spec["configs"]
-                }
-                for task, n in spec["tasks"].items()
-            }
-        )
+        json.dumps({c["name"]: profile(app, c["name"], c["requests"], n) for c in spec["configs"]})
     )
 
 

@@ -10,7 +10,6 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +18,6 @@ from django.conf import global_settings
 from bench.cpu import cpu_sample, server_idle_wait
 from bench.env import BenchEnv
 from bench.load import LoadGenerator, Request
-from bench.memo_stats import warm_up
 from bench.seed import PASSWORD, users_create
 from bench.server import DUALAUTH, BenchServer
 from common.routes import JWT_HEADER, mode_path
@@ -131,13 +129,8 @@ def _sequential_ms(base_url: str, requests: list[Request], calls: int) -> float:
 
 
 def login_server(env: BenchEnv, name: str, *, workers: int, threads: int) -> BenchServer:
-    """A dualauth server preferring hasher `name` (not started), and users it hashed.
-
-    Its workers count their memo hits into `<tmpdir>/memo-<name>`, for the reads' warm-up.
-    """
+    """A dualauth server preferring hasher `name` (not started), and users it hashed."""
     users_create(f"{LOGIN_PREFIX}{name}-", LOGIN_USERS, hasher=HASHERS[name])
-    memo_dir = env.tmpdir / f"memo-{name}"
-    memo_dir.mkdir()
     return BenchServer(
         env,
         DUALAUTH,
@@ -145,7 +138,6 @@ def login_server(env: BenchEnv, name: str, *, workers: int, threads: int) -> Ben
         threads=threads,
         name=f"logins-{name}",
         PASSWORD_HASHERS=hashers_setting(name),
-        BENCH_MEMO_DIR=str(memo_dir),
     )
 
 
@@ -157,14 +149,12 @@ def hasher_measure(
     *,
     calls: int,
     duration: float,
-    warmup: float,
-    warmup_max: float,
     flood_rate: float,
 ) -> dict[str, Any]:
     """Logins/s on `server` (of `login_server`), reads/s alone and in a flood; then stop it.
 
-    The reads are warmed up as the main table's are (bench/memo_stats.py `warm_up`). The
-    server is stopped before the flood's logins still queued are waited for: they die with it.
+    The reads are warmed up as the main table's are (one pass over the users). The server
+    is stopped before the flood's logins still queued are waited for: they die with it.
     """
     logins = _login_requests(f"{LOGIN_PREFIX}{name}-")
     flood = Flood(server.url, logins, flood_rate)
@@ -175,8 +165,7 @@ def hasher_measure(
         throughput = load.run(server.url, logins, duration)
         # The logins the load generator abandoned are still being hashed: let them finish.
         server_idle_wait(server.pid)
-        memo_dir = Path(server.env["BENCH_MEMO_DIR"])
-        warm_up(load, server.url, reads, memo_dir, slice_s=warmup, max_s=warmup_max)
+        load.warm(server.url, reads)
         alone = load.run(server.url, reads, duration)
         with flood:
             flooded = load.run(server.url, reads, duration)

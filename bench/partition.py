@@ -3,35 +3,13 @@
     DATABASE_URL=postgres://... python -m bench.partition [--trials 30]
 
 A private redis-server and two dualauth instances, A and B (gunicorn, production
-settings), on the bench's own database. A reaches Redis through a TCP relay
-(bench/relay.py) the bench can cut; B reaches it directly. Each trial, for each outage
-and mode in turn: a fresh login on A; B reads the profile with it (its live state is
-now cached); an outage begins; the login logs out on A as its client would, credentials
-included (the database revokes it at once; A's cache write fails, and the revocation
-stays pending in the database until some process writes it to the cache); B's profile
-is polled in a tight loop with the login's credentials over one kept-alive connection,
-and nothing more is asked of A. The **window** is how long B still accepts the revoked
-login, as its user would see it:
-
-- `stop`: Redis stopped (SIGSTOP), a node that answers nothing and keeps its data; B is
-  asked nothing during it. Window: from SIGCONT to B's first 401; marker: from SIGCONT
-  to the family's REVOKED entry in Redis.
-- `pause-write`: `CLIENT PAUSE <ms> WRITE`, reads answered, writes held until B refuses
-  (or `--timeout`): no process can write the revocation; the host's poller fails to,
-  and its owed file makes every process of the host read the database. Window: from the
-  logout's answer to B's first 401, while the writes are held; then `CLIENT UNPAUSE`, and
-  the marker from it.
-- `cut`: A cut off from Redis (the relay cut before the logout), B and Redis fine.
-  Window: from the logout's answer on A to B's first 401, while the cut holds; marker:
-  from the logout's answer (written by another process's poll of the pending ones).
-
-Each trial also times what B's clients wait while Redis is stopped (`hung`): a live
-login's profile read, a new login, its refresh (JWT modes) and its logout.
-
-A window or marker not come within `--timeout` is null (`never`): a regression, to
-waiting for A's next request or for the live state to expire (FAMILY_CACHE_TTL, 60 s).
-Logins hash with MD5: hashing is not what is measured. Writes `partition.json` into
-`--out`, prints a table.
+settings); A reaches Redis through a TCP relay (bench/relay.py) the bench can cut. Each
+trial, per outage (`stop`, `pause-write`, `cut`) and mode: a fresh login on A, read on B;
+an outage; the logout on A; B polled until it refuses (the window) and until the
+family's REVOKED entry is in Redis (the marker). Each trial also times what B's clients
+wait while Redis is stopped (`hung`). A window not closed within `--timeout` is null
+(`never`). Writes `partition.json` into `--out`, prints the tables; bench/README.md says
+what each outage and figure is.
 """
 
 import argparse
@@ -50,7 +28,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bench.env import RESULTS, BenchEnv, bench_env_setup
+from bench.env import RESULTS, BenchEnv, bench_env_setup, results_dir, tree_state
 from bench.processes import RedisServer, free_port
 from bench.relay import TcpRelay
 
@@ -184,32 +162,40 @@ def _timed(call: Callable[[], T]) -> tuple[float, T]:
     return round((time.perf_counter() - started) * 1000, 3), result
 
 
-def login_create(mode: str, base_url: str, user_id: int) -> Login:
-    """Log in for real in `mode` on the instance at `base_url`, as the bench user."""
-    from bench.seed import browser_login, token_login
+def login_create(mode: str, base_url: str, user: Any) -> Login:
+    """Log in for real as `user` in `mode` on the instance at `base_url`, as its client does."""
+    from bench.seed import PASSWORD
     from common.models import LoginFamily
     from common.routes import JWT_HEADER, SESSION, mode_path
 
-    if mode == JWT_HEADER:
-        pair = token_login(base_url)
-        headers = {"Authorization": f"Bearer {pair['access']}"}
-        # An app sends its access token with every call, the logout's too.
-        logout_headers, body = headers, {"refresh": pair["refresh"]}
-    else:
-        cookies = browser_login(base_url, mode_path(mode, "login"))
-        name = "sessionid" if mode == SESSION else "access_token"
-        headers = {"Cookie": f"{name}={cookies[name]}"}
-        # A browser sends every cookie it holds, and the CSRF header on an unsafe call.
-        logout_headers = {"Cookie": _cookie_header(cookies), "X-CSRFToken": cookies["csrftoken"]}
-        body = None
-    family = LoginFamily.objects.filter(user_id=user_id, mode=mode).latest("created_at")
-    return Login(mode, headers, logout_headers, body, family.pk)
+    body = {"username": user.get_username(), "password": PASSWORD}
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        if mode == JWT_HEADER:
+            pair = client.post(mode_path(mode, "login"), json=body).raise_for_status().json()
+            headers = {"Authorization": f"Bearer {pair['access']}"}
+            # An app sends its access token with every call, the logout's too.
+            logout_headers, logout_body = headers, {"refresh": pair["refresh"]}
+        else:
+            csrf = client.get(mode_path(SESSION, "csrf")).json()["csrf_token"]
+            login = client.post(mode_path(mode, "login"), json=body, headers={"X-CSRFToken": csrf})
+            login.raise_for_status()
+            cookies = {name: str(value) for name, value in client.cookies.items()}
+            name = "sessionid" if mode == SESSION else "access_token"
+            headers = {"Cookie": f"{name}={cookies[name]}"}
+            # A browser sends every cookie it holds, and the CSRF header on an unsafe call.
+            logout_headers = {
+                "Cookie": _cookie_header(cookies),
+                "X-CSRFToken": cookies["csrftoken"],
+            }
+            logout_body = None
+    family = LoginFamily.objects.filter(user_id=user.pk, mode=mode).latest("created_at")
+    return Login(mode, headers, logout_headers, logout_body, family.pk)
 
 
 class Trial:
     """One login of `mode`, logged in on A, read on B, and revoked on A during an outage."""
 
-    def __init__(self, mode: str, a: str, b: str, user_id: int, timeout: float) -> None:
+    def __init__(self, mode: str, a: str, b: str, user: Any, timeout: float) -> None:
         from django.core.cache import caches
 
         from common.conf import CACHE_ALIAS
@@ -217,9 +203,9 @@ class Trial:
 
         self.a = a
         self.timeout = timeout
-        self.login = login_create(mode, a, user_id)
+        self.login = login_create(mode, a, user)
         self.cache = caches[CACHE_ALIAS]
-        self.key = family_cache_key(self.login.family_id, user_id)
+        self.key = family_cache_key(self.login.family_id, user.pk)
         self.probe = httpx.Client(base_url=b, headers=self.login.headers, timeout=30)
 
     def __enter__(self) -> "Trial":
@@ -334,7 +320,7 @@ def trial_cut(trial: Trial, relay: TcpRelay) -> Sample:
     }
 
 
-def trial_hung(mode: str, base_url: str, server: RedisServer, user_id: int) -> Sample:
+def trial_hung(mode: str, base_url: str, server: RedisServer, user: Any) -> Sample:
     """What B's clients wait while Redis is stopped: ms each call took, in HUNG_CALLS order.
 
     A login made before the stop reads its profile; then a new login is made (timed with
@@ -343,13 +329,13 @@ def trial_hung(mode: str, base_url: str, server: RedisServer, user_id: int) -> S
     """
     from common.routes import SESSION
 
-    live = login_create(mode, base_url, user_id)
+    live = login_create(mode, base_url, user)
     with httpx.Client(base_url=base_url, headers=live.headers, timeout=30) as client:
         client.get(live.path).raise_for_status()
         server.pause()
         try:
             profile_ms, _ = _timed(lambda: client.get(live.path).raise_for_status())
-            login_ms, fresh = _timed(lambda: login_create(mode, base_url, user_id))
+            login_ms, fresh = _timed(lambda: login_create(mode, base_url, user))
             sample: Sample = {"profile_ms": profile_ms, "login_ms": login_ms, "refresh_ms": None}
             if mode != SESSION:
                 sample["refresh_ms"], fresh = fresh.refresh(base_url)
@@ -378,12 +364,12 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
     from django.conf import settings
 
     from bench.run import servers_start
-    from bench.seed import bench_user_create
+    from bench.seed import users_create
     from bench.server import DUALAUTH, BenchServer
     from common.cache_recovery import RECOVERY_RETRY_SECONDS
     from common.conf import dualauth_settings
 
-    user = bench_user_create()
+    user = users_create("bench-partition-", 1)[0]
     relay = TcpRelay(server.port).start()
     a, b = (
         BenchServer(env, DUALAUTH, workers=args.workers, threads=args.threads, name=name, **extra)
@@ -403,10 +389,10 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
         for _ in range(args.trials):
             for kind in OUTAGES:
                 for mode in MODES:
-                    with Trial(mode, a.url, b.url, user.pk, args.timeout) as trial:
+                    with Trial(mode, a.url, b.url, user, args.timeout) as trial:
                         samples[kind][mode].append(outages[kind](trial))
             for mode in MODES:
-                hung[mode].append(trial_hung(mode, b.url, server, user.pk))
+                hung[mode].append(trial_hung(mode, b.url, server, user))
     finally:
         a.stop()
         b.stop()
@@ -503,11 +489,9 @@ def _with_private_redis(body: Callable[[RedisServer], dict[str, Any]]) -> dict[s
 
 def main(argv: list[str] | None = None) -> None:
     """Measure, write `partition.json`, print the table."""
-    from bench.run import git_commit
-
     args = arguments(argv)
+    tree = tree_state()
     started = datetime.now(UTC)
-    commit = git_commit()
 
     def measured(server: RedisServer) -> dict[str, Any]:
         # Set before Django is: this process and both instances share them (A's REDIS_URL
@@ -521,10 +505,10 @@ def main(argv: list[str] | None = None) -> None:
             env.cleanup()
 
     result = _with_private_redis(measured)
-    result["meta"] |= {"started_at": started.isoformat(timespec="seconds"), "commit": commit}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "partition.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    print(args.out / "partition.json")
+    out, provenance = results_dir(args.out, tree)
+    result["meta"] |= {"started_at": started.isoformat(timespec="seconds"), **provenance}
+    (out / "partition.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+    print(out / "partition.json")
     print(markdown(result))
 
 

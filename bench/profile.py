@@ -9,12 +9,25 @@ its split by layer measured under cProfile (bench/inproc.py), scaled to that tim
 import argparse
 import json
 import os
+import subprocess
+import sys
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench.configs import Config
-from bench.env import RESULTS, BenchEnv, bench_env_setup, env_flag
+from bench.env import (
+    RESULTS,
+    ROOT,
+    BenchEnv,
+    bench_env_setup,
+    env_flag,
+    results_dir,
+    tree_label,
+    tree_state,
+)
+from bench.server import Project
 
 # Credentials per configuration: more would only lengthen the warm-up pass.
 PROFILE_USERS = 200
@@ -51,21 +64,48 @@ def default_requests(quick: bool) -> int:
     return 100 if quick else 500
 
 
-def profile_configs(
-    env: BenchEnv, configs: list[Config], tasks: dict[str, int]
-) -> dict[str, dict[str, Any]]:
-    """`tasks` (a profile, and SQL counts if asked) of every configuration, a project at a time.
+def _inproc(env: BenchEnv, project: Project, configs: list[Config], n: int) -> dict[str, Any]:
+    """`python -m bench.inproc` over `configs`, in a process of `project`'s settings."""
+    spec = {
+        "requests": n,
+        "configs": [
+            {
+                "name": c.name,
+                "requests": [[r.method, r.path, r.headers, r.body] for r in c.requests],
+            }
+            for c in configs
+        ],
+    }
+    path = env.tmpdir / f"inproc-{uuid.uuid4().hex}.json"
+    path.write_text(json.dumps(spec))
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "bench.inproc", str(path)],
+        cwd=ROOT,
+        env=env.server_env(project.settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    path.unlink()
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.inproc ({project.settings}):\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout))
+
+
+def profile_configs(env: BenchEnv, configs: list[Config], n: int) -> dict[str, dict[str, Any]]:
+    """The profile of every configuration, one project at a time (timings want the machine).
 
     Over at most PROFILE_USERS of its credentials: one process's memos hold them all,
     as they hold a thousand, and the warm-up pass stays short.
     """
-    from bench.measure import in_each_project
-
-    few = [replace(c, requests=c.requests[:PROFILE_USERS]) for c in configs]
-    results = in_each_project(env, few, tasks, parallel=False)
-    for config in configs:
-        results["profile"][config.name]["project"] = config.project.settings
-    return results
+    profiles: dict[str, dict[str, Any]] = {}
+    for project in dict.fromkeys(c.project for c in configs):
+        mine = [
+            replace(c, requests=c.requests[:PROFILE_USERS]) for c in configs if c.project is project
+        ]
+        for name, measured in _inproc(env, project, mine, n).items():
+            profiles[name] = {**measured, "project": project.settings}
+    return profiles
 
 
 def scaled(profile: dict[str, Any]) -> dict[str, float]:
@@ -98,6 +138,7 @@ def markdown(profiles: dict[str, Any], n: int) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Seed, profile, print, and write profile.json and profile.md."""
     args = arguments(argv)
+    tree = tree_state()
     env = bench_env_setup(suffix="profile")
     try:
         from bench.configs import configs_seed
@@ -108,20 +149,22 @@ def main(argv: list[str] | None = None) -> None:
             "database": "postgresql" if env.postgres else "sqlite",
             "cache": "redis" if env.redis_url else "locmem (per process)",
             "requests": args.requests,
-            "configs": profile_configs(env, configs, {"profile": args.requests})["profile"],
+            "configs": profile_configs(env, configs, args.requests),
         }
     finally:
         env.cleanup()
+    out, provenance = results_dir(args.out, tree)
+    result |= provenance
     text = "\n".join(
         [
-            f"# Where the time goes ({result['database']} + {result['cache']})",
+            f"# Where the time goes ({result['database']} + {result['cache']}, "
+            f"{tree_label(result)})",
             "",
             *markdown(result["configs"], args.requests),
         ]
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "profile.md").write_text(text)
+    (out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "profile.md").write_text(text)
     print(text)
 
 

@@ -1,7 +1,6 @@
-"""Run outputs: a timestamped JSON per run plus `latest.json`, `latest.md`, and PNG charts."""
+"""A run's outputs: `latest.json`, `latest.md`, and PNG charts."""
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +9,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench.env import tree_label
 from bench.profile import markdown as profile_markdown
 
 
-def _num(value: Any, digits: int = 1) -> str:
+def num(value: Any, digits: int = 1) -> str:
+    """A figure for a table: thousands separated, `digits` decimals for a float; `n/a` for None."""
     if value is None:
         return "n/a"
     if isinstance(value, float):
@@ -23,13 +24,9 @@ def _num(value: Any, digits: int = 1) -> str:
 
 def results_write(result: dict[str, Any], out: Path) -> list[Path]:
     """Write the JSON, the Markdown and the charts of one run; return the paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.fromisoformat(result["meta"]["started_at"]).strftime("%Y%m%dT%H%M%SZ")
-    text = json.dumps(result, indent=2, sort_keys=False) + "\n"
-    paths = [out / f"run-{stamp}.json", out / "latest.json", out / "latest.md"]
-    paths[0].write_text(text)
-    paths[1].write_text(text)
-    paths[2].write_text(markdown(result))
+    paths = [out / "latest.json", out / "latest.md"]
+    paths[0].write_text(json.dumps(result, indent=2) + "\n")
+    paths[1].write_text(markdown(result))
     if result["configs"]:
         paths.append(_ratio_chart(result, out / "latest.png"))
     if result.get("sweep"):
@@ -37,39 +34,30 @@ def results_write(result: dict[str, Any], out: Path) -> list[Path]:
     return paths
 
 
-def _memo_cell(memo: dict[str, dict[str, Any]] | None) -> str:
-    if memo is None:
-        return "n/a"
-    rates = [f"{name} {m['rate']:.1%}" for name, m in memo.items() if m["rate"] is not None]
-    return " · ".join(rates) or "none looked up"
-
-
 def _configs_tables(configs: dict[str, dict[str, Any]]) -> list[str]:
     lines = [
         "| config | req/s | x baseline | p50 ms | p99 ms | CPU ms/req | CPU x baseline "
-        "| DB+Redis CPU ms/req | SQL/req | Redis/req | memo hit rate | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| DB+Redis CPU ms/req | SQL/req | Redis/req | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, c in configs.items():
         lines.append(
-            f"| {name} | {_num(c['rps'], 0)} | {_num(c['ratio_to_baseline'], 2)} "
-            f"| {_num(c['p50_ms'], 2)} | {_num(c['p99_ms'], 2)} "
-            f"| {_num(c['cpu_ms_per_request'], 3)} | {_num(c['cpu_ratio_to_baseline'], 2)} "
-            f"| {_num(c['backend_cpu_ms_per_request'], 3)} "
-            f"| {_num(c['sql_per_request'], 2)} | {_num(c['redis_per_request'], 2)} "
-            f"| {_memo_cell(c['memo'])} | {c['errors']} |"
+            f"| {name} | {num(c['rps'], 0)} | {num(c['ratio_to_baseline'], 2)} "
+            f"| {num(c['p50_ms'], 2)} | {num(c['p99_ms'], 2)} "
+            f"| {num(c['cpu_ms_per_request'], 3)} | {num(c['cpu_ratio_to_baseline'], 2)} "
+            f"| {num(c['backend_cpu_ms_per_request'], 3)} "
+            f"| {num(c['sql_per_request'], 2)} | {num(c['redis_per_request'], 2)} "
+            f"| {c['errors']} |"
         )
     lines += [
         "",
-        "| config | project | what runs | revocation | users | warm-up s/run "
-        "| credential bytes/req |",
-        "|---|---|---|---|---:|---:|---:|",
+        "| config | project | what runs | revocation | users | credential bytes/req |",
+        "|---|---|---|---|---:|---:|",
     ]
     for name, c in configs.items():
-        warmup = sum(c["warmup_s"]) / len(c["warmup_s"]) if c["warmup_s"] else 0.0
         lines.append(
             f"| {name} | `{c['project']}` | {c['description']} | {c['revocation']} "
-            f"| {c['users']:,} | {warmup:.0f} | {c['credential_bytes']} |"
+            f"| {c['users']:,} | {c['credential_bytes']} |"
         )
     return [*lines, ""]
 
@@ -81,8 +69,8 @@ def _peers_table(peers: dict[str, dict[str, Any]]) -> list[str]:
     ]
     for mode, p in peers.items():
         lines.append(
-            f"| {mode} | {p['peer']} | {_num(p['rps_ratio'], 2)} | {_num(p['cpu_ratio'], 2)} "
-            f"| {_num(p['p99_ms'], 2)} | {_num(p['peer_p99_ms'], 2)} |"
+            f"| {mode} | {p['peer']} | {num(p['rps_ratio'], 2)} | {num(p['cpu_ratio'], 2)} "
+            f"| {num(p['p99_ms'], 2)} | {num(p['peer_p99_ms'], 2)} |"
         )
     return [*lines, ""]
 
@@ -99,10 +87,10 @@ def _logins_table(logins: dict[str, dict[str, Any]], meta: dict[str, Any]) -> li
     for name, h in logins.items():
         flood = h["flood"]
         lines.append(
-            f"| {name} | {_num(h['login_median_ms'], 1)} | {_num(h['logins_per_s'], 1)} "
-            f"| {_num(h['cpu_ms_per_login'], 0)} | {_num(h['reads_alone']['rps'], 0)} "
-            f"| {_num(h['reads_flooded']['rps'], 0)} | {_num(h['reads_ratio'], 2)} "
-            f"| {_num(flood['answered_per_s'], 1)} | {_num(flood['login_p50_ms'], 0)} |"
+            f"| {name} | {num(h['login_median_ms'], 1)} | {num(h['logins_per_s'], 1)} "
+            f"| {num(h['cpu_ms_per_login'], 0)} | {num(h['reads_alone']['rps'], 0)} "
+            f"| {num(h['reads_flooded']['rps'], 0)} | {num(h['reads_ratio'], 2)} "
+            f"| {num(flood['answered_per_s'], 1)} | {num(flood['login_p50_ms'], 0)} |"
         )
     return [*lines, ""]
 
@@ -113,7 +101,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# dualauth benchmark",
         "",
-        f"{meta['started_at']} · {meta['commit']} · {meta['database']} + {meta['cache']} · "
+        f"{meta['started_at']} · {tree_label(meta)} · {meta['database']} + {meta['cache']} · "
         "gunicorn "
         f"{meta['workers']}x{meta['threads']} {meta['worker_class']} · "
         f"load: {meta['load_generator']} "
@@ -129,16 +117,6 @@ def markdown(result: dict[str, Any]) -> str:
         lines += _configs_tables(result["configs"])
     if result.get("peers"):
         lines += _peers_table(result["peers"])
-    if result.get("costs"):
-        lines += [
-            "| operation (sequential calls) | median ms | per second | n |",
-            "|---|---:|---:|---:|",
-        ]
-        for name, c in result["costs"].items():
-            lines.append(
-                f"| {name} | {_num(c['median_ms'], 1)} | {_num(c['per_s'], 1)} | {c['n']} |"
-            )
-        lines.append("")
     if result.get("logins"):
         lines += _logins_table(result["logins"], meta)
     if result.get("profile"):
@@ -159,12 +137,12 @@ def markdown(result: dict[str, Any]) -> str:
             "|---:|" + "---:|" * (len(sweep["modes"]) + 2),
         ]
         for i, size in enumerate(sweep["sizes"]):
-            cells = [_num(sweep["modes"][mode][i]["rps"], 0) for mode in sweep["modes"]]
+            cells = [num(sweep["modes"][mode][i]["rps"], 0) for mode in sweep["modes"]]
             cold = sweep["cold"][i]
             lines.append(
                 f"| {size:,} | "
                 + " | ".join(cells)
-                + f" | {_num(cold['family_us'], 0)} | {_num(cold['session_us'], 0)} |"
+                + f" | {num(cold['family_us'], 0)} | {num(cold['session_us'], 0)} |"
             )
         lines += [
             "",

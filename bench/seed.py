@@ -11,11 +11,10 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from importlib import import_module
+from typing import Any
 
-import httpx
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.hashers import make_password
@@ -31,23 +30,12 @@ from bench.env import ROOT, BenchEnv
 from bench.server import STOCK
 from common.models import LoginFamily, Profile
 from common.principal import UserModel
-from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, Mode, mode_path
-from common.services import user_create
+from common.routes import MODES, SESSION, Mode
 
-USERNAME = "bench"
 PASSWORD = "bench correct horse battery staple"
 USER_PREFIX = "bench-user-"
 FILLER_USERS = 1000
 FILLER_PREFIX = "bench-filler-"
-
-
-def bench_user_create() -> UserModel:
-    """The user of the login and refresh costs (production password hashing)."""
-    model = get_user_model()
-    model.objects.filter(**{model.USERNAME_FIELD: USERNAME}).delete()
-    return user_create(
-        username=USERNAME, password=PASSWORD, email="bench@example.com", display_name="Bench"
-    )
 
 
 def users_create(prefix: str, count: int, *, hasher: str | None = None) -> list[UserModel]:
@@ -80,36 +68,39 @@ def users_create(prefix: str, count: int, *, hasher: str | None = None) -> list[
     return users
 
 
-def _login_request() -> HttpRequest:
+def login_request() -> HttpRequest:
     """A request as a login endpoint sees it: what a family records of its client."""
     return RequestFactory().post("/", HTTP_USER_AGENT="Mozilla/5.0 (bench)")
 
 
-def _session_key(user: UserModel) -> str:
+def session_key(user: UserModel) -> str:
     """A dualauth session of `user`, as its login endpoint starts one (a family included)."""
     from session_auth.services import session_login
 
-    request = _login_request()
+    request = login_request()
     request.session = import_module(settings.SESSION_ENGINE).SessionStore()
     session_login(request=request, user=user, remember=True)
     request.session.save()
     return str(request.session.session_key)
 
 
-def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
-    """One live login per user in each mode: a session key, and two access tokens."""
+def login_make(user: UserModel, mode: Mode) -> Any:
+    """A login of `user` in `mode` as its endpoint makes one: a session key, or a token pair."""
     from jwt_auth.services import token_obtain
 
-    def access(user: UserModel, mode: Mode) -> str:
-        return token_obtain(user=user, request=_login_request(), mode=mode).access
+    if mode == SESSION:
+        return session_key(user)
+    return token_obtain(user=user, request=login_request(), mode=mode)
 
+
+def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
+    """One live login per user in each mode: a session key, and two access tokens."""
     # One transaction: a commit per login would make a thousand of them take minutes.
     with transaction.atomic():
-        return {
-            SESSION: [_session_key(user) for user in users],
-            JWT_HEADER: [access(user, JWT_HEADER) for user in users],
-            JWT_COOKIE: [access(user, JWT_COOKIE) for user in users],
-        }
+        made = {mode: [login_make(user, mode) for user in users] for mode in MODES}
+    return {
+        mode: [m if mode == SESSION else m.access for m in logins] for mode, logins in made.items()
+    }
 
 
 def stock_credentials(env: BenchEnv, prefix: str) -> dict[str, list[str]]:
@@ -128,35 +119,6 @@ def stock_credentials(env: BenchEnv, prefix: str) -> dict[str, list[str]]:
     return dict(json.loads(out.read_text()))
 
 
-@contextmanager
-def csrf_client(base_url: str) -> Iterator[tuple[httpx.Client, str]]:
-    """A cookie-keeping client with the CSRF cookie, and its token."""
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        token = client.get(mode_path(SESSION, "csrf")).json()["csrf_token"]
-        yield client, str(token)
-
-
-def token_login(base_url: str, username: str = USERNAME) -> dict[str, str]:
-    """A live token pair, from a real login."""
-    response = httpx.post(
-        f"{base_url}{mode_path(JWT_HEADER, 'login')}",
-        json={"username": username, "password": PASSWORD},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return {k: str(v) for k, v in response.json().items()}
-
-
-def browser_login(base_url: str, path: str) -> dict[str, str]:
-    """The cookies a browser holds after a real login at `path` (with CSRF)."""
-    with csrf_client(base_url) as (client, csrf):
-        response = client.post(
-            path, json={"username": USERNAME, "password": PASSWORD}, headers={"X-CSRFToken": csrf}
-        )
-        response.raise_for_status()
-        return {name: str(value) for name, value in client.cookies.items()}
-
-
 def filler_users_create() -> list[int]:
     """The users who own the filler logins."""
     password = make_password(None)
@@ -173,7 +135,6 @@ def filler_users_create() -> list[int]:
     return list(fillers.values_list("pk", flat=True))
 
 
-MODES = [SESSION, JWT_HEADER, JWT_COOKIE]
 FAMILY_COLUMNS = [
     "id",
     "user_id",

@@ -8,7 +8,6 @@ from bench.env import ROOT, BenchEnv
 from bench.processes import ServerProcess, free_port, http_answer
 
 BIN = Path(sys.executable).parent
-GUNICORN_CONFIG = Path(__file__).resolve().parent / "gunicorn_conf.py"
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,11 @@ class BenchServer(ServerProcess):
         assert self.process is not None, "the server is running"
         return self.process.pid
 
-    def start(self, timeout: float = 30.0) -> "BenchServer":
+    def start(self, timeout: float = 90.0) -> "BenchServer":
         """Start gunicorn and wait until it answers."""
         args = [
             str(BIN / "gunicorn"),
             self.project.wsgi,
-            f"--config={GUNICORN_CONFIG}",
             f"--bind=127.0.0.1:{self.port}",
             f"--workers={self.workers}",
             f"--threads={self.threads}",
@@ -71,7 +69,8 @@ class BenchServer(ServerProcess):
         ]
         self._launch(
             args,
-            lambda: http_answer(f"{self.url}{self.project.ready_path}", accept={200}),
+            # A worker's first answer may take seconds on a loaded machine.
+            lambda: http_answer(f"{self.url}{self.project.ready_path}", accept={200}, timeout=10),
             timeout=timeout,
             cwd=ROOT,
             env=self.env,
