@@ -40,7 +40,7 @@ def _read(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def tests_run(junit: Path) -> None:
+def comparative_run(junit: Path) -> None:
     """Run the comparative tests, their report into `junit` (failures are reported, not raised)."""
     pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     subprocess.run(  # noqa: S603
@@ -52,7 +52,7 @@ def tests_run(junit: Path) -> None:
         raise SystemExit(f"the comparative tests left no report ({junit})")
 
 
-def tests_read(junit: Path) -> dict[str, dict[str, str]]:
+def comparative_read(junit: Path) -> dict[str, dict[str, str]]:
     """Each test's outcome per mode it ran in: the worst of its cases (`FAIL`, `skipped`, `pass`).
 
     A case's modes are those its parameters name; a case naming none ran in every mode.
@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         junit = args.junit or Path(tmp) / "comparative.xml"
         if args.junit is None:
-            tests_run(junit)
-        tests = tests_read(junit)
+            comparative_run(junit)
+        tests = comparative_read(junit)
     out, provenance = results_dir(args.out, tree)
 
     def source(what: str, result: dict[str, Any] | None, command: str) -> str:
@@ -137,12 +137,14 @@ def main(argv: list[str] | None = None) -> None:
         [
             "# Sessions vs JWTs",
             "",
+            f"Made at {tree_label(provenance)} from:",
+            "",
             source("per-request figures (`python -m bench`, latest.json)", bench, "make bench"),
             source(
                 "bytes per login (`python -m bench.capacity`)", capacity, "python -m bench.capacity"
             ),
             f"- behaviours (`{COMPARATIVE_TESTS}`): "
-            + (f"{args.junit}" if args.junit else f"run at {tree_label(provenance)}"),
+            + (f"the report {args.junit}" if args.junit else "run with this table"),
             "",
             *table(bench, capacity, tests),
             "",

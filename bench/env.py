@@ -31,7 +31,7 @@ def env_flag(value: str | None) -> bool:
 
 
 def tree_state() -> dict[str, str | bool]:
-    """The commit checked out, and whether the tracked files are as it has them."""
+    """The commit checked out, and whether the tracked files (results aside) are as it has them."""
 
     def git(*args: str) -> str:
         done = subprocess.run(  # noqa: S603
@@ -43,7 +43,8 @@ def tree_state() -> dict[str, str | bool]:
         )
         return done.stdout.strip()
 
-    changed = git("status", "--porcelain", "--untracked-files=no")
+    # What the commands write is no change to what made it.
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results")
     return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "clean": not changed}
 
 

@@ -363,9 +363,8 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
     """Every trial, outages and modes interleaved; the figures of each outage and mode."""
     from django.conf import settings
 
-    from bench.run import servers_start
     from bench.seed import users_create
-    from bench.server import DUALAUTH, BenchServer
+    from bench.server import DUALAUTH, BenchServer, servers_start, servers_stop
     from common.cache_recovery import RECOVERY_RETRY_SECONDS
     from common.conf import dualauth_settings
 
@@ -394,8 +393,7 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
             for mode in MODES:
                 hung[mode].append(trial_hung(mode, b.url, server, user))
     finally:
-        a.stop()
-        b.stop()
+        servers_stop([a, b])
         relay.stop()
     options = settings.CACHES["dualauth"]["OPTIONS"]
     return {

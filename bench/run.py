@@ -163,18 +163,19 @@ def main(argv: list[str] | None = None) -> None:
     print((out / "latest.md").read_text())
 
 
-def servers_start(servers: list[Any]) -> None:
-    """Start every server at once, and wait until each answers."""
-    with ThreadPoolExecutor(len(servers)) as pool:
-        for future in [pool.submit(server.start) for server in servers]:
-            future.result()
-
-
 def _run(args: argparse.Namespace, env: BenchEnv, started: datetime) -> dict[str, Any]:
     from bench.configs import configs_seed
     from bench.logins import login_server
     from bench.seed import USER_PREFIX, users_create
-    from bench.server import DUALAUTH, STOCK, STOCK_CACHE, STOCK_CACHED_DB, BenchServer
+    from bench.server import (
+        DUALAUTH,
+        STOCK,
+        STOCK_CACHE,
+        STOCK_CACHED_DB,
+        BenchServer,
+        servers_start,
+        servers_stop,
+    )
 
     load = LoadGenerator(connections=args.connections, threads=args.wrk_threads)
     users = users_create(USER_PREFIX, args.users)
@@ -194,8 +195,7 @@ def _run(args: argparse.Namespace, env: BenchEnv, started: datetime) -> dict[str
             booted.result()
         return _measure_all(args, env, load, servers, login_servers, configs, started)
     finally:
-        for server in everything:
-            server.stop()
+        servers_stop(everything)
 
 
 def _measure_all(

@@ -1,6 +1,7 @@
 """The real servers, as deployed: gunicorn, DEBUG off, the same flags for every one."""
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +83,16 @@ class BenchServer(ServerProcess):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def servers_start(servers: list[BenchServer]) -> None:
+    """Start every server at once, and wait until each answers."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        for future in [pool.submit(server.start) for server in servers]:
+            future.result()
+
+
+def servers_stop(servers: list[BenchServer]) -> None:
+    """Stop every server at once, and wait until each has."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        list(pool.map(lambda server: server.stop(), servers))

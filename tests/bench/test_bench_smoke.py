@@ -42,6 +42,8 @@ REDIS_ROWS = {*DUALAUTH, "stock-session-cache", "stock-session-cached-db"}
 USERS = 20
 BENCH_ARGS = (
     *("--quick", "--duration", "1", "--repeats", "1", "--users", str(USERS)),
+    # One worker a server: seven servers boot at once.
+    *("--workers", "1", "--threads", "2"),
     *("--hashers", "argon2", "--calls", "1", "--login-duration", "1", "--flood-rate", "2"),
     *("--profile-requests", "5", "--sizes", "200", "--sweep-duration", "1"),
 )
