@@ -11,6 +11,7 @@ prints it; docs/SCALING.md reads it. PostgreSQL and Redis only.
 
 import argparse
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.env import RESULTS, bench_env_setup, results_dir, tree_state
+from bench.env import RESULTS, BenchEnv, measured
 
 if TYPE_CHECKING:
     from common.routes import Mode
@@ -234,33 +235,24 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Every mode measured, in a database and a cache namespace of their own."""
-    env = bench_env_setup(suffix="capacity")
-    if not (env.postgres and env.redis_url):
-        env.cleanup()
+def main(argv: list[str] | None = None) -> None:
+    """Measure every mode, write `capacity.json`, print it."""
+    args = arguments(argv)
+    url = os.environ.get("DATABASE_URL", "")
+    if not (url.startswith(("postgres://", "postgresql://")) and os.environ.get("REDIS_URL")):
         raise SystemExit(
             "bench.capacity measures PostgreSQL and Redis: set DATABASE_URL and REDIS_URL"
         )
-    try:
+
+    def measure(env: BenchEnv) -> dict[str, Any]:
         from bench.seed import users_create
         from common.routes import MODES
 
         users = users_create("capacity-user-", args.logins)
-        return {
-            "logins": args.logins,
-            "modes": {mode: mode_measure(mode, users, env.cache_prefix) for mode in MODES},
-        }
-    finally:
-        env.cleanup()
+        modes = {mode: mode_measure(mode, users, env.cache_prefix) for mode in MODES}
+        return {"logins": args.logins, "modes": modes}
 
-
-def main(argv: list[str] | None = None) -> None:
-    """Measure, write `capacity.json`, print it."""
-    args = arguments(argv)
-    tree = tree_state()
-    result = run(args)
-    out, result["meta"] = results_dir(args.out, tree)
+    result, out = measured("capacity", measure, args.out)
     text = json.dumps(result, indent=2)
     (out / "capacity.json").write_text(text + "\n")
     print(text)

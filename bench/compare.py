@@ -18,7 +18,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from bench.env import RESULTS, ROOT, results_dir, tree_label, tree_state
-from bench.report import num
+from bench.report import md_table, num
 
 MODES = ("session", "jwt-header", "jwt-cookie")
 COLUMNS = (*MODES, "stock-session-db", "stock-session-cache", "stock-jwt", "stock-jwt-stateless")
@@ -75,43 +75,46 @@ def table(
     """The rows: the bench's figures, capacity's bytes, the tests' outcomes; a column a config."""
     configs = (bench or {}).get("configs", {})
     columns = [c for c in COLUMNS if c in configs or (not configs and c in MODES)]
-    capacity_modes = (capacity or {}).get("modes", {})
-
-    def from_bench(label: str, cell: Any) -> str:
-        cells = [cell(configs[c]) if c in configs else "not measured" for c in columns]
-        return f"| {label} | " + " | ".join(cells) + " |"
-
-    def from_capacity(label: str, cell: Any) -> str:
-        cells = [cell(capacity_modes[c]) if c in capacity_modes else "n/a" for c in columns]
-        return f"| {label} | " + " | ".join(cells) + " |"
+    stored = (capacity or {}).get("modes", {})
 
     def cookies(config: dict[str, Any]) -> str:
-        header = config.get("credential_header")
-        return "n/a" if "credential_header" not in config else "no" if header == "Cookie" else "yes"
+        header = config.get("credential_header", "?")
+        return "n/a" if header == "?" else "no" if header == "Cookie" else "yes"
 
-    lines = [
-        "| | " + " | ".join(columns) + " |",
-        "|---|" + "---|" * len(columns),
-        from_bench("revocation", lambda c: c["revocation"]),
-        from_bench("works without cookies", cookies),
-        from_bench("credential bytes per request", lambda c: num(c["credential_bytes"])),
-        from_bench(
-            "req/s (x baseline)", lambda c: f"{num(c['rps'], 0)} ({num(c['ratio_to_baseline'], 2)})"
+    measured = {
+        "revocation": lambda c: c["revocation"],
+        "works without cookies": cookies,
+        "credential bytes per request": lambda c: num(c["credential_bytes"]),
+        "req/s (x baseline)": lambda c: f"{num(c['rps'], 0)} ({num(c['ratio_to_baseline'], 2)})",
+        "CPU ms per request": lambda c: num(c["cpu_ms_per_request"], 3),
+        "p99 ms": lambda c: num(c["p99_ms"], 1),
+        "SQL queries per request": lambda c: num(c["sql_per_request"], 2),
+        "Redis round trips per request": lambda c: num(c["redis_per_request"], 2),
+    }
+    bytes_per_login = {
+        "PostgreSQL bytes per login": lambda m: sum(
+            t["bytes_per_login"] for t in m["postgres"].values()
         ),
-        from_bench("CPU ms per request", lambda c: num(c["cpu_ms_per_request"], 3)),
-        from_bench("p99 ms", lambda c: num(c["p99_ms"], 1)),
-        from_bench("SQL queries per request", lambda c: num(c["sql_per_request"], 2)),
-        from_bench("Redis round trips per request", lambda c: num(c["redis_per_request"], 2)),
-        from_capacity(
-            "PostgreSQL bytes per login",
-            lambda m: num(sum(t["bytes_per_login"] for t in m["postgres"].values()), 0),
+        "Redis bytes per login": lambda m: m["redis_keys_bytes_per_login"],
+    }
+    rows = [
+        *(
+            [label, *(cell(configs[c]) if c in configs else "not measured" for c in columns)]
+            for label, cell in measured.items()
         ),
-        from_capacity("Redis bytes per login", lambda m: num(m["redis_keys_bytes_per_login"], 0)),
+        *(
+            [label, *(num(cell(stored[c]), 0) if c in stored else "n/a" for c in columns)]
+            for label, cell in bytes_per_login.items()
+        ),
+        *(
+            [
+                f"test: {name}",
+                *(outcomes.get(c, "n/a") if c in MODES else "not tested" for c in columns),
+            ]
+            for name, outcomes in tests.items()
+        ),
     ]
-    for name, outcomes in tests.items():
-        cells = [outcomes.get(c, "n/a") if c in MODES else "not tested" for c in columns]
-        lines.append(f"| test: {name} | " + " | ".join(cells) + " |")
-    return lines
+    return md_table(["", *columns], rows, left=len(columns) + 1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,7 +150,6 @@ def main(argv: list[str] | None = None) -> None:
             + (f"the report {args.junit}" if args.junit else "run with this table"),
             "",
             *table(bench, capacity, tests),
-            "",
             "bench/README.md says what each configuration runs and how each figure is measured.",
             "",
         ]

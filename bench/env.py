@@ -12,7 +12,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -87,6 +89,14 @@ class BenchEnv:
         """Whether the run uses PostgreSQL."""
         return self.database_url.startswith(("postgres://", "postgresql://"))
 
+    @property
+    def meta(self) -> dict[str, str]:
+        """What the run's database and cache are."""
+        return {
+            "database": "postgresql" if self.postgres else "sqlite",
+            "cache": "redis" if self.redis_url else "locmem (per process)",
+        }
+
     def server_env(self, settings_module: str = DUALAUTH_SETTINGS, **extra: str) -> dict[str, str]:
         """The environment of a process of this run serving `settings_module`."""
         return {
@@ -101,6 +111,20 @@ class BenchEnv:
             "AUDIT_LOG_LEVEL": "WARNING",
             **extra,
         }
+
+    def module_run(self, module: str, settings_module: str, *args: str) -> str:
+        """What `python -m module args` prints, run with this run's `settings_module`."""
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=self.server_env(settings_module),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{module} ({settings_module}) failed:\n{done.stderr[-3000:]}")
+        return done.stdout
 
     def cleanup(self) -> None:
         """Forget this run's cache keys (dualauth's and the stock project's), database, files."""
@@ -172,3 +196,21 @@ def bench_env_setup(*, suffix: str = "bench") -> BenchEnv:
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
     return env
+
+
+def measured(
+    suffix: str, measure: Callable[[BenchEnv], dict[str, Any]], out: Path
+) -> tuple[dict[str, Any], Path]:
+    """`measure(env)` in a bench environment of its own, cleaned up after; its result, with
+    when and at which tree state it was made (`meta`), and where to write it (`results_dir`).
+    """
+    tree = tree_state()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    env = bench_env_setup(suffix=suffix)
+    try:
+        result = measure(env)
+    finally:
+        env.cleanup()
+    out, provenance = results_dir(out, tree)
+    result["meta"] = {"started_at": started, **result.get("meta", {}), **provenance}
+    return result, out

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from django.conf import global_settings
 
-from bench.cpu import cpu_sample, server_idle_wait
+from bench.cpu import server_cpu, server_idle_wait, spent
 from bench.env import BenchEnv
 from bench.load import LoadGenerator, Request
 from bench.seed import PASSWORD, users_create
@@ -159,9 +159,9 @@ def hasher_measure(
     logins = _login_requests(f"{LOGIN_PREFIX}{name}-")
     flood = Flood(server.url, logins, flood_rate)
     try:
-        before = cpu_sample(server.pid, "")
+        before = server_cpu(server.pid)
         sequential = _sequential_ms(server.url, logins, calls)
-        after = cpu_sample(server.pid, "")
+        after = server_cpu(server.pid)
         throughput = load.run(server.url, logins, duration)
         # The logins the load generator abandoned are still being hashed: let them finish.
         server_idle_wait(server.pid)
@@ -173,7 +173,7 @@ def hasher_measure(
         server.stop()
         flood.close()
     # One login at a time, each complete: what the server spends on one.
-    cpu_ms = after.since(before)[0] * 1000 / calls if before and after else None
+    cpu_ms = spent(before, after) * 1000 / calls if after else None
     return {
         "hasher": HASHERS[name],
         "login_median_ms": sequential,

@@ -1,4 +1,4 @@
-"""`python -m bench`: stock Django, DRF and simplejwt against dualauth on real servers; a sweep.
+"""`python -m bench`: stock Django, DRF and simplejwt against dualauth on real servers.
 
 Stock rows run a stock project (bench/stock/); dualauth runs its production settings.
 Every server has the same gunicorn flags; every row is loaded with one credential per
@@ -15,17 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.env import RESULTS, BenchEnv, bench_env_setup, env_flag, results_dir, tree_state
+from bench.env import RESULTS, BenchEnv, env_flag, measured
 from bench.load import LoadGenerator, LoadResult, Progress
 from bench.profile import default_requests, profile_configs
 from bench.report import results_write
 
-# Each dualauth mode and the stock rows it is compared with, the nearest first.
-PEERS = {
-    "session": ("stock-session-cache", "stock-session-cached-db", "stock-session-db"),
-    "jwt-header": ("stock-jwt",),
-    "jwt-cookie": ("stock-jwt",),
-}
 NOTE = (
     "Medians of interleaved repeats (A, B, C, A, B, C, ...); the load generator runs on the "
     "same machine. Absolute numbers depend on the machine and on what else runs on it: "
@@ -61,8 +55,6 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         "--sweep", default="on", help="on (default), off, or only; 1 and 0 mean on and off"
     )
     parser.add_argument("--sizes", help="comma-separated sweep sizes")
-    parser.add_argument("--sweep-duration", type=float, help="seconds per sweep measurement")
-    parser.add_argument("--sweep-repeats", type=int, help="interleaved repeats per sweep size")
     args = parser.parse_args(argv)
     args.sweep = {"1": "on", "0": "off", "true": "on", "false": "off"}.get(args.sweep, args.sweep)
     if args.sweep not in {"on", "off", "only"}:
@@ -75,8 +67,6 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     # A PBKDF2 login takes a good part of a second: a short run would see hardly any end.
     args.login_duration = args.login_duration or max(args.duration, 5.0)
     args.profile_requests = args.profile_requests or default_requests(quick)
-    args.sweep_duration = args.sweep_duration or (args.duration if quick else 5.0)
-    args.sweep_repeats = args.sweep_repeats or (1 if quick else 2)
     return args
 
 
@@ -108,12 +98,6 @@ class Measurement:
         }
 
 
-SWEEP_NOTE = (
-    "each size is that many LoginFamily rows (mixed modes, one in five revoked, 1000 filler "
-    "users) and that many django_session rows"
-)
-
-
 def _median(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return statistics.median(known) if known else None
@@ -133,7 +117,7 @@ def _summary(runs: list[Measurement]) -> dict[str, Any]:
 
 def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> Measurement:
     """One pass over the users to warm up, then `duration` s of load, and the CPU it took."""
-    from bench.cpu import cpu_sample
+    from bench.cpu import cpu_sample, spent
 
     redis_url = server.env["REDIS_URL"]
     load.warm(server.url, config.requests)
@@ -142,28 +126,22 @@ def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> M
     after = cpu_sample(server.pid, redis_url)
     if not (before and after and result.requests):
         return Measurement(result, None, None)
-    spent, backends = after.since(before)
-    return Measurement(result, spent * 1000 / result.requests, backends * 1000 / result.requests)
+    per_request = [spent(b, a) * 1000 / result.requests for b, a in zip(before, after, strict=True)]
+    return Measurement(result, *per_request)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and write its outputs."""
     args = arguments(argv)
-    tree = tree_state()
-    started = datetime.now(UTC)
-    env = bench_env_setup()
-    try:
-        result = _run(args, env, started)
-    finally:
-        env.cleanup()
-    out, provenance = results_dir(args.out, tree)
-    result["meta"] |= provenance
+    result, out = measured("bench", lambda env: _run(args, env), args.out)
+    result["meta"]["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     for path in results_write(result, out):
         print(path)
     print((out / "latest.md").read_text())
 
 
-def _run(args: argparse.Namespace, env: BenchEnv, started: datetime) -> dict[str, Any]:
+def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
+    """Every server up at once, measured in turn, then stopped."""
     from bench.configs import configs_seed
     from bench.logins import login_server
     from bench.seed import USER_PREFIX, users_create
@@ -182,10 +160,8 @@ def _run(args: argparse.Namespace, env: BenchEnv, started: datetime) -> dict[str
     flags = {"workers": args.workers, "threads": args.threads}
     projects = [DUALAUTH, STOCK, STOCK_CACHED_DB, *([STOCK_CACHE] if env.redis_url else [])]
     servers = {p: BenchServer(env, p, name=p.settings.replace(".", "-"), **flags) for p in projects}
-    measuring = args.sweep != "only"
-    login_servers = {
-        name: login_server(env, name, **flags) for name in (args.hashers if measuring else [])
-    }
+    hashers = args.hashers if args.sweep != "only" else []
+    login_servers = {name: login_server(env, name, **flags) for name in hashers}
     everything = [*servers.values(), *login_servers.values()]
     try:
         # The servers boot while the credentials are made.
@@ -193,9 +169,28 @@ def _run(args: argparse.Namespace, env: BenchEnv, started: datetime) -> dict[str
             booted = pool.submit(servers_start, everything)
             configs = configs_seed(env, users)
             booted.result()
-        return _measure_all(args, env, load, servers, login_servers, configs, started)
+        result = _measure_all(args, env, load, servers, login_servers, configs)
     finally:
         servers_stop(everything)
+    dualauth = servers[DUALAUTH]
+    result["meta"] = {
+        **env.meta,
+        "load_generator": load.label,
+        "connections": args.connections,
+        "users": args.users,
+        "workers": dualauth.workers,
+        "threads": dualauth.threads,
+        "worker_class": dualauth.worker_class,
+        "duration_s": args.duration,
+        "repeats": args.repeats,
+        "flood_rate": args.flood_rate,
+        "login_duration_s": args.login_duration,
+        "quick": args.quick,
+        "cpus": os.cpu_count(),
+        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "note": NOTE,
+    }
+    return result
 
 
 def _measure_all(
@@ -205,36 +200,26 @@ def _measure_all(
     servers: dict[Any, Any],
     login_servers: dict[str, Any],
     configs: list[Any],
-    started: datetime,
 ) -> dict[str, Any]:
     from bench.logins import hasher_measure
-    from bench.server import DUALAUTH
 
-    measured = [] if args.sweep == "only" else configs
-    sizes = sweep_sizes(args, env)
-    sweep_modes = [c for c in configs if c.dualauth]
-    sweep_steps = len(sizes) * (1 + len(sweep_modes) * args.sweep_repeats)
-    progress = Progress(
-        len(measured) * args.repeats
-        + (1 if measured else 0)
-        + len(login_servers)
-        + (sweep_steps if args.sweep != "off" else 0)
-    )
-
-    runs: dict[str, list[Measurement]] = {c.name: [] for c in measured}
+    loaded = [] if args.sweep == "only" else configs
+    sizes = sweep_sizes(args, env) if args.sweep != "off" else []
+    progress = Progress(len(loaded) * args.repeats + bool(loaded) + len(login_servers) + len(sizes))
+    runs: dict[str, list[Measurement]] = {c.name: [] for c in loaded}
     for repeat in range(args.repeats):
-        for config in measured:
+        for config in loaded:
             progress.step(f"{config.name} (repeat {repeat + 1}/{args.repeats})")
             runs[config.name].append(measure(load, servers[config.project], config, args.duration))
     profile = None
-    if measured:
+    if loaded:
         progress.step("the in-process profile: time, SQL and Redis per request")
         profile = {
             "requests": args.profile_requests,
-            "configs": profile_configs(env, measured, args.profile_requests),
+            "configs": profile_configs(env, loaded, args.profile_requests),
         }
     results: dict[str, dict[str, Any]] = {}
-    for config in measured:
+    for config in loaded:
         profiled = profile["configs"][config.name] if profile else {}
         results[config.name] = {
             "description": config.description,
@@ -262,37 +247,8 @@ def _measure_all(
             duration=args.login_duration,
             flood_rate=args.flood_rate,
         )
-    sweep = None
-    if args.sweep != "off":
-        sweep = _sweep(args, load, servers[DUALAUTH], sweep_modes, sizes, progress)
-    dualauth = servers[DUALAUTH]
-    return {
-        "meta": {
-            "started_at": started.isoformat(timespec="seconds"),
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "database": "postgresql" if env.postgres else "sqlite",
-            "cache": "redis" if env.redis_url else "locmem (per process)",
-            "load_generator": load.label,
-            "connections": args.connections,
-            "users": args.users,
-            "workers": dualauth.workers,
-            "threads": dualauth.threads,
-            "worker_class": dualauth.worker_class,
-            "duration_s": args.duration,
-            "repeats": args.repeats,
-            "flood_rate": args.flood_rate,
-            "login_duration_s": args.login_duration,
-            "quick": args.quick,
-            "cpus": os.cpu_count(),
-            "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "note": NOTE,
-        },
-        "configs": results,
-        "peers": _peers(results),
-        "logins": logins,
-        "profile": profile,
-        "sweep": sweep,
-    }
+    sweep = _sweep(sizes, 50 if args.quick else 200, progress) if sizes else None
+    return {"configs": results, "logins": logins, "profile": profile, "sweep": sweep}
 
 
 def _ratios(results: dict[str, dict[str, Any]]) -> None:
@@ -303,25 +259,6 @@ def _ratios(results: dict[str, dict[str, Any]]) -> None:
         item["ratio_to_baseline"] = item["rps"] / rps if rps else None
         mine = item["cpu_ms_per_request"]
         item["cpu_ratio_to_baseline"] = cpu / mine if cpu and mine else None
-
-
-def _peers(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each dualauth mode against its nearest stock peer measured: both metrics, and p99."""
-    peers = {}
-    for mode, candidates in PEERS.items():
-        peer = next((name for name in candidates if name in results), None)
-        if mode not in results or peer is None:
-            continue
-        mine, theirs = results[mode], results[peer]
-        cpu, peer_cpu = mine["cpu_ms_per_request"], theirs["cpu_ms_per_request"]
-        peers[mode] = {
-            "peer": peer,
-            "rps_ratio": mine["rps"] / theirs["rps"],
-            "cpu_ratio": peer_cpu / cpu if cpu and peer_cpu else None,
-            "p99_ms": mine["p99_ms"],
-            "peer_p99_ms": theirs["p99_ms"],
-        }
-    return peers
 
 
 def _cold_lookups(samples: int) -> dict[str, float]:
@@ -349,36 +286,16 @@ def _cold_lookups(samples: int) -> dict[str, float]:
     }
 
 
-def _sweep(
-    args: argparse.Namespace,
-    load: LoadGenerator,
-    server: Any,
-    configs: list[Any],
-    sizes: list[int],
-    progress: Progress,
-) -> dict[str, Any]:
+def _sweep(sizes: list[int], samples: int, progress: Progress) -> list[dict[str, Any]]:
+    """At each size, that many stored logins and sessions, and their cold lookups."""
     from bench.seed import filler_rows_add, filler_users_create
 
     users = filler_users_create()
     stored = 0
-    modes: dict[str, list[dict[str, Any]]] = {c.name: [] for c in configs}
-    cold = []
+    points = []
     for size in sizes:
-        progress.step(f"sweep: storing {size:,} logins")
+        progress.step(f"sweep: {size:,} logins stored, and their cold lookups")
         filler_rows_add(size - stored, users)
         stored = size
-        runs: dict[str, list[Measurement]] = {c.name: [] for c in configs}
-        for repeat in range(args.sweep_repeats):
-            for config in configs:
-                progress.step(f"sweep {size:,}: {config.name} ({repeat + 1}/{args.sweep_repeats})")
-                runs[config.name].append(measure(load, server, config, args.sweep_duration))
-        for config in configs:
-            modes[config.name].append({"size": size, **_summary(runs[config.name])})
-        cold.append(_cold_lookups(50 if args.quick else 200))
-    return {
-        "note": SWEEP_NOTE,
-        "sizes": sizes,
-        "modes": modes,
-        "cold": cold,
-        "ratio": {name: points[-1]["rps"] / points[0]["rps"] for name, points in modes.items()},
-    }
+        points.append({"size": size, **_cold_lookups(samples)})
+    return points

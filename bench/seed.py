@@ -7,12 +7,10 @@ its login endpoints make them but without a password hash per login.
 
 import json
 import secrets
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from importlib import import_module
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -26,7 +24,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from bench.env import ROOT, BenchEnv
+from bench.env import BenchEnv
 from bench.server import STOCK
 from common.models import LoginFamily, Profile
 from common.principal import UserModel
@@ -105,18 +103,7 @@ def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
 
 def stock_credentials(env: BenchEnv, prefix: str) -> dict[str, list[str]]:
     """Stock credentials of the users named `prefix*`, minted by stock code in its own process."""
-    out = env.tmpdir / "stock-credentials.json"
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "bench.stock.seed", prefix, str(out)],
-        cwd=ROOT,
-        env=env.server_env(STOCK.settings),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"bench.stock.seed failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(out.read_text()))
+    return dict(json.loads(env.module_run("bench.stock.seed", STOCK.settings, prefix)))
 
 
 def filler_users_create() -> list[int]:
@@ -135,91 +122,46 @@ def filler_users_create() -> list[int]:
     return list(fillers.values_list("pk", flat=True))
 
 
-FAMILY_COLUMNS = [
-    "id",
-    "user_id",
-    "mode",
-    "created_at",
-    "last_seen_at",
-    "expires_at",
-    "user_agent",
-    "ip",
-    "revoked_at",
-    "revoke_reason",
-    "refresh_jti",
-    "refresh_issued_at",
-    "previous_jti",
-    "password_epoch",
-    "authenticated_at",
-]
-
-
-def _family_rows(count: int, user_ids: list[int], now: datetime) -> Iterator[tuple[object, ...]]:
-    for i in range(count):
-        mode = MODES[i % len(MODES)]
-        revoked = i % 5 == 0  # one login in five is over
-        jti = "" if mode == "session" else uuid.uuid4().hex
-        yield (
-            uuid.uuid4(),
-            user_ids[i % len(user_ids)],
-            mode,
-            now - timedelta(hours=1),
-            now,
-            now + timedelta(days=14),
-            "Mozilla/5.0 (bench filler)",
-            "10.0.0.1",
-            now if revoked else None,
-            "logout" if revoked else "",
-            jti,
-            now if jti else None,
-            "",
-            "",
-            now - timedelta(hours=1),
-        )
-
-
-def _session_rows(count: int, data: str, now: datetime) -> Iterator[tuple[str, str, datetime]]:
-    for _ in range(count):
-        yield (secrets.token_hex(16), data, now + timedelta(days=14))
-
-
 def filler_rows_add(count: int, user_ids: list[int]) -> None:
-    """Store `count` more login families and `count` more database sessions of filler users."""
+    """Store `count` more login families (mixed modes, one in five revoked) and `count` more
+    database sessions of filler users; then have PostgreSQL analyze both tables.
+    """
     now = timezone.now()
     data = DbSessionStore().encode(
         {SESSION_KEY: str(user_ids[0]), BACKEND_SESSION_KEY: "filler", "_dualauth_seen": 0}
     )
-    family_table = LoginFamily._meta.db_table
-    session_table = Session._meta.db_table
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        raw = connection.connection
-        assert raw is not None
-        with raw.cursor() as cursor:
-            columns = ", ".join(FAMILY_COLUMNS)
-            with cursor.copy(f"COPY {family_table} ({columns}) FROM STDIN") as copy:
-                for row in _family_rows(count, user_ids, now):
-                    copy.write_row(row)
-            with cursor.copy(
-                f"COPY {session_table} (session_key, session_data, expire_date) FROM STDIN"
-            ) as copy:
-                for session_row in _session_rows(count, data, now):
-                    copy.write_row(session_row)
-            cursor.execute(f"ANALYZE {family_table}")
-            cursor.execute(f"ANALYZE {session_table}")
-        return
+    families = (
+        LoginFamily(
+            user_id=user_ids[i % len(user_ids)],
+            mode=(mode := MODES[i % len(MODES)]),
+            created_at=now - timedelta(hours=1),
+            last_seen_at=now,
+            expires_at=now + timedelta(days=14),
+            user_agent="Mozilla/5.0 (bench filler)",
+            ip="10.0.0.1",
+            revoked_at=now if i % 5 == 0 else None,
+            revoke_reason="logout" if i % 5 == 0 else "",
+            refresh_jti="" if mode == SESSION else uuid.uuid4().hex,
+            refresh_issued_at=None if mode == SESSION else now,
+            authenticated_at=now - timedelta(hours=1),
+        )
+        for i in range(count)
+    )
+    sessions = (
+        Session(
+            session_key=secrets.token_hex(16),
+            session_data=data,
+            expire_date=now + timedelta(days=14),
+        )
+        for _ in range(count)
+    )
+    # In slices: bulk_create holds every object it is given in memory at once.
     with transaction.atomic():
-        LoginFamily.objects.bulk_create(
-            (
-                LoginFamily(**dict(zip(FAMILY_COLUMNS, row, strict=True)))
-                for row in _family_rows(count, user_ids, now)
-            ),
-            batch_size=2000,
-        )
-        Session.objects.bulk_create(
-            (
-                Session(session_key=key, session_data=value, expire_date=expires)
-                for key, value, expires in _session_rows(count, data, now)
-            ),
-            batch_size=2000,
-        )
+        tables: list[tuple[Any, Any]] = [(LoginFamily, families), (Session, sessions)]
+        for model, rows in tables:
+            while batch := list(islice(rows, 5000)):
+                model._default_manager.bulk_create(batch)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for model in (LoginFamily, Session):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
