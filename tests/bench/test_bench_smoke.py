@@ -45,7 +45,7 @@ BENCH_ARGS = (
     # One worker a server: seven servers boot at once.
     *("--workers", "1", "--threads", "2"),
     *("--hashers", "argon2", "--calls", "1", "--login-duration", "1", "--flood-rate", "2"),
-    *("--profile-requests", "5", "--sizes", "200", "--sweep-duration", "1"),
+    *("--profile-requests", "5", "--sizes", "200"),
 )
 
 
@@ -82,7 +82,6 @@ def test_every_configuration_is_loaded_by_wrk_and_counted(result):
         assert config["redis_per_request"] == (1 if REDIS and name in REDIS_ROWS else 0), name
         assert (config["credential_bytes"] > 0) == (name != "baseline"), name
         assert config["users"] == (1 if name == "baseline" else USERS), name
-    assert latest["peers"].keys() == set(DUALAUTH)
 
 
 def test_every_configuration_is_profiled_layer_by_layer(result):
@@ -95,7 +94,7 @@ def test_every_configuration_is_profiled_layer_by_layer(result):
         assert (layers["profiled"]["sql"] > 0) == (SQL_PER_REQUEST[name] > 0), name
 
 
-def test_logins_flood_and_sweep_are_measured(result):
+def test_logins_flood_and_cold_lookups_are_measured(result):
     latest, _ = result
     argon2 = latest["logins"]["argon2"]
     assert argon2["login_median_ms"] > 0
@@ -103,14 +102,10 @@ def test_logins_flood_and_sweep_are_measured(result):
     assert argon2["reads_alone"]["rps"] > 0
     assert argon2["reads_flooded"]["rps"] > 0
     assert argon2["flood"]["offered_per_s"] > 0
-    sweep = latest["sweep"]
-    assert sweep["sizes"] == [200]
-    assert sweep["modes"].keys() == set(DUALAUTH)
-    assert all(
-        points[0]["rps"] > 0 and not points[0]["errors"] for points in sweep["modes"].values()
-    )
-    assert sweep["cold"][0]["family_us"] > 0
-    assert sweep["cold"][0]["session_us"] > 0
+    (point,) = latest["sweep"]
+    assert point["size"] == 200
+    assert point["family_us"] > 0
+    assert point["session_us"] > 0
 
 
 def test_the_outputs_record_the_commit_they_were_made_at(result):
@@ -121,5 +116,4 @@ def test_the_outputs_record_the_commit_they_were_made_at(result):
     assert latest["meta"]["commit"] == head.stdout.strip()
     assert isinstance(latest["meta"]["clean"], bool)
     assert latest["meta"]["commit"] in (out / "latest.md").read_text()
-    for chart in ("latest.png", "scaling.png"):
-        assert (out / chart).stat().st_size > 0
+    assert (out / "latest.png").stat().st_size > 0
