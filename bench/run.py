@@ -10,16 +10,17 @@ import os
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.env import RESULTS, BenchEnv, env_flag, measured
-from bench.load import LoadGenerator, LoadResult, Progress
+from bench.load import LoadGenerator, Progress
 from bench.profile import default_requests, profile_configs
 from bench.report import results_write
 
+# What each run measures, and its summary the medians of.
+FIGURES = ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request", "backend_cpu_ms_per_request")
 NOTE = (
     "Medians of interleaved repeats (A, B, C, A, B, C, ...); the load generator runs on the "
     "same machine. Absolute numbers depend on the machine and on what else runs on it: "
@@ -81,41 +82,18 @@ def sweep_sizes(args: argparse.Namespace, env: BenchEnv) -> list[int]:
     return sizes if env.postgres else [size for size in sizes if size <= 100_000]
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """One load run of one configuration, and what the servers spent on it."""
-
-    load: LoadResult
-    cpu_ms: float | None
-    backend_cpu_ms: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy."""
-        return {
-            **self.load.as_dict(),
-            "cpu_ms_per_request": self.cpu_ms,
-            "backend_cpu_ms_per_request": self.backend_cpu_ms,
-        }
-
-
 def _median(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return statistics.median(known) if known else None
 
 
-def _summary(runs: list[Measurement]) -> dict[str, Any]:
-    return {
-        "rps": statistics.median(r.load.rps for r in runs),
-        "p50_ms": _median([r.load.p50_ms for r in runs]),
-        "p99_ms": _median([r.load.p99_ms for r in runs]),
-        "cpu_ms_per_request": _median([r.cpu_ms for r in runs]),
-        "backend_cpu_ms_per_request": _median([r.backend_cpu_ms for r in runs]),
-        "errors": sum(r.load.errors for r in runs),
-        "runs": [r.as_dict() for r in runs],
-    }
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The medians of the runs' figures, their errors, and the runs."""
+    medians = {f: _median([run[f] for run in runs]) for f in FIGURES}
+    return {**medians, "errors": sum(run["errors"] for run in runs), "runs": runs}
 
 
-def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> Measurement:
+def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> dict[str, Any]:
     """One pass over the users to warm up, then `duration` s of load, and the CPU it took."""
     from bench.cpu import cpu_sample, spent
 
@@ -124,10 +102,10 @@ def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> M
     before = cpu_sample(server.pid, redis_url)
     result = load.run(server.url, config.requests, duration)
     after = cpu_sample(server.pid, redis_url)
-    if not (before and after and result.requests):
-        return Measurement(result, None, None)
-    per_request = [spent(b, a) * 1000 / result.requests for b, a in zip(before, after, strict=True)]
-    return Measurement(result, *per_request)
+    cpu: list[float | None] = [None, None]
+    if before and after and result.requests:
+        cpu = [spent(b, a) * 1000 / result.requests for b, a in zip(before, after, strict=True)]
+    return {**result.as_dict(), **dict(zip(FIGURES[3:], cpu, strict=True))}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -206,7 +184,7 @@ def _measure_all(
     loaded = [] if args.sweep == "only" else configs
     sizes = sweep_sizes(args, env) if args.sweep != "off" else []
     progress = Progress(len(loaded) * args.repeats + bool(loaded) + len(login_servers) + len(sizes))
-    runs: dict[str, list[Measurement]] = {c.name: [] for c in loaded}
+    runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in loaded}
     for repeat in range(args.repeats):
         for config in loaded:
             progress.step(f"{config.name} (repeat {repeat + 1}/{args.repeats})")

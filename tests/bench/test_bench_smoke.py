@@ -61,7 +61,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pa
         env={**os.environ, "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher"},
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=600,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-6000:]

@@ -43,7 +43,7 @@ def test_partition_measures_every_outage_and_mode_and_no_window_stays_open(
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
