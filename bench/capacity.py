@@ -14,12 +14,12 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.env import RESULTS, BenchEnv, measured
+from bench.inproc import round_trips
 
 if TYPE_CHECKING:
     from common.routes import Mode
@@ -89,39 +89,6 @@ def key_bytes(prefix: str) -> dict[str, dict[str, int]]:
                 kinds[kind]["keys"] += 1
                 kinds[kind]["bytes"] += int(used or 0)
     return kinds
-
-
-@contextmanager
-def round_trips() -> Iterator[dict[str, int]]:
-    """Count SQL statements (reads, writes) and Redis round trips (a pipeline is one) within."""
-    import redis
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    counts = {"sql_reads": 0, "sql_writes": 0, "redis": 0}
-    command, execute = redis.Redis.execute_command, redis.client.Pipeline.execute
-
-    def counted(original: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            counts["redis"] += 1
-            return original(*args, **kwargs)
-
-        return call
-
-    redis.Redis.execute_command = counted(command)  # type: ignore[method-assign]
-    redis.client.Pipeline.execute = counted(execute)  # type: ignore[method-assign]
-    try:
-        with CaptureQueriesContext(connection) as queries:
-            yield counts
-    finally:
-        redis.Redis.execute_command = command  # type: ignore[method-assign]
-        redis.client.Pipeline.execute = execute  # type: ignore[method-assign]
-    for query in queries.captured_queries:
-        verb = query["sql"].lstrip().split(" ", 1)[0].upper()
-        if verb == "SELECT":
-            counts["sql_reads"] += 1
-        elif verb in {"INSERT", "UPDATE", "DELETE"}:
-            counts["sql_writes"] += 1
 
 
 def cpu_ms(call: Callable[[Any], object], items: list[Any]) -> float:

@@ -16,7 +16,8 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,6 @@ AUTHENTICATE = ("rest_framework/request.py", "_authenticate")
 RENDER = ("rest_framework/response.py", "rendered_content")
 SQL = ("django/db/backends/utils.py", "_execute")
 REDIS = (("redis/client.py", "execute_command"), ("redis/client.py", "execute"))
-# A command sent alone, and a pipeline sent: one round trip each.
-REDIS_ROUND_TRIPS = (("redis/client.py", "_execute_command"), ("redis/client.py", "execute"))
 # Overridden by subclasses that call up: the outermost (largest) frame of the name counts.
 OUTERMOST = ("initial", "finalize_response")
 BATCHES = 3
@@ -94,13 +93,43 @@ def _serve_all(app: WsgiApp, envs: list[dict[str, Any]], name: str) -> None:
         assert status == 200, f"{name}: {status} for {env['PATH_INFO']}"
 
 
-def _inclusive(stats: dict[Any, Any], where: tuple[str, str], field: int = 3) -> float:
-    """Seconds spent in the function `where` (a file suffix and a name), callees included.
+@contextmanager
+def round_trips() -> Iterator[dict[str, int]]:
+    """Count SQL statements (reads, writes) and Redis round trips (a pipeline is one) within."""
+    import redis
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
-    `field` 1: how many times it was called instead.
-    """
+    counts = {"sql_reads": 0, "sql_writes": 0, "redis": 0}
+    command, execute = redis.Redis.execute_command, redis.client.Pipeline.execute
+
+    def counted(original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            counts["redis"] += 1
+            return original(*args, **kwargs)
+
+        return call
+
+    redis.Redis.execute_command = counted(command)  # type: ignore[method-assign]
+    redis.client.Pipeline.execute = counted(execute)  # type: ignore[method-assign]
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            yield counts
+    finally:
+        redis.Redis.execute_command = command  # type: ignore[method-assign]
+        redis.client.Pipeline.execute = execute  # type: ignore[method-assign]
+    for query in queries.captured_queries:
+        verb = query["sql"].lstrip().split(" ", 1)[0].upper()
+        if verb == "SELECT":
+            counts["sql_reads"] += 1
+        elif verb in {"INSERT", "UPDATE", "DELETE"}:
+            counts["sql_writes"] += 1
+
+
+def _inclusive(stats: dict[Any, Any], where: tuple[str, str]) -> float:
+    """Seconds spent in the function `where` (a file suffix and a name), callees included."""
     return sum(
-        value[field]
+        value[3]
         for (filename, _, function), value in stats.items()
         if function == where[1] and filename.endswith(where[0])
     )
@@ -154,17 +183,18 @@ def profile(app: WsgiApp, name: str, requests: list[list[Any]], n: int) -> dict[
         timings.append((time.perf_counter() - start) / n * 1e6)
     envs = _environs(requests, n)
     profiler = cProfile.Profile()
-    profiler.enable()
-    _serve_all(app, envs, name)
-    profiler.disable()
+    with round_trips() as counts:
+        profiler.enable()
+        _serve_all(app, envs, name)
+        profiler.disable()
     profiler.create_stats()
     stats = profiler.stats
     return {
         "us_per_request": statistics.median(timings),
         "profiled": layers(stats, n),
         "top": _top(stats, n),
-        "sql_per_request": _inclusive(stats, SQL, 1) / n,
-        "redis_per_request": sum(_inclusive(stats, where, 1) for where in REDIS_ROUND_TRIPS) / n,
+        "sql_per_request": (counts["sql_reads"] + counts["sql_writes"]) / n,
+        "redis_per_request": counts["redis"] / n,
     }
 
 
