@@ -14,8 +14,9 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,21 +37,6 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     method: str = "GET"
     body: str = ""
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """One timed run against one endpoint; no latencies when no request was answered in time."""
-
-    rps: float
-    p50_ms: float | None
-    p99_ms: float | None
-    requests: int
-    errors: int
-
-    def as_dict(self) -> dict[str, float | int]:
-        """A JSON-ready copy."""
-        return asdict(self)
 
 
 def _ms(value: str) -> float:
@@ -110,8 +96,10 @@ class LoadGenerator:
         with ThreadPoolExecutor(self.connections) as pool:
             list(pool.map(send, shares))
 
-    def run(self, base_url: str, requests: Sequence[Request], duration: float) -> LoadResult:
-        """Send `requests` in turn to the server at `base_url` for `duration` seconds."""
+    def run(self, base_url: str, requests: Sequence[Request], duration: float) -> dict[str, Any]:
+        """Send `requests` in turn to the server at `base_url` for `duration` seconds: req/s,
+        p50 and p99 latency (None when no request was answered in time), requests, errors.
+        """
         assert requests, "a run needs at least one request"
         with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-requests-") as data:
             data.write(lua_requests(requests))
@@ -141,13 +129,13 @@ class LoadGenerator:
         errors = int(non_2xx.group(1)) if non_2xx else 0
         if sockets:
             errors += sum(int(n) for n in re.findall(r"\d+", sockets.group(1)))
-        return LoadResult(
-            rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            p50_ms=_ms(percentiles["50"]) if "50" in percentiles else None,
-            p99_ms=_ms(percentiles["99"]) if "99" in percentiles else None,
-            requests=requests_done,
-            errors=errors,
-        )
+        return {
+            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+            "p50_ms": _ms(percentiles["50"]) if "50" in percentiles else None,
+            "p99_ms": _ms(percentiles["99"]) if "99" in percentiles else None,
+            "requests": requests_done,
+            "errors": errors,
+        }
 
 
 class Progress:

@@ -177,12 +177,12 @@ def hasher_measure(
     return {
         "hasher": HASHERS[name],
         "login_median_ms": sequential,
-        "logins_per_s": throughput.rps,
-        "login_p50_ms": throughput.p50_ms,
-        "login_errors": throughput.errors,
+        "logins_per_s": throughput["rps"],
+        "login_p50_ms": throughput["p50_ms"],
+        "login_errors": throughput["errors"],
         "cpu_ms_per_login": cpu_ms,
-        "reads_alone": alone.as_dict(),
-        "reads_flooded": flooded.as_dict(),
-        "reads_ratio": flooded.rps / alone.rps if alone.rps else None,
+        "reads_alone": alone,
+        "reads_flooded": flooded,
+        "reads_ratio": flooded["rps"] / alone["rps"] if alone["rps"] else None,
         "flood": flood.summary(),
     }

@@ -103,9 +103,9 @@ def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> d
     result = load.run(server.url, config.requests, duration)
     after = cpu_sample(server.pid, redis_url)
     cpu: list[float | None] = [None, None]
-    if before and after and result.requests:
-        cpu = [spent(b, a) * 1000 / result.requests for b, a in zip(before, after, strict=True)]
-    return {**result.as_dict(), **dict(zip(FIGURES[3:], cpu, strict=True))}
+    if before and after and result["requests"]:
+        cpu = [spent(b, a) * 1000 / result["requests"] for b, a in zip(before, after, strict=True)]
+    return {**result, **dict(zip(FIGURES[3:], cpu, strict=True))}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -266,9 +266,9 @@ def _cold_lookups(samples: int) -> dict[str, float]:
 
 def _sweep(sizes: list[int], samples: int, progress: Progress) -> list[dict[str, Any]]:
     """At each size, that many stored logins and sessions, and their cold lookups."""
-    from bench.seed import filler_rows_add, filler_users_create
+    from bench.seed import filler_rows_add, users_create
 
-    users = filler_users_create()
+    users = [user.pk for user in users_create("bench-filler-", 1000)]
     stored = 0
     points = []
     for size in sizes:

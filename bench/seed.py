@@ -32,8 +32,6 @@ from common.routes import MODES, SESSION, Mode
 
 PASSWORD = "bench correct horse battery staple"
 USER_PREFIX = "bench-user-"
-FILLER_USERS = 1000
-FILLER_PREFIX = "bench-filler-"
 
 
 def users_create(prefix: str, count: int, *, hasher: str | None = None) -> list[UserModel]:
@@ -104,22 +102,6 @@ def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
 def stock_credentials(env: BenchEnv, prefix: str) -> dict[str, list[str]]:
     """Stock credentials of the users named `prefix*`, minted by stock code in its own process."""
     return dict(json.loads(env.module_run("bench.stock.seed", STOCK.settings, prefix)))
-
-
-def filler_users_create() -> list[int]:
-    """The users who own the filler logins."""
-    password = make_password(None)
-    model = get_user_model()
-    login_field = model.USERNAME_FIELD
-    model.objects.bulk_create(
-        [
-            model(**{login_field: f"{FILLER_PREFIX}{i}"}, password=password)
-            for i in range(FILLER_USERS)
-        ],
-        ignore_conflicts=True,
-    )
-    fillers = model.objects.filter(**{f"{login_field}__startswith": FILLER_PREFIX})
-    return list(fillers.values_list("pk", flat=True))
 
 
 def filler_rows_add(count: int, user_ids: list[int]) -> None:
