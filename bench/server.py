@@ -78,12 +78,6 @@ class BenchServer(ServerProcess):
         )
         return self
 
-    def __enter__(self) -> "BenchServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
 
 def servers_start(servers: list[BenchServer]) -> None:
     """Start every server at once, and wait until each answers."""
