@@ -66,8 +66,9 @@ test: lint migrate
 bench: $(VENV)/.dev .env
 	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(SWEEP),--sweep=$(SWEEP)) $(BENCH_ARGS)
 
+# The table of bench/results' figures and the comparative tests' outcomes (bench/README.md).
 compare: $(VENV)/.dev .env
-	$(BIN)/python -m bench.compare $(if $(QUICK),--quick) $(BENCH_ARGS)
+	$(BIN)/python -m bench.compare $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache staticfiles

@@ -2,30 +2,24 @@
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... python -m bench.capacity [--logins 10000]
 
-In its own database (`NAME_capacity`, recreated, dropped at the end) and its own cache
-key prefix (deleted at the end), through dualauth's own services: `--logins` users, then
-for each mode that many logins (`session_login`, `token_obtain`), each then
-authenticated once (`login_authenticate`, as a request does), so that its family and
-user entries are cached. Per mode: the bytes per login of `common_loginfamily` and
-`django_session` (`pg_total_relation_size` and `pg_indexes_size` deltas, and the mean
-`pg_column_size` of a row), of Redis (`INFO memory` `used_memory` delta, and the mean
-`MEMORY USAGE` of every key written, by kind). Then, for one login, refresh, touch and
-logout: the SQL statements (reads, writes) and Redis round trips each makes, and the
-CPU (process time, in this process: the service alone, no HTTP) of logins and
-refreshes. Writes `capacity.json` into `--out` and prints it. PostgreSQL and Redis only:
-both are what the figures are about.
+Through dualauth's own services, in a database and cache key prefix of its own: per mode,
+`--logins` logins, each authenticated once; the bytes per login of each table and of
+Redis; for one login, refresh, touch and logout, the SQL statements and Redis round trips
+each makes; the CPU of logins and refreshes. Writes `capacity.json` into `--out` and
+prints it; docs/SCALING.md reads it. PostgreSQL and Redis only.
 """
 
 import argparse
 import json
+import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.env import RESULTS, bench_env_setup
+from bench.env import RESULTS, BenchEnv, measured
+from bench.inproc import round_trips
 
 if TYPE_CHECKING:
     from common.routes import Mode
@@ -97,39 +91,6 @@ def key_bytes(prefix: str) -> dict[str, dict[str, int]]:
     return kinds
 
 
-@contextmanager
-def round_trips() -> Iterator[dict[str, int]]:
-    """Count SQL statements (reads, writes) and Redis round trips (a pipeline is one) within."""
-    import redis
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    counts = {"sql_reads": 0, "sql_writes": 0, "redis": 0}
-    command, execute = redis.Redis.execute_command, redis.client.Pipeline.execute
-
-    def counted(original: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            counts["redis"] += 1
-            return original(*args, **kwargs)
-
-        return call
-
-    redis.Redis.execute_command = counted(command)  # type: ignore[method-assign]
-    redis.client.Pipeline.execute = counted(execute)  # type: ignore[method-assign]
-    try:
-        with CaptureQueriesContext(connection) as queries:
-            yield counts
-    finally:
-        redis.Redis.execute_command = command  # type: ignore[method-assign]
-        redis.client.Pipeline.execute = execute  # type: ignore[method-assign]
-    for query in queries.captured_queries:
-        verb = query["sql"].lstrip().split(" ", 1)[0].upper()
-        if verb == "SELECT":
-            counts["sql_reads"] += 1
-        elif verb in {"INSERT", "UPDATE", "DELETE"}:
-            counts["sql_writes"] += 1
-
-
 def cpu_ms(call: Callable[[Any], object], items: list[Any]) -> float:
     """Mean process CPU ms of `call` over `items`, each in a transaction of its own."""
     from django.db import transaction
@@ -145,33 +106,28 @@ def logins_make(mode: "Mode", users: list[Any]) -> list[tuple[Any, uuid.UUID, st
     """One login of each user in `mode`: (user, family id, refresh token or "")."""
     from django.db import transaction
 
-    from bench.seed import _login_request, _session_key
+    from bench.seed import login_make
     from common.models import LoginFamily
     from common.routes import SESSION
-    from jwt_auth.services import token_obtain
 
     refresh = {}
     with transaction.atomic():
         for user in users:
-            if mode == SESSION:
-                _session_key(user)
-            else:
-                pair = token_obtain(user=user, request=_login_request(), mode=mode)
-                refresh[user.pk] = pair.refresh
+            made = login_make(user, mode)
+            refresh[user.pk] = "" if mode == SESSION else made.refresh
     families = dict(LoginFamily.objects.filter(mode=mode).values_list("user_id", "id"))
-    return [(user, families[user.pk], refresh.get(user.pk, "")) for user in users]
+    return [(user, families[user.pk], refresh[user.pk]) for user in users]
 
 
 def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
     """Bytes per login of `mode` in PostgreSQL and Redis, and what its operations cost."""
     from django.core.cache import cache
 
-    from bench.seed import _login_request, _session_key
+    from bench.seed import login_make, login_request
     from common.cache import cache_delete
     from common.logins import family_revoke, family_touch, login_authenticate
-    from common.routes import SESSION
     from common.selectors import family_cache_key, user_cache_key
-    from jwt_auth.services import token_obtain, token_refresh
+    from jwt_auth.services import token_refresh
 
     count = len(users)
     # Earlier modes' family and user entries go (else they would expire during this one's
@@ -208,9 +164,7 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
     user, family_id, refresh = logins[0]
 
     def login(user: Any) -> object:
-        if mode == SESSION:
-            return _session_key(user)
-        return token_obtain(user=user, request=_login_request(), mode=mode)
+        return login_make(user, mode)
 
     operations = {}
     with round_trips() as operations["login"]:
@@ -225,7 +179,7 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
         family_touch(family_id=family_id)
     if refresh:
         with round_trips() as operations["refresh"]:
-            token_refresh(raw=refresh, request=_login_request())
+            token_refresh(raw=refresh, request=login_request())
     with round_trips() as operations["logout"]:
         family_revoke(family_id=family_id, user_id=user.pk, reason="logout")
     marker = client.memory_usage(cache.make_key(family_cache_key(family_id, user.pk)), samples=0)
@@ -233,7 +187,7 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
     cpu = {"login_service_ms": cpu_ms(login, [u for u, _, _ in timed])}
     if refresh:
         cpu["refresh_service_ms"] = cpu_ms(
-            lambda r: token_refresh(raw=r, request=_login_request()), [r for _, _, r in timed]
+            lambda r: token_refresh(raw=r, request=login_request()), [r for _, _, r in timed]
         )
     return {
         "logins": count,
@@ -248,34 +202,26 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Every mode measured, in a database and a cache namespace of their own."""
-    env = bench_env_setup(suffix="capacity")
-    if not (env.postgres and env.redis_url):
-        env.cleanup()
+def main(argv: list[str] | None = None) -> None:
+    """Measure every mode, write `capacity.json`, print it."""
+    args = arguments(argv)
+    url = os.environ.get("DATABASE_URL", "")
+    if not (url.startswith(("postgres://", "postgresql://")) and os.environ.get("REDIS_URL")):
         raise SystemExit(
             "bench.capacity measures PostgreSQL and Redis: set DATABASE_URL and REDIS_URL"
         )
-    try:
+
+    def measure(env: BenchEnv) -> dict[str, Any]:
         from bench.seed import users_create
         from common.routes import MODES
 
         users = users_create("capacity-user-", args.logins)
-        return {
-            "logins": args.logins,
-            "modes": {mode: mode_measure(mode, users, env.cache_prefix) for mode in MODES},
-        }
-    finally:
-        env.cleanup()
+        modes = {mode: mode_measure(mode, users, env.cache_prefix) for mode in MODES}
+        return {"logins": args.logins, "modes": modes}
 
-
-def main(argv: list[str] | None = None) -> None:
-    """Measure, write `capacity.json`, print it."""
-    args = arguments(argv)
-    result = run(args)
-    args.out.mkdir(parents=True, exist_ok=True)
+    result, out = measured("capacity", measure, args.out)
     text = json.dumps(result, indent=2)
-    (args.out / "capacity.json").write_text(text + "\n")
+    (out / "capacity.json").write_text(text + "\n")
     print(text)
 
 

@@ -8,7 +8,6 @@ from bench.env import BenchEnv
 from bench.load import Request
 from bench.server import DUALAUTH, STOCK, STOCK_CACHE, STOCK_CACHED_DB, Project
 
-DUALAUTH_MODES = ("session", "jwt-header", "jwt-cookie")
 STOCK_SESSION_COOKIE = "sessionid"
 
 
@@ -30,9 +29,9 @@ class Config:
         return sum(len(f"{name}: {value}\r\n") for name, value in headers.items())
 
     @property
-    def dualauth(self) -> bool:
-        """Whether dualauth serves it."""
-        return self.project is DUALAUTH
+    def credential_header(self) -> str | None:
+        """The header that carries the credential (`Cookie`, `Authorization`), if any."""
+        return next(iter(self.requests[0].headers), None)
 
 
 def _each(path: str, header: str, template: str, credentials: list[str]) -> tuple[Request, ...]:

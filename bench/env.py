@@ -9,9 +9,14 @@ itself runs dualauth's production settings (`project.settings`).
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +30,49 @@ ACCESS_TOKEN_SECONDS = "10800"
 def env_flag(value: str | None) -> bool:
     """Whether an environment variable's value means yes."""
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def tree_state() -> dict[str, str | bool]:
+    """The commit checked out, and whether the tracked files (results aside) are as it has them."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(  # noqa: S603
+            ["git", *args],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout.strip()
+
+    # What the commands write is no change to what made it.
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results")
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "clean": not changed}
+
+
+def tree_label(meta: dict[str, Any]) -> str:
+    """The commit a result comes from, and whether from a tree that differed from it."""
+    changed = meta.get("clean") is False
+    return f"{meta['commit']} with uncommitted changes" if changed else str(meta["commit"])
+
+
+def results_dir(out: Path, started: dict[str, str | bool]) -> tuple[Path, dict[str, str | bool]]:
+    """Where a command that began at tree state `started` writes, and the state it records.
+
+    Results in bench/results come from a clean tree only, unchanged from start to end:
+    from any other, the command writes into a new temporary directory and says so.
+    """
+    tree = tree_state()
+    tree["clean"] = bool(tree["clean"] and tree == started)
+    if out.resolve() == RESULTS.resolve() and not tree["clean"]:
+        out = Path(tempfile.mkdtemp(prefix="dualauth-results-"))
+        print(
+            f"bench/results takes results of a clean tree only, and the tracked files differ "
+            f"from {tree['commit']} (or changed during the run): writing to {out} instead",
+            file=sys.stderr,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return out, tree
 
 
 @dataclass
@@ -41,6 +89,14 @@ class BenchEnv:
         """Whether the run uses PostgreSQL."""
         return self.database_url.startswith(("postgres://", "postgresql://"))
 
+    @property
+    def meta(self) -> dict[str, str]:
+        """What the run's database and cache are."""
+        return {
+            "database": "postgresql" if self.postgres else "sqlite",
+            "cache": "redis" if self.redis_url else "locmem (per process)",
+        }
+
     def server_env(self, settings_module: str = DUALAUTH_SETTINGS, **extra: str) -> dict[str, str]:
         """The environment of a process of this run serving `settings_module`."""
         return {
@@ -55,6 +111,20 @@ class BenchEnv:
             "AUDIT_LOG_LEVEL": "WARNING",
             **extra,
         }
+
+    def module_run(self, module: str, settings_module: str, *args: str) -> str:
+        """What `python -m module args` prints, run with this run's `settings_module`."""
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=self.server_env(settings_module),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{module} ({settings_module}) failed:\n{done.stderr[-3000:]}")
+        return done.stdout
 
     def cleanup(self) -> None:
         """Forget this run's cache keys (dualauth's and the stock project's), database, files."""
@@ -126,3 +196,21 @@ def bench_env_setup(*, suffix: str = "bench") -> BenchEnv:
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
     return env
+
+
+def measured(
+    suffix: str, measure: Callable[[BenchEnv], dict[str, Any]], out: Path
+) -> tuple[dict[str, Any], Path]:
+    """`measure(env)` in a bench environment of its own, cleaned up after; its result, with
+    when and at which tree state it was made (`meta`), and where to write it (`results_dir`).
+    """
+    tree = tree_state()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    env = bench_env_setup(suffix=suffix)
+    try:
+        result = measure(env)
+    finally:
+        env.cleanup()
+    out, provenance = results_dir(out, tree)
+    result["meta"] = {"started_at": started, **result.get("meta", {}), **provenance}
+    return result, out

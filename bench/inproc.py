@@ -1,23 +1,22 @@
 """`python -m bench.inproc INPUT`: requests through one project's WSGI app, in-process.
 
 Run with the settings module of the project to measure (DJANGO_SETTINGS_MODULE) and the
-run's database and cache; INPUT is a JSON file of the tasks to run, each with its number
-of requests, and of configurations, each a name and its requests (method, path, headers,
-body). Prints JSON: each task's result per configuration. This module imports nothing
-but Django and the standard library, so that it can serve the stock project untouched.
-
-- `sql`: SQL queries per request, steady state: the first request, warmed up, N times.
-- `profile`: where a request's time goes, by layer, under cProfile, after a warm-up
-  pass over every request; and the time per request without the profiler.
+run's database and cache; INPUT is a JSON file: the number of requests per batch, and
+the configurations, each a name and its requests (method, path, headers, body). For each,
+after a warm-up pass over every request: the time per request without a profiler, then
+under cProfile where it goes by layer, and the SQL queries and Redis round trips per
+request (calls counted by the profiler). Prints JSON, by configuration. This module
+imports nothing but Django and the standard library, so that it can serve the stock
+project untouched.
 """
 
 import cProfile
-import io
 import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,31 +37,11 @@ BATCHES = 3
 
 
 def environ(method: str, path: str, headers: dict[str, str], body: str) -> dict[str, Any]:
-    """The WSGI environ gunicorn would build for this request."""
-    data = body.encode()
-    env: dict[str, Any] = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(data),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
-    if data:
-        env["CONTENT_LENGTH"] = str(len(data))
-        env["CONTENT_TYPE"] = "application/json"
-    for name, value in headers.items():
-        env[f"HTTP_{name.upper().replace('-', '_')}"] = value
-    return env
+    """The WSGI environ of this request, as Django's test client builds one."""
+    from django.test import RequestFactory
+
+    factory = RequestFactory(HTTP_HOST="127.0.0.1", REMOTE_ADDR="127.0.0.1")
+    return factory.generic(method, path, body, "application/json", headers=headers).environ
 
 
 def call(app: WsgiApp, env: dict[str, Any]) -> int:
@@ -93,15 +72,37 @@ def _serve_all(app: WsgiApp, envs: list[dict[str, Any]], name: str) -> None:
         assert status == 200, f"{name}: {status} for {env['PATH_INFO']}"
 
 
-def sql_per_request(app: WsgiApp, name: str, requests: list[list[Any]], n: int) -> float:
-    """Queries per request of the first request, once warm."""
+@contextmanager
+def round_trips() -> Iterator[dict[str, int]]:
+    """Count SQL statements (reads, writes) and Redis round trips (a pipeline is one) within."""
+    import redis
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    _serve_all(app, _environs(requests[:1], 3), name)
-    with CaptureQueriesContext(connection) as queries:
-        _serve_all(app, _environs(requests[:1], n), name)
-    return len(queries.captured_queries) / n
+    counts = {"sql_reads": 0, "sql_writes": 0, "redis": 0}
+    command, execute = redis.Redis.execute_command, redis.client.Pipeline.execute
+
+    def counted(original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            counts["redis"] += 1
+            return original(*args, **kwargs)
+
+        return call
+
+    redis.Redis.execute_command = counted(command)  # type: ignore[method-assign]
+    redis.client.Pipeline.execute = counted(execute)  # type: ignore[method-assign]
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            yield counts
+    finally:
+        redis.Redis.execute_command = command  # type: ignore[method-assign]
+        redis.client.Pipeline.execute = execute  # type: ignore[method-assign]
+    for query in queries.captured_queries:
+        verb = query["sql"].lstrip().split(" ", 1)[0].upper()
+        if verb == "SELECT":
+            counts["sql_reads"] += 1
+        elif verb in {"INSERT", "UPDATE", "DELETE"}:
+            counts["sql_writes"] += 1
 
 
 def _inclusive(stats: dict[Any, Any], where: tuple[str, str]) -> float:
@@ -161,36 +162,31 @@ def profile(app: WsgiApp, name: str, requests: list[list[Any]], n: int) -> dict[
         timings.append((time.perf_counter() - start) / n * 1e6)
     envs = _environs(requests, n)
     profiler = cProfile.Profile()
-    profiler.enable()
-    _serve_all(app, envs, name)
-    profiler.disable()
+    with round_trips() as counts:
+        profiler.enable()
+        _serve_all(app, envs, name)
+        profiler.disable()
     profiler.create_stats()
     stats = profiler.stats
     return {
         "us_per_request": statistics.median(timings),
         "profiled": layers(stats, n),
         "top": _top(stats, n),
+        "sql_per_request": (counts["sql_reads"] + counts["sql_writes"]) / n,
+        "redis_per_request": counts["redis"] / n,
     }
 
 
 def main() -> None:
-    """Run each task of INPUT over every configuration of INPUT; print JSON."""
+    """Profile every configuration of INPUT; print JSON."""
     spec = json.loads(Path(sys.argv[1]).read_text())
     django.setup()
     from django.core.wsgi import get_wsgi_application
 
     app = get_wsgi_application()
-    tasks = {"sql": sql_per_request, "profile": profile}
+    n = spec["requests"]
     print(
-        json.dumps(
-            {
-                task: {
-                    c["name"]: tasks[task](app, c["name"], c["requests"], n)
-                    for c in spec["configs"]
-                }
-                for task, n in spec["tasks"].items()
-            }
-        )
+        json.dumps({c["name"]: profile(app, c["name"], c["requests"], n) for c in spec["configs"]})
     )
 
 

@@ -1,23 +1,22 @@
-"""Load generation: `wrk` when installed, else a small httpx/threads generator, labelled as such.
+"""Load generation with `wrk`; without it, the bench says how to install it and stops.
 
 A run sends a list of requests in turn, each connection the next one, from a random place
 in the list: with one credential per user, runs spread over as many users as the list
 holds (bench/requests.lua).
 """
 
-import itertools
 import random
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,21 +37,6 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     method: str = "GET"
     body: str = ""
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """One timed run against one endpoint; no latencies when no request was answered in time."""
-
-    rps: float
-    p50_ms: float | None
-    p99_ms: float | None
-    requests: int
-    errors: int
-
-    def as_dict(self) -> dict[str, float | int]:
-        """A JSON-ready copy."""
-        return asdict(self)
 
 
 def _ms(value: str) -> float:
@@ -80,35 +64,43 @@ def lua_requests(requests: Sequence[Request]) -> str:
     return "return {\n" + ",\n".join(rows) + "\n}\n"
 
 
-def wrk_version() -> str | None:
-    """`wrk`'s version line, or None when it is not installed."""
-    path = shutil.which("wrk")
-    if path is None:
-        return None
-    done = subprocess.run([path, "-v"], capture_output=True, text=True, check=False)  # noqa: S603
-    first = (done.stdout + done.stderr).strip().splitlines()
-    return first[0].split(" [")[0] if first else "wrk"
-
-
 class LoadGenerator:
-    """Drives one server with a fixed number of connections for a fixed time."""
+    """Drives one server with `wrk`, a fixed number of connections for a fixed time."""
 
-    def __init__(self, *, connections: int, threads: int, force_python: bool = False) -> None:
+    def __init__(self, *, connections: int, threads: int) -> None:
         self.connections = connections
         self.threads = threads
-        self.wrk = None if force_python else shutil.which("wrk")
-        version = None if force_python else wrk_version()
-        self.label = version or "python-httpx fallback (not wrk: numbers are not comparable)"
+        wrk = shutil.which("wrk")
+        if wrk is None:
+            raise SystemExit(WRK_INSTALL_HINT)
+        self.wrk = wrk
+        done = subprocess.run([self.wrk, "-v"], capture_output=True, text=True, check=False)  # noqa: S603
+        self.label = (done.stdout + done.stderr).strip().split(" [")[0] or "wrk"
 
-    def run(self, base_url: str, requests: Sequence[Request], duration: float) -> LoadResult:
-        """Send `requests` in turn to the server at `base_url` for `duration` seconds."""
+    def warm(self, base_url: str, requests: Sequence[Request]) -> None:
+        """One pass over `requests`, over as many kept-alive connections; each must answer 200.
+
+        Every credential has then been seen by the server, and checked to work.
+        """
+
+        def send(share: Sequence[Request]) -> None:
+            with httpx.Client(base_url=base_url, timeout=30) as client:
+                for r in share:
+                    response = client.request(
+                        r.method, r.path, headers=r.headers, content=r.body or None
+                    )
+                    if response.status_code != 200:
+                        raise SystemExit(f"{r.path}: {response.status_code} {response.text[:200]}")
+
+        shares = [requests[i :: self.connections] for i in range(self.connections)]
+        with ThreadPoolExecutor(self.connections) as pool:
+            list(pool.map(send, shares))
+
+    def run(self, base_url: str, requests: Sequence[Request], duration: float) -> dict[str, Any]:
+        """Send `requests` in turn to the server at `base_url` for `duration` seconds: req/s,
+        p50 and p99 latency (None when no request was answered in time), requests, errors.
+        """
         assert requests, "a run needs at least one request"
-        if self.wrk:
-            return self._wrk(base_url, requests, duration)
-        return self._python(base_url, requests, duration)
-
-    def _wrk(self, base_url: str, requests: Sequence[Request], duration: float) -> LoadResult:
-        assert self.wrk is not None
         with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-requests-") as data:
             data.write(lua_requests(requests))
             data.flush()
@@ -137,91 +129,25 @@ class LoadGenerator:
         errors = int(non_2xx.group(1)) if non_2xx else 0
         if sockets:
             errors += sum(int(n) for n in re.findall(r"\d+", sockets.group(1)))
-        return LoadResult(
-            rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            p50_ms=_ms(percentiles["50"]) if "50" in percentiles else None,
-            p99_ms=_ms(percentiles["99"]) if "99" in percentiles else None,
-            requests=requests_done,
-            errors=errors,
-        )
-
-    def _python(self, base_url: str, requests: Sequence[Request], duration: float) -> LoadResult:
-        latencies: list[float] = []
-        errors = [0]
-        lock = threading.Lock()
-        deadline = time.monotonic() + duration
-        stride = max(1, len(requests) // self.connections)
-        start = random.randrange(len(requests))  # noqa: S311
-
-        def worker(offset: int) -> None:
-            mine: list[float] = []
-            failed = 0
-            turn = itertools.islice(itertools.cycle(requests), start + offset * stride, None)
-            with httpx.Client(base_url=base_url, timeout=10) as client:
-                while time.monotonic() < deadline:
-                    request = next(turn)
-                    sent = time.perf_counter()
-                    try:
-                        response = client.request(
-                            request.method,
-                            request.path,
-                            headers=request.headers,
-                            content=request.body or None,
-                        )
-                        ok = response.status_code < 400
-                    except httpx.HTTPError:
-                        ok = False
-                    mine.append((time.perf_counter() - sent) * 1000)
-                    failed += not ok
-            with lock:
-                latencies.extend(mine)
-                errors[0] += failed
-
-        started = time.monotonic()
-        workers = [threading.Thread(target=worker, args=(i,)) for i in range(self.connections)]
-        for thread in workers:
-            thread.start()
-        for thread in workers:
-            thread.join()
-        elapsed = time.monotonic() - started
-        cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-        return LoadResult(
-            rps=len(latencies) / elapsed,
-            p50_ms=cuts[49] if cuts else None,
-            p99_ms=cuts[98] if cuts else None,
-            requests=len(latencies),
-            errors=errors[0],
-        )
+        return {
+            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+            "p50_ms": _ms(percentiles["50"]) if "50" in percentiles else None,
+            "p99_ms": _ms(percentiles["99"]) if "99" in percentiles else None,
+            "requests": requests_done,
+            "errors": errors,
+        }
 
 
 class Progress:
-    """A one-line progress bar on stderr."""
+    """One line on stderr per step of a run: how many are done, and the time so far."""
 
-    def __init__(self, total: int, width: int = 30) -> None:
-        self.total = max(1, total)
+    def __init__(self, total: int) -> None:
+        self.total = total
         self.done = 0
-        self.width = width
         self.started = time.monotonic()
-        self.tty = sys.stderr.isatty()
 
     def step(self, label: str) -> None:
-        """Announce the next unit of work."""
-        filled = int(self.width * self.done / self.total)
+        """Announce the next step."""
         elapsed = time.monotonic() - self.started
-        line = (
-            f"[{'#' * filled}{'-' * (self.width - filled)}] {self.done}/{self.total} "
-            f"{elapsed:5.0f}s {label}"
-        )
-        if self.tty:
-            sys.stderr.write(f"\r\033[K{line}")
-        else:
-            sys.stderr.write(f"{line}\n")
-        sys.stderr.flush()
+        print(f"[{self.done}/{self.total} {elapsed:5.0f}s] {label}", file=sys.stderr, flush=True)
         self.done += 1
-
-    def finish(self) -> None:
-        """End the bar."""
-        self.done = self.total
-        self.step("done")
-        if self.tty:
-            sys.stderr.write("\n")

@@ -10,16 +10,14 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 from django.conf import global_settings
 
-from bench.cpu import cpu_sample, server_idle_wait
+from bench.cpu import server_cpu, server_idle_wait, spent
 from bench.env import BenchEnv
 from bench.load import LoadGenerator, Request
-from bench.memo_stats import warm_up
 from bench.seed import PASSWORD, users_create
 from bench.server import DUALAUTH, BenchServer
 from common.routes import JWT_HEADER, mode_path
@@ -131,13 +129,8 @@ def _sequential_ms(base_url: str, requests: list[Request], calls: int) -> float:
 
 
 def login_server(env: BenchEnv, name: str, *, workers: int, threads: int) -> BenchServer:
-    """A dualauth server preferring hasher `name` (not started), and users it hashed.
-
-    Its workers count their memo hits into `<tmpdir>/memo-<name>`, for the reads' warm-up.
-    """
+    """A dualauth server preferring hasher `name` (not started), and users it hashed."""
     users_create(f"{LOGIN_PREFIX}{name}-", LOGIN_USERS, hasher=HASHERS[name])
-    memo_dir = env.tmpdir / f"memo-{name}"
-    memo_dir.mkdir()
     return BenchServer(
         env,
         DUALAUTH,
@@ -145,7 +138,6 @@ def login_server(env: BenchEnv, name: str, *, workers: int, threads: int) -> Ben
         threads=threads,
         name=f"logins-{name}",
         PASSWORD_HASHERS=hashers_setting(name),
-        BENCH_MEMO_DIR=str(memo_dir),
     )
 
 
@@ -157,26 +149,23 @@ def hasher_measure(
     *,
     calls: int,
     duration: float,
-    warmup: float,
-    warmup_max: float,
     flood_rate: float,
 ) -> dict[str, Any]:
     """Logins/s on `server` (of `login_server`), reads/s alone and in a flood; then stop it.
 
-    The reads are warmed up as the main table's are (bench/memo_stats.py `warm_up`). The
-    server is stopped before the flood's logins still queued are waited for: they die with it.
+    The reads are warmed up as the main table's are (one pass over the users). The server
+    is stopped before the flood's logins still queued are waited for: they die with it.
     """
     logins = _login_requests(f"{LOGIN_PREFIX}{name}-")
     flood = Flood(server.url, logins, flood_rate)
     try:
-        before = cpu_sample(server.pid, "")
+        before = server_cpu(server.pid)
         sequential = _sequential_ms(server.url, logins, calls)
-        after = cpu_sample(server.pid, "")
+        after = server_cpu(server.pid)
         throughput = load.run(server.url, logins, duration)
         # The logins the load generator abandoned are still being hashed: let them finish.
         server_idle_wait(server.pid)
-        memo_dir = Path(server.env["BENCH_MEMO_DIR"])
-        warm_up(load, server.url, reads, memo_dir, slice_s=warmup, max_s=warmup_max)
+        load.warm(server.url, reads)
         alone = load.run(server.url, reads, duration)
         with flood:
             flooded = load.run(server.url, reads, duration)
@@ -184,16 +173,16 @@ def hasher_measure(
         server.stop()
         flood.close()
     # One login at a time, each complete: what the server spends on one.
-    cpu_ms = after.since(before)[0] * 1000 / calls if before and after else None
+    cpu_ms = spent(before, after) * 1000 / calls if after else None
     return {
         "hasher": HASHERS[name],
         "login_median_ms": sequential,
-        "logins_per_s": throughput.rps,
-        "login_p50_ms": throughput.p50_ms,
-        "login_errors": throughput.errors,
+        "logins_per_s": throughput["rps"],
+        "login_p50_ms": throughput["p50_ms"],
+        "login_errors": throughput["errors"],
         "cpu_ms_per_login": cpu_ms,
-        "reads_alone": alone.as_dict(),
-        "reads_flooded": flooded.as_dict(),
-        "reads_ratio": flooded.rps / alone.rps if alone.rps else None,
+        "reads_alone": alone,
+        "reads_flooded": flooded,
+        "reads_ratio": flooded["rps"] / alone["rps"] if alone["rps"] else None,
         "flood": flood.summary(),
     }

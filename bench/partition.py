@@ -3,35 +3,13 @@
     DATABASE_URL=postgres://... python -m bench.partition [--trials 30]
 
 A private redis-server and two dualauth instances, A and B (gunicorn, production
-settings), on the bench's own database. A reaches Redis through a TCP relay
-(bench/relay.py) the bench can cut; B reaches it directly. Each trial, for each outage
-and mode in turn: a fresh login on A; B reads the profile with it (its live state is
-now cached); an outage begins; the login logs out on A as its client would, credentials
-included (the database revokes it at once; A's cache write fails, and the revocation
-stays pending in the database until some process writes it to the cache); B's profile
-is polled in a tight loop with the login's credentials over one kept-alive connection,
-and nothing more is asked of A. The **window** is how long B still accepts the revoked
-login, as its user would see it:
-
-- `stop`: Redis stopped (SIGSTOP), a node that answers nothing and keeps its data; B is
-  asked nothing during it. Window: from SIGCONT to B's first 401; marker: from SIGCONT
-  to the family's REVOKED entry in Redis.
-- `pause-write`: `CLIENT PAUSE <ms> WRITE`, reads answered, writes held until B refuses
-  (or `--timeout`): no process can write the revocation; the host's poller fails to,
-  and its owed file makes every process of the host read the database. Window: from the
-  logout's answer to B's first 401, while the writes are held; then `CLIENT UNPAUSE`, and
-  the marker from it.
-- `cut`: A cut off from Redis (the relay cut before the logout), B and Redis fine.
-  Window: from the logout's answer on A to B's first 401, while the cut holds; marker:
-  from the logout's answer (written by another process's poll of the pending ones).
-
-Each trial also times what B's clients wait while Redis is stopped (`hung`): a live
-login's profile read, a new login, its refresh (JWT modes) and its logout.
-
-A window or marker not come within `--timeout` is null (`never`): a regression, to
-waiting for A's next request or for the live state to expire (FAMILY_CACHE_TTL, 60 s).
-Logins hash with MD5: hashing is not what is measured. Writes `partition.json` into
-`--out`, prints a table.
+settings); A reaches Redis through a TCP relay (bench/relay.py) the bench can cut. Each
+trial, per outage (`stop`, `pause-write`, `cut`) and mode: a fresh login on A, read on B;
+an outage; the logout on A; B polled until it refuses (the window) and until the
+family's REVOKED entry is in Redis (the marker). Each trial also times what B's clients
+wait while Redis is stopped (`hung`). A window not closed within `--timeout` is null
+(`never`). Writes `partition.json` into `--out`, prints the tables; bench/README.md says
+what each outage and figure is.
 """
 
 import argparse
@@ -43,16 +21,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from bench.env import RESULTS, BenchEnv, bench_env_setup
+from bench.env import RESULTS, BenchEnv, measured
 from bench.processes import RedisServer, free_port
 from bench.relay import TcpRelay
+from bench.report import md_table
 
 TRIALS = 30
 # Past this, a trial's window is reported as null: nothing closed it.
@@ -70,6 +48,10 @@ PAUSE_SLACK_MS = 60_000
 # instance still paying a debt of the previous trial reads the database meanwhile.
 SETTLE_TIMEOUT = 5.0
 MD5 = "django.contrib.auth.hashers.MD5PasswordHasher"
+OUTAGE_COLUMNS = (
+    *("outage", "mode", "window median", "p95", "max", "B refused during the outage"),
+    *("marker median", "p95", "max", "A's logout (median)"),
+)
 
 Sample = dict[str, float | bool | None]
 T = TypeVar("T")
@@ -104,15 +86,16 @@ def stats(samples: list[Any]) -> dict[str, float | None]:
     }
 
 
-@dataclass(frozen=True)
+@dataclass
 class Login:
-    """A live login: what a client sends with every call, and how it logs out."""
+    """A live login, held by its client as a browser or an app holds it: its cookies (with
+    the CSRF token), or its Bearer header and refresh token.
+    """
 
     mode: str
-    headers: dict[str, str]
-    logout_headers: dict[str, str]
-    logout_body: dict[str, str] | None
+    client: httpx.Client
     family_id: uuid.UUID
+    refresh_token: str = ""
 
     @property
     def path(self) -> str:
@@ -121,60 +104,30 @@ class Login:
 
         return mode_path(self.mode, "profile")
 
-    def logout(self, base_url: str) -> float:
-        """Log out on the instance at `base_url`, as this mode's client does; ms it took."""
-        took, _ = self._post(base_url, "logout", self.logout_headers, expected=204)
-        return took
+    @property
+    def headers(self) -> dict[str, str]:
+        """The credential alone, as another instance is sent it."""
+        if "Authorization" in self.client.headers:
+            return {"Authorization": self.client.headers["Authorization"]}
+        name = "sessionid" if self.mode == "session" else "access_token"
+        return {"Cookie": f"{name}={self.client.cookies[name]}"}
 
-    def refresh(self, base_url: str) -> tuple[float, "Login"]:
-        """Refresh this JWT login as its client does; ms it took, and the login it became."""
-        from common.routes import JWT_HEADER
-
-        header = self.mode == JWT_HEADER
-        took, response = self._post(
-            base_url, "refresh", {} if header else self.logout_headers, expected=200
-        )
-        if header:
-            pair = response.json()
-            headers = {"Authorization": f"Bearer {pair['access']}"}
-            return took, replace(
-                self,
-                headers=headers,
-                logout_headers=headers,
-                logout_body={"refresh": pair["refresh"]},
-            )
-        held = dict(cookie.split("=", 1) for cookie in self.logout_headers["Cookie"].split("; "))
-        cookies = held | dict(response.cookies.items())
-        return took, replace(
-            self,
-            headers={"Cookie": f"access_token={cookies['access_token']}"},
-            logout_headers={**self.logout_headers, "Cookie": _cookie_header(cookies)},
-        )
-
-    def _post(
-        self, base_url: str, endpoint: str, headers: dict[str, str], *, expected: int
-    ) -> tuple[float, httpx.Response]:
-        """POST this login's body to `endpoint` of its mode; ms it took, and the response."""
+    def post(self, base_url: str, endpoint: str, *, expected: int) -> float:
+        """POST to `endpoint` of this login's mode as its client does; ms it took."""
         from common.routes import mode_path
 
-        took, response = _timed(
-            lambda: httpx.post(
-                f"{base_url}{mode_path(self.mode, endpoint)}",
-                headers=headers,
-                json=self.logout_body,
-                timeout=30,
-            )
-        )
+        body = {"refresh": self.refresh_token} if self.refresh_token else None
+        csrf = self.client.cookies.get("csrftoken")
+        headers = {"X-CSRFToken": csrf} if csrf else {}
+        url = f"{base_url}{mode_path(self.mode, endpoint)}"
+        took, response = _timed(lambda: self.client.post(url, json=body, headers=headers))
         if response.status_code != expected:
-            raise RuntimeError(
-                f"{self.mode} {endpoint}: {response.status_code} {response.text[:200]}"
-            )
-        return took, response
-
-
-def _cookie_header(cookies: dict[str, str]) -> str:
-    """A `Cookie` header sending every cookie of `cookies`, as a browser holding them does."""
-    return "; ".join(f"{key}={value}" for key, value in cookies.items())
+            raise RuntimeError(f"{self.mode} {endpoint}: {response.status_code} {response.text}")
+        if self.refresh_token and endpoint == "refresh":
+            pair = response.json()
+            self.client.headers["Authorization"] = f"Bearer {pair['access']}"
+            self.refresh_token = pair["refresh"]
+        return took
 
 
 def _timed(call: Callable[[], T]) -> tuple[float, T]:
@@ -184,32 +137,31 @@ def _timed(call: Callable[[], T]) -> tuple[float, T]:
     return round((time.perf_counter() - started) * 1000, 3), result
 
 
-def login_create(mode: str, base_url: str, user_id: int) -> Login:
-    """Log in for real in `mode` on the instance at `base_url`, as the bench user."""
-    from bench.seed import browser_login, token_login
+def login_create(mode: str, base_url: str, user: Any) -> Login:
+    """Log in for real as `user` in `mode` on the instance at `base_url`, as its client does."""
+    from bench.seed import PASSWORD
     from common.models import LoginFamily
     from common.routes import JWT_HEADER, SESSION, mode_path
 
-    if mode == JWT_HEADER:
-        pair = token_login(base_url)
-        headers = {"Authorization": f"Bearer {pair['access']}"}
-        # An app sends its access token with every call, the logout's too.
-        logout_headers, body = headers, {"refresh": pair["refresh"]}
-    else:
-        cookies = browser_login(base_url, mode_path(mode, "login"))
-        name = "sessionid" if mode == SESSION else "access_token"
-        headers = {"Cookie": f"{name}={cookies[name]}"}
-        # A browser sends every cookie it holds, and the CSRF header on an unsafe call.
-        logout_headers = {"Cookie": _cookie_header(cookies), "X-CSRFToken": cookies["csrftoken"]}
-        body = None
-    family = LoginFamily.objects.filter(user_id=user_id, mode=mode).latest("created_at")
-    return Login(mode, headers, logout_headers, body, family.pk)
+    body = {"username": user.get_username(), "password": PASSWORD}
+    client = httpx.Client(base_url=base_url, timeout=30)
+    headers = {}
+    if mode != JWT_HEADER:
+        headers["X-CSRFToken"] = client.get(mode_path(SESSION, "csrf")).json()["csrf_token"]
+    response = client.post(mode_path(mode, "login"), json=body, headers=headers)
+    response.raise_for_status()
+    family = LoginFamily.objects.filter(user_id=user.pk, mode=mode).latest("created_at")
+    if mode != JWT_HEADER:
+        return Login(mode, client, family.pk)
+    # An app sends its access token with every call, the logout's too.
+    client.headers["Authorization"] = f"Bearer {response.json()['access']}"
+    return Login(mode, client, family.pk, response.json()["refresh"])
 
 
 class Trial:
     """One login of `mode`, logged in on A, read on B, and revoked on A during an outage."""
 
-    def __init__(self, mode: str, a: str, b: str, user_id: int, timeout: float) -> None:
+    def __init__(self, mode: str, a: str, b: str, user: Any, timeout: float) -> None:
         from django.core.cache import caches
 
         from common.conf import CACHE_ALIAS
@@ -217,9 +169,9 @@ class Trial:
 
         self.a = a
         self.timeout = timeout
-        self.login = login_create(mode, a, user_id)
+        self.login = login_create(mode, a, user)
         self.cache = caches[CACHE_ALIAS]
-        self.key = family_cache_key(self.login.family_id, user_id)
+        self.key = family_cache_key(self.login.family_id, user.pk)
         self.probe = httpx.Client(base_url=b, headers=self.login.headers, timeout=30)
 
     def __enter__(self) -> "Trial":
@@ -228,6 +180,7 @@ class Trial:
 
     def __exit__(self, *exc: object) -> None:
         self.probe.close()
+        self.login.client.close()
 
     def _settle(self) -> None:
         """B serves the login until its live state is what the cache holds."""
@@ -276,31 +229,30 @@ def _since(t0: float, at: float | None) -> float | None:
     return None if at is None else round((at - t0) * 1000, 3)
 
 
-def trial_stop(trial: Trial, server: RedisServer) -> Sample:
-    """SIGSTOP while A revokes, B asked nothing; from SIGCONT, B's first 401 and the marker."""
+def trial_stop(trial: Trial, server: RedisServer) -> tuple[float, float | None, float | None]:
+    """SIGSTOP while A revokes, B asked nothing; from SIGCONT, B's first 401 and the marker.
+
+    Each trial: the ms of A's logout, then the window and the marker.
+    """
     server.pause()
     try:
-        logout_ms = trial.login.logout(trial.a)
+        logout_ms = trial.login.post(trial.a, "logout", expected=204)
     finally:
         t0 = time.perf_counter()
         server.resume()
-    window, marker = trial.until(t0, refused=True, marked=True)
-    return {
-        "window_ms": window,
-        "marker_ms": marker,
-        "logout_ms": logout_ms,
-        "refused_during_outage": None,
-    }
+    return logout_ms, *trial.until(t0, refused=True, marked=True)
 
 
-def trial_pause_write(trial: Trial, server: RedisServer) -> Sample:
+def trial_pause_write(
+    trial: Trial, server: RedisServer
+) -> tuple[float, float | None, float | None]:
     """Writes held while A revokes, B polled: its first 401 from the logout, while the writes
     are still held; then the unpause, and the marker from it.
     """
     control = server.client()
     control.execute_command("CLIENT", "PAUSE", int(trial.timeout * 1000) + PAUSE_SLACK_MS, "WRITE")
     try:
-        logout_ms = trial.login.logout(trial.a)
+        logout_ms = trial.login.post(trial.a, "logout", expected=204)
         window, _ = trial.until(time.perf_counter(), refused=True, marked=False)
         # Nothing was written meanwhile: the pause held all along.
         if trial.marked():
@@ -309,32 +261,20 @@ def trial_pause_write(trial: Trial, server: RedisServer) -> Sample:
         t1 = time.perf_counter()
         control.execute_command("CLIENT", "UNPAUSE")
         control.close()
-    _, marker = trial.until(t1, refused=False, marked=True)
-    return {
-        "window_ms": window,
-        "marker_ms": marker,
-        "logout_ms": logout_ms,
-        "refused_during_outage": window is not None,
-    }
+    return logout_ms, window, trial.until(t1, refused=False, marked=True)[1]
 
 
-def trial_cut(trial: Trial, relay: TcpRelay) -> Sample:
+def trial_cut(trial: Trial, relay: TcpRelay) -> tuple[float, float | None, float | None]:
     """A cut off from Redis while it revokes; B's first 401 and the marker from the logout."""
     relay.cut()
     try:
-        logout_ms = trial.login.logout(trial.a)
-        window, marker = trial.until(time.perf_counter(), refused=True, marked=True)
+        logout_ms = trial.login.post(trial.a, "logout", expected=204)
+        return logout_ms, *trial.until(time.perf_counter(), refused=True, marked=True)
     finally:
         relay.heal()
-    return {
-        "window_ms": window,
-        "marker_ms": marker,
-        "logout_ms": logout_ms,
-        "refused_during_outage": window is not None,
-    }
 
 
-def trial_hung(mode: str, base_url: str, server: RedisServer, user_id: int) -> Sample:
+def trial_hung(mode: str, base_url: str, server: RedisServer, user: Any) -> Sample:
     """What B's clients wait while Redis is stopped: ms each call took, in HUNG_CALLS order.
 
     A login made before the stop reads its profile; then a new login is made (timed with
@@ -343,19 +283,20 @@ def trial_hung(mode: str, base_url: str, server: RedisServer, user_id: int) -> S
     """
     from common.routes import SESSION
 
-    live = login_create(mode, base_url, user_id)
-    with httpx.Client(base_url=base_url, headers=live.headers, timeout=30) as client:
-        client.get(live.path).raise_for_status()
-        server.pause()
-        try:
-            profile_ms, _ = _timed(lambda: client.get(live.path).raise_for_status())
-            login_ms, fresh = _timed(lambda: login_create(mode, base_url, user_id))
-            sample: Sample = {"profile_ms": profile_ms, "login_ms": login_ms, "refresh_ms": None}
-            if mode != SESSION:
-                sample["refresh_ms"], fresh = fresh.refresh(base_url)
-            sample["logout_ms"] = fresh.logout(base_url)
-        finally:
-            server.resume()
+    live = login_create(mode, base_url, user)
+    live.client.get(live.path).raise_for_status()
+    server.pause()
+    try:
+        profile_ms, _ = _timed(lambda: live.client.get(live.path).raise_for_status())
+        login_ms, fresh = _timed(lambda: login_create(mode, base_url, user))
+        sample: Sample = {"profile_ms": profile_ms, "login_ms": login_ms, "refresh_ms": None}
+        if mode != SESSION:
+            sample["refresh_ms"] = fresh.post(base_url, "refresh", expected=200)
+        sample["logout_ms"] = fresh.post(base_url, "logout", expected=204)
+    finally:
+        server.resume()
+    live.client.close()
+    fresh.client.close()
     return sample
 
 
@@ -377,19 +318,18 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
     """Every trial, outages and modes interleaved; the figures of each outage and mode."""
     from django.conf import settings
 
-    from bench.run import servers_start
-    from bench.seed import bench_user_create
-    from bench.server import DUALAUTH, BenchServer
+    from bench.seed import users_create
+    from bench.server import DUALAUTH, BenchServer, servers_start, servers_stop
     from common.cache_recovery import RECOVERY_RETRY_SECONDS
     from common.conf import dualauth_settings
 
-    user = bench_user_create()
+    user = users_create("bench-partition-", 1)[0]
     relay = TcpRelay(server.port).start()
     a, b = (
         BenchServer(env, DUALAUTH, workers=args.workers, threads=args.threads, name=name, **extra)
         for name, extra in (("a", {"REDIS_URL": f"redis://127.0.0.1:{relay.port}/0"}), ("b", {}))
     )
-    outages: dict[str, Callable[[Trial], Sample]] = {
+    outages: dict[str, Callable[[Trial], tuple[float, float | None, float | None]]] = {
         "stop": lambda trial: trial_stop(trial, server),
         "pause-write": lambda trial: trial_pause_write(trial, server),
         "cut": lambda trial: trial_cut(trial, relay),
@@ -403,20 +343,28 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
         for _ in range(args.trials):
             for kind in OUTAGES:
                 for mode in MODES:
-                    with Trial(mode, a.url, b.url, user.pk, args.timeout) as trial:
-                        samples[kind][mode].append(outages[kind](trial))
+                    with Trial(mode, a.url, b.url, user, args.timeout) as trial:
+                        logout_ms, window, marker = outages[kind](trial)
+                    samples[kind][mode].append(
+                        {
+                            "window_ms": window,
+                            "marker_ms": marker,
+                            "logout_ms": logout_ms,
+                            # B is asked nothing during a stop.
+                            "refused_during_outage": None if kind == "stop" else window is not None,
+                        }
+                    )
             for mode in MODES:
-                hung[mode].append(trial_hung(mode, b.url, server, user.pk))
+                hung[mode].append(trial_hung(mode, b.url, server, user))
     finally:
-        a.stop()
-        b.stop()
+        servers_stop([a, b])
         relay.stop()
     options = settings.CACHES["dualauth"]["OPTIONS"]
     return {
         "meta": {
             "trials": args.trials,
             "timeout_s": args.timeout,
-            "database": "postgresql" if env.postgres else "sqlite",
+            **env.meta,
             "redis": server.client().info("server")["redis_version"],
             "workers": args.workers,
             "threads": args.threads,
@@ -443,88 +391,75 @@ def _ms(value: float | None) -> str:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The figures as a markdown table."""
+    """The figures as Markdown tables."""
     meta = result["meta"]
     trials = meta["trials"]
+
+    def outage_row(kind: str, mode: str, figures: dict[str, Any]) -> list[str]:
+        refused = figures["refused_during_outage"]
+        return [
+            kind,
+            mode,
+            *(_ms(figures["window_ms"][k]) for k in ("median", "p95", "max")),
+            "not asked" if refused is None else f"{refused}/{trials}",
+            *(_ms(figures["marker_ms"][k]) for k in ("median", "p95", "max")),
+            _ms(figures["logout_ms"]["median"]),
+        ]
+
+    def hung_cell(timed: dict[str, Any]) -> str:
+        return "n/a" if timed["median"] is None else f"{timed['median']:.1f} / {timed['max']:.1f}"
+
     lines = [
         f"Revocation during a Redis outage: {trials} trials per row, in ms (`never`: not "
         f"within {meta['timeout_s']:g} s). Window: how long B still accepts the revoked login; "
         "marker: until its REVOKED entry is in Redis; each timed from:",
         "",
         *(
-            f"- `{kind}`: window from {meta['window_from'][kind]}, "
-            f"marker from {meta['marker_from'][kind]}"
-            for kind in result["outages"]
+            f"- `{kind}`: window from {WINDOW_FROM[kind]}, marker from {MARKER_FROM[kind]}"
+            for kind in OUTAGES
         ),
         "",
-        "| outage | mode | window median | p95 | max | B refused during the outage"
-        " | marker median | p95 | max | A's logout (median) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for kind, by_mode in result["outages"].items():
-        for mode, figures in by_mode.items():
-            window, marker = figures["window_ms"], figures["marker_ms"]
-            refused = figures["refused_during_outage"]
-            cells = [kind, mode, *(_ms(window[k]) for k in ("median", "p95", "max"))]
-            cells.append("not asked" if refused is None else f"{refused}/{trials}")
-            cells += [*(_ms(marker[k]) for k in ("median", "p95", "max"))]
-            cells.append(_ms(figures["logout_ms"]["median"]))
-            lines.append("| " + " | ".join(cells) + " |")
-    lines += [
-        "",
+        *md_table(
+            OUTAGE_COLUMNS,
+            (
+                outage_row(kind, mode, figures)
+                for kind, by_mode in result["outages"].items()
+                for mode, figures in by_mode.items()
+            ),
+            left=2,
+        ),
         f"What B's clients waited while Redis was stopped: ms per call, {trials} trials"
         " (median / max; refresh: JWT modes only).",
         "",
-        "| mode | " + " | ".join(HUNG_CALLS) + " |",
-        "|---|" + "---:|" * len(HUNG_CALLS),
+        *md_table(
+            ["mode", *HUNG_CALLS],
+            (
+                [mode, *(hung_cell(f[f"{c}_ms"]) for c in HUNG_CALLS)]
+                for mode, f in result["hung"].items()
+            ),
+        ),
     ]
-    for mode, figures in result["hung"].items():
-        cells = [mode]
-        for call in HUNG_CALLS:
-            timed = figures[f"{call}_ms"]
-            unmeasured = timed["median"] is None
-            cells.append("n/a" if unmeasured else f"{timed['median']:.1f} / {timed['max']:.1f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
-def _with_private_redis(body: Callable[[RedisServer], dict[str, Any]]) -> dict[str, Any]:
-    """`body(server)` with a private redis-server, stopped (and its files gone) afterwards."""
+def main(argv: list[str] | None = None) -> None:
+    """Measure, write `partition.json`, print the tables."""
+    args = arguments(argv)
     if shutil.which("redis-server") is None:
         raise SystemExit("bench.partition starts a redis-server of its own: install Redis")
     tmpdir = Path(tempfile.mkdtemp(prefix="dualauth-partition-redis-"))
     server = RedisServer(free_port(), tmpdir / "redis.log").start()
+    # Set before Django is: this process and both instances share them (A's REDIS_URL is
+    # the relay's).
+    os.environ["REDIS_URL"] = server.url
+    os.environ["PASSWORD_HASHERS"] = MD5
     try:
-        return body(server)
+        result, out = measured("partition", lambda env: run(args, env, server), args.out)
     finally:
         server.stop()
         shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Measure, write `partition.json`, print the table."""
-    from bench.run import git_commit
-
-    args = arguments(argv)
-    started = datetime.now(UTC)
-    commit = git_commit()
-
-    def measured(server: RedisServer) -> dict[str, Any]:
-        # Set before Django is: this process and both instances share them (A's REDIS_URL
-        # is the relay's).
-        os.environ["REDIS_URL"] = server.url
-        os.environ["PASSWORD_HASHERS"] = MD5
-        env = bench_env_setup(suffix="partition")
-        try:
-            return run(args, env, server)
-        finally:
-            env.cleanup()
-
-    result = _with_private_redis(measured)
-    result["meta"] |= {"started_at": started.isoformat(timespec="seconds"), "commit": commit}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "partition.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    print(args.out / "partition.json")
+    (out / "partition.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+    print(out / "partition.json")
     print(markdown(result))
 
 

@@ -1,19 +1,27 @@
-"""Run outputs: a timestamped JSON per run plus `latest.json`, `latest.md`, and PNG charts."""
+"""Results as Markdown tables and a chart: `python -m bench`'s and its profile's."""
 
 import json
-from datetime import datetime
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from bench.env import tree_label
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+# The profile's layers in the order a request crosses them, and their column titles.
+LAYERS = {
+    "django_middleware": "Django + middleware",
+    "drf_request_response": "DRF request/response",
+    "authentication": "authentication",
+    "cache_round_trips": "of which Redis",
+    "sql": "of which SQL",
+    "permissions_negotiation": "permissions + negotiation",
+    "view": "view (serializer)",
+    "rendering": "rendering",
+}
 
-from bench.profile import markdown as profile_markdown
 
-
-def _num(value: Any, digits: int = 1) -> str:
+def num(value: Any, digits: int = 1) -> str:
+    """A figure for a table: thousands separated, `digits` decimals for a float; `n/a` for None."""
     if value is None:
         return "n/a"
     if isinstance(value, float):
@@ -21,162 +29,149 @@ def _num(value: Any, digits: int = 1) -> str:
     return f"{value:,}"
 
 
-def results_write(result: dict[str, Any], out: Path) -> list[Path]:
-    """Write the JSON, the Markdown and the charts of one run; return the paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.fromisoformat(result["meta"]["started_at"]).strftime("%Y%m%dT%H%M%SZ")
-    text = json.dumps(result, indent=2, sort_keys=False) + "\n"
-    paths = [out / f"run-{stamp}.json", out / "latest.json", out / "latest.md"]
-    paths[0].write_text(text)
-    paths[1].write_text(text)
-    paths[2].write_text(markdown(result))
-    if result["configs"]:
-        paths.append(_ratio_chart(result, out / "latest.png"))
-    if result.get("sweep"):
-        paths.append(_scaling_chart(result, out / "scaling.png"))
-    return paths
+def md_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, left: int = 1) -> list[str]:
+    """A Markdown table: its first `left` columns aligned left, the others (figures) right."""
+    aligns = ["---"] * left + ["---:"] * (len(head) - left)
+    lines = [f"| {' | '.join(head)} |", f"|{'|'.join(aligns)}|"]
+    return [*lines, *(f"| {' | '.join(str(cell) for cell in row)} |" for row in rows), ""]
 
 
-def _memo_cell(memo: dict[str, dict[str, Any]] | None) -> str:
-    if memo is None:
-        return "n/a"
-    rates = [f"{name} {m['rate']:.1%}" for name, m in memo.items() if m["rate"] is not None]
-    return " · ".join(rates) or "none looked up"
+def profile_markdown(profiles: dict[str, Any], n: int) -> list[str]:
+    """The profiles as a Markdown table, µs per request, with how they were measured."""
+    baseline = profiles.get("baseline", {}).get("us_per_request")
 
+    def row(name: str, profile: dict[str, Any]) -> list[str]:
+        total, profiled = profile["us_per_request"], profile["profiled"]
+        # Each layer's share under the profiler, of the time without it.
+        factor = total / profiled["total"] if profiled["total"] else 0.0
+        ratio = num(total / baseline, 2) if baseline else "n/a"
+        return [name, num(total, 0), ratio, *(num(profiled[k] * factor, 0) for k in LAYERS)]
 
-def _configs_tables(configs: dict[str, dict[str, Any]]) -> list[str]:
-    lines = [
-        "| config | req/s | x baseline | p50 ms | p99 ms | CPU ms/req | CPU x baseline "
-        "| DB+Redis CPU ms/req | SQL/req | Redis/req | memo hit rate | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
-    ]
-    for name, c in configs.items():
-        lines.append(
-            f"| {name} | {_num(c['rps'], 0)} | {_num(c['ratio_to_baseline'], 2)} "
-            f"| {_num(c['p50_ms'], 2)} | {_num(c['p99_ms'], 2)} "
-            f"| {_num(c['cpu_ms_per_request'], 3)} | {_num(c['cpu_ratio_to_baseline'], 2)} "
-            f"| {_num(c['backend_cpu_ms_per_request'], 3)} "
-            f"| {_num(c['sql_per_request'], 2)} | {_num(c['redis_per_request'], 2)} "
-            f"| {_memo_cell(c['memo'])} | {c['errors']} |"
-        )
-    lines += [
+    return [
+        f"In-process, through each project's WSGI application, {n:,} requests per "
+        "configuration and batch over its users in turn, after a warm-up pass. µs per request: "
+        "without a profiler (median of 3 batches); each layer's share measured under cProfile, "
+        "scaled to that total (the profiler inflates Python more than waiting on the network).",
         "",
-        "| config | project | what runs | revocation | users | warm-up s/run "
-        "| credential bytes/req |",
-        "|---|---|---|---|---:|---:|---:|",
+        *md_table(
+            ["config", "µs/req", "x baseline", *LAYERS.values()],
+            (row(name, profile) for name, profile in profiles.items()),
+        ),
     ]
-    for name, c in configs.items():
-        warmup = sum(c["warmup_s"]) / len(c["warmup_s"]) if c["warmup_s"] else 0.0
-        lines.append(
-            f"| {name} | `{c['project']}` | {c['description']} | {c['revocation']} "
-            f"| {c['users']:,} | {warmup:.0f} | {c['credential_bytes']} |"
-        )
-    return [*lines, ""]
 
 
-def _peers_table(peers: dict[str, dict[str, Any]]) -> list[str]:
-    lines = [
-        "| dualauth mode | stock peer | req/s x peer | CPU x peer | p99 ms | peer p99 ms |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    for mode, p in peers.items():
-        lines.append(
-            f"| {mode} | {p['peer']} | {_num(p['rps_ratio'], 2)} | {_num(p['cpu_ratio'], 2)} "
-            f"| {_num(p['p99_ms'], 2)} | {_num(p['peer_p99_ms'], 2)} |"
-        )
-    return [*lines, ""]
+def md_figures(
+    first: str, items: dict[str, dict[str, Any]], columns: Sequence[tuple[str, str, int | None]]
+) -> list[str]:
+    """A table of `items` by name, a column a (title, key, decimals): "a.b" keys a nested
+    figure; decimals None puts the value as it is.
+    """
+
+    def cell(item: dict[str, Any], key: str, digits: int | None) -> str:
+        for part in key.split("."):
+            item = item[part]
+        return str(item) if digits is None else num(item, digits)
+
+    return md_table(
+        [first, *(title for title, _, _ in columns)],
+        ([name, *(cell(item, *column[1:]) for column in columns)] for name, item in items.items()),
+        left=1 + next((i for i, c in enumerate(columns) if c[2] is not None), len(columns)),
+    )
 
 
-def _logins_table(logins: dict[str, dict[str, Any]], meta: dict[str, Any]) -> list[str]:
-    lines = [
-        f"Logins (`POST` of the JWT login, {meta['login_duration_s']} s each), and jwt-header "
-        f"reads alone and during a flood of {meta['flood_rate']:g} logins/s:",
-        "",
-        "| hasher | login ms (one client) | logins/s (saturated) | CPU ms/login "
-        "| reads/s alone | reads/s in flood | ratio | flood answered/s | flood login p50 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, h in logins.items():
-        flood = h["flood"]
-        lines.append(
-            f"| {name} | {_num(h['login_median_ms'], 1)} | {_num(h['logins_per_s'], 1)} "
-            f"| {_num(h['cpu_ms_per_login'], 0)} | {_num(h['reads_alone']['rps'], 0)} "
-            f"| {_num(h['reads_flooded']['rps'], 0)} | {_num(h['reads_ratio'], 2)} "
-            f"| {_num(flood['answered_per_s'], 1)} | {_num(flood['login_p50_ms'], 0)} |"
-        )
-    return [*lines, ""]
+CONFIG_FIGURES = [
+    ("req/s", "rps", 0),
+    ("x baseline", "ratio_to_baseline", 2),
+    ("p50 ms", "p50_ms", 2),
+    ("p99 ms", "p99_ms", 2),
+    ("CPU ms/req", "cpu_ms_per_request", 3),
+    ("CPU x baseline", "cpu_ratio_to_baseline", 2),
+    ("DB+Redis CPU ms/req", "backend_cpu_ms_per_request", 3),
+    ("SQL/req", "sql_per_request", 2),
+    ("Redis/req", "redis_per_request", 2),
+    ("errors", "errors", 0),
+]
+CONFIG_TERMS = [
+    ("project", "project", None),
+    ("what runs", "description", None),
+    ("revocation", "revocation", None),
+    ("users", "users", 0),
+    ("credential bytes/req", "credential_bytes", 0),
+]
+LOGIN_FIGURES = [
+    ("login ms (one client)", "login_median_ms", 1),
+    ("logins/s (saturated)", "logins_per_s", 1),
+    ("CPU ms/login", "cpu_ms_per_login", 0),
+    ("reads/s alone", "reads_alone.rps", 0),
+    ("reads/s in flood", "reads_flooded.rps", 0),
+    ("ratio", "reads_ratio", 2),
+    ("flood answered/s", "flood.answered_per_s", 1),
+    ("flood login p50 ms", "flood.login_p50_ms", 0),
+]
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The run as Markdown tables."""
-    meta = result["meta"]
+    """A run of `python -m bench` as Markdown tables."""
+    meta, configs = result["meta"], result["configs"]
     lines = [
         "# dualauth benchmark",
         "",
-        f"{meta['started_at']} · {meta['commit']} · {meta['database']} + {meta['cache']} · "
-        "gunicorn "
-        f"{meta['workers']}x{meta['threads']} {meta['worker_class']} · "
-        f"load: {meta['load_generator']} "
-        f"({meta['connections']} connections, {meta['users']:,} users, "
-        f"{meta['duration_s']} s x {meta['repeats']} "
-        f"interleaved repeats, medians) · {meta['cpus']} CPUs, load average {meta['loadavg']}"
+        f"{meta['started_at']} · {tree_label(meta)} · {meta['database']} + {meta['cache']} · "
+        f"gunicorn {meta['workers']}x{meta['threads']} {meta['worker_class']} · load: "
+        f"{meta['load_generator']} ({meta['connections']} connections, {meta['users']:,} "
+        f"users, {meta['duration_s']} s x {meta['repeats']} interleaved repeats, medians) · "
+        f"{meta['cpus']} CPUs, load average {meta['loadavg']}"
         + (" · QUICK mode" if meta["quick"] else ""),
         "",
         meta["note"],
         "",
+        *md_figures("config", configs, CONFIG_FIGURES),
+        *md_figures("config", configs, CONFIG_TERMS),
     ]
-    if result["configs"]:
-        lines += _configs_tables(result["configs"])
-    if result.get("peers"):
-        lines += _peers_table(result["peers"])
-    if result.get("costs"):
-        lines += [
-            "| operation (sequential calls) | median ms | per second | n |",
-            "|---|---:|---:|---:|",
-        ]
-        for name, c in result["costs"].items():
-            lines.append(
-                f"| {name} | {_num(c['median_ms'], 1)} | {_num(c['per_s'], 1)} | {c['n']} |"
-            )
-        lines.append("")
     if result.get("logins"):
-        lines += _logins_table(result["logins"], meta)
+        lines += [
+            f"Logins (`POST` of the JWT login, {meta['login_duration_s']} s each), and jwt-header "
+            f"reads alone and during a flood of {meta['flood_rate']:g} logins/s:",
+            "",
+            *md_figures("hasher", result["logins"], LOGIN_FIGURES),
+        ]
     if result.get("profile"):
         profile = result["profile"]
+        lines += ["## Where the time goes", ""]
+        lines += profile_markdown(profile["configs"], profile["requests"])
+    if result.get("sweep"):
         lines += [
-            "## Where the time goes",
+            "## Cold lookups against the logins stored",
             "",
-            *profile_markdown(profile["configs"], profile["requests"]),
-        ]
-    sweep = result.get("sweep")
-    if sweep:
-        lines += [
-            f"## Scaling: {sweep['note']}",
+            "Median µs of a family-state read and of a `db` session load that miss every cache, "
+            "on random stored rows (mixed modes, one in five revoked, 1000 filler users).",
             "",
-            "| stored logins | "
-            + " | ".join(f"{mode} req/s" for mode in sweep["modes"])
-            + " | cold family lookup µs | cold db-session load µs |",
-            "|---:|" + "---:|" * (len(sweep["modes"]) + 2),
-        ]
-        for i, size in enumerate(sweep["sizes"]):
-            cells = [_num(sweep["modes"][mode][i]["rps"], 0) for mode in sweep["modes"]]
-            cold = sweep["cold"][i]
-            lines.append(
-                f"| {size:,} | "
-                + " | ".join(cells)
-                + f" | {_num(cold['family_us'], 0)} | {_num(cold['session_us'], 0)} |"
-            )
-        lines += [
-            "",
-            "Ratio largest/smallest (target ≥ 0.9): "
-            + ", ".join(f"{mode} {ratio:.2f}" for mode, ratio in sweep["ratio"].items()),
-            "",
+            *md_figures(
+                "stored logins and sessions",
+                {f"{point['size']:,}": point for point in result["sweep"]},
+                [("family lookup µs", "family_us", 0), ("db-session load µs", "session_us", 0)],
+            ),
         ]
     return "\n".join(lines)
 
 
+def results_write(result: dict[str, Any], out: Path) -> list[Path]:
+    """Write the JSON, the Markdown and the chart of one run; return the paths."""
+    paths = [out / "latest.json", out / "latest.md"]
+    paths[0].write_text(json.dumps(result, indent=2) + "\n")
+    paths[1].write_text(markdown(result))
+    if result["configs"]:
+        paths.append(_ratio_chart(result, out / "latest.png"))
+    return paths
+
+
 def _ratio_chart(result: dict[str, Any], path: Path) -> Path:
     """Both ratios to the baseline per configuration: req/s, and CPU per request."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     names = list(result["configs"])
     series = [
         ("req/s", "ratio_to_baseline", "#4a7ebb"),
@@ -197,23 +192,6 @@ def _ratio_chart(result: dict[str, Any], path: Path) -> Path:
         f"stock Django/DRF/simplejwt and dualauth, {meta['users']:,} users "
         f"({meta['database']} + {meta['cache']})"
     )
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def _scaling_chart(result: dict[str, Any], path: Path) -> Path:
-    sweep = result["sweep"]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for mode, points in sweep["modes"].items():
-        ax.plot(sweep["sizes"], [p["rps"] for p in points], marker="o", label=mode)
-    ax.set_xscale("log")
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("stored login families and database sessions")
-    ax.set_ylabel("req/s")
-    ax.set_title("dualauth: per-request throughput vs stored logins")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

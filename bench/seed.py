@@ -7,15 +7,12 @@ its login endpoints make them but without a password hash per login.
 
 import json
 import secrets
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from importlib import import_module
+from itertools import islice
+from typing import Any
 
-import httpx
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.hashers import make_password
@@ -27,27 +24,14 @@ from django.test import RequestFactory
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from bench.env import ROOT, BenchEnv
+from bench.env import BenchEnv
 from bench.server import STOCK
 from common.models import LoginFamily, Profile
 from common.principal import UserModel
-from common.routes import JWT_COOKIE, JWT_HEADER, SESSION, Mode, mode_path
-from common.services import user_create
+from common.routes import MODES, SESSION, Mode
 
-USERNAME = "bench"
 PASSWORD = "bench correct horse battery staple"
 USER_PREFIX = "bench-user-"
-FILLER_USERS = 1000
-FILLER_PREFIX = "bench-filler-"
-
-
-def bench_user_create() -> UserModel:
-    """The user of the login and refresh costs (production password hashing)."""
-    model = get_user_model()
-    model.objects.filter(**{model.USERNAME_FIELD: USERNAME}).delete()
-    return user_create(
-        username=USERNAME, password=PASSWORD, email="bench@example.com", display_name="Bench"
-    )
 
 
 def users_create(prefix: str, count: int, *, hasher: str | None = None) -> list[UserModel]:
@@ -80,185 +64,86 @@ def users_create(prefix: str, count: int, *, hasher: str | None = None) -> list[
     return users
 
 
-def _login_request() -> HttpRequest:
+def login_request() -> HttpRequest:
     """A request as a login endpoint sees it: what a family records of its client."""
     return RequestFactory().post("/", HTTP_USER_AGENT="Mozilla/5.0 (bench)")
 
 
-def _session_key(user: UserModel) -> str:
+def session_key(user: UserModel) -> str:
     """A dualauth session of `user`, as its login endpoint starts one (a family included)."""
     from session_auth.services import session_login
 
-    request = _login_request()
+    request = login_request()
     request.session = import_module(settings.SESSION_ENGINE).SessionStore()
     session_login(request=request, user=user, remember=True)
     request.session.save()
     return str(request.session.session_key)
 
 
-def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
-    """One live login per user in each mode: a session key, and two access tokens."""
+def login_make(user: UserModel, mode: Mode) -> Any:
+    """A login of `user` in `mode` as its endpoint makes one: a session key, or a token pair."""
     from jwt_auth.services import token_obtain
 
-    def access(user: UserModel, mode: Mode) -> str:
-        return token_obtain(user=user, request=_login_request(), mode=mode).access
+    if mode == SESSION:
+        return session_key(user)
+    return token_obtain(user=user, request=login_request(), mode=mode)
 
+
+def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
+    """One live login per user in each mode: a session key, and two access tokens."""
     # One transaction: a commit per login would make a thousand of them take minutes.
     with transaction.atomic():
-        return {
-            SESSION: [_session_key(user) for user in users],
-            JWT_HEADER: [access(user, JWT_HEADER) for user in users],
-            JWT_COOKIE: [access(user, JWT_COOKIE) for user in users],
-        }
+        made = {mode: [login_make(user, mode) for user in users] for mode in MODES}
+    return {
+        mode: [m if mode == SESSION else m.access for m in logins] for mode, logins in made.items()
+    }
 
 
 def stock_credentials(env: BenchEnv, prefix: str) -> dict[str, list[str]]:
     """Stock credentials of the users named `prefix*`, minted by stock code in its own process."""
-    out = env.tmpdir / "stock-credentials.json"
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "bench.stock.seed", prefix, str(out)],
-        cwd=ROOT,
-        env=env.server_env(STOCK.settings),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"bench.stock.seed failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(out.read_text()))
-
-
-@contextmanager
-def csrf_client(base_url: str) -> Iterator[tuple[httpx.Client, str]]:
-    """A cookie-keeping client with the CSRF cookie, and its token."""
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        token = client.get(mode_path(SESSION, "csrf")).json()["csrf_token"]
-        yield client, str(token)
-
-
-def token_login(base_url: str, username: str = USERNAME) -> dict[str, str]:
-    """A live token pair, from a real login."""
-    response = httpx.post(
-        f"{base_url}{mode_path(JWT_HEADER, 'login')}",
-        json={"username": username, "password": PASSWORD},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return {k: str(v) for k, v in response.json().items()}
-
-
-def browser_login(base_url: str, path: str) -> dict[str, str]:
-    """The cookies a browser holds after a real login at `path` (with CSRF)."""
-    with csrf_client(base_url) as (client, csrf):
-        response = client.post(
-            path, json={"username": USERNAME, "password": PASSWORD}, headers={"X-CSRFToken": csrf}
-        )
-        response.raise_for_status()
-        return {name: str(value) for name, value in client.cookies.items()}
-
-
-def filler_users_create() -> list[int]:
-    """The users who own the filler logins."""
-    password = make_password(None)
-    model = get_user_model()
-    login_field = model.USERNAME_FIELD
-    model.objects.bulk_create(
-        [
-            model(**{login_field: f"{FILLER_PREFIX}{i}"}, password=password)
-            for i in range(FILLER_USERS)
-        ],
-        ignore_conflicts=True,
-    )
-    fillers = model.objects.filter(**{f"{login_field}__startswith": FILLER_PREFIX})
-    return list(fillers.values_list("pk", flat=True))
-
-
-MODES = [SESSION, JWT_HEADER, JWT_COOKIE]
-FAMILY_COLUMNS = [
-    "id",
-    "user_id",
-    "mode",
-    "created_at",
-    "last_seen_at",
-    "expires_at",
-    "user_agent",
-    "ip",
-    "revoked_at",
-    "revoke_reason",
-    "refresh_jti",
-    "refresh_issued_at",
-    "previous_jti",
-    "password_epoch",
-    "authenticated_at",
-]
-
-
-def _family_rows(count: int, user_ids: list[int], now: datetime) -> Iterator[tuple[object, ...]]:
-    for i in range(count):
-        mode = MODES[i % len(MODES)]
-        revoked = i % 5 == 0  # one login in five is over
-        jti = "" if mode == "session" else uuid.uuid4().hex
-        yield (
-            uuid.uuid4(),
-            user_ids[i % len(user_ids)],
-            mode,
-            now - timedelta(hours=1),
-            now,
-            now + timedelta(days=14),
-            "Mozilla/5.0 (bench filler)",
-            "10.0.0.1",
-            now if revoked else None,
-            "logout" if revoked else "",
-            jti,
-            now if jti else None,
-            "",
-            "",
-            now - timedelta(hours=1),
-        )
-
-
-def _session_rows(count: int, data: str, now: datetime) -> Iterator[tuple[str, str, datetime]]:
-    for _ in range(count):
-        yield (secrets.token_hex(16), data, now + timedelta(days=14))
+    return dict(json.loads(env.module_run("bench.stock.seed", STOCK.settings, prefix)))
 
 
 def filler_rows_add(count: int, user_ids: list[int]) -> None:
-    """Store `count` more login families and `count` more database sessions of filler users."""
+    """Store `count` more login families (mixed modes, one in five revoked) and `count` more
+    database sessions of filler users; then have PostgreSQL analyze both tables.
+    """
     now = timezone.now()
     data = DbSessionStore().encode(
         {SESSION_KEY: str(user_ids[0]), BACKEND_SESSION_KEY: "filler", "_dualauth_seen": 0}
     )
-    family_table = LoginFamily._meta.db_table
-    session_table = Session._meta.db_table
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        raw = connection.connection
-        assert raw is not None
-        with raw.cursor() as cursor:
-            columns = ", ".join(FAMILY_COLUMNS)
-            with cursor.copy(f"COPY {family_table} ({columns}) FROM STDIN") as copy:
-                for row in _family_rows(count, user_ids, now):
-                    copy.write_row(row)
-            with cursor.copy(
-                f"COPY {session_table} (session_key, session_data, expire_date) FROM STDIN"
-            ) as copy:
-                for session_row in _session_rows(count, data, now):
-                    copy.write_row(session_row)
-            cursor.execute(f"ANALYZE {family_table}")
-            cursor.execute(f"ANALYZE {session_table}")
-        return
+    families = (
+        LoginFamily(
+            user_id=user_ids[i % len(user_ids)],
+            mode=(mode := MODES[i % len(MODES)]),
+            created_at=now - timedelta(hours=1),
+            last_seen_at=now,
+            expires_at=now + timedelta(days=14),
+            user_agent="Mozilla/5.0 (bench filler)",
+            ip="10.0.0.1",
+            revoked_at=now if i % 5 == 0 else None,
+            revoke_reason="logout" if i % 5 == 0 else "",
+            refresh_jti="" if mode == SESSION else uuid.uuid4().hex,
+            refresh_issued_at=None if mode == SESSION else now,
+            authenticated_at=now - timedelta(hours=1),
+        )
+        for i in range(count)
+    )
+    sessions = (
+        Session(
+            session_key=secrets.token_hex(16),
+            session_data=data,
+            expire_date=now + timedelta(days=14),
+        )
+        for _ in range(count)
+    )
+    # In slices: bulk_create holds every object it is given in memory at once.
     with transaction.atomic():
-        LoginFamily.objects.bulk_create(
-            (
-                LoginFamily(**dict(zip(FAMILY_COLUMNS, row, strict=True)))
-                for row in _family_rows(count, user_ids, now)
-            ),
-            batch_size=2000,
-        )
-        Session.objects.bulk_create(
-            (
-                Session(session_key=key, session_data=value, expire_date=expires)
-                for key, value, expires in _session_rows(count, data, now)
-            ),
-            batch_size=2000,
-        )
+        tables: list[tuple[Any, Any]] = [(LoginFamily, families), (Session, sessions)]
+        for model, rows in tables:
+            while batch := list(islice(rows, 5000)):
+                model._default_manager.bulk_create(batch)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for model in (LoginFamily, Session):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")

@@ -1,6 +1,7 @@
 """The real servers, as deployed: gunicorn, DEBUG off, the same flags for every one."""
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,7 +9,6 @@ from bench.env import ROOT, BenchEnv
 from bench.processes import ServerProcess, free_port, http_answer
 
 BIN = Path(sys.executable).parent
-GUNICORN_CONFIG = Path(__file__).resolve().parent / "gunicorn_conf.py"
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,11 @@ class BenchServer(ServerProcess):
         assert self.process is not None, "the server is running"
         return self.process.pid
 
-    def start(self, timeout: float = 30.0) -> "BenchServer":
+    def start(self, timeout: float = 90.0) -> "BenchServer":
         """Start gunicorn and wait until it answers."""
         args = [
             str(BIN / "gunicorn"),
             self.project.wsgi,
-            f"--config={GUNICORN_CONFIG}",
             f"--bind=127.0.0.1:{self.port}",
             f"--workers={self.workers}",
             f"--threads={self.threads}",
@@ -71,15 +70,23 @@ class BenchServer(ServerProcess):
         ]
         self._launch(
             args,
-            lambda: http_answer(f"{self.url}{self.project.ready_path}", accept={200}),
+            # A worker's first answer may take seconds on a loaded machine.
+            lambda: http_answer(f"{self.url}{self.project.ready_path}", accept={200}, timeout=10),
             timeout=timeout,
             cwd=ROOT,
             env=self.env,
         )
         return self
 
-    def __enter__(self) -> "BenchServer":
-        return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+def servers_start(servers: list[BenchServer]) -> None:
+    """Start every server at once, and wait until each answers."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        for future in [pool.submit(server.start) for server in servers]:
+            future.result()
+
+
+def servers_stop(servers: list[BenchServer]) -> None:
+    """Stop every server at once, and wait until each has."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        list(pool.map(lambda server: server.stop(), servers))

@@ -1,7 +1,7 @@
-"""`python -m bench.stock.seed PREFIX OUT`: stock credentials of the users PREFIX*, by stock code.
+"""`python -m bench.stock.seed PREFIX`: stock credentials of the users PREFIX*, by stock code.
 
 Run with the stock project's settings: it migrates what the stock project adds to the
-bench's database (DRF's token table), then writes to OUT, as JSON, one credential per
+bench's database (DRF's token table), then prints, as JSON, one credential per
 user of each kind: a simplejwt access token (`AccessToken.for_user`), a DRF token, and
 a session of each engine, logged in as `django.contrib.auth.login` leaves one.
 """
@@ -9,7 +9,6 @@ a session of each engine, logged in as `django.contrib.auth.login` leaves one.
 import json
 import sys
 from importlib import import_module
-from pathlib import Path
 
 import django
 
@@ -55,8 +54,8 @@ def credentials(prefix: str) -> dict[str, list[str]]:
 
 
 def main() -> None:
-    """Migrate, mint, write."""
-    prefix, out = sys.argv[1], Path(sys.argv[2])
+    """Migrate, mint, print."""
+    prefix = sys.argv[1]
     django.setup()
     from django.core.management import call_command
     from django.db import transaction
@@ -65,7 +64,7 @@ def main() -> None:
     # One transaction: a commit per session would make thousands of them take long.
     with transaction.atomic():
         minted = credentials(prefix)
-    out.write_text(json.dumps(minted))
+    print(json.dumps(minted))
 
 
 if __name__ == "__main__":

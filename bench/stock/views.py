@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from django.contrib.auth import authenticate, get_user_model, login, logout
-from rest_framework import serializers, status
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -74,34 +74,3 @@ class StatelessJwtApi(APIView):
     def get(self, request: Request) -> Response:
         """What the token says: the user's id."""
         return Response({"id": request.user.id})
-
-
-class SessionLoginApi(APIView):
-    """Django's `authenticate` and `login`: a session for a username and password."""
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
-    def post(self, request: Request) -> Response:
-        """Log in, or 400."""
-        user = authenticate(
-            request._request,
-            username=request.data.get("username"),
-            password=request.data.get("password"),
-        )
-        if user is None:
-            return Response({"detail": "invalid"}, status=status.HTTP_400_BAD_REQUEST)
-        login(request._request, user)
-        return Response(ProfileSerializer(user).data)
-
-
-class SessionLogoutApi(APIView):
-    """Django's `logout`: the session is deleted."""
-
-    authentication_classes = [SessionAuthentication]
-    permission_classes = [IsAuthenticated]
-
-    def post(self, request: Request) -> Response:
-        """Log out."""
-        logout(request._request)
-        return Response(status=status.HTTP_204_NO_CONTENT)

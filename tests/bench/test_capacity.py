@@ -21,7 +21,7 @@ def test_capacity_reports_bytes_and_round_trips_per_login(tmp_path: Path) -> Non
         cwd=ROOT,
         check=True,
         capture_output=True,
-        timeout=60,
+        timeout=300,
     )
     result = json.loads((tmp_path / "capacity.json").read_text())
     assert result["logins"] == 200

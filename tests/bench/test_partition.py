@@ -23,7 +23,7 @@ pytestmark = pytest.mark.server
 
 OUTAGES = {"stop", "pause-write", "cut"}
 MODES = {"session", "jwt-header", "jwt-cookie"}
-TRIALS = 2
+TRIALS = 1
 # Far above what closing takes (a poll of the pending revocations, 250 ms, and a cache
 # socket timeout, 250 ms, at most), far below the 60 s it replaced.
 WINDOW_LIMIT_MS = 2000
@@ -43,7 +43,7 @@ def test_partition_measures_every_outage_and_mode_and_no_window_stays_open(
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
