@@ -6,6 +6,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.modes import ModeClient
@@ -13,9 +14,16 @@ from tests.modes import ModeClient
 BROWSER_MODES = ("session", "jwt-cookie")
 
 
-def profiled(send: Callable[[], Any], function: str, module: str) -> tuple[int, Any]:
+def project_file(filename: str) -> bool:
+    """Whether `filename` is this project's code, not a library's."""
+    return filename.startswith(str(settings.BASE_DIR)) and "site-packages" not in filename
+
+
+def profiled(
+    send: Callable[[], Any], function: str, module: str, *, from_project: bool = False
+) -> tuple[int, Any]:
     """What `send()` returned, and how many times it called `function` of the file ending in
-    `module`, by cProfile.
+    `module` (from this project's code only, if `from_project`), by cProfile.
     """
     profiler = cProfile.Profile()
     profiler.enable()
@@ -25,7 +33,11 @@ def profiled(send: Callable[[], Any], function: str, module: str) -> tuple[int, 
         profiler.disable()
     profiler.create_stats()
     count = sum(
-        value[1]
+        sum(
+            counts[0]
+            for (caller, _, _), counts in value[4].items()
+            if not from_project or project_file(caller)
+        )
         for (filename, _, name), value in profiler.stats.items()
         if name == function and filename.endswith(module)
     )
@@ -98,4 +110,6 @@ def test_a_warm_request_works_out_each_value_of_its_login_once(
 
 def test_a_warm_request_parses_its_family_id_once_at_most(logged_in):
     read = warm(logged_in)
-    assert calls(read, "__init__", "uuid.py") <= 1
+    # The UUIDs this project makes; a UUID user key is parsed by Django's field, counted above.
+    parsed, _ = profiled(read, "__init__", "uuid.py", from_project=True)
+    assert parsed <= 1
