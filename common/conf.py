@@ -109,10 +109,15 @@ THROTTLE_FALLBACK_CHOICES = ("database", "process")
 
 
 class DualauthSettings:
-    """Attribute access to `settings.DUALAUTH` with defaults, validated on first use."""
+    """Attribute access to `settings.DUALAUTH` with defaults, validated on first use.
+
+    Each value read becomes an attribute of its own, as DRF's `APISettings` does, so that
+    the next read is a plain attribute lookup; `reload()` forgets them all.
+    """
 
     def __init__(self) -> None:
         self._values: dict[str, Any] | None = None
+        self._cached: set[str] = set()
 
     def _load(self) -> dict[str, Any]:
         user = getattr(settings, "DUALAUTH", {})
@@ -139,10 +144,16 @@ class DualauthSettings:
             raise AttributeError(name)
         if self._values is None:
             self._values = self._load()
-        return self._values[name]
+        value = self._values[name]
+        self._cached.add(name)
+        setattr(self, name, value)
+        return value
 
     def reload(self) -> None:
         """Forget the merged values; the next access reads the settings again."""
+        for name in self._cached:
+            delattr(self, name)
+        self._cached.clear()
         self._values = None
 
 

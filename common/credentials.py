@@ -13,6 +13,9 @@ from common.conf import dualauth_settings
 from common.exceptions import CsrfFailed
 from common.routes import Mode
 
+# The methods Django's CSRF check accepts without looking at the request (RFC 9110's safe ones).
+CSRF_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
 
 @dataclass(frozen=True)
 class Credential:
@@ -32,8 +35,13 @@ class Credential:
 
 
 def csrf_enforce(request: Request | HttpRequest) -> None:
-    """Raise 403 `csrf_failed` unless an unsafe request carries the CSRF token and a good origin."""
+    """Raise 403 `csrf_failed` unless an unsafe request carries the CSRF token and a good origin.
+
+    A safe request builds no CSRF machinery at all: Django's check accepts it outright.
+    """
     django_request = request._request if isinstance(request, Request) else request
+    if django_request.method in CSRF_SAFE_METHODS:
+        return
     check = CSRFCheck(lambda _: None)  # type: ignore[arg-type]
     check.process_request(django_request)
     try:

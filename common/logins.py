@@ -35,13 +35,13 @@ from common.routes import Mode
 from common.selectors import (
     REVOKED,
     FamilyState,
+    LoginClaim,
     family_cache_key,
     family_state_from_cache,
     family_state_get,
     family_state_live,
-    family_uuid,
     login_cache_get,
-    user_cache_key,
+    login_claim,
     user_get,
 )
 from common.throttling import login_attempt_release, login_attempt_reserve, login_device_token
@@ -57,9 +57,19 @@ _seen: BoundedMemo[uuid.UUID, float] = BoundedMemo(4096)
 
 
 def login_authenticate(
-    *, family_id: uuid.UUID | str, user_id: UserId, prefetched: dict[str, Any] | None = None
+    *, family_id: uuid.UUID | str, user_id: UserId
 ) -> tuple[FamilyState, Principal] | None:
-    """A live family of an active user, and that user's principal; else None.
+    """A live family `family_id` of the active user `user_id`, and that user's principal; else
+    None (as `login_claim_authenticate`).
+    """
+    claim = login_claim(family_id=family_id, user_id=user_id)
+    return login_claim_authenticate(claim=claim) if claim is not None else None
+
+
+def login_claim_authenticate(
+    *, claim: LoginClaim, prefetched: dict[str, Any] | None = None
+) -> tuple[FamilyState, Principal] | None:
+    """The live family `claim` names, of an active user, and that user's principal; else None.
 
     Both come from one cache round trip in the steady state, with no SQL (or from
     `prefetched`, when the caller fetched them along with something else). A miss, or
@@ -67,29 +77,23 @@ def login_authenticate(
     nothing is cached for it (`add`), so that a fill racing a revocation cannot bring
     the family back. A login begun under another password than the user's is over.
     """
-    family = family_uuid(family_id)
-    if family is None:
-        return None
-    values = (
-        prefetched if prefetched is not None else login_cache_get(family_id=family, user_id=user_id)
-    )
+    values = prefetched if prefetched is not None else login_cache_get(claim=claim)
     ttl = dualauth_settings.FAMILY_CACHE_TTL.total_seconds()
-    key = family_cache_key(family, user_id)
-    cached = values.get(key)
+    cached = values.get(claim.family_key)
     state = family_state_from_cache(cached)
     if state is None and cached != REVOKED:
-        state = family_state_get(family_id=family)
+        state = family_state_get(family_id=claim.family_id)
         if state is not None:
-            cache_add(key, state.as_cached(), timeout=ttl)
-    if state is None or not family_state_live(state, user_id=user_id):
+            cache_add(claim.family_key, state.as_cached(), timeout=ttl)
+    if state is None or not family_state_live(state, user_id=claim.user_id):
         return None
-    principal = principal_from_snapshot(values.get(user_cache_key(user_id)), max_age=ttl)
+    principal = principal_from_snapshot(values.get(claim.user_key), max_age=ttl)
     if principal is None:
-        user = user_get(user_id=user_id)
+        user = user_get(user_id=claim.user_id)
         if user is None:
             return None
         principal = principal_from_user(user)
-        cache_set(user_cache_key(user_id), principal_snapshot(principal), ttl)
+        cache_set(claim.user_key, principal_snapshot(principal), ttl)
     if principal.password_epoch != state.password_epoch:
         return None
     return state, principal

@@ -5,10 +5,15 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+# What no caller can have put: a miss, even for a remembered None.
+_ABSENT = object()
 
 
 class BoundedMemo(Generic[K, V]):
-    """At most `size` entries; safe under gthread workers, lock-free to read."""
+    """At most `size` entries; safe under gthread workers, lock-free to read.
+
+    A hit takes no lock: neither a `get`, nor a `put` of the value already remembered.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -21,6 +26,8 @@ class BoundedMemo(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         """Remember `value` for `key`, forgetting the oldest entry when full."""
+        if self._items.get(key, _ABSENT) == value:
+            return
         with self._lock:
             # Every change happens under the lock, so the iteration below never
             # sees the dict change size, as it would between two threads unguarded.

@@ -2,8 +2,8 @@
 
 Every audit event passes through `audit_event_count` (common/audit.py calls it), so a
 new audited event is counted without touching its call site; the few unaudited ones
-(throttle refusals, cache failures and recoveries, the hot path's latency) are counted
-where they happen. Under gunicorn each worker writes its values to files in
+(throttle refusals, cache failures and recoveries, the hot path's latency, passed or
+failed) are counted where they happen. Under gunicorn each worker writes its values to files in
 `PROMETHEUS_MULTIPROC_DIR` and `/metrics` sums them (prometheus-client's multiprocess
 mode); without that variable (runserver, tests) the process's default registry serves.
 """
@@ -76,6 +76,13 @@ CACHE_RECOVERIES = Counter(
 AUTHENTICATION_SECONDS = Histogram(
     "dualauth_authentication_seconds",
     "Time to authenticate a request that presented a credential and passed, by mode.",
+    ["mode"],
+    buckets=LATENCY_BUCKETS,
+)
+AUTHENTICATION_FAILED_SECONDS = Histogram(
+    "dualauth_authentication_failed_seconds",
+    "Time to refuse a request that presented a credential, by mode: a bad or revoked "
+    "credential (401), or a cookie without its CSRF token (403).",
     ["mode"],
     buckets=LATENCY_BUCKETS,
 )

@@ -42,32 +42,69 @@ def user_hash_tag(user_id: UserId) -> str:
 
 def family_cache_key(family_id: uuid.UUID | str, user_id: UserId) -> str:
     """The cache key holding the state of a family of `user_id`."""
-    return f"family:{{{user_hash_tag(user_id)}}}:{uuid.UUID(str(family_id)).hex}"
+    return _family_key(user_hash_tag(user_id), uuid.UUID(str(family_id)))
 
 
 def user_cache_key(user_id: UserId) -> str:
     """The cache key holding a user's principal."""
-    return f"user:{{{user_hash_tag(user_id)}}}:{user_id}"
+    return _user_key(user_hash_tag(user_id), user_id)
+
+
+def _family_key(hash_tag: str, family_id: uuid.UUID) -> str:
+    return f"family:{{{hash_tag}}}:{family_id.hex}"
+
+
+def _user_key(hash_tag: str, user_id: UserId) -> str:
+    return f"user:{{{hash_tag}}}:{user_id}"
 
 
 def family_uuid(family_id: uuid.UUID | str) -> uuid.UUID | None:
     """The family id as a UUID, or None for anything that is not one."""
+    if isinstance(family_id, uuid.UUID):
+        return family_id
     try:
         return uuid.UUID(str(family_id))
     except ValueError:
         return None
 
 
-def login_cache_get(
-    *, family_id: uuid.UUID, user_id: UserId, extra_keys: tuple[str, ...] = ()
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class LoginClaim:
+    """The login a credential names, parsed once per request, with its cache keys.
+
+    Made once and handed down the hot path, so that nothing on it parses the family id,
+    hashes the user id or formats a key again.
+    """
+
+    family_id: uuid.UUID
+    user_id: UserId
+    hash_tag: str
+    family_key: str
+    user_key: str
+
+
+def login_claim(*, family_id: uuid.UUID | str, user_id: UserId) -> LoginClaim | None:
+    """The claim to the family `family_id` of the (parsed) user `user_id`; None for a bad id."""
+    family = family_uuid(family_id)
+    if family is None:
+        return None
+    tag = user_hash_tag(user_id)
+    return LoginClaim(
+        family_id=family,
+        user_id=user_id,
+        hash_tag=tag,
+        family_key=_family_key(tag, family),
+        user_key=_user_key(tag, user_id),
+    )
+
+
+def login_cache_get(*, claim: LoginClaim, extra_keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """The cache entries of a login (its family, its user, and `extra_keys`), in one round trip.
 
-    `extra_keys` carry the user's `user_hash_tag`, as a cluster reads one slot at a time.
+    `extra_keys` carry the claim's `hash_tag`, as a cluster reads one slot at a time.
     Empty when the cache cannot answer: every entry then reads as a miss.
     """
-    keys = [family_cache_key(family_id, user_id), user_cache_key(user_id), *extra_keys]
-    return cache_get_many(keys) or {}
+    return cache_get_many([claim.family_key, claim.user_key, *extra_keys]) or {}
 
 
 def family_state_from_cache(value: Any) -> FamilyState | None:

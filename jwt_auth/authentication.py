@@ -1,61 +1,57 @@
 """JWT authentication: a Bearer header, or the access token cookie with CSRF."""
 
-from time import perf_counter
-
-from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from common.authentication import FamilyAuthentication
 from common.conf import dualauth_settings
-from common.credentials import CookieChallenge, Credential, csrf_enforce
+from common.credentials import CookieChallenge, Credential
 from common.exceptions import TokenNotValid
-from common.metrics import AUTHENTICATION_SECONDS
 from common.principal import Principal
-from common.routes import JWT_COOKIE, JWT_HEADER, Mode
-from jwt_auth.services import access_authenticate
+from common.routes import JWT_COOKIE, JWT_HEADER
+from common.selectors import LoginClaim
+from jwt_auth.services import access_claim, access_login
 
 
-class JWTHeaderAuthentication(BaseAuthentication):
+class JWTAuthentication(FamilyAuthentication[LoginClaim]):
+    """An access token, verified, names its login; the login gives the principal."""
+
+    def credential_validate(self, request: Request, raw: str) -> LoginClaim:
+        """The login a valid access token names, or 401 `token_not_valid`."""
+        return access_claim(raw=raw)
+
+    def principal_resolve(
+        self, request: Request, validated: LoginClaim
+    ) -> tuple[Principal, Credential]:
+        """The principal of the token's live login, or 401 `token_revoked`."""
+        return access_login(claim=validated, mode=self.mode)
+
+
+class JWTHeaderAuthentication(JWTAuthentication):
     """Authenticates by `Authorization: Bearer <access>`; any other scheme is a 401."""
 
-    mode: Mode = JWT_HEADER
-    # Looked up once: the hot path pays for one `observe`, not for `labels()`.
-    latency = AUTHENTICATION_SECONDS.labels(mode=mode)
+    mode = JWT_HEADER
+    www_authenticate = 'Bearer realm="api"'
 
-    def authenticate(self, request: Request) -> tuple[Principal, Credential] | None:
-        """The token's user, None without an Authorization header, 401 for a bad one."""
-        header = request.META.get("HTTP_AUTHORIZATION")
-        if header is None:
-            return None
-        start = perf_counter()
-        parts = header.split()
+    def credential_get(self, request: Request) -> str | None:
+        """The Authorization header, None without one."""
+        header: str | None = request.META.get("HTTP_AUTHORIZATION")
+        return header
+
+    def credential_validate(self, request: Request, raw: str) -> LoginClaim:
+        """The login the header's access token names, or 401 for another scheme or a bad token."""
+        parts = raw.split()
         if len(parts) != 2 or parts[0].lower() != "bearer":
             raise TokenNotValid("Authorization header must be `Bearer <access token>`.")
-        found = access_authenticate(raw=parts[1], mode=self.mode)
-        self.latency.observe(perf_counter() - start)
-        return found
-
-    def authenticate_header(self, request: Request) -> str:
-        """The challenge of a 401."""
-        return 'Bearer realm="api"'
+        return super().credential_validate(request, parts[1])
 
 
-class JWTCookieAuthentication(BaseAuthentication):
+class JWTCookieAuthentication(JWTAuthentication):
     """Authenticates by the HttpOnly access token cookie; CSRF is enforced on unsafe methods."""
 
-    mode: Mode = JWT_COOKIE
-    latency = AUTHENTICATION_SECONDS.labels(mode=mode)
+    mode = JWT_COOKIE
+    cookie = True
+    www_authenticate = CookieChallenge("ACCESS_COOKIE_NAME")
 
-    def authenticate(self, request: Request) -> tuple[Principal, Credential] | None:
-        """The token's user, None without the cookie, 401 for a bad one."""
-        raw = request.COOKIES.get(dualauth_settings.ACCESS_COOKIE_NAME)
-        if not raw:
-            return None
-        start = perf_counter()
-        found = access_authenticate(raw=raw, mode=self.mode)
-        csrf_enforce(request)
-        self.latency.observe(perf_counter() - start)
-        return found
-
-    def authenticate_header(self, request: Request) -> str:
-        """The challenge of a 401."""
-        return str(CookieChallenge("ACCESS_COOKIE_NAME"))
+    def credential_get(self, request: Request) -> str | None:
+        """The access token cookie, None without one (or an empty one)."""
+        return request.COOKIES.get(dualauth_settings.ACCESS_COOKIE_NAME) or None

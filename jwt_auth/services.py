@@ -13,11 +13,17 @@ from common.audit import audit_event
 from common.conf import dualauth_settings
 from common.credentials import Credential
 from common.exceptions import TokenNotValid, TokenReused, TokenRevoked
-from common.logins import family_create, family_revoke, family_touch, login_authenticate
+from common.logins import (
+    family_create,
+    family_revoke,
+    family_touch,
+    login_authenticate,
+    login_claim_authenticate,
+)
 from common.models import LoginFamily, password_epoch
 from common.principal import Principal, UserId, UserModel, user_id_parse
 from common.routes import Mode
-from common.selectors import user_get
+from common.selectors import LoginClaim, login_claim, user_get
 from jwt_auth.tokens import (
     FAMILY_CLAIM,
     FamilyAccessToken,
@@ -163,15 +169,22 @@ def token_logout(*, raw: str, request: HttpRequest, token_class: TokenClass) -> 
         raise TokenRevoked()
 
 
-def access_authenticate(*, raw: str, mode: Mode) -> tuple[Principal, Credential]:
-    """The principal and login of a valid access token of a live family, used in `mode`."""
+def access_claim(*, raw: str) -> LoginClaim:
+    """The login a valid access token names, or 401 `token_not_valid`."""
     token = token_decode(FamilyAccessToken, raw)
-    found = login_authenticate(family_id=token[FAMILY_CLAIM], user_id=_user_id(token))
+    claim = login_claim(family_id=token[FAMILY_CLAIM], user_id=_user_id(token))
+    if claim is None:
+        raise TokenNotValid()
+    return claim
+
+
+def access_login(*, claim: LoginClaim, mode: Mode) -> tuple[Principal, Credential]:
+    """The principal of the live login an access token names, used in `mode`; else 401."""
+    found = login_claim_authenticate(claim=claim)
     if found is None:
         raise TokenRevoked()
     state, principal = found
-    family_id = uuid.UUID(token[FAMILY_CLAIM])
-    family_touch(family_id=family_id)
+    family_touch(family_id=claim.family_id)
     return principal, Credential(
-        mode=mode, family_id=family_id, authenticated_at=state.authenticated_at
+        mode=mode, family_id=claim.family_id, authenticated_at=state.authenticated_at
     )

@@ -1,35 +1,32 @@
 """Session authentication: a live session of a live family, with CSRF."""
 
-from time import perf_counter
-
 from django.conf import settings
-from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from common.credentials import Credential, csrf_enforce
-from common.metrics import AUTHENTICATION_SECONDS
+from common.authentication import FamilyAuthentication
+from common.credentials import Credential
 from common.principal import Principal
-from common.routes import SESSION, Mode
-from session_auth.services import session_authenticate
+from common.routes import SESSION
+from session_auth.services import SessionRead, session_login_resolve, session_read
 
 
-class SessionFamilyAuthentication(BaseAuthentication):
+class SessionFamilyAuthentication(FamilyAuthentication[SessionRead]):
     """Authenticates by the `sessionid` cookie; CSRF is enforced on unsafe methods."""
 
-    mode: Mode = SESSION
-    # Looked up once: the hot path pays for one `observe`, not for `labels()`.
-    latency = AUTHENTICATION_SECONDS.labels(mode=mode)
+    mode = SESSION
+    cookie = True
+    www_authenticate = 'Session realm="api"'
 
-    def authenticate(self, request: Request) -> tuple[Principal, Credential] | None:
-        """The session's user, None without a session cookie, 401 for a dead session."""
-        if not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
-            return None
-        start = perf_counter()
-        found = session_authenticate(request=request._request)
-        csrf_enforce(request)
-        self.latency.observe(perf_counter() - start)
-        return found
+    def credential_get(self, request: Request) -> str | None:
+        """The session cookie, None without one (or an empty one)."""
+        return request.COOKIES.get(settings.SESSION_COOKIE_NAME) or None
 
-    def authenticate_header(self, request: Request) -> str:
-        """The challenge of a 401."""
-        return 'Session realm="api"'
+    def credential_validate(self, request: Request, raw: str) -> SessionRead:
+        """The session the cookie names, as the store holds it (empty when there is none)."""
+        return session_read(request=request._request)
+
+    def principal_resolve(
+        self, request: Request, validated: SessionRead
+    ) -> tuple[Principal, Credential]:
+        """The principal of the session's live login, or 401; ends a session idle for too long."""
+        return session_login_resolve(request=request._request, read=validated)

@@ -1,32 +1,31 @@
 """Session logins: Django's login and logout, each session recorded as a login family."""
 
 import time
-import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, login, logout
 from django.contrib.auth.models import AnonymousUser
-from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbStore
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
 from common.conf import dualauth_settings
 from common.credentials import Credential
 from common.exceptions import SessionNotValid
-from common.logins import family_create, family_revoke, family_touch, login_authenticate
+from common.logins import family_create, family_revoke, family_touch, login_claim_authenticate
 from common.memo import BoundedMemo
 from common.models import LoginFamily
-from common.principal import Principal, UserId, UserModel, user_id_parse
+from common.principal import Principal, UserModel, user_id_parse
 from common.routes import SESSION
-from common.selectors import login_cache_get, user_get, user_hash_tag
+from common.selectors import LoginClaim, login_cache_get, login_claim, user_get, user_hash_tag
 from session_auth.sessions import SessionStore, session_key_hash_tag
 
 FAMILY_SESSION_KEY = "_dualauth_family"
 SEEN_SESSION_KEY = "_dualauth_seen"
-# Sessions this process has authenticated: key -> (family, user), the oldest forgotten first.
+# Sessions this process has authenticated: key -> their login, the oldest forgotten first.
 KNOWN_SESSIONS_KEPT = 4096
-_known_sessions: BoundedMemo[str, tuple[str, UserId]] = BoundedMemo(KNOWN_SESSIONS_KEPT)
+_known_sessions: BoundedMemo[str, LoginClaim] = BoundedMemo(KNOWN_SESSIONS_KEPT)
 
 
 def session_login(*, request: HttpRequest, user: UserModel, remember: bool) -> None:
@@ -83,70 +82,93 @@ def _session_tag_set(*, request: HttpRequest, user: UserModel) -> bool:
     return session_key_hash_tag(store.session_key) != store.new_key_hash_tag
 
 
-def _session_read(request: HttpRequest) -> tuple[Mapping[str, Any], dict[str, Any] | None]:
-    """The session's data, and its login's cache entries when one round trip fetched both.
+@dataclass(frozen=True, slots=True)
+class SessionRead:
+    """A session's data as a request read it, and the login it names (None: it names none)."""
 
-    A process that has seen this session knows its family and user, so it reads the
-    session's cache entry together with theirs, when its key carries the user's hash tag
-    (a cluster reads one slot at a time). Otherwise, or when the entry is gone or names
-    another login, the session loads the usual way and the login is read after it.
+    data: Mapping[str, Any]
+    claim: LoginClaim | None
+    # The login's cache entries, when the one round trip that read the session fetched them.
+    prefetched: dict[str, Any] | None = None
+
+
+def session_read(*, request: HttpRequest) -> SessionRead:
+    """The session's data and login, with the login's cache entries when one round trip can
+    fetch both.
+
+    A process that has seen this session knows its login, so it reads the session's cache
+    entry together with the login's, when its key carries the user's hash tag (a cluster
+    reads one slot at a time). Otherwise, or when the entry is gone or names another
+    login, the session loads the usual way and the login is read after it.
     """
     store = request.session
     known = _known_sessions.get(store.session_key or "")
-    if (
-        known is not None
-        and isinstance(store, CachedDbStore)
-        and session_key_hash_tag(store.session_key) == user_hash_tag(known[1])
-    ):
-        family, user_id = known
-        values = login_cache_get(
-            family_id=uuid.UUID(family), user_id=user_id, extra_keys=(store.cache_key,)
-        )
-        data = values.get(store.cache_key)
+    if known is not None and isinstance(store, SessionStore) and store.hash_tag == known.hash_tag:
+        cache_key = store.cache_key
+        values = login_cache_get(claim=known, extra_keys=(cache_key,))
+        data = values.get(cache_key)
+        # The session holds the ids as `session_family_start` and Django's login() write them.
         if (
             data
-            and data.get(FAMILY_SESSION_KEY) == family
-            and user_id_parse(data.get(SESSION_KEY)) == user_id
+            and data.get(FAMILY_SESSION_KEY) == known.family_id.hex
+            and data.get(SESSION_KEY) == str(known.user_id)
         ):
-            return data, values
-    return store, None
-
-
-def session_authenticate(*, request: HttpRequest) -> tuple[Principal, Credential]:
-    """The principal and login of a live session, or 401; ends a session idle for too long."""
-    data, prefetched = _session_read(request)
-    raw_family = data.get(FAMILY_SESSION_KEY)
-    user_id = user_id_parse(data.get(SESSION_KEY))
-    found = (
-        login_authenticate(family_id=raw_family, user_id=user_id, prefetched=prefetched)
+            return SessionRead(data=data, claim=known, prefetched=values)
+    raw_family = store.get(FAMILY_SESSION_KEY)
+    user_id = user_id_parse(store.get(SESSION_KEY))
+    claim = (
+        login_claim(family_id=raw_family, user_id=user_id)
         if raw_family and user_id is not None
         else None
     )
+    return SessionRead(data=store, claim=claim)
+
+
+def session_login_resolve(
+    *, request: HttpRequest, read: SessionRead
+) -> tuple[Principal, Credential]:
+    """The principal and login of the live session `read`, or 401; ends a session idle for
+    too long.
+    """
+    data, claim = read.data, read.claim
+    found = (
+        login_claim_authenticate(claim=claim, prefetched=read.prefetched)
+        if claim is not None
+        else None
+    )
     # Django's own check: the session was made with the user's current password.
-    if found is None or not constant_time_compare(
-        data.get(HASH_SESSION_KEY, ""), found[1].get_session_auth_hash()
+    if (
+        claim is None
+        or found is None
+        or not constant_time_compare(
+            data.get(HASH_SESSION_KEY, ""), found[1].get_session_auth_hash()
+        )
     ):
-        if raw_family:
+        if data.get(FAMILY_SESSION_KEY):
             request.session.flush()
         raise SessionNotValid()
     state, principal = found
-    family_id = uuid.UUID(raw_family)
-    _known_sessions.put(str(request.session.session_key), (str(raw_family), principal.pk))
+    _known_sessions.put(str(request.session.session_key), claim)
     now = time.time()
     idle = now - data.get(SEEN_SESSION_KEY, 0)
     if idle > dualauth_settings.SESSION_IDLE_TIMEOUT.total_seconds():
         family_revoke(
-            family_id=family_id, user_id=principal.pk, reason="idle_timeout", request=request
+            family_id=claim.family_id, user_id=principal.pk, reason="idle_timeout", request=request
         )
         request.session.flush()
         raise SessionNotValid()
     if idle > dualauth_settings.TOUCH_INTERVAL.total_seconds():
         request.session[SEEN_SESSION_KEY] = int(now)
-    family_touch(family_id=family_id)
+    family_touch(family_id=claim.family_id)
     credential = Credential(
-        mode=SESSION, family_id=family_id, authenticated_at=state.authenticated_at
+        mode=SESSION, family_id=claim.family_id, authenticated_at=state.authenticated_at
     )
     return principal, credential
+
+
+def session_authenticate(*, request: HttpRequest) -> tuple[Principal, Credential]:
+    """The principal and login of a live session, or 401; ends a session idle for too long."""
+    return session_login_resolve(request=request, read=session_read(request=request))
 
 
 def session_password_changed(*, request: HttpRequest, user: UserModel) -> None:

@@ -46,6 +46,9 @@ class SessionStore(CachedDbStore):
     _cache: BaseCache
     # The hash tag the next key made for this session ends in: its user's, at a login.
     new_key_hash_tag: str | None = None
+    # The last session key whose hash tag and cache key were worked out, and them: a
+    # request reads them several times, and the cache key costs an HMAC.
+    _last_stored: tuple[str, str | None, str] | None = None
 
     def _get_new_session_key(self) -> str:
         """A new, unused key: Django's, followed by this session's hash tag if it has one."""
@@ -67,11 +70,25 @@ class SessionStore(CachedDbStore):
     def _stored_cache_key(self, cache_key: str) -> str:
         return self._cache_key_of(cache_key.removeprefix(self.cache_key_prefix))
 
+    @property
+    def hash_tag(self) -> str | None:
+        """The hash tag this session's key ends in, or None (no key, or one made without)."""
+        return self._stored_of(self.session_key)[0] if self.session_key else None
+
     def _cache_key_of(self, session_key: str) -> str:
         """The cache key of the session `session_key`, which never holds the key itself."""
+        return self._stored_of(session_key)[1]
+
+    def _stored_of(self, session_key: str) -> tuple[str | None, str]:
+        """The hash tag and the cache key of `session_key`, worked out once per key and store."""
+        last = self._last_stored
+        if last is not None and last[0] == session_key:
+            return last[1], last[2]
         tag = session_key_hash_tag(session_key)
         hash_tag = f"{{{tag}}}" if tag else ""
-        return self.cache_key_prefix + hash_tag + session_key_stored(session_key)
+        cache_key = self.cache_key_prefix + hash_tag + session_key_stored(session_key)
+        self._last_stored = (session_key, tag, cache_key)
+        return tag, cache_key
 
     def _stored_row(self) -> QuerySet[AbstractBaseSession]:
         """This session's unexpired row, found by the stored form of its key."""

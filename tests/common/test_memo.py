@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -70,6 +71,47 @@ def test_a_cleared_memo_remembers_nothing():
     memo.put(1, 1)
     memo.clear()
     assert (memo.get(1), len(memo)) == (None, 0)
+
+
+# The lock CountingLock wraps, whatever `threading.Lock` is patched to.
+REAL_LOCK = threading.Lock
+
+
+class CountingLock:
+    """A lock that counts how many times it was taken."""
+
+    taken = 0
+
+    def __init__(self) -> None:
+        self.lock = REAL_LOCK()
+
+    def __enter__(self) -> bool:
+        CountingLock.taken += 1
+        return self.lock.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.lock.__exit__(*exc)
+
+
+def test_a_hit_takes_no_lock_a_change_does(monkeypatch):
+    monkeypatch.setattr(threading, "Lock", CountingLock)
+    monkeypatch.setattr(CountingLock, "taken", 0)
+    memo: BoundedMemo[str, tuple[str, int]] = BoundedMemo(size=2)
+    memo.put("a", ("a", 1))
+    assert CountingLock.taken == 1
+    assert memo.get("a") == ("a", 1)
+    memo.put("a", ("a", 1))
+    assert CountingLock.taken == 1
+    memo.put("a", ("a", 2))
+    assert (CountingLock.taken, memo.get("a")) == (2, ("a", 2))
+
+
+def test_a_remembered_none_is_remembered():
+    memo: BoundedMemo[str, int | None] = BoundedMemo(size=2)
+    memo.put("a", None)
+    memo.put("b", 1)
+    memo.put("c", 2)
+    assert (len(memo), memo.get("b"), memo.get("c")) == (2, 1, 2)
 
 
 def test_a_memo_filled_by_many_threads_at_once_stays_within_its_size():

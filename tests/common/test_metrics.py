@@ -117,6 +117,36 @@ def test_the_latency_of_an_authentication_is_recorded_under_its_mode_only(logged
     assert value("dualauth_authentication_seconds_sum", mode=logged_in.mode) > sums
 
 
+def refuse_credential(client: ModeClient) -> None:
+    """Have `client` present a credential of its mode that names no login."""
+    client.replay("not-a-credential")
+
+
+def test_a_refused_credential_is_timed_as_failed_under_its_mode_only(logged_in):
+    passed = value("dualauth_authentication_seconds_count", mode=logged_in.mode)
+    failed = {m: value("dualauth_authentication_failed_seconds_count", mode=m) for m in MODES}
+    refuse_credential(logged_in)
+    assert logged_in.request("get", logged_in.profile_path).status_code == 401
+    for mode in MODES:
+        moved = 1 if mode == logged_in.mode else 0
+        assert value("dualauth_authentication_failed_seconds_count", mode=mode) == (
+            failed[mode] + moved
+        )
+    assert value("dualauth_authentication_seconds_count", mode=logged_in.mode) == passed
+
+
+@pytest.mark.parametrize("mode", ["session", "jwt-cookie"])
+def test_a_cookie_refused_for_its_missing_csrf_token_is_timed_as_failed(mode, user, password):
+    client = ModeClient(mode)
+    client.login(user.get_username(), password)
+    failed = value("dualauth_authentication_failed_seconds_count", mode=mode)
+    passed = value("dualauth_authentication_seconds_count", mode=mode)
+    response = client.request("patch", client.profile_path, {"bio": "x"}, csrf=False)
+    assert response.status_code == 403
+    assert value("dualauth_authentication_failed_seconds_count", mode=mode) == failed + 1
+    assert value("dualauth_authentication_seconds_count", mode=mode) == passed
+
+
 def metrics_client(**extra: str) -> APIClient:
     """A client that sends `extra` (REMOTE_ADDR, headers) with every request."""
     client = APIClient()
@@ -130,6 +160,7 @@ def test_metrics_are_served_in_the_prometheus_text_format_to_loopback(db):
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     assert b"# TYPE dualauth_logins_total counter" in response.content
     assert b"# TYPE dualauth_authentication_seconds histogram" in response.content
+    assert b"# TYPE dualauth_authentication_failed_seconds histogram" in response.content
 
 
 def test_metrics_are_refused_to_a_client_outside_the_allowed_networks(db):
