@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
@@ -106,6 +107,12 @@ INTEGER_KEYS = (
 )
 EMAIL_VERIFICATION_CHOICES = ("mandatory", "optional", "none")
 THROTTLE_FALLBACK_CHOICES = ("database", "process")
+# Settings dualauth derives, and what to do instead of setting them.
+REMOVED = {
+    "API_PREFIX": "the prefix is where your URLconf includes common.urls",
+    "ACCESS_COOKIE_PATH": "the access cookie's path is the API prefix",
+    "REFRESH_COOKIE_PATH": "the refresh cookie's path is the API prefix + 'jwt/cookie/'",
+}
 
 
 class DualauthSettings:
@@ -121,6 +128,13 @@ class DualauthSettings:
 
     def _load(self) -> dict[str, Any]:
         user = getattr(settings, "DUALAUTH", {})
+        removed = sorted(set(user) & set(REMOVED))
+        if removed:
+            raise ImproperlyConfigured(
+                "Remove "
+                + "; ".join(f"DUALAUTH[{name!r}]: {REMOVED[name]}" for name in removed)
+                + "."
+            )
         unknown = set(user) - set(DEFAULTS)
         if unknown:
             raise KeyError(f"Unknown DUALAUTH settings: {sorted(unknown)}")

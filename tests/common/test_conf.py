@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from common.conf import DEFAULTS, dualauth_settings
@@ -24,8 +26,12 @@ def test_a_setting_read_under_an_override_is_forgotten_with_it(settings):
 
 
 def test_an_unknown_name_is_no_setting():
-    try:
+    with pytest.raises(AttributeError):
         dualauth_settings.NO_SUCH_SETTING  # noqa: B018
-    except AttributeError:
-        return
-    raise AssertionError("an unknown setting was read")
+
+
+@pytest.mark.parametrize("name", ["API_PREFIX", "ACCESS_COOKIE_PATH", "REFRESH_COOKIE_PATH"])
+def test_a_derived_setting_still_set_is_refused_with_what_to_do_instead(settings, name):
+    settings.DUALAUTH = {name: "/api/"}
+    with pytest.raises(ImproperlyConfigured, match=rf"Remove DUALAUTH\['{name}'\]: the "):
+        dualauth_settings.TOUCH_INTERVAL  # noqa: B018
