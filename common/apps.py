@@ -16,8 +16,13 @@ class CommonConfig(AppConfig):
         from common.accounts import signals as account_signals  # noqa: F401
         from common.cache_recovery import cache_poll_hook_add, cache_recovery_hook_add
         from common.changes import PASSKEY_ADDED, TOTP_ENABLED, signin_undo_register
-        from common.factors import factors_register, passkey_factor_register
+        from common.factors import (
+            factors_register,
+            login_second_step_register,
+            passkey_factor_register,
+        )
         from common.logins import families_pending_recache, families_revoked_recache
+        from common.mfa.login import mfa_login_begin
         from common.mfa.selectors import mfa_factors
         from common.mfa.services import mfa_code_confirm, mfa_factor_removed, totp_enabled_undo
         from common.passkeys.selectors import passkey_count
@@ -34,6 +39,7 @@ class CommonConfig(AppConfig):
         factors_register(
             code_confirm=mfa_code_confirm, summary=mfa_factors, removed=mfa_factor_removed
         )
+        login_second_step_register(begin=mfa_login_begin)
         passkey_factor_register(
             count=passkey_count, options=passkey_assertion_options, verify=passkey_assertion_verify
         )

@@ -30,6 +30,9 @@ FactorRemoved = Callable[..., bool]
 # a second step (`user_id`, `request`); whether an answer (`user_id`, `credential`,
 # `challenge`, `request`) is verified.
 PasskeyCount = Callable[..., int]
+# The mfa feature's: the 202 answer asking a user who proved who they are (`user`, `mode`,
+# `request`, `options`) for the second factor, or None when the user has none.
+LoginSecondStep = Callable[..., dict[str, Any] | None]
 PasskeyOptions = Callable[..., tuple[bytes, dict[str, Any]]]
 PasskeyVerify = Callable[..., bool]
 _hooks: dict[str, Callable[..., Any]] = {}
@@ -47,6 +50,19 @@ def passkey_factor_register(
 ) -> None:
     """Have the passkeys' feature count a user's passkeys and answer for them at a second step."""
     _hooks.update(passkey_count=count, passkey_options=options, passkey_verify=verify)
+
+
+def login_second_step_register(*, begin: LoginSecondStep) -> None:
+    """Have the second factors' feature begin a login's second step."""
+    _hooks["login_second_step"] = begin
+
+
+def login_second_step_begin(
+    *, user: UserModel, mode: str, request: HttpRequest, options: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The answer asking `user`'s login in `mode` for a second factor; None when none is needed."""
+    begin: LoginSecondStep = _hooks["login_second_step"]
+    return begin(user=user, mode=mode, request=request, options=options)
 
 
 def factor_code_confirm(

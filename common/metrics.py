@@ -96,8 +96,9 @@ def audit_event_count(event: str, fields: dict[str, Any]) -> None:
     if event in LOGIN_OUTCOMES:
         mode = fields.get("mode") or NO_MODE
         LOGINS.labels(mode=mode, outcome=LOGIN_OUTCOMES[event]).inc()
-    elif event == "passkey_login_failed" and fields.get("mode"):
-        # A passwordless login names its mode; a passkey as second factor is an `mfa_failed`.
+    elif event in ("passkey_login_failed", "provider_login_failed") and fields.get("mode"):
+        # A passwordless login names its mode; a passkey as second factor is an `mfa_failed`,
+        # a provider's token checked to link it is no login.
         LOGINS.labels(mode=fields["mode"], outcome="failed").inc()
     elif event in REFRESH_OUTCOMES:
         REFRESHES.labels(outcome=REFRESH_OUTCOMES[event]).inc()

@@ -25,6 +25,7 @@ MODE_ROUTES: dict[str, dict[str, str]] = {
         "csrf": "session/csrf/",
         "login": "session/login/",
         "login-passkey": "session/login/passkey/",
+        "login-provider": "session/login/provider/",
         "logout": "session/logout/",
         "profile": "session/profile/",
         "logins": "session/sessions/",
@@ -33,6 +34,7 @@ MODE_ROUTES: dict[str, dict[str, str]] = {
     JWT_HEADER: {
         "login": "jwt/token/",
         "login-passkey": "jwt/token/passkey/",
+        "login-provider": "jwt/token/provider/",
         "refresh": "jwt/token/refresh/",
         "verify": "jwt/token/verify/",
         "logout": "jwt/logout/",
@@ -46,6 +48,7 @@ MODE_ROUTES: dict[str, dict[str, str]] = {
         "csrf": "session/csrf/",
         "login": f"{REFRESH_COOKIE_SUBPATH}login/",
         "login-passkey": f"{REFRESH_COOKIE_SUBPATH}login/passkey/",
+        "login-provider": f"{REFRESH_COOKIE_SUBPATH}login/provider/",
         "refresh": f"{REFRESH_COOKIE_SUBPATH}refresh/",
         "logout": f"{REFRESH_COOKIE_SUBPATH}logout/",
         "profile": "profile/",
@@ -79,6 +82,11 @@ SHARED_ROUTES: dict[str, str] = {
     "passkeys": "account/mfa/passkeys/",
     "passkey-detail": "account/mfa/passkeys/<int:passkey_id>/",
     "passkey-login-options": "account/mfa/passkey-login/options/",
+    # External providers.
+    "providers": "account/providers/",
+    "provider-nonce": "account/providers/nonce/",
+    "providers-linked": "account/providers/linked/",
+    "provider-linked-detail": "account/providers/linked/<int:identity_id>/",
 }
 
 

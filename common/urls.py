@@ -21,6 +21,12 @@ from common.passkeys.views import (
     PasskeyLoginOptionsApi,
     PasskeyOptionsApi,
 )
+from common.providers.views import (
+    LinkedProviderDetailApi,
+    LinkedProviderListApi,
+    ProviderListApi,
+    ProviderNonceApi,
+)
 from common.routes import build_shared_urlpatterns
 from common.views import (
     DocsPageApi,
@@ -66,6 +72,10 @@ urlpatterns = [
             "passkeys": PasskeyListApi.as_view(),
             "passkey-detail": PasskeyDetailApi.as_view(),
             "passkey-login-options": PasskeyLoginOptionsApi.as_view(),
+            "providers": ProviderListApi.as_view(),
+            "provider-nonce": ProviderNonceApi.as_view(),
+            "providers-linked": LinkedProviderListApi.as_view(),
+            "provider-linked-detail": LinkedProviderDetailApi.as_view(),
         }
     ),
     # Any character, a newline too: a path no pattern matches is JSON, never Django's page.

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tests.custom_user",
     "common",
+    "common.providers",
     "session_auth",
     "jwt_auth",
 ]
