@@ -87,6 +87,8 @@ SHARED_ROUTES: dict[str, str] = {
     "provider-nonce": "account/providers/nonce/",
     "providers-linked": "account/providers/linked/",
     "provider-linked-detail": "account/providers/linked/<int:identity_id>/",
+    "provider-redirect": "account/providers/<str:provider_id>/redirect/",
+    "provider-callback": "account/providers/<str:provider_id>/callback/",
 }
 
 

@@ -24,8 +24,10 @@ from common.passkeys.views import (
 from common.providers.views import (
     LinkedProviderDetailApi,
     LinkedProviderListApi,
+    ProviderCallbackApi,
     ProviderListApi,
     ProviderNonceApi,
+    ProviderRedirectApi,
 )
 from common.routes import build_shared_urlpatterns
 from common.views import (
@@ -76,6 +78,8 @@ urlpatterns = [
             "provider-nonce": ProviderNonceApi.as_view(),
             "providers-linked": LinkedProviderListApi.as_view(),
             "provider-linked-detail": LinkedProviderDetailApi.as_view(),
+            "provider-redirect": ProviderRedirectApi.as_view(),
+            "provider-callback": ProviderCallbackApi.as_view(answers=LOGIN_ANSWERS),
         }
     ),
     # Any character, a newline too: a path no pattern matches is JSON, never Django's page.

@@ -58,6 +58,15 @@ class ProviderRedirectInputSerializer(InputSerializer):
     next = serializers.CharField(max_length=512, default="/", trim_whitespace=False)
 
 
+class ProviderCallbackInputSerializer(InputSerializer):
+    """What the provider sends the browser back with: a code and the state, or an error."""
+
+    state = serializers.CharField(max_length=512, default="")
+    code = serializers.CharField(max_length=4096, default="")
+    error = serializers.CharField(max_length=256, default="")
+    error_description = serializers.CharField(max_length=1024, default="", allow_blank=True)
+
+
 class SecondFactorRequiredSerializer(serializers.Serializer):
     """A provider sign-in of a user with a second factor: no credential, a token for the next
     step (`mfa/authenticate/`), as after a right password.
