@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
+from prometheus_client import REGISTRY
 from time_machine import TimeMachineFixture
 
 from common.accounts.services import signin_change_undo
@@ -280,3 +281,21 @@ def test_every_provider_event_is_audited_without_a_token(
     text = caplog.text + "".join(str(vars(record)) for record in caplog.records)
     assert token not in text
     assert nonce not in text
+
+
+def test_provider_events_are_counted_by_provider_and_outcome(provider, rf_request):
+    def count(outcome: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "dualauth_provider_events_total", {"provider": PROVIDER, "outcome": outcome}
+        )
+        return value or 0.0
+
+    signups, logins, failures = count("signup"), count("ok"), count("failed")
+    sign_in(provider, rf_request, sub="counted", email="counted@example.com")
+    with pytest.raises(ProviderTokenNotValid):
+        sign_in(provider, rf_request, aud="another")
+    assert (count("signup"), count("ok"), count("failed")) == (
+        signups + 1,
+        logins + 1,
+        failures + 1,
+    )
