@@ -1206,26 +1206,35 @@ function providerUrl(provider, mode, next = "/") {
   return `${PROVIDERS}${encodeURIComponent(provider.id)}/redirect/?${query}`;
 }
 
-async function providersLoad() {
-  try {
-    providers = (await request("GET", PROVIDERS)).filter((p) => p.flows.includes("redirect"));
-  } catch {
-    providers = [];
-  }
-  $("login-providers-area").hidden = providers.length === 0;
-  $("login-providers").replaceChildren(
-    ...providers.map((provider) => {
-      const button = el("button", "", `Sign in with ${provider.name}`);
-      button.type = "button";
-      button.dataset.provider = provider.id;
-      button.addEventListener("click", () => {
-        const mode = new FormData($("login-form")).get("mode");
-        auth.setMode(mode);
-        window.location.assign(providerUrl(provider, mode));
-      });
-      return button;
-    }),
-  );
+let providersLoaded = null;
+
+/** The providers offering a redirect, fetched once: a public list, kept out of the activity log,
+ * which shows the calls of a login. */
+function providersLoad() {
+  providersLoaded ??= (async () => {
+    try {
+      const response = await fetch(PROVIDERS, { headers: { Accept: "application/json" } });
+      const listed = response.ok ? await response.json() : [];
+      providers = listed.filter((p) => p.flows.includes("redirect"));
+    } catch {
+      providers = [];
+    }
+    $("login-providers-area").hidden = providers.length === 0;
+    $("login-providers").replaceChildren(...providers.map(providerButton));
+  })();
+  return providersLoaded;
+}
+
+function providerButton(provider) {
+  const button = el("button", "", `Sign in with ${provider.name}`);
+  button.type = "button";
+  button.dataset.provider = provider.id;
+  button.addEventListener("click", () => {
+    const mode = new FormData($("login-form")).get("mode");
+    auth.setMode(mode);
+    window.location.assign(providerUrl(provider, mode));
+  });
+  return button;
 }
 
 function linkedItem(identity) {
@@ -1251,6 +1260,8 @@ function linkedItem(identity) {
 async function linkedLoad() {
   errorsClear("linked");
   $("linked-area").hidden = providers.length === 0;
+  // A server without providers has no card to fill: no call.
+  if (providers.length === 0) return;
   $("link-buttons").replaceChildren(
     ...providers.map((provider) => {
       const button = el("button", "small", `Link ${provider.name}`);
