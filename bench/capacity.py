@@ -9,16 +9,14 @@ each makes; the CPU of logins and refreshes. Writes `capacity.json` into `--out`
 prints it; docs/SCALING.md reads it. PostgreSQL and Redis only.
 """
 
-import argparse
 import json
 import os
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.env import RESULTS, BenchEnv, measured
+from bench.env import BenchEnv, arguments_parser, measured
 from bench.inproc import round_trips
 
 if TYPE_CHECKING:
@@ -31,14 +29,6 @@ TIMED = 1_000
 TABLES = {"common_loginfamily": "mode = %s", "django_session": "%s <> ''"}
 # What names each kind of cache entry a login writes (common/selectors.py; cached_db's).
 KEY_KINDS = {"session": "django.contrib.sessions", "family": ":family:", "user": ":user:"}
-
-
-def arguments(argv: list[str] | None) -> argparse.Namespace:
-    """The command line."""
-    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__)
-    parser.add_argument("--logins", type=int, default=LOGINS, help="logins (and users) per mode")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
-    return parser.parse_args(argv)
 
 
 def table_bytes(mode: str) -> dict[str, dict[str, int]]:
@@ -136,39 +126,37 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
     for kind in ("family", "user"):
         for key in client.scan_iter(match=f"*{prefix}*{KEY_KINDS[kind]}*", count=1000):
             client.delete(key)
-    tables, memory = table_bytes(mode), used_memory()
-    keys_before = key_bytes(prefix)
+    tables, memory, keys = table_bytes(mode), used_memory(), key_bytes(prefix)
     logins = logins_make(mode, users)
     for user, family_id, _ in logins:
         login_authenticate(family_id=family_id, user_id=user.pk)
     tables_after, memory_after, keys_after = table_bytes(mode), used_memory(), key_bytes(prefix)
+    grown = {
+        name: {k: (after[name][k] - before[name][k]) for k in after[name]}
+        for before, after in ((tables, tables_after), (keys, keys_after))
+        for name in after
+    }
     postgres = {
         table: {
-            "rows": tables_after[table]["rows"] - tables[table]["rows"],
-            "bytes_per_login": (tables_after[table]["total"] - tables[table]["total"]) / count,
-            "index_bytes_per_login": (tables_after[table]["indexes"] - tables[table]["indexes"])
-            / count,
+            "rows": grown[table]["rows"],
+            "bytes_per_login": grown[table]["total"] / count,
+            "index_bytes_per_login": grown[table]["indexes"] / count,
             "row_bytes": tables_after[table]["row"],
         }
         for table in TABLES
     }
     redis = {
         kind: {
-            "keys": keys_after[kind]["keys"] - keys_before[kind]["keys"],
-            "bytes_per_key": (keys_after[kind]["bytes"] - keys_before[kind]["bytes"])
-            / max(1, keys_after[kind]["keys"] - keys_before[kind]["keys"]),
+            "keys": grown[kind]["keys"],
+            "bytes_per_key": grown[kind]["bytes"] / max(1, grown[kind]["keys"]),
         }
         for kind in KEY_KINDS
     }
-    key_total = sum(keys_after[k]["bytes"] - keys_before[k]["bytes"] for k in KEY_KINDS)
+    key_total = sum(grown[kind]["bytes"] for kind in KEY_KINDS)
     user, family_id, refresh = logins[0]
-
-    def login(user: Any) -> object:
-        return login_make(user, mode)
-
     operations = {}
     with round_trips() as operations["login"]:
-        login(user)
+        login_make(user, mode)
     cache_delete(family_cache_key(family_id, user.pk))
     cache_delete(user_cache_key(user.pk))
     with round_trips() as operations["authenticate_miss"]:
@@ -184,7 +172,7 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
         family_revoke(family_id=family_id, user_id=user.pk, reason="logout")
     marker = client.memory_usage(cache.make_key(family_cache_key(family_id, user.pk)), samples=0)
     timed = logins[1 : 1 + TIMED]
-    cpu = {"login_service_ms": cpu_ms(login, [u for u, _, _ in timed])}
+    cpu = {"login_service_ms": cpu_ms(lambda u: login_make(u, mode), [u for u, _, _ in timed])}
     if refresh:
         cpu["refresh_service_ms"] = cpu_ms(
             lambda r: token_refresh(raw=r, request=login_request()), [r for _, _, r in timed]
@@ -204,7 +192,9 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Measure every mode, write `capacity.json`, print it."""
-    args = arguments(argv)
+    parser = arguments_parser("python -m bench.capacity", __doc__)
+    parser.add_argument("--logins", type=int, default=LOGINS, help="logins (and users) per mode")
+    args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL", "")
     if not (url.startswith(("postgres://", "postgresql://")) and os.environ.get("REDIS_URL")):
         raise SystemExit(
@@ -217,12 +207,10 @@ def main(argv: list[str] | None = None) -> None:
 
         users = users_create("capacity-user-", args.logins)
         modes = {mode: mode_measure(mode, users, env.cache_prefix) for mode in MODES}
-        return {"logins": args.logins, "modes": modes}
+        return {"logins": args.logins, "modes": modes, "meta": env.meta}
 
-    result, out = measured("capacity", measure, args.out)
-    text = json.dumps(result, indent=2)
-    (out / "capacity.json").write_text(text + "\n")
-    print(text)
+    result, _ = measured("capacity", measure, args.out, "capacity.json")
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Run with the settings module of the project to measure (DJANGO_SETTINGS_MODULE) and the
 run's database and cache; INPUT is a JSON file: the number of requests per batch, and
-the configurations, each a name and its requests (method, path, headers, body). For each,
+the configurations' requests (method, path, headers, body) by name. For each,
 after a warm-up pass over every request: the time per request without a profiler, then
 under cProfile where it goes by layer, and the SQL queries and Redis round trips per
 request (calls counted by the profiler). Prints JSON, by configuration. This module
@@ -185,9 +185,7 @@ def main() -> None:
 
     app = get_wsgi_application()
     n = spec["requests"]
-    print(
-        json.dumps({c["name"]: profile(app, c["name"], c["requests"], n) for c in spec["configs"]})
-    )
+    print(json.dumps({name: profile(app, name, reqs, n) for name, reqs in spec["configs"].items()}))
 
 
 if __name__ == "__main__":

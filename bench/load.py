@@ -67,13 +67,11 @@ def lua_requests(requests: Sequence[Request]) -> str:
 class LoadGenerator:
     """Drives one server with `wrk`, a fixed number of connections for a fixed time."""
 
-    def __init__(self, *, connections: int, threads: int) -> None:
-        self.connections = connections
-        self.threads = threads
-        wrk = shutil.which("wrk")
-        if wrk is None:
-            raise SystemExit(WRK_INSTALL_HINT)
-        self.wrk = wrk
+    connections = 8
+    threads = 2
+
+    def __init__(self) -> None:
+        self.wrk = shutil.which("wrk") or sys.exit(WRK_INSTALL_HINT)
         done = subprocess.run([self.wrk, "-v"], capture_output=True, text=True, check=False)  # noqa: S603
         self.label = (done.stdout + done.stderr).strip().split(" [")[0] or "wrk"
 

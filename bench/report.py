@@ -1,12 +1,19 @@
 """Results as Markdown tables and a chart: `python -m bench`'s and its profile's."""
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.env import tree_label
 
+NOTE = (
+    "Medians of interleaved repeats (A, B, C, A, B, C, ...); the load generator runs on the "
+    "same machine. Absolute numbers depend on the machine and on what else runs on it: "
+    "compare configurations within one run, not across runs. CPU ms/req is the user + "
+    "system time of the gunicorn master and workers per request served; `x baseline` is "
+    "req/s over the baseline's req/s, and for CPU the baseline's CPU per request over the "
+    "row's (both: 1.00 is as cheap as the baseline, lower is dearer)."
+)
 # The profile's layers in the order a request crosses them, and their column titles.
 LAYERS = {
     "django_middleware": "Django + middleware",
@@ -123,7 +130,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{meta['cpus']} CPUs, load average {meta['loadavg']}"
         + (" · QUICK mode" if meta["quick"] else ""),
         "",
-        meta["note"],
+        NOTE,
         "",
         *md_figures("config", configs, CONFIG_FIGURES),
         *md_figures("config", configs, CONFIG_TERMS),
@@ -156,13 +163,12 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def results_write(result: dict[str, Any], out: Path) -> list[Path]:
-    """Write the JSON, the Markdown and the chart of one run; return the paths."""
-    paths = [out / "latest.json", out / "latest.md"]
-    paths[0].write_text(json.dumps(result, indent=2) + "\n")
-    paths[1].write_text(markdown(result))
-    if result["configs"]:
-        paths.append(_ratio_chart(result, out / "latest.png"))
-    return paths
+    """Write the Markdown and the chart of one run; return the paths."""
+    (out / "latest.md").write_text(markdown(result))
+    return [
+        out / "latest.md",
+        *([_ratio_chart(result, out / "latest.png")] if result["configs"] else []),
+    ]
 
 
 def _ratio_chart(result: dict[str, Any], path: Path) -> Path:

@@ -52,7 +52,7 @@ def main() -> None:
         }
     )
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    env = bench_env_setup(suffix="throttle")
+    env = bench_env_setup("throttle")
     # Every attempt is a 401 and a cache failure: their log lines would swamp the figures.
     logging.disable(logging.CRITICAL)
     try:
