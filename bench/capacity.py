@@ -14,13 +14,11 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.env import BenchEnv, arguments_parser, measured
 from bench.inproc import round_trips
-
-if TYPE_CHECKING:
-    from common.routes import Mode
+from common.routes import MODES, SESSION, Mode
 
 LOGINS = 10_000
 # Operations timed for their CPU: enough for a stable mean, few enough to stay quick.
@@ -59,13 +57,10 @@ def redis_client() -> Any:
     return cache.client.get_client(write=True)  # type: ignore[attr-defined]
 
 
-def used_memory() -> int:
-    """Redis's `used_memory`: every database of the server, ours a part of it."""
-    return int(redis_client().info("memory")["used_memory"])
-
-
 def key_bytes(prefix: str) -> dict[str, dict[str, int]]:
-    """Per kind of entry (`KEY_KINDS`), the keys under `prefix` and their `MEMORY USAGE` in all."""
+    """Per kind of entry (`KEY_KINDS`), the keys under `prefix` and their `MEMORY USAGE` in all;
+    and Redis's `used_memory` (every database of the server, ours a part of it).
+    """
     client = redis_client()
     keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
     pipe = client.pipeline(transaction=False)
@@ -78,7 +73,7 @@ def key_bytes(prefix: str) -> dict[str, dict[str, int]]:
             if marker in key.decode():
                 kinds[kind]["keys"] += 1
                 kinds[kind]["bytes"] += int(used or 0)
-    return kinds
+    return kinds | {"used_memory": {"bytes": int(client.info("memory")["used_memory"])}}
 
 
 def cpu_ms(call: Callable[[Any], object], items: list[Any]) -> float:
@@ -92,13 +87,12 @@ def cpu_ms(call: Callable[[Any], object], items: list[Any]) -> float:
     return (time.process_time() - start) * 1000 / len(items)
 
 
-def logins_make(mode: "Mode", users: list[Any]) -> list[tuple[Any, uuid.UUID, str]]:
+def logins_make(mode: Mode, users: list[Any]) -> list[tuple[Any, uuid.UUID, str]]:
     """One login of each user in `mode`: (user, family id, refresh token or "")."""
     from django.db import transaction
 
     from bench.seed import login_make
     from common.models import LoginFamily
-    from common.routes import SESSION
 
     refresh = {}
     with transaction.atomic():
@@ -109,7 +103,7 @@ def logins_make(mode: "Mode", users: list[Any]) -> list[tuple[Any, uuid.UUID, st
     return [(user, families[user.pk], refresh[user.pk]) for user in users]
 
 
-def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
+def mode_measure(mode: Mode, users: list[Any], prefix: str) -> dict[str, Any]:
     """Bytes per login of `mode` in PostgreSQL and Redis, and what its operations cost."""
     from django.core.cache import cache
 
@@ -126,11 +120,11 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
     for kind in ("family", "user"):
         for key in client.scan_iter(match=f"*{prefix}*{KEY_KINDS[kind]}*", count=1000):
             client.delete(key)
-    tables, memory, keys = table_bytes(mode), used_memory(), key_bytes(prefix)
+    tables, keys = table_bytes(mode), key_bytes(prefix)
     logins = logins_make(mode, users)
     for user, family_id, _ in logins:
         login_authenticate(family_id=family_id, user_id=user.pk)
-    tables_after, memory_after, keys_after = table_bytes(mode), used_memory(), key_bytes(prefix)
+    tables_after, keys_after = table_bytes(mode), key_bytes(prefix)
     grown = {
         name: {k: (after[name][k] - before[name][k]) for k in after[name]}
         for before, after in ((tables, tables_after), (keys, keys_after))
@@ -153,6 +147,7 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
         for kind in KEY_KINDS
     }
     key_total = sum(grown[kind]["bytes"] for kind in KEY_KINDS)
+    memory = grown["used_memory"]["bytes"]
     user, family_id, refresh = logins[0]
     operations = {}
     with round_trips() as operations["login"]:
@@ -182,8 +177,8 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
         "postgres": postgres,
         "redis": redis,
         "redis_keys_bytes_per_login": key_total / count,
-        "redis_used_memory_per_login": (memory_after - memory) / count,
-        "redis_overhead_factor": (memory_after - memory) / key_total if key_total else None,
+        "redis_used_memory_per_login": memory / count,
+        "redis_overhead_factor": memory / key_total if key_total else None,
         "revoked_marker_bytes": marker,
         "operations": operations,
         "cpu": cpu,
@@ -202,8 +197,8 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     def measure(env: BenchEnv) -> dict[str, Any]:
+
         from bench.seed import users_create
-        from common.routes import MODES
 
         users = users_create("capacity-user-", args.logins)
         modes = {mode: mode_measure(mode, users, env.cache_prefix) for mode in MODES}

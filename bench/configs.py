@@ -1,5 +1,6 @@
 """The configurations a run measures: which project serves them, and what each guarantees."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -57,17 +58,6 @@ class Config:
     revocation: str
     requests: tuple[Request, ...]
 
-    @property
-    def credential_bytes(self) -> int:
-        """Bytes of credential header lines per request, as sent on the wire."""
-        headers = self.requests[0].headers
-        return sum(len(f"{name}: {value}\r\n") for name, value in headers.items())
-
-    @property
-    def credential_header(self) -> str | None:
-        """The header that carries the credential (`Cookie`, `Authorization`), if any."""
-        return next(iter(self.requests[0].headers), None)
-
 
 def configs_seed(env: BenchEnv, users: list[Any]) -> list[Config]:
     """Every configuration (the baseline, the stock rows, dualauth's modes), with a credential
@@ -76,14 +66,14 @@ def configs_seed(env: BenchEnv, users: list[Any]) -> list[Config]:
     """
     from django.conf import settings
 
-    from bench.seed import USER_PREFIX, dualauth_credentials, stock_credentials
+    from bench.seed import USER_PREFIX, dualauth_credentials
     from common.conf import dualauth_settings
     from common.routes import mode_path
 
     # Stock code mints its credentials in a process of its own, meanwhile.
     with ThreadPoolExecutor(1) as pool:
-        stock = pool.submit(stock_credentials, env, USER_PREFIX)
-        credentials = {**dualauth_credentials(users), **stock.result()}
+        stock = pool.submit(env.module_run, "bench.stock.seed", STOCK.settings, USER_PREFIX)
+        credentials = {**dualauth_credentials(users), **json.loads(stock.result())}
     modes = {
         "session": (("Cookie", f"{settings.SESSION_COOKIE_NAME}={{}}"), "session: cached_db"),
         "jwt-header": (BEARER, "Bearer JWT: decode"),

@@ -117,13 +117,9 @@ class BenchEnv:
 
     def module_run(self, module: str, settings_module: str, *args: str) -> str:
         """What `python -m module args` prints, run with this run's `settings_module`."""
+        command, env = [sys.executable, "-m", module, *args], self.server_env(settings_module)
         done = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", module, *args],
-            cwd=ROOT,
-            env=self.server_env(settings_module),
-            capture_output=True,
-            text=True,
-            check=False,
+            command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
         )
         if done.returncode != 0:
             raise RuntimeError(f"{module} ({settings_module}) failed:\n{done.stderr[-3000:]}")

@@ -19,7 +19,7 @@ from django.conf import global_settings
 from bench.cpu import server_cpu, server_idle_wait, spent
 from bench.env import BenchEnv
 from bench.load import LoadGenerator, Request
-from bench.seed import PASSWORD, users_create
+from bench.seed import PASSWORD, users_create, users_named
 from bench.server import DUALAUTH, BenchServer
 from common.routes import JWT_HEADER, mode_path
 
@@ -30,13 +30,6 @@ HASHERS = {
 LOGIN_USERS = 50
 LOGIN_PREFIX = "bench-login-"
 FLOOD_THREADS = 256
-
-
-def hashers_setting(name: str) -> str:
-    """PASSWORD_HASHERS with `name`'s hasher first, then Django's defaults."""
-    first = HASHERS[name]
-    rest = [h for h in global_settings.PASSWORD_HASHERS if h != first]
-    return ",".join([first, *rest])
 
 
 class Flood:
@@ -53,7 +46,6 @@ class Flood:
         self._client = httpx.Client(
             base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=FLOOD_THREADS)
         )
-        self._thread = threading.Thread(target=self._send, daemon=True)
 
     def _login(self, r: Request) -> None:
         start = time.monotonic()
@@ -64,21 +56,19 @@ class Flood:
         self.done.append((start, time.monotonic(), ok))
 
     def _send(self) -> None:
-        while not self._stop.wait(
-            max(0.0, self.started + self.sent / self.rate - time.monotonic())
-        ):
+        while not self._stop.wait(max(0, self.started + self.sent / self.rate - time.monotonic())):
             self._pool.submit(self._login, self.requests[self.sent % len(self.requests)])
             self.sent += 1
 
     def __enter__(self) -> "Flood":
         self.started = time.monotonic()
-        self._thread.start()
+        self._sender = self._pool.submit(self._send)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.ended = time.monotonic()
         self._stop.set()
-        self._thread.join()
+        self._sender.result()
 
     def close(self) -> None:
         """Let the logins still in flight end (their server is gone by now) and forget them."""
@@ -101,12 +91,11 @@ class Flood:
 def _login_requests(prefix: str) -> list[Request]:
     from django.contrib.auth import get_user_model
 
-    model = get_user_model()
-    names = model.objects.filter(**{f"{model.USERNAME_FIELD}__startswith": prefix}).order_by("pk")
+    names = users_named(prefix)
     path, headers = mode_path(JWT_HEADER, "login"), {"Content-Type": "application/json"}
     return [
         Request(path, headers, "POST", json.dumps({"username": name, "password": PASSWORD}))
-        for name in names.values_list(model.USERNAME_FIELD, flat=True)
+        for name in names.values_list(get_user_model().USERNAME_FIELD, flat=True)
     ]
 
 
@@ -120,17 +109,14 @@ def _sequential_ms(base_url: str, requests: list[Request], calls: int) -> float:
     return statistics.median(times)
 
 
-def login_server(env: BenchEnv, name: str, *, workers: int, threads: int) -> BenchServer:
-    """A dualauth server preferring hasher `name` (not started), and users it hashed."""
+def login_server(env: BenchEnv, name: str, **flags: Any) -> BenchServer:
+    """A dualauth server preferring hasher `name` (not started; `flags`: gunicorn's `workers`
+    and `threads`), and users it hashed.
+    """
     users_create(f"{LOGIN_PREFIX}{name}-", LOGIN_USERS, hasher=HASHERS[name])
-    return BenchServer(
-        env,
-        DUALAUTH,
-        workers=workers,
-        threads=threads,
-        name=f"logins-{name}",
-        PASSWORD_HASHERS=hashers_setting(name),
-    )
+    # That hasher first, then Django's defaults.
+    order = ",".join(dict.fromkeys([HASHERS[name], *global_settings.PASSWORD_HASHERS]))
+    return BenchServer(env, DUALAUTH, name=f"logins-{name}", PASSWORD_HASHERS=order, **flags)
 
 
 def hasher_measure(

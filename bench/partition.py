@@ -2,13 +2,9 @@
 
     DATABASE_URL=postgres://... python -m bench.partition [--trials 30]
 
-A private redis-server and two dualauth instances, A and B (gunicorn, production
-settings); A reaches Redis through a TCP relay (bench/relay.py) the bench can cut. Each
-trial, per outage (`stop`, `pause-write`, `cut`) and mode: a fresh login on A, read on B;
-an outage; the logout on A; B polled until it refuses (the window) and until the
-family's REVOKED entry is in Redis (the marker). Each trial also times what B's clients
-wait while Redis is stopped (`hung`). A window not closed within `--timeout` is null
-(`never`). Writes `partition.json` into `--out`, prints the tables; bench/README.md says
+Two dualauth instances, A and B, and a redis-server of its own; per trial, outage (`stop`,
+`pause-write`, `cut`) and mode, a login revoked on A during the outage, and how long B
+accepts it. Writes `partition.json` into `--out`, prints the tables; bench/README.md says
 what each outage and figure is.
 """
 
@@ -30,14 +26,13 @@ from bench.env import BenchEnv, arguments_parser, measured
 from bench.processes import RedisServer, free_port
 from bench.relay import TcpRelay
 from bench.report import md_table
-from common.routes import JWT_HEADER, SESSION, mode_path
+from common.routes import JWT_HEADER, MODES, SESSION, mode_path
 
 TRIALS = 30
 # Each instance's gunicorn, as `python -m bench` runs its servers.
 WORKERS, THREADS = 2, 4
 # Past this, a trial's window is reported as null: nothing closed it.
 TIMEOUT = 5.0
-MODES = ("session", "jwt-header", "jwt-cookie")
 OUTAGES = ("stop", "pause-write", "cut")
 # B's calls timed while Redis is stopped (`hung`), in this order.
 HUNG_CALLS = ("profile", "login", "refresh", "logout")
@@ -78,11 +73,7 @@ def stats(samples: list[Any]) -> dict[str, float | None]:
     values = sorted(float(s) for s in samples)
     # Interpolated between the closest ranks: never outside the samples, even with two.
     p95 = statistics.quantiles(values, n=20, method="inclusive")[18] if values[1:] else values[0]
-    return {
-        "median": round(statistics.median(values), 3),
-        "p95": round(p95, 3),
-        "max": values[-1],
-    }
+    return {"median": round(statistics.median(values), 3), "p95": round(p95, 3), "max": values[-1]}
 
 
 @dataclass
@@ -94,20 +85,14 @@ class Login:
     mode: str
     client: httpx.Client
     family_id: uuid.UUID
+    # The credential alone, as another instance is sent it.
+    credential: dict[str, str]
     refresh_token: str = ""
 
     @property
     def path(self) -> str:
         """The profile path of this mode."""
         return mode_path(self.mode, "profile")
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The credential alone, as another instance is sent it."""
-        if "Authorization" in self.client.headers:
-            return {"Authorization": self.client.headers["Authorization"]}
-        name = "sessionid" if self.mode == "session" else "access_token"
-        return {"Cookie": f"{name}={self.client.cookies[name]}"}
 
     def post(self, base_url: str, endpoint: str, *, expected: int) -> float:
         """POST to `endpoint` of this login's mode as its client does; ms it took."""
@@ -146,10 +131,11 @@ def login_create(mode: str, base_url: str, user: Any) -> Login:
     response.raise_for_status()
     family = LoginFamily.objects.filter(user_id=user.pk, mode=mode).latest("created_at")
     if mode != JWT_HEADER:
-        return Login(mode, client, family.pk)
+        name = "sessionid" if mode == SESSION else "access_token"
+        return Login(mode, client, family.pk, {"Cookie": f"{name}={client.cookies[name]}"})
     # An app sends its access token with every call, the logout's too.
-    client.headers["Authorization"] = f"Bearer {response.json()['access']}"
-    return Login(mode, client, family.pk, response.json()["refresh"])
+    client.headers["Authorization"] = bearer = f"Bearer {response.json()['access']}"
+    return Login(mode, client, family.pk, {"Authorization": bearer}, response.json()["refresh"])
 
 
 class Trial:
@@ -166,17 +152,9 @@ class Trial:
         self.login = login_create(mode, a, user)
         self.cache = caches[CACHE_ALIAS]
         self.key = family_cache_key(self.login.family_id, user.pk)
-        self.probe = httpx.Client(base_url=b, headers=self.login.headers, timeout=30)
+        self.probe = httpx.Client(base_url=b, headers=self.login.credential, timeout=30)
 
     def __enter__(self) -> "Trial":
-        self._settle()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.probe.close()
-        self.login.client.close()
-
-    def _settle(self) -> None:
         """B serves the login until its live state is what the cache holds."""
         from common.selectors import REVOKED
 
@@ -184,10 +162,14 @@ class Trial:
         while True:
             self.probe.get(self.login.path).raise_for_status()
             if self.cache.get(self.key) not in (None, REVOKED):
-                return
+                return self
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.login.mode}: B's reads left no live state in the cache")
             time.sleep(0.01)
+
+    def __exit__(self, *exc: object) -> None:
+        self.probe.close()
+        self.login.client.close()
 
     def logout(self) -> float:
         """Log out on A; ms it took."""

@@ -13,10 +13,12 @@ from typing import Any
 
 from bench.configs import Config
 from bench.env import BenchEnv, arguments_parser, measured, tree_label
-from bench.report import profile_markdown
+from bench.report import md_write, profile_markdown
 
 # Credentials per configuration: more would only lengthen the warm-up pass.
 PROFILE_USERS = 200
+# Requests per configuration and batch, in quick mode and not.
+REQUESTS = {True: 100, False: 500}
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -25,13 +27,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=PROFILE_USERS, help="users (credentials)")
     parser.add_argument("--requests", type=int, help="requests per configuration and batch")
     args = parser.parse_args(argv)
-    args.requests = args.requests or default_requests(args.quick)
+    args.requests = args.requests or REQUESTS[args.quick]
     return args
-
-
-def default_requests(quick: bool) -> int:
-    """Requests per configuration and batch."""
-    return 100 if quick else 500
 
 
 def profile_configs(env: BenchEnv, configs: list[Config], n: int) -> dict[str, dict[str, Any]]:
@@ -77,15 +74,8 @@ def main(argv: list[str] | None = None) -> None:
 
     result, out = measured("profile", measure, args.out, "profile.json")
     meta = result["meta"]
-    text = "\n".join(
-        [
-            f"# Where the time goes ({meta['database']} + {meta['cache']}, {tree_label(meta)})",
-            "",
-            *profile_markdown(result["configs"], args.requests),
-        ]
-    )
-    (out / "profile.md").write_text(text)
-    print(text)
+    title = f"# Where the time goes ({meta['database']} + {meta['cache']}, {tree_label(meta)})"
+    md_write(out / "profile.md", [title, "", *profile_markdown(result["configs"], args.requests)])
 
 
 if __name__ == "__main__":

@@ -27,6 +27,12 @@ LAYERS = {
 }
 
 
+def md_write(path: Path, lines: list[str]) -> None:
+    """Write `lines` as the Markdown file `path`, and print them."""
+    path.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
 def num(value: Any, digits: int = 1) -> str:
     """A figure for a table: thousands separated, `digits` decimals for a float; `n/a` for None."""
     if value is None:
@@ -98,13 +104,6 @@ CONFIG_FIGURES = [
     ("Redis/req", "redis_per_request", 2),
     ("errors", "errors", 0),
 ]
-CONFIG_TERMS = [
-    ("project", "project", None),
-    ("what runs", "description", None),
-    ("revocation", "revocation", None),
-    ("users", "users", 0),
-    ("credential bytes/req", "credential_bytes", 0),
-]
 LOGIN_FIGURES = [
     ("login ms (one client)", "login_median_ms", 1),
     ("logins/s (saturated)", "logins_per_s", 1),
@@ -117,7 +116,7 @@ LOGIN_FIGURES = [
 ]
 
 
-def markdown(result: dict[str, Any]) -> str:
+def markdown(result: dict[str, Any]) -> list[str]:
     """A run of `python -m bench` as Markdown tables."""
     meta, configs = result["meta"], result["configs"]
     lines = [
@@ -133,7 +132,6 @@ def markdown(result: dict[str, Any]) -> str:
         NOTE,
         "",
         *md_figures("config", configs, CONFIG_FIGURES),
-        *md_figures("config", configs, CONFIG_TERMS),
     ]
     if result.get("logins"):
         lines += [
@@ -159,12 +157,12 @@ def markdown(result: dict[str, Any]) -> str:
                 [("family lookup µs", "family_us", 0), ("db-session load µs", "session_us", 0)],
             ),
         ]
-    return "\n".join(lines)
+    return lines
 
 
 def results_write(result: dict[str, Any], out: Path) -> list[Path]:
     """Write the Markdown and the chart of one run; return the paths."""
-    (out / "latest.md").write_text(markdown(result))
+    md_write(out / "latest.md", markdown(result))
     return [
         out / "latest.md",
         *([_ratio_chart(result, out / "latest.png")] if result["configs"] else []),
