@@ -42,8 +42,9 @@ lint: $(VENV)/.dev .env
 # Two pytest-xdist workers: most of the suite waits on its servers, browsers and services.
 # loadgroup keeps each xdist group on one worker (tests/conftest.py names them): the tests
 # sharing one set of servers, and the browsers with the tests that saturate the cores, one
-# after the other, so that no browser waits beside a bench. PYTEST_ARGS= runs on one.
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+# after the other, so that no browser waits beside a bench. CI runs on one worker until
+# that grouping is seen to hold under xdist: PYTEST_ARGS="-n 2 --dist loadgroup" runs on two.
+PYTEST_ARGS ?=
 
 # The suite's core runs a second time against a custom user model (email login, UUID key).
 CUSTOM_USER_SETTINGS := tests.settings_custom_user
