@@ -39,9 +39,11 @@ lint: $(VENV)/.dev .env
 	# The layers (pyproject's [tool.importlinter]): no module imports one above it.
 	$(BIN)/lint-imports
 
-# PYTEST_ARGS="-n 2 --dist loadgroup" runs the suite on two pytest-xdist workers, in about
-# two thirds of the time; tests that share one shell or process in order name their xdist
-# group. CI runs it on one: browsers on a loaded machine then wait past their timeouts.
+# Two pytest-xdist workers: most of the suite waits on its servers, browsers and services.
+# loadgroup keeps each xdist group on one worker (tests/conftest.py names them): the tests
+# sharing one set of servers, and the browsers with the tests that saturate the cores, one
+# after the other, so that no browser waits beside a bench. CI runs on one worker until
+# that grouping is seen to hold under xdist: PYTEST_ARGS="-n 2 --dist loadgroup" runs on two.
 PYTEST_ARGS ?=
 
 # The suite's core runs a second time against a custom user model (email login, UUID key).

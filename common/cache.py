@@ -20,9 +20,14 @@ def cache_get(key: str) -> Any | None:
     return values.get(key) if values else None
 
 
-def cache_get_many(keys: list[str]) -> dict[str, Any] | None:
-    """The cached values of `keys`, or None when the cache cannot answer."""
-    if not cache_recovered():
+def cache_get_many(keys: list[str], *, counters: bool = False) -> dict[str, Any] | None:
+    """The cached values of `keys`, or None when the cache cannot answer.
+
+    Values of `counters` (the throttles') are read while this process owes the cache
+    revocations too: they are counted in the cache alone, so what it holds is whole. Were
+    they not, the attempts of one burst would count in two places while the debt is paid.
+    """
+    if not counters and not cache_recovered():
         return None
     try:
         values = caches[CACHE_ALIAS].get_many(keys)
@@ -33,9 +38,12 @@ def cache_get_many(keys: list[str]) -> dict[str, Any] | None:
     return values
 
 
-def cache_add(key: str, value: Any, timeout: float) -> bool:
-    """Store `value` unless `key` holds one already; False when it was not stored."""
-    if not cache_recovered():
+def cache_add(key: str, value: Any, timeout: float, *, counters: bool = False) -> bool:
+    """Store `value` unless `key` holds one already; False when it was not stored.
+
+    `counters`: as `cache_get_many`'s.
+    """
+    if not counters and not cache_recovered():
         return False
     try:
         return bool(caches[CACHE_ALIAS].add(key, value, timeout=timeout))

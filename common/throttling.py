@@ -166,7 +166,7 @@ def _cache_throttle_take(*, buckets: list[tuple[str, int]], window: timedelta) -
     """`throttle_take` in the shared cache; None, counting nothing, when the cache cannot count."""
     seconds = window.total_seconds()
     now = time.time()
-    starts = cache_get_many([f"{key}:t" for key, _ in buckets])
+    starts = cache_get_many([f"{key}:t" for key, _ in buckets], counters=True)
     if starts is None:
         return None
     counters: list[str] = []
@@ -197,7 +197,7 @@ def _window_start(key: str, start: float | None, *, now: float, window: float) -
     if start is not None:
         cache_delete(f"{key}:n")
         cache_delete(f"{key}:t")
-    cache_add(f"{key}:t", now, timeout=window)
+    cache_add(f"{key}:t", now, timeout=window, counters=True)
     return now
 
 

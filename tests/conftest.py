@@ -23,7 +23,14 @@ from django.http import HttpResponseBase
 from django.test import override_settings
 from django.test.client import ClientHandler
 from django.urls import clear_url_caches
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
 from rest_framework.test import APIClient
 
 from common.audit import JsonFormatter
@@ -35,13 +42,14 @@ from tests.clients.spa import (
     CHROMIUM,
     CHROMIUM_ARGS,
     DESKTOP,
+    EXPECT_TIMEOUT_MS,
     VIOLATIONS_RECORD,
     VIRTUAL_AUTHENTICATOR,
     CspWatch,
     VirtualAuthenticator,
 )
 from tests.jwt_keys import rsa_private_pem
-from tests.live import LiveServer, RunServer, database_of_its_own, server_logs_unhandled
+from tests.live import ROOT, LiveServer, RunServer, database_of_its_own, server_logs_unhandled
 from tests.mail import SmtpServer
 from tests.modes import MODES, PASSWORD, ModeClient
 from tests.sites import (
@@ -291,6 +299,80 @@ def uses_postgres() -> bool:
     return bool(settings.DATABASES["default"]["ENGINE"].endswith("postgresql"))
 
 
+# The xdist group of the tests that must have the machine's cores to themselves: the
+# browsers, whose waits on the page time out when starved, and the tests that saturate every
+# core (benches, soaks, fuzzers). One worker runs them one after the other; the other worker
+# runs the rest meanwhile, none of which saturates the cores.
+CORES_GROUP = "cores"
+# Every test of the bench runs a bench: many servers, wrk, as fast as they go.
+SATURATING_DIRECTORY = ROOT / "tests" / "bench"
+# Session fixtures that start servers many modules share: their tests run on one worker, so
+# that one set of servers starts, not one set per worker.
+SHARED_SERVER_GROUPS = {
+    "site": "site",
+    "stack": "stack",
+    "redis_cluster": "redis-cluster",
+    # The mobile client's servers (tests/clients/conftest.py).
+    **dict.fromkeys(("token_server", "strict_throttle", "mail_server", "mfa_server"), "mobile"),
+}
+
+
+def _cores_bound(item: pytest.Item) -> bool:
+    """Whether `item` drives a browser or saturates the cores."""
+    return (
+        item.get_closest_marker("browser") is not None
+        or item.get_closest_marker("saturates") is not None
+        or item.path.is_relative_to(SATURATING_DIRECTORY)
+    )
+
+
+def _named_groups(item: pytest.Item) -> set[str]:
+    """The xdist groups `item` names itself."""
+    return {
+        str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+        for mark in item.iter_markers("xdist_group")
+    }
+
+
+def _group_of(item: pytest.Item, cores_groups: set[str]) -> str | None:
+    """The one xdist group that `item` runs in, if any."""
+    named = _named_groups(item)
+    if _cores_bound(item) or named & cores_groups:
+        return CORES_GROUP
+    if named:
+        return None
+    fixtures = item._fixtureinfo.name2fixturedefs if hasattr(item, "_fixtureinfo") else {}
+    for fixture, group in SHARED_SERVER_GROUPS.items():
+        if fixture in fixtures:
+            return group
+    # A module-scoped fixture of the suite's starts a server, a browser or a run once for the
+    # module: its tests stay together.
+    for definitions in fixtures.values():
+        definition = definitions[-1]
+        if definition.scope == "module" and str(definition.baseid).startswith("tests"):
+            return item.nodeid.split("::", 1)[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group the tests for `--dist loadgroup` (pytest-xdist) by what they share and need.
+
+    A test that names a group of its own (tests sharing one shell or process in order) keeps
+    it, unless a test of that group is bound to the cores: the whole group then runs in
+    CORES_GROUP, in order, on one worker still.
+    """
+    cores_groups = {group for item in items if _cores_bound(item) for group in _named_groups(item)}
+    groups = [(item, _group_of(item, cores_groups)) for item in items]
+    for item, group in groups:
+        if group is None:
+            continue
+        # xdist joins every group a test names into one: a test runs in its one group alone.
+        for node in item.listchain():
+            node.own_markers[:] = [m for m in node.own_markers if m.name != "xdist_group"]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skipped test is a failure: every test must run there."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -416,6 +498,7 @@ def chromium() -> Iterator[Browser]:
         # Playwright's sync API keeps its asyncio loop running in this thread, which Django's
         # async-safety check takes for async code; every database call here is synchronous.
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        expect.set_options(timeout=EXPECT_TIMEOUT_MS)
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()

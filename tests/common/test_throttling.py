@@ -1,6 +1,7 @@
 """Failed-login throttling: per username, address and device, with Redis up or stopped."""
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from django.core import signing
 from django.db import connection
 from django.utils import timezone
 
+from common.cache_recovery import cache_recovery_owe
 from common.conf import dualauth_settings
 from common.models import ThrottleCount
 from common.throttling import device_token_issue
@@ -109,6 +111,18 @@ def test_parallel_wrong_logins_never_check_more_passwords_than_the_limit(
     make_user("alice")
     wrong_logins_at_once(mode, counting_hasher)
     assert ModeClient(mode).login(ALICE, password).status_code == 429
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_logins_as_the_cache_comes_back_never_check_more_passwords_than_the_limit(
+    make_user, password, counting_hasher
+):
+    # Redis answers again, and this process owes it the revocations of the outage: one
+    # attempt pays them while the others of the burst count on, in the cache as well.
+    make_user("alice")
+    cache_recovery_owe(time.time())
+    wrong_logins_at_once("jwt-header", counting_hasher)
+    assert ModeClient("jwt-header").login(ALICE, password).status_code == 429
 
 
 def wrong_logins_at_once(mode: str, counting_hasher: type[CountingHasher]) -> None:
