@@ -40,11 +40,9 @@ lint: $(VENV)/.dev .env
 	$(BIN)/lint-imports
 
 # Two pytest-xdist workers: most of the suite waits on its servers, browsers and services.
-# loadgroup keeps each xdist group on one worker (tests/conftest.py names them): the tests
-# sharing one set of servers, and the browsers with the tests that saturate the cores, one
-# after the other, so that no browser waits beside a bench. CI runs on one worker until
-# that grouping is seen to hold under xdist: PYTEST_ARGS="-n 2 --dist loadgroup" runs on two.
-PYTEST_ARGS ?=
+# Each module runs on one worker; the browsers, the README's shell and the tests that
+# saturate the cores run one after the other on one worker (tests/conftest.py, CORES_BOUND).
+PYTEST_ARGS ?= -n 2
 
 # The suite's core runs a second time against a custom user model (email login, UUID key).
 CUSTOM_USER_SETTINGS := tests.settings_custom_user

@@ -32,6 +32,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 from rest_framework.test import APIClient
+from xdist.scheduler import LoadScopeScheduling
 
 from common.audit import JsonFormatter
 from common.checks import PROCESS_LOCAL_CACHES
@@ -49,7 +50,7 @@ from tests.clients.spa import (
     VirtualAuthenticator,
 )
 from tests.jwt_keys import rsa_private_pem
-from tests.live import ROOT, LiveServer, RunServer, database_of_its_own, server_logs_unhandled
+from tests.live import LiveServer, RunServer, database_of_its_own, server_logs_unhandled
 from tests.mail import SmtpServer
 from tests.modes import MODES, PASSWORD, ModeClient
 from tests.sites import (
@@ -299,78 +300,34 @@ def uses_postgres() -> bool:
     return bool(settings.DATABASES["default"]["ENGINE"].endswith("postgresql"))
 
 
-# The xdist group of the tests that must have the machine's cores to themselves: the
-# browsers, whose waits on the page time out when starved, and the tests that saturate every
-# core (benches, soaks, fuzzers). One worker runs them one after the other; the other worker
-# runs the rest meanwhile, none of which saturates the cores.
-CORES_GROUP = "cores"
-# Every test of the bench runs a bench: many servers, wrk, as fast as they go.
-SATURATING_DIRECTORY = ROOT / "tests" / "bench"
-# Session fixtures that start servers many modules share: their tests run on one worker, so
-# that one set of servers starts, not one set per worker.
-SHARED_SERVER_GROUPS = {
-    "site": "site",
-    "stack": "stack",
-    "redis_cluster": "redis-cluster",
-    # The mobile client's servers (tests/clients/conftest.py).
-    **dict.fromkeys(("token_server", "strict_throttle", "mail_server", "mfa_server"), "mobile"),
-}
+# The tests that must have the machine's cores to themselves, by path: the browsers, whose
+# waits on the page time out when starved, the README's shell (whose walk-throughs run in
+# reading order), and the tests that saturate every core (benches, soaks, fuzzers).
+CORES_BOUND = (
+    "tests/bench/",
+    "tests/clients/test_spa.py",
+    "tests/readme/",
+    "tests/schema/test_fuzz.py",
+    "tests/stack/test_soak.py",
+)
 
 
-def _cores_bound(item: pytest.Item) -> bool:
-    """Whether `item` drives a browser or saturates the cores."""
-    return (
-        item.get_closest_marker("browser") is not None
-        or item.get_closest_marker("saturates") is not None
-        or item.path.is_relative_to(SATURATING_DIRECTORY)
-    )
+class CoresScheduling(LoadScopeScheduling):
+    """pytest-xdist's scheduling by module, but for the tests bound to the cores: one scope,
+    run in order on one worker while the other worker runs modules that wait on servers.
 
-
-def _named_groups(item: pytest.Item) -> set[str]:
-    """The xdist groups `item` names itself."""
-    return {
-        str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
-        for mark in item.iter_markers("xdist_group")
-    }
-
-
-def _group_of(item: pytest.Item, cores_groups: set[str]) -> str | None:
-    """The one xdist group that `item` runs in, if any."""
-    named = _named_groups(item)
-    if _cores_bound(item) or named & cores_groups:
-        return CORES_GROUP
-    if named:
-        return None
-    fixtures = item._fixtureinfo.name2fixturedefs if hasattr(item, "_fixtureinfo") else {}
-    for fixture, group in SHARED_SERVER_GROUPS.items():
-        if fixture in fixtures:
-            return group
-    # A module-scoped fixture of the suite's starts a server, a browser or a run once for the
-    # module: its tests stay together.
-    for definitions in fixtures.values():
-        definition = definitions[-1]
-        if definition.scope == "module" and str(definition.baseid).startswith("tests"):
-            return item.nodeid.split("::", 1)[0]
-    return None
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the tests for `--dist loadgroup` (pytest-xdist) by what they share and need.
-
-    A test that names a group of its own (tests sharing one shell or process in order) keeps
-    it, unless a test of that group is bound to the cores: the whole group then runs in
-    CORES_GROUP, in order, on one worker still.
+    Not xdist_group markers: pytest-xdist 3.8 cannot rename pytest 9's node ids, so its
+    loadgroup scheduling ignores them.
     """
-    cores_groups = {group for item in items if _cores_bound(item) for group in _named_groups(item)}
-    groups = [(item, _group_of(item, cores_groups)) for item in items]
-    for item, group in groups:
-        if group is None:
-            continue
-        # xdist joins every group a test names into one: a test runs in its one group alone.
-        for node in item.listchain():
-            node.own_markers[:] = [m for m in node.own_markers if m.name != "xdist_group"]
-        item.add_marker(pytest.mark.xdist_group(group))
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        return "cores" if module.startswith(CORES_BOUND) else module
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> CoresScheduling:
+    """Every xdist run (`-n 2`) schedules by `CoresScheduling`."""
+    return CoresScheduling(config, log)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -18,7 +18,7 @@ from tests.conftest import require_service
 from tests.live import ROOT
 
 # One xdist worker runs the module: its fixture runs the bench once, not once a worker.
-pytestmark = [pytest.mark.server, pytest.mark.xdist_group("bench-smoke")]
+pytestmark = pytest.mark.server
 
 DUALAUTH = ("session", "jwt-header", "jwt-cookie")
 REDIS = bool(os.environ.get("REDIS_URL"))

@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 # How long a test waits for the page to come to show what it expects (every `expect` of the
 # suite's): Playwright's default, in one place. The browsers share no core with a test that
-# saturates them (tests/conftest.py, CORES_GROUP), so no wait is raised for load.
+# saturates them (tests/conftest.py, CORES_BOUND), so no wait is raised for load.
 EXPECT_TIMEOUT_MS = 5_000
 SPA_MODES = ("session", "jwt-cookie")
 MODE_LABELS = {"session": "Session cookie", "jwt-cookie": "JWT cookies"}

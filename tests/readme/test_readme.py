@@ -29,8 +29,8 @@ from tests.readme.readme import (
 )
 
 # The walk-throughs run in order in one newcomer's shell, as a reader runs them: on one
-# xdist worker (`--dist loadgroup`), with the README's SPA tests and their `make run`.
-pytestmark = [pytest.mark.server, pytest.mark.xdist_group("readme")]
+# xdist worker (tests/conftest.py, CORES_BOUND), with the README's SPA tests and their `make run`.
+pytestmark = pytest.mark.server
 
 README = ROOT / "README.md"
 # What `make run` prints after the server is up: blocks titled "Name:" of indented commands.

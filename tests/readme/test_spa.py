@@ -36,7 +36,7 @@ from tests.clients.spa import (
 from tests.readme.conftest import Account, MadeRun, link_key, verified_text
 
 # With the walk-throughs, on one xdist worker: one `make run` serves both.
-pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.xdist_group("readme")]
+pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 DISPLAY_NAME = "Mary Ann"
 BIO = "Housemaid to the White Rabbit; fetches gloves and fans."

@@ -13,7 +13,7 @@ import pytest
 from common.routes import MODES
 from tests.schema.conftest import FuzzRun
 
-pytestmark = [pytest.mark.server, pytest.mark.saturates]
+pytestmark = pytest.mark.server
 
 
 @pytest.mark.parametrize("mode", MODES)

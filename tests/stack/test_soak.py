@@ -23,7 +23,7 @@ from tests.modes import MODES
 from tests.stack.clients import StackClient
 from tests.stack.conftest import Stack
 
-pytestmark = [pytest.mark.server, pytest.mark.saturates]
+pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 THREADS = 8
