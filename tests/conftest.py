@@ -32,7 +32,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 from rest_framework.test import APIClient
-from xdist.scheduler import LoadScopeScheduling
+from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
 from common.audit import JsonFormatter
 from common.checks import PROCESS_LOCAL_CACHES
