@@ -11,11 +11,14 @@ from common.exceptions import TokenNotValid
 from common.metrics import AUTHENTICATION_SECONDS
 from common.principal import Principal
 from common.routes import JWT_COOKIE, JWT_HEADER, Mode
+from jwt_auth.dpop import dpop_request_proof
 from jwt_auth.services import access_authenticate
 
 
 class JWTHeaderAuthentication(BaseAuthentication):
-    """Authenticates by `Authorization: Bearer <access>`; any other scheme is a 401."""
+    """Authenticates by `Authorization: Bearer <access>`, or `DPoP <access>` with a proof of
+    the key the token is bound to (jwt_auth/dpop.py); any other scheme is a 401.
+    """
 
     mode: Mode = JWT_HEADER
     # Looked up once: the hot path pays for one `observe`, not for `labels()`.
@@ -28,9 +31,10 @@ class JWTHeaderAuthentication(BaseAuthentication):
             return None
         start = perf_counter()
         parts = header.split()
-        if len(parts) != 2 or parts[0].lower() != "bearer":
+        if len(parts) != 2:
             raise TokenNotValid("Authorization header must be `Bearer <access token>`.")
-        found = access_authenticate(raw=parts[1], mode=self.mode)
+        proof = dpop_request_proof(request._request, scheme=parts[0], raw=parts[1])
+        found = access_authenticate(raw=parts[1], mode=self.mode, proof=proof)
         self.latency.observe(perf_counter() - start)
         return found
 

@@ -18,7 +18,7 @@ from common.conf import dualauth_settings
 from common.credentials import csrf_enforce
 from common.exceptions import MfaCodeNotValid, MfaTokenNotValid
 from common.factors import passkey_factor_options, passkey_factor_verify
-from common.mfa.selectors import WEBAUTHN, mfa_methods
+from common.mfa.selectors import RECOVERY_CODE, TOTP, WEBAUTHN, mfa_methods
 from common.mfa.services import mfa_code_use
 from common.models import MfaChallenge, password_epoch
 from common.principal import UserModel
@@ -28,6 +28,12 @@ from common.throttling import login_attempt_release, login_attempt_reserve, logi
 
 # The modes whose login rides on cookies, so whose second step needs the CSRF token too.
 COOKIE_MODES = (SESSION, JWT_COOKIE)
+
+
+# RFC 8176 method values: a password; each second factor; two factors together.
+PASSWORD_METHOD = "pwd"
+FACTOR_METHODS = {TOTP: "otp", RECOVERY_CODE: "otp", WEBAUTHN: "hwk"}
+TWO_FACTORS = "mfa"
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,7 @@ def mfa_login_complete(
         raise MfaTokenNotValid()
     login_attempt_release(counters)
     audit_event("mfa_passed", request=request, user_id=user.pk, mode=mode, method=method)
+    options["amr"] = f"{PASSWORD_METHOD} {FACTOR_METHODS[method]} {TWO_FACTORS}"
     return MfaLogin(user=user, mode=mode, options=options)
 
 
