@@ -908,12 +908,17 @@ def test_the_cli_deletes_nothing_unless_the_deletion_is_confirmed(
 
 
 def bearer_profile(server: LiveServer, store: FileTokenStore) -> httpx.Response:
-    """GET /api/jwt/profile/ with the access token in `store`, sent by hand."""
+    """GET /api/jwt/profile/ with the access token in `store`, sent by hand: with a proof of
+    the store's key when the login is bound to it.
+    """
     tokens = store.load()
     assert tokens is not None
-    return httpx.get(
-        f"{server.url}/api/jwt/profile/", headers={"Authorization": f"Bearer {tokens.access}"}
-    )
+    url = f"{server.url}/api/jwt/profile/"
+    key = store.dpop_key_load()
+    if not tokens.bound or key is None:
+        return httpx.get(url, headers={"Authorization": f"Bearer {tokens.access}"})
+    proof = key.proof(method="GET", url=url, access_token=tokens.access)
+    return httpx.get(url, headers={"Authorization": f"DPoP {tokens.access}", "DPoP": proof})
 
 
 def printed_codes(shown: str) -> list[str]:
