@@ -125,8 +125,11 @@ def test_the_store_file_is_readable_by_its_owner_alone(alice_mobile, token_path)
     assert stat.S_IMODE(token_path.parent.stat().st_mode) == 0o700
     assert sorted(p.name for p in token_path.parent.iterdir()) == [
         "tokens.device.json",
+        "tokens.dpop.pem",
         "tokens.json",
     ]
+    for path in token_path.parent.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_the_store_file_is_private_even_under_a_permissive_umask(tmp_path):
