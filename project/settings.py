@@ -293,6 +293,11 @@ DUALAUTH = {
         "WEBAUTHN_ORIGINS": env_list("WEBAUTHN_ORIGINS"),
         "METRICS_ALLOWED_NETWORKS": env_list("METRICS_ALLOWED_NETWORKS"),
         "METRICS_TOKEN": env_file_or_value("METRICS_TOKEN").strip(),
+        "DPOP": env_str("DPOP"),
+        "DPOP_ALGORITHMS": env_list("DPOP_ALGORITHMS"),
+        "DPOP_IAT_LEEWAY": env_seconds("DPOP_IAT_LEEWAY"),
+        "DPOP_NONCE": env_bool("DPOP_NONCE") or None,
+        "DPOP_NONCE_LIFETIME": env_seconds("DPOP_NONCE_LIFETIME"),
     }.items()
     if value not in (None, "", [])
 }
