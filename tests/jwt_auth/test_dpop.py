@@ -10,7 +10,10 @@ from typing import Any
 
 import jwt
 import pytest
+import redis
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -28,7 +31,7 @@ from jwt_auth.dpop import (
     htu_normalise,
     jwk_thumbprint,
 )
-from tests.conftest import login_name
+from tests.conftest import login_name, require_shared_cache
 
 ALICE = login_name("alice")
 ORIGIN = "http://testserver"
@@ -483,6 +486,37 @@ def test_a_replayed_proof_is_refused(bound, key):
         client.get(PROFILE, **_dpop(key, "GET", PROFILE, bound["access"]), **auth).status_code
         == 200
     )
+
+
+def _warm_cost(monkeypatch: Any, access: str, key: DpopKey | None) -> tuple[int, int]:
+    """The Redis round trips (a pipeline is one) and SQL statements of a second profile read."""
+    scheme = "Bearer" if key is None else "DPoP"
+    assert _profile(access, key, scheme).status_code == 200
+    trips = []
+    for owner, name in ((redis.Redis, "execute_command"), (redis.client.Pipeline, "execute")):
+        original = getattr(owner, name)
+
+        def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            trips.append(1)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+    with CaptureQueriesContext(connection) as queries:
+        assert _profile(access, key, scheme).status_code == 200
+    monkeypatch.undo()
+    return len(trips), len(queries.captured_queries)
+
+
+def test_a_bound_request_records_its_proof_in_the_round_trip_that_reads_its_login(
+    api, user, password, key, monkeypatch
+):
+    require_shared_cache()
+    bearer = _login(api, password, None)
+    bound = _login(api, password, key)
+    assert _warm_cost(monkeypatch, bound["access"], key) == _warm_cost(
+        monkeypatch, bearer["access"], None
+    )
+    assert _warm_cost(monkeypatch, bound["access"], key)[0] == 1
 
 
 def test_a_replayed_proof_is_refused_at_the_token_endpoint(api, user, password, key):
