@@ -1,6 +1,216 @@
-"""`python -m bench`: see bench/README.md."""
+"""`python -m bench`: stock Django, DRF and simplejwt against dualauth on real servers.
 
-from bench.run import main
+Stock rows run a stock project (bench/stock/); dualauth runs its production settings.
+Every server has the same gunicorn flags; every row is loaded with one credential per
+user, in turn, over the same connections; configurations are interleaved.
+"""
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench.env import BenchEnv, arguments_parser, measured
+from bench.load import LoadGenerator, progress
+from bench.profile import REQUESTS, profile_configs
+from bench.report import results_write
+from bench.server import (
+    DUALAUTH,
+    STOCK,
+    STOCK_CACHE,
+    STOCK_CACHED_DB,
+    BenchServer,
+    servers_start,
+    servers_stop,
+)
+
+# --sweep's values: 1 and 0 (make's SWEEP=1, 0) mean on and off.
+SWEEP = {"on": "on", "1": "on", "off": "off", "0": "off", "only": "only"}
+# What each run measures, and its summary the medians of.
+FIGURES = ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request", "backend_cpu_ms_per_request")
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, with quick-mode defaults."""
+    parser = arguments_parser("python -m bench", __doc__, quick=True)
+    for flag, kind, default, what in (
+        ("--duration", float, None, "seconds per measurement"),
+        ("--repeats", int, None, "interleaved repeats per configuration"),
+        ("--users", int, 1000, "users, one credential each"),
+        ("--workers", int, 2, "gunicorn workers a server"),
+        ("--threads", int, 4, "gunicorn threads a worker (1: sync workers)"),
+        ("--calls", int, None, "sequential logins per hasher"),
+        ("--hashers", str, "pbkdf2,argon2", "password hashers to log in with ('' for none)"),
+        ("--login-duration", float, None, "seconds per login measurement"),
+        ("--flood-rate", float, 20.0, "logins/s of the flood"),
+        ("--profile-requests", int, None, "profiled requests per config"),
+        ("--sizes", str, None, "comma-separated sweep sizes"),
+    ):
+        parser.add_argument(flag, type=kind, default=default, help=what)
+    parser.add_argument("--sweep", default="on", choices=SWEEP, help="on, off, or only")
+    args = parser.parse_args(argv)
+    args.sweep = SWEEP[args.sweep]
+    args.hashers = [name for name in args.hashers.split(",") if name]
+    quick = args.quick
+    args.duration = args.duration or (2.0 if quick else 10.0)
+    args.repeats = args.repeats or (1 if quick else 3)
+    args.calls = args.calls or (3 if quick else 15)
+    # A PBKDF2 login takes a good part of a second: a short run would see hardly any end.
+    args.login_duration = args.login_duration or max(args.duration, 5.0)
+    args.profile_requests = args.profile_requests or REQUESTS[quick]
+    if args.sizes:
+        args.sizes = [int(size) for size in args.sizes.split(",")]
+    else:
+        args.sizes = [1_000, 5_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
+    return args
+
+
+def measure(load: LoadGenerator, server: Any, requests: Any, duration: float) -> dict[str, Any]:
+    """One pass over the users to warm up, then `duration` s of load, and the CPU it took (of
+    the server, and of its database and Redis; None without /proc).
+    """
+    from bench.cpu import backends_cpu, server_cpu, spent
+
+    load.warm(server.url, requests)
+    before = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
+    result = load.run(server.url, requests, duration)
+    after = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
+    n = result["requests"] if before[0] else 0
+    cpu = [spent(b, a) * 1000 / n if n else None for b, a in zip(before, after, strict=True)]
+    return {**result, **dict(zip(FIGURES[3:], cpu, strict=True))}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and write its outputs."""
+    args = arguments(argv)
+    result, out = measured("bench", lambda env: _run(args, env), args.out, "latest.json")
+    for path in [out / "latest.json", *results_write(result, out)]:
+        print(path)
+
+
+def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
+    """Every server up at once, measured in turn, then stopped; the figures."""
+    from bench.configs import configs_seed
+    from bench.logins import hasher_measure, login_server
+    from bench.seed import USER_PREFIX, users_create
+
+    load = LoadGenerator()
+    users = users_create(USER_PREFIX, args.users)
+    flags = {"workers": args.workers, "threads": args.threads}
+    projects = [DUALAUTH, STOCK, STOCK_CACHED_DB, *([STOCK_CACHE] if env.redis_url else [])]
+    servers = {p: BenchServer(env, p, name=p.settings.replace(".", "-"), **flags) for p in projects}
+    hashers = args.hashers if args.sweep != "only" else []
+    login_servers = {name: login_server(env, name, **flags) for name in hashers}
+    # Capped at 100k on SQLite.
+    sizes = [s for s in args.sizes if env.postgres or s <= 100_000] if args.sweep != "off" else []
+    everything = [*servers.values(), *login_servers.values()]
+    try:
+        # The servers boot while the credentials are made.
+        with ThreadPoolExecutor(1) as pool:
+            booted = pool.submit(servers_start, everything)
+            configs = configs_seed(env, users)
+            booted.result()
+        loaded = [] if args.sweep == "only" else configs
+        step = progress(len(loaded) * args.repeats + bool(loaded) + len(login_servers) + len(sizes))
+        runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in loaded}
+        for repeat in range(args.repeats):
+            for c in loaded:
+                step(f"{c.name} (repeat {repeat + 1}/{args.repeats})")
+                runs[c.name].append(measure(load, servers[c.project], c.requests, args.duration))
+        profiled: dict[str, Any] = {}
+        if loaded:
+            step("the in-process profile: time, SQL and Redis per request")
+            profiled = profile_configs(env, loaded, args.profile_requests)
+        reads = list(next(c for c in configs if c.name == "jwt-header").requests)
+        logins = {}
+        for name, server in login_servers.items():
+            step(f"logins: {name}")
+            logins[name] = hasher_measure(load, server, name, reads, args)
+    finally:
+        servers_stop(everything)
+    results = {c.name: _row(c, runs[c.name], profiled[c.name]) for c in loaded}
+    profile = {"requests": args.profile_requests, "configs": profiled} if profiled else None
+    baseline = results.get("baseline", {})
+    for row in results.values():
+        rps, cpu, mine = baseline.get("rps"), baseline.get("cpu_ms_per_request"), row[FIGURES[3]]
+        row["ratio_to_baseline"] = row["rps"] / rps if rps else None
+        row["cpu_ratio_to_baseline"] = cpu / mine if cpu and mine else None
+    sweep = _sweep(sizes, 50 if args.quick else 200, step) if sizes else None
+    meta = {
+        **env.meta,
+        **{key: vars(args)[key] for key in ("users", "workers", "threads", "repeats", "quick")},
+        "load_generator": load.label,
+        "connections": load.connections,
+        "worker_class": servers[DUALAUTH].worker_class,
+        "duration_s": args.duration,
+        "flood_rate": args.flood_rate,
+        "login_duration_s": args.login_duration,
+        "cpus": os.cpu_count(),
+        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+    return {"configs": results, "logins": logins, "profile": profile, "sweep": sweep, "meta": meta}
+
+
+def _row(config: Any, runs: list[dict[str, Any]], profiled: dict[str, Any]) -> dict[str, Any]:
+    """A configuration's figures: the medians of its runs', its errors, every run."""
+    headers = config.requests[0].headers
+    medians = {
+        f: statistics.median(v) if (v := [r[f] for r in runs if r[f] is not None]) else None
+        for f in FIGURES
+    }
+    return {
+        **{key: getattr(config, key) for key in ("description", "revocation", "path")},
+        "project": config.project.settings,
+        "users": len(config.requests),
+        **medians,
+        "errors": sum(run["errors"] for run in runs),
+        "runs": runs,
+        "sql_per_request": profiled["sql_per_request"],
+        "redis_per_request": profiled["redis_per_request"],
+        # The header that carries the credential, and its bytes per request as sent.
+        "credential_header": next(iter(headers), None),
+        "credential_bytes": sum(len(f"{name}: {value}\r\n") for name, value in headers.items()),
+    }
+
+
+def _median_us(call: Callable[[Any], object], items: list[Any]) -> float:
+    """Median µs of `call(item)` over `items`."""
+    times = []
+    for item in items:
+        start = time.perf_counter()
+        call(item)
+        times.append((time.perf_counter() - start) * 1e6)
+    return statistics.median(times)
+
+
+def _sweep(sizes: list[int], samples: int, step: Callable[[str], None]) -> list[dict[str, Any]]:
+    """At each size, that many stored logins and sessions, and the median µs of a family-state
+    read and a `db` session load that miss every cache, on random stored rows.
+    """
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+
+    from bench.seed import filler_rows_add, users_create
+    from common.models import LoginFamily
+    from common.selectors import family_state_get
+
+    users = [user.pk for user in users_create("bench-filler-", 1000)]
+    stored = 0
+    points = []
+    for size in sizes:
+        step(f"sweep: {size:,} logins stored, and their cold lookups")
+        filler_rows_add(size - stored, users)
+        stored = size
+        families = LoginFamily.objects.order_by("?").values_list("pk", flat=True)[:samples]
+        sessions = Session.objects.order_by("?").values_list("pk", flat=True)[:samples]
+        family_us = _median_us(lambda pk: family_state_get(family_id=pk), list(families))
+        session_us = _median_us(lambda key: SessionStore(key).load(), list(sessions))
+        points.append({"size": size, "family_us": family_us, "session_us": session_us})
+    return points
+
 
 if __name__ == "__main__":
     main()

@@ -9,20 +9,16 @@ each makes; the CPU of logins and refreshes. Writes `capacity.json` into `--out`
 prints it; docs/SCALING.md reads it. PostgreSQL and Redis only.
 """
 
-import argparse
 import json
 import os
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bench.env import RESULTS, BenchEnv, measured
+from bench.env import BenchEnv, arguments_parser, measured
 from bench.inproc import round_trips
-
-if TYPE_CHECKING:
-    from common.routes import Mode
+from common.routes import MODES, SESSION, Mode
 
 LOGINS = 10_000
 # Operations timed for their CPU: enough for a stable mean, few enough to stay quick.
@@ -31,14 +27,6 @@ TIMED = 1_000
 TABLES = {"common_loginfamily": "mode = %s", "django_session": "%s <> ''"}
 # What names each kind of cache entry a login writes (common/selectors.py; cached_db's).
 KEY_KINDS = {"session": "django.contrib.sessions", "family": ":family:", "user": ":user:"}
-
-
-def arguments(argv: list[str] | None) -> argparse.Namespace:
-    """The command line."""
-    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__)
-    parser.add_argument("--logins", type=int, default=LOGINS, help="logins (and users) per mode")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
-    return parser.parse_args(argv)
 
 
 def table_bytes(mode: str) -> dict[str, dict[str, int]]:
@@ -69,13 +57,10 @@ def redis_client() -> Any:
     return cache.client.get_client(write=True)  # type: ignore[attr-defined]
 
 
-def used_memory() -> int:
-    """Redis's `used_memory`: every database of the server, ours a part of it."""
-    return int(redis_client().info("memory")["used_memory"])
-
-
 def key_bytes(prefix: str) -> dict[str, dict[str, int]]:
-    """Per kind of entry (`KEY_KINDS`), the keys under `prefix` and their `MEMORY USAGE` in all."""
+    """Per kind of entry (`KEY_KINDS`), the keys under `prefix` and their `MEMORY USAGE` in all;
+    and Redis's `used_memory` (every database of the server, ours a part of it).
+    """
     client = redis_client()
     keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
     pipe = client.pipeline(transaction=False)
@@ -88,7 +73,7 @@ def key_bytes(prefix: str) -> dict[str, dict[str, int]]:
             if marker in key.decode():
                 kinds[kind]["keys"] += 1
                 kinds[kind]["bytes"] += int(used or 0)
-    return kinds
+    return kinds | {"used_memory": {"bytes": int(client.info("memory")["used_memory"])}}
 
 
 def cpu_ms(call: Callable[[Any], object], items: list[Any]) -> float:
@@ -102,13 +87,12 @@ def cpu_ms(call: Callable[[Any], object], items: list[Any]) -> float:
     return (time.process_time() - start) * 1000 / len(items)
 
 
-def logins_make(mode: "Mode", users: list[Any]) -> list[tuple[Any, uuid.UUID, str]]:
+def logins_make(mode: Mode, users: list[Any]) -> list[tuple[Any, uuid.UUID, str]]:
     """One login of each user in `mode`: (user, family id, refresh token or "")."""
     from django.db import transaction
 
     from bench.seed import login_make
     from common.models import LoginFamily
-    from common.routes import SESSION
 
     refresh = {}
     with transaction.atomic():
@@ -119,7 +103,7 @@ def logins_make(mode: "Mode", users: list[Any]) -> list[tuple[Any, uuid.UUID, st
     return [(user, families[user.pk], refresh[user.pk]) for user in users]
 
 
-def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
+def mode_measure(mode: Mode, users: list[Any], prefix: str) -> dict[str, Any]:
     """Bytes per login of `mode` in PostgreSQL and Redis, and what its operations cost."""
     from django.core.cache import cache
 
@@ -136,39 +120,38 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
     for kind in ("family", "user"):
         for key in client.scan_iter(match=f"*{prefix}*{KEY_KINDS[kind]}*", count=1000):
             client.delete(key)
-    tables, memory = table_bytes(mode), used_memory()
-    keys_before = key_bytes(prefix)
+    tables, keys = table_bytes(mode), key_bytes(prefix)
     logins = logins_make(mode, users)
     for user, family_id, _ in logins:
         login_authenticate(family_id=family_id, user_id=user.pk)
-    tables_after, memory_after, keys_after = table_bytes(mode), used_memory(), key_bytes(prefix)
+    tables_after, keys_after = table_bytes(mode), key_bytes(prefix)
+    grown = {
+        name: {k: (after[name][k] - before[name][k]) for k in after[name]}
+        for before, after in ((tables, tables_after), (keys, keys_after))
+        for name in after
+    }
     postgres = {
         table: {
-            "rows": tables_after[table]["rows"] - tables[table]["rows"],
-            "bytes_per_login": (tables_after[table]["total"] - tables[table]["total"]) / count,
-            "index_bytes_per_login": (tables_after[table]["indexes"] - tables[table]["indexes"])
-            / count,
+            "rows": grown[table]["rows"],
+            "bytes_per_login": grown[table]["total"] / count,
+            "index_bytes_per_login": grown[table]["indexes"] / count,
             "row_bytes": tables_after[table]["row"],
         }
         for table in TABLES
     }
     redis = {
         kind: {
-            "keys": keys_after[kind]["keys"] - keys_before[kind]["keys"],
-            "bytes_per_key": (keys_after[kind]["bytes"] - keys_before[kind]["bytes"])
-            / max(1, keys_after[kind]["keys"] - keys_before[kind]["keys"]),
+            "keys": grown[kind]["keys"],
+            "bytes_per_key": grown[kind]["bytes"] / max(1, grown[kind]["keys"]),
         }
         for kind in KEY_KINDS
     }
-    key_total = sum(keys_after[k]["bytes"] - keys_before[k]["bytes"] for k in KEY_KINDS)
+    key_total = sum(grown[kind]["bytes"] for kind in KEY_KINDS)
+    memory = grown["used_memory"]["bytes"]
     user, family_id, refresh = logins[0]
-
-    def login(user: Any) -> object:
-        return login_make(user, mode)
-
     operations = {}
     with round_trips() as operations["login"]:
-        login(user)
+        login_make(user, mode)
     cache_delete(family_cache_key(family_id, user.pk))
     cache_delete(user_cache_key(user.pk))
     with round_trips() as operations["authenticate_miss"]:
@@ -184,7 +167,7 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
         family_revoke(family_id=family_id, user_id=user.pk, reason="logout")
     marker = client.memory_usage(cache.make_key(family_cache_key(family_id, user.pk)), samples=0)
     timed = logins[1 : 1 + TIMED]
-    cpu = {"login_service_ms": cpu_ms(login, [u for u, _, _ in timed])}
+    cpu = {"login_service_ms": cpu_ms(lambda u: login_make(u, mode), [u for u, _, _ in timed])}
     if refresh:
         cpu["refresh_service_ms"] = cpu_ms(
             lambda r: token_refresh(raw=r, request=login_request()), [r for _, _, r in timed]
@@ -194,8 +177,8 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
         "postgres": postgres,
         "redis": redis,
         "redis_keys_bytes_per_login": key_total / count,
-        "redis_used_memory_per_login": (memory_after - memory) / count,
-        "redis_overhead_factor": (memory_after - memory) / key_total if key_total else None,
+        "redis_used_memory_per_login": memory / count,
+        "redis_overhead_factor": memory / key_total if key_total else None,
         "revoked_marker_bytes": marker,
         "operations": operations,
         "cpu": cpu,
@@ -204,7 +187,9 @@ def mode_measure(mode: "Mode", users: list[Any], prefix: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Measure every mode, write `capacity.json`, print it."""
-    args = arguments(argv)
+    parser = arguments_parser("python -m bench.capacity", __doc__)
+    parser.add_argument("--logins", type=int, default=LOGINS, help="logins (and users) per mode")
+    args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL", "")
     if not (url.startswith(("postgres://", "postgresql://")) and os.environ.get("REDIS_URL")):
         raise SystemExit(
@@ -212,17 +197,15 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     def measure(env: BenchEnv) -> dict[str, Any]:
+
         from bench.seed import users_create
-        from common.routes import MODES
 
         users = users_create("capacity-user-", args.logins)
         modes = {mode: mode_measure(mode, users, env.cache_prefix) for mode in MODES}
-        return {"logins": args.logins, "modes": modes}
+        return {"logins": args.logins, "modes": modes, "meta": env.meta}
 
-    result, out = measured("capacity", measure, args.out)
-    text = json.dumps(result, indent=2)
-    (out / "capacity.json").write_text(text + "\n")
-    print(text)
+    result, _ = measured("capacity", measure, args.out, "capacity.json")
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

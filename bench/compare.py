@@ -7,7 +7,6 @@ It measures nothing itself: the per-request figures come from `python -m bench`'
 Writes `compare.md` into `--out` and prints it.
 """
 
-import argparse
 import json
 import re
 import subprocess
@@ -17,37 +16,22 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from bench.env import RESULTS, ROOT, results_dir, tree_label, tree_state
-from bench.report import md_table, num
+from bench.env import RESULTS, ROOT, arguments_parser, results_dir, tree_label, tree_state
+from bench.report import md_table, md_write, num
 
 MODES = ("session", "jwt-header", "jwt-cookie")
 COLUMNS = (*MODES, "stock-session-db", "stock-session-cache", "stock-jwt", "stock-jwt-stateless")
 COMPARATIVE_TESTS = "tests/test_comparative.py"
 # The worst outcome of a test's cases in a mode is the cell's.
 OUTCOMES = ("FAIL", "skipped", "pass")
-
-
-def arguments(argv: list[str] | None) -> argparse.Namespace:
-    """The command line."""
-    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__)
-    parser.add_argument("--results", type=Path, default=RESULTS, help="where the inputs are")
-    parser.add_argument("--junit", type=Path, help="the comparative tests' JUnit XML report")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
-    return parser.parse_args(argv)
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text()) if path.exists() else None
+# Whether a configuration works without cookies, by the header its credential rides in.
+COOKIELESS = {"Cookie": "no", "Authorization": "yes"}
 
 
 def comparative_run(junit: Path) -> None:
     """Run the comparative tests, their report into `junit` (failures are reported, not raised)."""
-    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    subprocess.run(  # noqa: S603
-        [*pytest, COMPARATIVE_TESTS, f"--junitxml={junit}"],
-        cwd=ROOT,
-        check=False,
-    )
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", COMPARATIVE_TESTS]
+    subprocess.run([*pytest, f"--junitxml={junit}"], cwd=ROOT, check=False)  # noqa: S603
     if not junit.exists():
         raise SystemExit(f"the comparative tests left no report ({junit})")
 
@@ -77,13 +61,9 @@ def table(
     columns = [c for c in COLUMNS if c in configs or (not configs and c in MODES)]
     stored = (capacity or {}).get("modes", {})
 
-    def cookies(config: dict[str, Any]) -> str:
-        header = config.get("credential_header", "?")
-        return "n/a" if header == "?" else "no" if header == "Cookie" else "yes"
-
     measured = {
         "revocation": lambda c: c["revocation"],
-        "works without cookies": cookies,
+        "works without cookies": lambda c: COOKIELESS.get(c.get("credential_header"), "n/a"),
         "credential bytes per request": lambda c: num(c["credential_bytes"]),
         "req/s (x baseline)": lambda c: f"{num(c['rps'], 0)} ({num(c['ratio_to_baseline'], 2)})",
         "CPU ms per request": lambda c: num(c["cpu_ms_per_request"], 3),
@@ -119,9 +99,13 @@ def table(
 
 def main(argv: list[str] | None = None) -> None:
     """Read the results, run the comparative tests unless given, write compare.md."""
-    args = arguments(argv)
+    parser = arguments_parser("python -m bench.compare", __doc__)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the inputs are")
+    parser.add_argument("--junit", type=Path, help="the comparative tests' JUnit XML report")
+    args = parser.parse_args(argv)
     tree = tree_state()
-    bench, capacity = (_read(args.results / name) for name in ("latest.json", "capacity.json"))
+    read = [args.results / name for name in ("latest.json", "capacity.json")]
+    bench, capacity = (json.loads(path.read_text()) if path.exists() else None for path in read)
     with tempfile.TemporaryDirectory() as tmp:
         junit = args.junit or Path(tmp) / "comparative.xml"
         if args.junit is None:
@@ -130,13 +114,13 @@ def main(argv: list[str] | None = None) -> None:
     out, provenance = results_dir(args.out, tree)
 
     def source(what: str, result: dict[str, Any] | None, command: str) -> str:
-        meta = (result or {}).get("meta") or {}
         if result is None:
             return f"- {what}: none in {args.results} (`{command}`)"
-        made = f"{meta['started_at']}, " if "started_at" in meta else ""
-        return f"- {what}: {made}commit {tree_label(meta) if 'commit' in meta else 'not recorded'}"
+        meta = result.get("meta", {"started_at": "not dated", "commit": "not recorded"})
+        return f"- {what}: {meta['started_at']}, commit {tree_label(meta)}"
 
-    text = "\n".join(
+    md_write(
+        out / "compare.md",
         [
             "# Sessions vs JWTs",
             "",
@@ -152,10 +136,8 @@ def main(argv: list[str] | None = None) -> None:
             *table(bench, capacity, tests),
             "bench/README.md says what each configuration runs and how each figure is measured.",
             "",
-        ]
+        ],
     )
-    (out / "compare.md").write_text(text)
-    print(text)
 
 
 if __name__ == "__main__":

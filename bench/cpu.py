@@ -68,11 +68,6 @@ def spent(before: Sample, after: Sample) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
-def cpu_sample(server_pid: int, redis_url: str) -> tuple[Sample, Sample] | None:
-    """The CPU seconds so far of the server rooted at `server_pid`, and of its backends."""
-    return (server_cpu(server_pid), backends_cpu(redis_url)) if PROC.is_dir() else None
-
-
 def server_idle_wait(server_pid: int, *, timeout: float = 60.0, interval: float = 0.25) -> bool:
     """Wait until the server rooted at `server_pid` uses under IDLE_SHARE of a core; False if not.
 

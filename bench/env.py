@@ -6,6 +6,8 @@ uses (and recreates at every run) a database whose name ends in `_bench` (or
 itself runs dualauth's production settings (`project.settings`).
 """
 
+import argparse
+import json
 import os
 import secrets
 import shutil
@@ -27,22 +29,23 @@ DUALAUTH_SETTINGS = "project.settings"
 ACCESS_TOKEN_SECONDS = "10800"
 
 
-def env_flag(value: str | None) -> bool:
-    """Whether an environment variable's value means yes."""
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+def arguments_parser(prog: str, doc: str | None, *, quick: bool = False) -> argparse.ArgumentParser:
+    """A bench command's parser: `--out`, and `--quick` (BENCH_QUICK=1 in the environment too)."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
+    if quick:
+        default = os.environ.get("BENCH_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
+        parser.add_argument("--quick", action="store_true", default=default)
+    return parser
 
 
 def tree_state() -> dict[str, str | bool]:
     """The commit checked out, and whether the tracked files (results aside) are as it has them."""
 
     def git(*args: str) -> str:
-        done = subprocess.run(  # noqa: S603
-            ["git", *args],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603, S607
         return done.stdout.strip()
 
     # What the commands write is no change to what made it.
@@ -114,13 +117,9 @@ class BenchEnv:
 
     def module_run(self, module: str, settings_module: str, *args: str) -> str:
         """What `python -m module args` prints, run with this run's `settings_module`."""
+        command, env = [sys.executable, "-m", module, *args], self.server_env(settings_module)
         done = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", module, *args],
-            cwd=ROOT,
-            env=self.server_env(settings_module),
-            capture_output=True,
-            text=True,
-            check=False,
+            command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
         )
         if done.returncode != 0:
             raise RuntimeError(f"{module} ({settings_module}) failed:\n{done.stderr[-3000:]}")
@@ -133,60 +132,48 @@ class BenchEnv:
         if self.redis_url:
             import redis
 
-            client = redis.Redis.from_url(self.redis_url)
-            for key in client.scan_iter(match=f"*{self.cache_prefix}*", count=1000):
-                client.delete(key)
-            client.close()
+            with redis.Redis.from_url(self.redis_url) as client:
+                for key in client.scan_iter(match=f"*{self.cache_prefix}*", count=1000):
+                    client.delete(key)
         connections.close_all()
         if self.postgres:
-            _postgres_drop(self.database_url)
+            _postgres(self.database_url, create=False)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
-def _postgres_drop(url: str, *, create: bool = False) -> None:
+def _postgres(url: str, *, create: bool) -> None:
+    """Drop the database of `url`, and with `create` make it anew."""
     import psycopg
     from psycopg import sql
 
     parts = urlsplit(url)
     name = sql.Identifier(parts.path.lstrip("/"))
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         if create:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
-def _postgres_recreate(url: str, suffix: str) -> str:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "dualauth"
-    if not name.endswith(f"_{suffix}"):
-        name = f"{name}_{suffix}"
-    # Runs started by the tests' xdist workers at once each drop and make their own.
-    if worker := os.environ.get("PYTEST_XDIST_WORKER", ""):
-        name = f"{name}_{worker}"
-    bench_url = urlunsplit(parts._replace(path=f"/{name}"))
-    _postgres_drop(bench_url, create=True)
-    return bench_url
-
-
-def bench_env_setup(*, suffix: str = "bench") -> BenchEnv:
+def bench_env_setup(suffix: str) -> BenchEnv:
     """Create this run's database, point Django at it with dualauth's settings, migrate."""
     tmpdir = Path(tempfile.mkdtemp(prefix=f"dualauth-{suffix}-"))
     base_url = os.environ.get("DATABASE_URL", "").strip()
     if base_url.startswith(("postgres://", "postgresql://")):
-        database_url = _postgres_recreate(base_url, suffix)
+        parts = urlsplit(base_url)
+        name = parts.path.lstrip("/") or "dualauth"
+        name = name if name.endswith(f"_{suffix}") else f"{name}_{suffix}"
+        # Runs started by the tests' xdist workers at once each drop and make their own.
+        if worker := os.environ.get("PYTEST_XDIST_WORKER", ""):
+            name = f"{name}_{worker}"
+        database_url = urlunsplit(parts._replace(path=f"/{name}"))
+        _postgres(database_url, create=True)
     elif base_url:
         raise SystemExit("the bench runs on PostgreSQL (DATABASE_URL=postgres://...) or SQLite")
     else:
         database_url = f"sqlite:///{tmpdir / 'bench.sqlite3'}"
-    run_id = secrets.token_hex(3)
-    outer_prefix = os.environ.get("CACHE_KEY_PREFIX", "").strip()
-    env = BenchEnv(
-        database_url=database_url,
-        redis_url=os.environ.get("REDIS_URL", "").strip(),
-        cache_prefix="-".join(part for part in (outer_prefix, suffix, run_id) if part),
-        tmpdir=tmpdir,
-    )
+    prefix = (os.environ.get("CACHE_KEY_PREFIX", "").strip(), suffix, secrets.token_hex(3))
+    redis_url = os.environ.get("REDIS_URL", "").strip()
+    env = BenchEnv(database_url, redis_url, "-".join(part for part in prefix if part), tmpdir)
     os.environ.update(env.server_env())
     os.chdir(ROOT)
 
@@ -199,18 +186,26 @@ def bench_env_setup(*, suffix: str = "bench") -> BenchEnv:
 
 
 def measured(
-    suffix: str, measure: Callable[[BenchEnv], dict[str, Any]], out: Path
+    suffix: str, measure: Callable[[BenchEnv], dict[str, Any]], out: Path, written: str
 ) -> tuple[dict[str, Any], Path]:
     """`measure(env)` in a bench environment of its own, cleaned up after; its result, with
-    when and at which tree state it was made (`meta`), and where to write it (`results_dir`).
+    when and at which tree state it was made (`meta`), written as JSON into `out / written`
+    (or where `results_dir` says); the result, and the directory it went to.
     """
     tree = tree_state()
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    env = bench_env_setup(suffix=suffix)
+    env = bench_env_setup(suffix)
     try:
         result = measure(env)
     finally:
         env.cleanup()
     out, provenance = results_dir(out, tree)
-    result["meta"] = {"started_at": started, **result.get("meta", {}), **provenance}
+    finished = datetime.now(UTC).isoformat(timespec="seconds")
+    result["meta"] = {
+        "started_at": started,
+        "finished_at": finished,
+        **result["meta"],
+        **provenance,
+    }
+    (out / written).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result, out

@@ -2,7 +2,7 @@
 
 Run with the settings module of the project to measure (DJANGO_SETTINGS_MODULE) and the
 run's database and cache; INPUT is a JSON file: the number of requests per batch, and
-the configurations, each a name and its requests (method, path, headers, body). For each,
+the configurations' requests (method, path, headers, body) by name. For each,
 after a warm-up pass over every request: the time per request without a profiler, then
 under cProfile where it goes by layer, and the SQL queries and Redis round trips per
 request (calls counted by the profiler). Prints JSON, by configuration. This module
@@ -47,11 +47,7 @@ def environ(method: str, path: str, headers: dict[str, str], body: str) -> dict[
 def call(app: WsgiApp, env: dict[str, Any]) -> int:
     """Serve one request; its status code."""
     statuses: list[str] = []
-
-    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> None:
-        statuses.append(status)
-
-    result = app(env, start_response)
+    result = app(env, lambda status, headers, exc_info=None: statuses.append(status))
     try:
         b"".join(result)
     finally:
@@ -121,13 +117,9 @@ def _outermost(stats: dict[Any, Any], function: str) -> float:
 
 def layers(stats: dict[Any, Any], n: int) -> dict[str, float]:
     """Microseconds per request in each layer, under the profiler; they add up to `total`."""
-    total = _inclusive(stats, WSGI_CALL)
-    dispatch = _inclusive(stats, DISPATCH)
-    initial = _outermost(stats, "initial")
-    authentication = _inclusive(stats, AUTHENTICATE)
-    finalize = _outermost(stats, "finalize_response")
-    initialize = _inclusive(stats, INITIALIZE)
-    render = _inclusive(stats, RENDER)
+    wheres = (WSGI_CALL, DISPATCH, AUTHENTICATE, INITIALIZE, RENDER)
+    total, dispatch, authentication, initialize, render = (_inclusive(stats, w) for w in wheres)
+    initial, finalize = (_outermost(stats, function) for function in OUTERMOST)
     seconds = {
         "total": total,
         "django_middleware": total - dispatch - render,
@@ -161,11 +153,8 @@ def profile(app: WsgiApp, name: str, requests: list[list[Any]], n: int) -> dict[
         _serve_all(app, envs, name)
         timings.append((time.perf_counter() - start) / n * 1e6)
     envs = _environs(requests, n)
-    profiler = cProfile.Profile()
-    with round_trips() as counts:
-        profiler.enable()
+    with round_trips() as counts, cProfile.Profile() as profiler:
         _serve_all(app, envs, name)
-        profiler.disable()
     profiler.create_stats()
     stats = profiler.stats
     return {
@@ -185,9 +174,7 @@ def main() -> None:
 
     app = get_wsgi_application()
     n = spec["requests"]
-    print(
-        json.dumps({c["name"]: profile(app, c["name"], c["requests"], n) for c in spec["configs"]})
-    )
+    print(json.dumps({name: profile(app, name, reqs, n) for name, reqs in spec["configs"].items()}))
 
 
 if __name__ == "__main__":

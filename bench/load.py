@@ -5,6 +5,7 @@ in the list: with one credential per user, runs spread over as many users as the
 holds (bench/requests.lua).
 """
 
+import itertools
 import random
 import re
 import shutil
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,13 +68,11 @@ def lua_requests(requests: Sequence[Request]) -> str:
 class LoadGenerator:
     """Drives one server with `wrk`, a fixed number of connections for a fixed time."""
 
-    def __init__(self, *, connections: int, threads: int) -> None:
-        self.connections = connections
-        self.threads = threads
-        wrk = shutil.which("wrk")
-        if wrk is None:
-            raise SystemExit(WRK_INSTALL_HINT)
-        self.wrk = wrk
+    connections = 8
+    threads = 2
+
+    def __init__(self) -> None:
+        self.wrk = shutil.which("wrk") or sys.exit(WRK_INSTALL_HINT)
         done = subprocess.run([self.wrk, "-v"], capture_output=True, text=True, check=False)  # noqa: S603
         self.label = (done.stdout + done.stderr).strip().split(" [")[0] or "wrk"
 
@@ -104,19 +103,16 @@ class LoadGenerator:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-requests-") as data:
             data.write(lua_requests(requests))
             data.flush()
-            args = [
-                self.wrk,
-                f"-t{self.threads}",
-                f"-c{self.connections}",
-                f"-d{max(1, round(duration))}s",
-                "--latency",
-                "--timeout=10s",
-                f"--script={LUA_SCRIPT}",
+            args = [self.wrk, f"-t{self.threads}", f"-c{self.connections}", "--timeout=10s"]
+            args += [f"-d{max(1, round(duration))}s", "--latency", f"--script={LUA_SCRIPT}"]
+            # The script's arguments: the list, the threads sharing it, where the run starts.
+            start = random.randrange(len(requests))  # noqa: S311
+            args += [
                 f"{base_url}{requests[0].path}",
                 "--",
                 data.name,
                 str(self.threads),
-                str(random.randrange(len(requests))),  # noqa: S311
+                str(start),
             ]
             done = subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603
         if done.returncode != 0:
@@ -124,11 +120,8 @@ class LoadGenerator:
         out = done.stdout
         percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
         requests_done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        sockets = re.search(r"Socket errors: (.*)$", out, re.MULTILINE)
-        errors = int(non_2xx.group(1)) if non_2xx else 0
-        if sockets:
-            errors += sum(int(n) for n in re.findall(r"\d+", sockets.group(1)))
+        failed = re.findall(r"^\s*(?:Non-2xx or 3xx responses|Socket errors): (.*)$", out, re.M)
+        errors = sum(int(n) for line in failed for n in re.findall(r"\d+", line))
         return {
             "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
             "p50_ms": _ms(percentiles["50"]) if "50" in percentiles else None,
@@ -138,16 +131,12 @@ class LoadGenerator:
         }
 
 
-class Progress:
-    """One line on stderr per step of a run: how many are done, and the time so far."""
+def progress(total: int) -> Callable[[str], None]:
+    """A step's announcer: one line on stderr a step, how many are done, and the time so far."""
+    started, done = time.monotonic(), itertools.count()
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.started = time.monotonic()
+    def step(label: str) -> None:
+        elapsed = time.monotonic() - started
+        print(f"[{next(done)}/{total} {elapsed:5.0f}s] {label}", file=sys.stderr, flush=True)
 
-    def step(self, label: str) -> None:
-        """Announce the next step."""
-        elapsed = time.monotonic() - self.started
-        print(f"[{self.done}/{self.total} {elapsed:5.0f}s] {label}", file=sys.stderr, flush=True)
-        self.done += 1
+    return step

@@ -10,6 +10,7 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from itertools import cycle, islice
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from django.conf import global_settings
 from bench.cpu import server_cpu, server_idle_wait, spent
 from bench.env import BenchEnv
 from bench.load import LoadGenerator, Request
-from bench.seed import PASSWORD, users_create
+from bench.seed import PASSWORD, users_create, users_named
 from bench.server import DUALAUTH, BenchServer
 from common.routes import JWT_HEADER, mode_path
 
@@ -29,13 +30,6 @@ HASHERS = {
 LOGIN_USERS = 50
 LOGIN_PREFIX = "bench-login-"
 FLOOD_THREADS = 256
-
-
-def hashers_setting(name: str) -> str:
-    """PASSWORD_HASHERS with `name`'s hasher first, then Django's defaults."""
-    first = HASHERS[name]
-    rest = [h for h in global_settings.PASSWORD_HASHERS if h != first]
-    return ",".join([first, *rest])
 
 
 class Flood:
@@ -52,35 +46,29 @@ class Flood:
         self._client = httpx.Client(
             base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=FLOOD_THREADS)
         )
-        self._thread = threading.Thread(target=self._send, daemon=True)
 
-    def _login(self, request: Request) -> None:
+    def _login(self, r: Request) -> None:
         start = time.monotonic()
         try:
-            response = self._client.post(
-                request.path, headers=request.headers, content=request.body
-            )
-            ok = response.status_code == 200
+            ok = self._client.post(r.path, headers=r.headers, content=r.body).status_code == 200
         except httpx.HTTPError:
             ok = False
         self.done.append((start, time.monotonic(), ok))
 
     def _send(self) -> None:
-        while not self._stop.wait(
-            max(0.0, self.started + self.sent / self.rate - time.monotonic())
-        ):
+        while not self._stop.wait(max(0, self.started + self.sent / self.rate - time.monotonic())):
             self._pool.submit(self._login, self.requests[self.sent % len(self.requests)])
             self.sent += 1
 
     def __enter__(self) -> "Flood":
         self.started = time.monotonic()
-        self._thread.start()
+        self._sender = self._pool.submit(self._send)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.ended = time.monotonic()
         self._stop.set()
-        self._thread.join()
+        self._sender.result()
 
     def close(self) -> None:
         """Let the logins still in flight end (their server is gone by now) and forget them."""
@@ -103,64 +91,50 @@ class Flood:
 def _login_requests(prefix: str) -> list[Request]:
     from django.contrib.auth import get_user_model
 
-    model = get_user_model()
-    names = model.objects.filter(**{f"{model.USERNAME_FIELD}__startswith": prefix})
+    names = users_named(prefix)
+    path, headers = mode_path(JWT_HEADER, "login"), {"Content-Type": "application/json"}
     return [
-        Request(
-            mode_path(JWT_HEADER, "login"),
-            {"Content-Type": "application/json"},
-            "POST",
-            json.dumps({"username": name, "password": PASSWORD}),
-        )
-        for name in names.order_by("pk").values_list(model.USERNAME_FIELD, flat=True)
+        Request(path, headers, "POST", json.dumps({"username": name, "password": PASSWORD}))
+        for name in names.values_list(get_user_model().USERNAME_FIELD, flat=True)
     ]
 
 
 def _sequential_ms(base_url: str, requests: list[Request], calls: int) -> float:
-    times = []
     with httpx.Client(base_url=base_url, timeout=60) as client:
-        for i in range(calls):
-            request = requests[i % len(requests)]
+        times = []
+        for r in islice(cycle(requests), calls):
             start = time.perf_counter()
-            response = client.post(request.path, headers=request.headers, content=request.body)
-            response.raise_for_status()
+            client.post(r.path, headers=r.headers, content=r.body).raise_for_status()
             times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
 
-def login_server(env: BenchEnv, name: str, *, workers: int, threads: int) -> BenchServer:
-    """A dualauth server preferring hasher `name` (not started), and users it hashed."""
+def login_server(env: BenchEnv, name: str, **flags: Any) -> BenchServer:
+    """A dualauth server preferring hasher `name` (not started; `flags`: gunicorn's `workers`
+    and `threads`), and users it hashed.
+    """
     users_create(f"{LOGIN_PREFIX}{name}-", LOGIN_USERS, hasher=HASHERS[name])
-    return BenchServer(
-        env,
-        DUALAUTH,
-        workers=workers,
-        threads=threads,
-        name=f"logins-{name}",
-        PASSWORD_HASHERS=hashers_setting(name),
-    )
+    # That hasher first, then Django's defaults.
+    order = ",".join(dict.fromkeys([HASHERS[name], *global_settings.PASSWORD_HASHERS]))
+    return BenchServer(env, DUALAUTH, name=f"logins-{name}", PASSWORD_HASHERS=order, **flags)
 
 
 def hasher_measure(
-    load: LoadGenerator,
-    server: BenchServer,
-    name: str,
-    reads: list[Request],
-    *,
-    calls: int,
-    duration: float,
-    flood_rate: float,
+    load: LoadGenerator, server: BenchServer, name: str, reads: list[Request], args: Any
 ) -> dict[str, Any]:
     """Logins/s on `server` (of `login_server`), reads/s alone and in a flood; then stop it.
 
-    The reads are warmed up as the main table's are (one pass over the users). The server
-    is stopped before the flood's logins still queued are waited for: they die with it.
+    `args` gives the sequential logins (`calls`), each load's seconds (`login_duration`) and
+    the flood's rate. The reads are warmed up as the main table's are (one pass over the
+    users). The server is stopped before the flood's logins still queued are waited for:
+    they die with it.
     """
     logins = _login_requests(f"{LOGIN_PREFIX}{name}-")
-    flood = Flood(server.url, logins, flood_rate)
+    flood = Flood(server.url, logins, args.flood_rate)
+    duration = args.login_duration
     try:
         before = server_cpu(server.pid)
-        sequential = _sequential_ms(server.url, logins, calls)
+        sequential = _sequential_ms(server.url, logins, args.calls)
         after = server_cpu(server.pid)
         throughput = load.run(server.url, logins, duration)
         # The logins the load generator abandoned are still being hashed: let them finish.
@@ -172,15 +146,14 @@ def hasher_measure(
     finally:
         server.stop()
         flood.close()
-    # One login at a time, each complete: what the server spends on one.
-    cpu_ms = spent(before, after) * 1000 / calls if after else None
     return {
         "hasher": HASHERS[name],
         "login_median_ms": sequential,
         "logins_per_s": throughput["rps"],
         "login_p50_ms": throughput["p50_ms"],
         "login_errors": throughput["errors"],
-        "cpu_ms_per_login": cpu_ms,
+        # One login at a time, each complete: what the server spends on one.
+        "cpu_ms_per_login": spent(before, after) * 1000 / args.calls if after else None,
         "reads_alone": alone,
         "reads_flooded": flooded,
         "reads_ratio": flooded["rps"] / alone["rps"] if alone["rps"] else None,

@@ -2,18 +2,13 @@
 
     DATABASE_URL=postgres://... python -m bench.partition [--trials 30]
 
-A private redis-server and two dualauth instances, A and B (gunicorn, production
-settings); A reaches Redis through a TCP relay (bench/relay.py) the bench can cut. Each
-trial, per outage (`stop`, `pause-write`, `cut`) and mode: a fresh login on A, read on B;
-an outage; the logout on A; B polled until it refuses (the window) and until the
-family's REVOKED entry is in Redis (the marker). Each trial also times what B's clients
-wait while Redis is stopped (`hung`). A window not closed within `--timeout` is null
-(`never`). Writes `partition.json` into `--out`, prints the tables; bench/README.md says
+Two dualauth instances, A and B, and a redis-server of its own; per trial, outage (`stop`,
+`pause-write`, `cut`) and mode, a login revoked on A during the outage, and how long B
+accepts it. Writes `partition.json` into `--out`, prints the tables; bench/README.md says
 what each outage and figure is.
 """
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -27,15 +22,17 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bench.env import RESULTS, BenchEnv, measured
+from bench.env import BenchEnv, arguments_parser, measured
 from bench.processes import RedisServer, free_port
 from bench.relay import TcpRelay
 from bench.report import md_table
+from common.routes import JWT_HEADER, MODES, SESSION, mode_path
 
 TRIALS = 30
+# Each instance's gunicorn, as `python -m bench` runs its servers.
+WORKERS, THREADS = 2, 4
 # Past this, a trial's window is reported as null: nothing closed it.
 TIMEOUT = 5.0
-MODES = ("session", "jwt-header", "jwt-cookie")
 OUTAGES = ("stop", "pause-write", "cut")
 # B's calls timed while Redis is stopped (`hung`), in this order.
 HUNG_CALLS = ("profile", "login", "refresh", "logout")
@@ -48,42 +45,35 @@ PAUSE_SLACK_MS = 60_000
 # instance still paying a debt of the previous trial reads the database meanwhile.
 SETTLE_TIMEOUT = 5.0
 MD5 = "django.contrib.auth.hashers.MD5PasswordHasher"
+FIGURES = ("logout_ms", "window_ms", "marker_ms")
 OUTAGE_COLUMNS = (
     *("outage", "mode", "window median", "p95", "max", "B refused during the outage"),
     *("marker median", "p95", "max", "A's logout (median)"),
 )
 
+# A trial's ms: A's logout, the window, the marker.
+Timings = tuple[float, float | None, float | None]
+STATS = ("median", "p95", "max")
 Sample = dict[str, float | bool | None]
 T = TypeVar("T")
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.partition",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = arguments_parser("python -m bench.partition", __doc__)
     parser.add_argument("--trials", type=int, default=TRIALS, help="trials per outage and mode")
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds to poll B")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
     return parser.parse_args(argv)
 
 
 def stats(samples: list[Any]) -> dict[str, float | None]:
     """Median, p95 and max in ms; all null when any trial never closed (a regression)."""
     if not samples or any(s is None for s in samples):
-        return {"median": None, "p95": None, "max": None}
+        return dict.fromkeys(STATS)
     values = sorted(float(s) for s in samples)
     # Interpolated between the closest ranks: never outside the samples, even with two.
     p95 = statistics.quantiles(values, n=20, method="inclusive")[18] if values[1:] else values[0]
-    return {
-        "median": round(statistics.median(values), 3),
-        "p95": round(p95, 3),
-        "max": values[-1],
-    }
+    return {"median": round(statistics.median(values), 3), "p95": round(p95, 3), "max": values[-1]}
 
 
 @dataclass
@@ -95,27 +85,17 @@ class Login:
     mode: str
     client: httpx.Client
     family_id: uuid.UUID
+    # The credential alone, as another instance is sent it.
+    credential: dict[str, str]
     refresh_token: str = ""
 
     @property
     def path(self) -> str:
         """The profile path of this mode."""
-        from common.routes import mode_path
-
         return mode_path(self.mode, "profile")
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The credential alone, as another instance is sent it."""
-        if "Authorization" in self.client.headers:
-            return {"Authorization": self.client.headers["Authorization"]}
-        name = "sessionid" if self.mode == "session" else "access_token"
-        return {"Cookie": f"{name}={self.client.cookies[name]}"}
 
     def post(self, base_url: str, endpoint: str, *, expected: int) -> float:
         """POST to `endpoint` of this login's mode as its client does; ms it took."""
-        from common.routes import mode_path
-
         body = {"refresh": self.refresh_token} if self.refresh_token else None
         csrf = self.client.cookies.get("csrftoken")
         headers = {"X-CSRFToken": csrf} if csrf else {}
@@ -141,7 +121,6 @@ def login_create(mode: str, base_url: str, user: Any) -> Login:
     """Log in for real as `user` in `mode` on the instance at `base_url`, as its client does."""
     from bench.seed import PASSWORD
     from common.models import LoginFamily
-    from common.routes import JWT_HEADER, SESSION, mode_path
 
     body = {"username": user.get_username(), "password": PASSWORD}
     client = httpx.Client(base_url=base_url, timeout=30)
@@ -152,10 +131,11 @@ def login_create(mode: str, base_url: str, user: Any) -> Login:
     response.raise_for_status()
     family = LoginFamily.objects.filter(user_id=user.pk, mode=mode).latest("created_at")
     if mode != JWT_HEADER:
-        return Login(mode, client, family.pk)
+        name = "sessionid" if mode == SESSION else "access_token"
+        return Login(mode, client, family.pk, {"Cookie": f"{name}={client.cookies[name]}"})
     # An app sends its access token with every call, the logout's too.
-    client.headers["Authorization"] = f"Bearer {response.json()['access']}"
-    return Login(mode, client, family.pk, response.json()["refresh"])
+    client.headers["Authorization"] = bearer = f"Bearer {response.json()['access']}"
+    return Login(mode, client, family.pk, {"Authorization": bearer}, response.json()["refresh"])
 
 
 class Trial:
@@ -172,17 +152,9 @@ class Trial:
         self.login = login_create(mode, a, user)
         self.cache = caches[CACHE_ALIAS]
         self.key = family_cache_key(self.login.family_id, user.pk)
-        self.probe = httpx.Client(base_url=b, headers=self.login.headers, timeout=30)
+        self.probe = httpx.Client(base_url=b, headers=self.login.credential, timeout=30)
 
     def __enter__(self) -> "Trial":
-        self._settle()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.probe.close()
-        self.login.client.close()
-
-    def _settle(self) -> None:
         """B serves the login until its live state is what the cache holds."""
         from common.selectors import REVOKED
 
@@ -190,10 +162,18 @@ class Trial:
         while True:
             self.probe.get(self.login.path).raise_for_status()
             if self.cache.get(self.key) not in (None, REVOKED):
-                return
+                return self
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.login.mode}: B's reads left no live state in the cache")
             time.sleep(0.01)
+
+    def __exit__(self, *exc: object) -> None:
+        self.probe.close()
+        self.login.client.close()
+
+    def logout(self) -> float:
+        """Log out on A; ms it took."""
+        return self.login.post(self.a, "logout", expected=204)
 
     def refused(self) -> bool:
         """Whether B refuses the login now (401); it accepts it otherwise (200)."""
@@ -209,50 +189,38 @@ class Trial:
         return bool(self.cache.get(self.key) == REVOKED)
 
     def until(self, t0: float, *, refused: bool, marked: bool) -> tuple[float | None, float | None]:
-        """Ms from `t0` to B's first 401 (if `refused`) and to the marker (if `marked`).
-
-        Polls both in a tight loop until each came or `--timeout` passed (None then).
+        """Ms from `t0` to B's first 401 (if `refused`) and to the marker (if `marked`), to the
+        µs. Polls both in a tight loop until each came or `--timeout` passed (None then).
         """
-        refused_at = marker_at = None
-        while time.perf_counter() - t0 < self.timeout and (
-            (refused and refused_at is None) or (marked and marker_at is None)
-        ):
-            if marked and marker_at is None and self.marked():
-                marker_at = time.perf_counter()
-            if refused and refused_at is None and self.refused():
-                refused_at = time.perf_counter()
-        return _since(t0, refused_at), _since(t0, marker_at)
+        wanted = {"marked": marked, "refused": refused}
+        came: dict[str, float | None] = dict.fromkeys(wanted)
+        polls = [name for name, asked in wanted.items() if asked]
+        while time.perf_counter() - t0 < self.timeout and any(came[n] is None for n in polls):
+            for name in polls:
+                if came[name] is None and getattr(self, name)():
+                    came[name] = round((time.perf_counter() - t0) * 1000, 3)
+        return came["refused"], came["marked"]
 
 
-def _since(t0: float, at: float | None) -> float | None:
-    """Ms from `t0` to `at` (perf_counter), to the µs; None when `at` never came."""
-    return None if at is None else round((at - t0) * 1000, 3)
-
-
-def trial_stop(trial: Trial, server: RedisServer) -> tuple[float, float | None, float | None]:
-    """SIGSTOP while A revokes, B asked nothing; from SIGCONT, B's first 401 and the marker.
-
-    Each trial: the ms of A's logout, then the window and the marker.
-    """
+def trial_stop(trial: Trial, server: RedisServer) -> Timings:
+    """SIGSTOP while A revokes, B asked nothing; from SIGCONT, B's first 401 and the marker."""
     server.pause()
     try:
-        logout_ms = trial.login.post(trial.a, "logout", expected=204)
+        logout_ms = trial.logout()
     finally:
         t0 = time.perf_counter()
         server.resume()
     return logout_ms, *trial.until(t0, refused=True, marked=True)
 
 
-def trial_pause_write(
-    trial: Trial, server: RedisServer
-) -> tuple[float, float | None, float | None]:
+def trial_pause_write(trial: Trial, server: RedisServer) -> Timings:
     """Writes held while A revokes, B polled: its first 401 from the logout, while the writes
     are still held; then the unpause, and the marker from it.
     """
     control = server.client()
     control.execute_command("CLIENT", "PAUSE", int(trial.timeout * 1000) + PAUSE_SLACK_MS, "WRITE")
     try:
-        logout_ms = trial.login.post(trial.a, "logout", expected=204)
+        logout_ms = trial.logout()
         window, _ = trial.until(time.perf_counter(), refused=True, marked=False)
         # Nothing was written meanwhile: the pause held all along.
         if trial.marked():
@@ -264,11 +232,11 @@ def trial_pause_write(
     return logout_ms, window, trial.until(t1, refused=False, marked=True)[1]
 
 
-def trial_cut(trial: Trial, relay: TcpRelay) -> tuple[float, float | None, float | None]:
+def trial_cut(trial: Trial, relay: TcpRelay) -> Timings:
     """A cut off from Redis while it revokes; B's first 401 and the marker from the logout."""
     relay.cut()
     try:
-        logout_ms = trial.login.post(trial.a, "logout", expected=204)
+        logout_ms = trial.logout()
         return logout_ms, *trial.until(time.perf_counter(), refused=True, marked=True)
     finally:
         relay.heal()
@@ -281,8 +249,6 @@ def trial_hung(mode: str, base_url: str, server: RedisServer, user: Any) -> Samp
     the bench's own lookup of its family, under a millisecond), refreshed (the JWT modes;
     null in session mode) and logged out.
     """
-    from common.routes import SESSION
-
     live = login_create(mode, base_url, user)
     live.client.get(live.path).raise_for_status()
     server.pause()
@@ -301,35 +267,27 @@ def trial_hung(mode: str, base_url: str, server: RedisServer, user: Any) -> Samp
 
 
 def summary(trials: list[Sample]) -> dict[str, Any]:
-    """Median, p95 and max of each figure; how many trials B refused during the outage."""
+    """Median, p95 and max of each figure; how many trials B refused during the outage (null
+    after a stop: B is asked nothing during it).
+    """
+    figures = {figure: stats([t[figure] for t in trials]) for figure in FIGURES}
     refusals = [t["refused_during_outage"] for t in trials]
-    figures: dict[str, Any] = {
-        figure: stats([t[figure] for t in trials])
-        for figure in ("window_ms", "marker_ms", "logout_ms")
-    }
-    # B is asked nothing during a stop: null.
-    figures["refused_during_outage"] = (
-        None if None in refusals else sum(1 for refused in refusals if refused)
-    )
-    return figures | {"samples": trials}
+    refused = None if None in refusals else sum(1 for r in refusals if r)
+    return figures | {"refused_during_outage": refused, "samples": trials}
 
 
 def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[str, Any]:
     """Every trial, outages and modes interleaved; the figures of each outage and mode."""
-    from django.conf import settings
-
     from bench.seed import users_create
     from bench.server import DUALAUTH, BenchServer, servers_start, servers_stop
-    from common.cache_recovery import RECOVERY_RETRY_SECONDS
-    from common.conf import dualauth_settings
 
     user = users_create("bench-partition-", 1)[0]
     relay = TcpRelay(server.port).start()
     a, b = (
-        BenchServer(env, DUALAUTH, workers=args.workers, threads=args.threads, name=name, **extra)
+        BenchServer(env, DUALAUTH, workers=WORKERS, threads=THREADS, name=name, **extra)
         for name, extra in (("a", {"REDIS_URL": f"redis://127.0.0.1:{relay.port}/0"}), ("b", {}))
     )
-    outages: dict[str, Callable[[Trial], tuple[float, float | None, float | None]]] = {
+    outages: dict[str, Callable[[Trial], Timings]] = {
         "stop": lambda trial: trial_stop(trial, server),
         "pause-write": lambda trial: trial_pause_write(trial, server),
         "cut": lambda trial: trial_cut(trial, relay),
@@ -344,33 +302,25 @@ def run(args: argparse.Namespace, env: BenchEnv, server: RedisServer) -> dict[st
             for kind in OUTAGES:
                 for mode in MODES:
                     with Trial(mode, a.url, b.url, user, args.timeout) as trial:
-                        logout_ms, window, marker = outages[kind](trial)
-                    samples[kind][mode].append(
-                        {
-                            "window_ms": window,
-                            "marker_ms": marker,
-                            "logout_ms": logout_ms,
-                            # B is asked nothing during a stop.
-                            "refused_during_outage": None if kind == "stop" else window is not None,
-                        }
+                        sample: Sample = dict(zip(FIGURES, outages[kind](trial), strict=True))
+                    # B is asked nothing during a stop.
+                    sample["refused_during_outage"] = (
+                        None if kind == "stop" else bool(sample["window_ms"] is not None)
                     )
+                    samples[kind][mode].append(sample)
             for mode in MODES:
                 hung[mode].append(trial_hung(mode, b.url, server, user))
     finally:
         servers_stop([a, b])
         relay.stop()
-    options = settings.CACHES["dualauth"]["OPTIONS"]
     return {
         "meta": {
             "trials": args.trials,
             "timeout_s": args.timeout,
             **env.meta,
             "redis": server.client().info("server")["redis_version"],
-            "workers": args.workers,
-            "threads": args.threads,
-            "recovery_retry_ms": RECOVERY_RETRY_SECONDS * 1000,
-            "cache_pending_poll_ms": dualauth_settings.CACHE_PENDING_POLL.total_seconds() * 1000,
-            "cache_socket_timeout_ms": options["SOCKET_TIMEOUT"] * 1000,
+            "workers": WORKERS,
+            "threads": THREADS,
             "window_from": WINDOW_FROM,
             "marker_from": MARKER_FROM,
         },
@@ -400,9 +350,9 @@ def markdown(result: dict[str, Any]) -> str:
         return [
             kind,
             mode,
-            *(_ms(figures["window_ms"][k]) for k in ("median", "p95", "max")),
+            *(_ms(figures["window_ms"][k]) for k in STATS),
             "not asked" if refused is None else f"{refused}/{trials}",
-            *(_ms(figures["marker_ms"][k]) for k in ("median", "p95", "max")),
+            *(_ms(figures["marker_ms"][k]) for k in STATS),
             _ms(figures["logout_ms"]["median"]),
         ]
 
@@ -454,11 +404,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["REDIS_URL"] = server.url
     os.environ["PASSWORD_HASHERS"] = MD5
     try:
-        result, out = measured("partition", lambda env: run(args, env, server), args.out)
+        result, out = measured(
+            "partition", lambda env: run(args, env, server), args.out, "partition.json"
+        )
     finally:
         server.stop()
         shutil.rmtree(tmpdir, ignore_errors=True)
-    (out / "partition.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
     print(out / "partition.json")
     print(markdown(result))
 

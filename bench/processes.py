@@ -4,9 +4,9 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import redis
@@ -21,18 +21,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def process_start(
-    args: Sequence[str],
-    log_path: Path,
-    *,
-    cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
-) -> "subprocess.Popen[bytes]":
-    """Start `args` with its output and errors appended to `log_path`."""
+def process_start(args: Sequence[str], log_path: Path, **popen: Any) -> "subprocess.Popen[bytes]":
+    """Start `args` with its output and errors appended to `log_path`; `popen`: Popen's `cwd`,
+    `env`.
+    """
     with log_path.open("ab") as log:
-        return subprocess.Popen(  # noqa: S603
-            args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **popen)  # noqa: S603
 
 
 def process_stop(process: "subprocess.Popen[bytes]") -> None:
@@ -85,17 +79,13 @@ class ServerProcess:
     process: "subprocess.Popen[bytes] | None" = None
 
     def _launch(
-        self,
-        args: Sequence[str],
-        ask: Callable[[], object | None],
-        *,
-        timeout: float,
-        interval: float = 0.1,
-        cwd: Path | None = None,
-        env: Mapping[str, str] | None = None,
+        self, args: Sequence[str], ask: Callable[[], object], *, timeout: float, **popen: Any
     ) -> None:
-        """Start `args`, logging to `log_path`, and wait for `ask()`'s first answer; else stop."""
-        self.process = process_start(args, self.log_path, cwd=cwd, env=env)
+        """Start `args`, logging to `log_path`, and wait for `ask()`'s first answer but None;
+        else stop. `popen`: Popen's `cwd`, `env`, and `interval`, seconds between asks.
+        """
+        interval = popen.pop("interval", 0.1)
+        self.process = process_start(args, self.log_path, **popen)
         try:
             first_answer(
                 self.process, ask, log_path=self.log_path, timeout=timeout, interval=interval

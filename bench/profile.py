@@ -8,69 +8,51 @@ its split by layer measured under cProfile (bench/inproc.py), scaled to that tim
 
 import argparse
 import json
-import os
 import uuid
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from bench.configs import Config
-from bench.env import RESULTS, BenchEnv, env_flag, measured, tree_label
-from bench.report import profile_markdown
-from bench.server import Project
+from bench.env import BenchEnv, arguments_parser, measured, tree_label
+from bench.report import md_write, profile_markdown
 
 # Credentials per configuration: more would only lengthen the warm-up pass.
 PROFILE_USERS = 200
+# Requests per configuration and batch, in quick mode and not.
+REQUESTS = {True: 100, False: 500}
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument(
-        "--quick", action="store_true", default=env_flag(os.environ.get("BENCH_QUICK"))
-    )
+    parser = arguments_parser("python -m bench.profile", __doc__, quick=True)
     parser.add_argument("--users", type=int, default=PROFILE_USERS, help="users (credentials)")
     parser.add_argument("--requests", type=int, help="requests per configuration and batch")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
     args = parser.parse_args(argv)
-    args.requests = args.requests or default_requests(args.quick)
+    args.requests = args.requests or REQUESTS[args.quick]
     return args
 
 
-def default_requests(quick: bool) -> int:
-    """Requests per configuration and batch."""
-    return 100 if quick else 500
-
-
-def _inproc(env: BenchEnv, project: Project, configs: list[Config], n: int) -> dict[str, Any]:
-    """`python -m bench.inproc` over `configs`, in a process of `project`'s settings."""
-    spec = {
-        "requests": n,
-        "configs": [
-            {
-                "name": c.name,
-                "requests": [[r.method, r.path, r.headers, r.body] for r in c.requests],
-            }
-            for c in configs
-        ],
-    }
-    path = env.tmpdir / f"inproc-{uuid.uuid4().hex}.json"
-    path.write_text(json.dumps(spec))
-    return dict(json.loads(env.module_run("bench.inproc", project.settings, str(path))))
-
-
 def profile_configs(env: BenchEnv, configs: list[Config], n: int) -> dict[str, dict[str, Any]]:
-    """The profile of every configuration, one project at a time (timings want the machine).
+    """The profile of every configuration by `python -m bench.inproc`, in a process of its
+    project's settings, one project at a time (timings want the machine).
 
     Over at most PROFILE_USERS of its credentials: one process's memos hold them all,
     as they hold a thousand, and the warm-up pass stays short.
     """
     profiles: dict[str, dict[str, Any]] = {}
     for project in dict.fromkeys(c.project for c in configs):
-        mine = [
-            replace(c, requests=c.requests[:PROFILE_USERS]) for c in configs if c.project is project
-        ]
-        for name, figures in _inproc(env, project, mine, n).items():
+        spec = {
+            "requests": n,
+            "configs": {
+                c.name: [[r.method, r.path, r.headers, r.body] for r in c.requests[:PROFILE_USERS]]
+                for c in configs
+                if c.project is project
+            },
+        }
+        path = env.tmpdir / f"inproc-{uuid.uuid4().hex}.json"
+        path.write_text(json.dumps(spec))
+        for name, figures in json.loads(
+            env.module_run("bench.inproc", project.settings, str(path))
+        ).items():
             profiles[name] = {**figures, "project": project.settings}
     return profiles
 
@@ -90,18 +72,10 @@ def main(argv: list[str] | None = None) -> None:
             "configs": profile_configs(env, configs, args.requests),
         }
 
-    result, out = measured("profile", measure, args.out)
+    result, out = measured("profile", measure, args.out, "profile.json")
     meta = result["meta"]
-    text = "\n".join(
-        [
-            f"# Where the time goes ({meta['database']} + {meta['cache']}, {tree_label(meta)})",
-            "",
-            *profile_markdown(result["configs"], args.requests),
-        ]
-    )
-    (out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "profile.md").write_text(text)
-    print(text)
+    title = f"# Where the time goes ({meta['database']} + {meta['cache']}, {tree_label(meta)})"
+    md_write(out / "profile.md", [title, "", *profile_markdown(result["configs"], args.requests)])
 
 
 if __name__ == "__main__":

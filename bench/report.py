@@ -1,12 +1,19 @@
 """Results as Markdown tables and a chart: `python -m bench`'s and its profile's."""
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.env import tree_label
 
+NOTE = (
+    "Medians of interleaved repeats (A, B, C, A, B, C, ...); the load generator runs on the "
+    "same machine. Absolute numbers depend on the machine and on what else runs on it: "
+    "compare configurations within one run, not across runs. CPU ms/req is the user + "
+    "system time of the gunicorn master and workers per request served; `x baseline` is "
+    "req/s over the baseline's req/s, and for CPU the baseline's CPU per request over the "
+    "row's (both: 1.00 is as cheap as the baseline, lower is dearer)."
+)
 # The profile's layers in the order a request crosses them, and their column titles.
 LAYERS = {
     "django_middleware": "Django + middleware",
@@ -18,6 +25,12 @@ LAYERS = {
     "view": "view (serializer)",
     "rendering": "rendering",
 }
+
+
+def md_write(path: Path, lines: list[str]) -> None:
+    """Write `lines` as the Markdown file `path`, and print them."""
+    path.write_text("\n".join(lines))
+    print("\n".join(lines))
 
 
 def num(value: Any, digits: int = 1) -> str:
@@ -91,13 +104,6 @@ CONFIG_FIGURES = [
     ("Redis/req", "redis_per_request", 2),
     ("errors", "errors", 0),
 ]
-CONFIG_TERMS = [
-    ("project", "project", None),
-    ("what runs", "description", None),
-    ("revocation", "revocation", None),
-    ("users", "users", 0),
-    ("credential bytes/req", "credential_bytes", 0),
-]
 LOGIN_FIGURES = [
     ("login ms (one client)", "login_median_ms", 1),
     ("logins/s (saturated)", "logins_per_s", 1),
@@ -110,7 +116,7 @@ LOGIN_FIGURES = [
 ]
 
 
-def markdown(result: dict[str, Any]) -> str:
+def markdown(result: dict[str, Any]) -> list[str]:
     """A run of `python -m bench` as Markdown tables."""
     meta, configs = result["meta"], result["configs"]
     lines = [
@@ -123,10 +129,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"{meta['cpus']} CPUs, load average {meta['loadavg']}"
         + (" · QUICK mode" if meta["quick"] else ""),
         "",
-        meta["note"],
+        NOTE,
         "",
         *md_figures("config", configs, CONFIG_FIGURES),
-        *md_figures("config", configs, CONFIG_TERMS),
     ]
     if result.get("logins"):
         lines += [
@@ -152,17 +157,16 @@ def markdown(result: dict[str, Any]) -> str:
                 [("family lookup µs", "family_us", 0), ("db-session load µs", "session_us", 0)],
             ),
         ]
-    return "\n".join(lines)
+    return lines
 
 
 def results_write(result: dict[str, Any], out: Path) -> list[Path]:
-    """Write the JSON, the Markdown and the chart of one run; return the paths."""
-    paths = [out / "latest.json", out / "latest.md"]
-    paths[0].write_text(json.dumps(result, indent=2) + "\n")
-    paths[1].write_text(markdown(result))
-    if result["configs"]:
-        paths.append(_ratio_chart(result, out / "latest.png"))
-    return paths
+    """Write the Markdown and the chart of one run; return the paths."""
+    md_write(out / "latest.md", markdown(result))
+    return [
+        out / "latest.md",
+        *([_ratio_chart(result, out / "latest.png")] if result["configs"] else []),
+    ]
 
 
 def _ratio_chart(result: dict[str, Any], path: Path) -> Path:

@@ -5,7 +5,6 @@ The stock project's credentials are made by stock code, in a process of its own
 its login endpoints make them but without a password hash per login.
 """
 
-import json
 import secrets
 import uuid
 from datetime import timedelta
@@ -24,8 +23,6 @@ from django.test import RequestFactory
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from bench.env import BenchEnv
-from bench.server import STOCK
 from common.models import LoginFamily, Profile
 from common.principal import UserModel
 from common.routes import MODES, SESSION, Mode
@@ -42,26 +39,27 @@ def users_create(prefix: str, count: int, *, hasher: str | None = None) -> list[
     one the settings prefer).
     """
     model = get_user_model()
-    if hasher is None:
-        password = make_password(PASSWORD)
-    else:
-        chosen = import_string(hasher)()
-        password = chosen.encode(PASSWORD, chosen.salt())
-    login_field = model.USERNAME_FIELD
+    password = make_password(PASSWORD, hasher=import_string(hasher)() if hasher else "default")
     users = model.objects.bulk_create(
-        [
-            model(
-                **{login_field: f"{prefix}{i}"}, email=f"{prefix}{i}@example.com", password=password
-            )
-            for i in range(count)
-        ]
+        model(
+            **{model.USERNAME_FIELD: f"{prefix}{i}"},
+            email=f"{prefix}{i}@example.com",
+            password=password,
+        )
+        for i in range(count)
     )
     if not all(user.pk for user in users):
-        users = list(model.objects.filter(**{f"{login_field}__startswith": prefix}).order_by("pk"))
+        users = list(users_named(prefix))
     Profile.objects.bulk_create(
         [Profile(user_id=user.pk, display_name=f"Bench user {i}") for i, user in enumerate(users)]
     )
     return users
+
+
+def users_named(prefix: str) -> Any:
+    """The users whose names start with `prefix`, in the order they were made."""
+    model = get_user_model()
+    return model.objects.filter(**{f"{model.USERNAME_FIELD}__startswith": prefix}).order_by("pk")
 
 
 def login_request() -> HttpRequest:
@@ -69,24 +67,20 @@ def login_request() -> HttpRequest:
     return RequestFactory().post("/", HTTP_USER_AGENT="Mozilla/5.0 (bench)")
 
 
-def session_key(user: UserModel) -> str:
-    """A dualauth session of `user`, as its login endpoint starts one (a family included)."""
+def login_make(user: UserModel, mode: Mode) -> Any:
+    """A login of `user` in `mode` as its endpoint makes one (a family included): a session
+    key, or a token pair.
+    """
+    from jwt_auth.services import token_obtain
     from session_auth.services import session_login
 
     request = login_request()
+    if mode != SESSION:
+        return token_obtain(user=user, request=request, mode=mode)
     request.session = import_module(settings.SESSION_ENGINE).SessionStore()
     session_login(request=request, user=user, remember=True)
     request.session.save()
     return str(request.session.session_key)
-
-
-def login_make(user: UserModel, mode: Mode) -> Any:
-    """A login of `user` in `mode` as its endpoint makes one: a session key, or a token pair."""
-    from jwt_auth.services import token_obtain
-
-    if mode == SESSION:
-        return session_key(user)
-    return token_obtain(user=user, request=login_request(), mode=mode)
 
 
 def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
@@ -97,11 +91,6 @@ def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
     return {
         mode: [m if mode == SESSION else m.access for m in logins] for mode, logins in made.items()
     }
-
-
-def stock_credentials(env: BenchEnv, prefix: str) -> dict[str, list[str]]:
-    """Stock credentials of the users named `prefix*`, minted by stock code in its own process."""
-    return dict(json.loads(env.module_run("bench.stock.seed", STOCK.settings, prefix)))
 
 
 def filler_rows_add(count: int, user_ids: list[int]) -> None:

@@ -30,24 +30,17 @@ class BenchServer(ServerProcess):
     """gunicorn serving one project of the run, started and stopped by PID."""
 
     def __init__(
-        self,
-        env: BenchEnv,
-        project: Project,
-        *,
-        workers: int,
-        threads: int,
-        name: str = "server",
-        **extra_env: str,
+        self, env: BenchEnv, project: Project, *, name: str, workers: int, threads: int, **envs: str
     ) -> None:
         self.project = project
-        self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.workers = workers
-        self.threads = threads
         self.worker_class = "gthread" if threads > 1 else "sync"
         self.log_path = env.tmpdir / f"{name}-{self.port}.log"
-        self.env = env.server_env(project.settings, **extra_env)
+        self.env = env.server_env(project.settings, **envs)
+        self.args = [str(BIN / "gunicorn"), project.wsgi, f"--bind=127.0.0.1:{self.port}"]
+        self.args += [f"--workers={workers}", f"--threads={threads}", "--keep-alive=30"]
+        self.args += [f"--worker-class={self.worker_class}", "--timeout=60", "--graceful-timeout=2"]
 
     @property
     def pid(self) -> int:
@@ -57,25 +50,10 @@ class BenchServer(ServerProcess):
 
     def start(self, timeout: float = 90.0) -> "BenchServer":
         """Start gunicorn and wait until it answers."""
-        args = [
-            str(BIN / "gunicorn"),
-            self.project.wsgi,
-            f"--bind=127.0.0.1:{self.port}",
-            f"--workers={self.workers}",
-            f"--threads={self.threads}",
-            f"--worker-class={self.worker_class}",
-            "--timeout=60",
-            "--graceful-timeout=2",
-            "--keep-alive=30",
-        ]
-        self._launch(
-            args,
-            # A worker's first answer may take seconds on a loaded machine.
-            lambda: http_answer(f"{self.url}{self.project.ready_path}", accept={200}, timeout=10),
-            timeout=timeout,
-            cwd=ROOT,
-            env=self.env,
-        )
+        # A worker's first answer may take seconds on a loaded machine.
+        ready = f"{self.url}{self.project.ready_path}"
+        answered = lambda: http_answer(ready, accept={200}, timeout=10)  # noqa: E731
+        self._launch(self.args, answered, timeout=timeout, cwd=ROOT, env=self.env)
         return self
 
 

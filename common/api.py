@@ -103,6 +103,8 @@ class LoginKind:
     # The bodies of its password and of its passkey login: credentials and the mode's options.
     login_input: type[serializers.Serializer]
     passkey_login_input: type[serializers.Serializer]
+    # The body of its login with an external provider's ID token.
+    provider_login_input: type[serializers.Serializer]
     # A browser's login checks CSRF, so that no one logs a browser in to their own account.
     csrf: bool
     www_authenticate: str | CookieChallenge

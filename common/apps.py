@@ -4,7 +4,7 @@ from django.apps import AppConfig, apps
 from django.core.exceptions import ImproperlyConfigured
 
 # The features the shared endpoints serve (common/urls.py): common works with both or not at all.
-FEATURE_APPS = ("common.accounts", "common.mfa")
+FEATURE_APPS = ("common.accounts", "common.mfa", "common.providers")
 
 
 class CommonConfig(AppConfig):

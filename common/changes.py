@@ -26,6 +26,7 @@ EMAIL_CHANGED = "email_changed"
 PASSWORD_CHANGED = "password_changed"
 PASSWORD_RESET = "password_reset"
 IDENTITY_LINKED = "identity_linked"
+IDENTITY_UNLINKED = "identity_unlinked"
 
 # Sent with `user_id`, `change` (one of the names above, or a feature's own), `request`,
 # `reference` (what the undo needs: the added factor's id, the address before) and `detail`

@@ -108,6 +108,24 @@ DEFAULTS: dict[str, Any] = {
     # needs all of, strongest first: {"urn:example:phr": ["hwk"], "urn:example:mfa": ["mfa"]}.
     # A login's `acr` is the first whose methods it used; none mapped, tokens carry no `acr`.
     "ACR_VALUES": {},
+    # External providers (common/providers/), by id: {"issuer", "client_id", "client_secret",
+    # "audiences", "name"}; `google` and `apple` need no issuer. An identity is (issuer, sub).
+    "PROVIDERS": {},
+    # Link an unknown identity to the account holding its address, when both sides verified it.
+    "PROVIDER_AUTO_LINK": False,
+    # Provider ids whose ID token's `amr` claim "mfa" stands for the account's second factor.
+    "PROVIDER_MFA_TRUSTED": [],
+    # Clock skew allowed on an ID token's `exp` and `iat`.
+    "PROVIDER_LEEWAY": timedelta(seconds=60),
+    # How long a sign-in nonce, and the redirect flow's state cookie, may be used.
+    "PROVIDER_NONCE_LIFETIME": timedelta(minutes=10),
+    "PROVIDER_STATE_LIFETIME": timedelta(minutes=10),
+    # How long a provider's JWKS is kept, and the least time between two fetches of it for a
+    # key id it does not hold (rotation), so that unknown key ids cannot make us fetch often.
+    "PROVIDER_JWKS_LIFETIME": timedelta(hours=1),
+    "PROVIDER_JWKS_COOLDOWN": timedelta(seconds=30),
+    # The timeout of every call to a provider (discovery, JWKS, token endpoint).
+    "PROVIDER_HTTP_TIMEOUT": timedelta(seconds=5),
 }
 
 # The alias of CACHES holding revocation state and throttle counters.

@@ -16,12 +16,28 @@ from common.principal import UserId, UserModel
 # factor it was; the account page's `mfa` block (`user_id`).
 CodeConfirm = Callable[..., str]
 FactorSummary = Callable[..., dict[str, bool | int]]
+# The mfa feature's: the 202 answer asking a user who proved who they are (`user`, `mode`,
+# `request`, `options`) for the second factor, or None when the user has none.
+LoginSecondStep = Callable[..., dict[str, Any] | None]
 _hooks: dict[str, Callable[..., Any]] = {}
 
 
 def factors_register(*, code_confirm: CodeConfirm, summary: FactorSummary) -> None:
     """Have the second factors' feature check codes and summarise a user's factors."""
     _hooks.update(code_confirm=code_confirm, summary=summary)
+
+
+def login_second_step_register(*, begin: LoginSecondStep) -> None:
+    """Have the second factors' feature begin a login's second step."""
+    _hooks["login_second_step"] = begin
+
+
+def login_second_step_begin(
+    *, user: UserModel, mode: str, request: HttpRequest, options: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The answer asking `user`'s login in `mode` for a second factor; None when none is needed."""
+    begin: LoginSecondStep = _hooks["login_second_step"]
+    return begin(user=user, mode=mode, request=request, options=options)
 
 
 def factor_code_confirm(

@@ -62,6 +62,11 @@ REUSE_DETECTED = Counter(
     "dualauth_refresh_reuse_detected",
     "Rotated-out refresh tokens presented again: each revoked its whole family.",
 )
+PROVIDER_EVENTS = Counter(
+    "dualauth_provider_events",
+    "External provider sign-ins, sign-ups, refusals and links, by provider id and outcome.",
+    ["provider", "outcome"],
+)
 REVOCATIONS = Counter("dualauth_revocations", "Logins revoked, by reason.", ["reason"])
 CACHE_FAILURES = Counter(
     "dualauth_cache_failures",
@@ -95,16 +100,30 @@ LOGIN_OUTCOMES = {
     "mfa_required": "mfa_required",
 }
 REFRESH_OUTCOMES = {"refresh": "ok", "refresh_repeat": "repeat"}
+# The providers' audit events (common/providers/), as outcomes of PROVIDER_EVENTS.
+PROVIDER_OUTCOMES = {
+    "provider_login": "ok",
+    "provider_login_failed": "failed",
+    "provider_signup": "signup",
+    "provider_account_exists": "account_exists",
+    "provider_email_not_verified": "email_not_verified",
+    "provider_linked": "linked",
+    "provider_unlinked": "unlinked",
+}
 
 
 def audit_event_count(event: str, fields: dict[str, Any]) -> None:
     """Count the audit event `event` with its record's `fields`, and what it says of logins."""
     AUDIT_EVENTS.labels(event=event).inc()
+    if event in PROVIDER_OUTCOMES:
+        provider = fields.get("provider") or ""
+        PROVIDER_EVENTS.labels(provider=provider, outcome=PROVIDER_OUTCOMES[event]).inc()
     if event in LOGIN_OUTCOMES:
         mode = fields.get("mode") or NO_MODE
         LOGINS.labels(mode=mode, outcome=LOGIN_OUTCOMES[event]).inc()
-    elif event == "passkey_login_failed" and fields.get("mode"):
-        # A passwordless login names its mode; a passkey as second factor is an `mfa_failed`.
+    elif event in ("passkey_login_failed", "provider_login_failed") and fields.get("mode"):
+        # A passwordless login names its mode; a passkey as second factor is an `mfa_failed`,
+        # a provider's token checked to link it is no login.
         LOGINS.labels(mode=fields["mode"], outcome="failed").inc()
     elif event in REFRESH_OUTCOMES:
         REFRESHES.labels(outcome=REFRESH_OUTCOMES[event]).inc()

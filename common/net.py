@@ -1,10 +1,12 @@
-"""The client's address, believing proxy headers from configured proxies only."""
+"""The client's address, believing proxy headers from configured proxies only; where the SPA is."""
 
 import ipaddress
 from collections.abc import Iterable
 from functools import lru_cache
 
+from django.conf import settings
 from django.http import HttpRequest
+from django.http.request import split_domain_port
 
 from common.conf import dualauth_settings
 
@@ -39,3 +41,22 @@ def client_ip(request: HttpRequest) -> str:
             except ValueError:
                 return remote
     return remote
+
+
+def frontend_url(*, request: HttpRequest) -> str:
+    """The SPA's URL, which account mails and provider sign-ins lead to: FRONTEND_URL, else
+    (development) this site's root.
+    """
+    return str(dualauth_settings.FRONTEND_URL or _site_root(request))
+
+
+def _site_root(request: HttpRequest) -> str:
+    """This site's root, where no FRONTEND_URL is set (development): the request's host, with
+    its port only if ALLOWED_HOSTS lists that host and port together.
+
+    ALLOWED_HOSTS vouches for a host name alone: any port would pass it.
+    """
+    host, port = split_domain_port(request.get_host())
+    if port and f"{host}:{port}" in [allowed.lower() for allowed in settings.ALLOWED_HOSTS]:
+        host = f"{host}:{port}"
+    return f"{request.scheme}://{host}/"

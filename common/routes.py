@@ -29,6 +29,7 @@ MODE_ROUTES: dict[str, dict[str, str]] = {
         "csrf": "session/csrf/",
         "login": "session/login/",
         "login-passkey": "session/login/passkey/",
+        "login-provider": "session/login/provider/",
         "logout": "session/logout/",
         "profile": "session/profile/",
         "logins": "session/sessions/",
@@ -37,6 +38,7 @@ MODE_ROUTES: dict[str, dict[str, str]] = {
     JWT_HEADER: {
         "login": "jwt/token/",
         "login-passkey": "jwt/token/passkey/",
+        "login-provider": "jwt/token/provider/",
         "refresh": "jwt/token/refresh/",
         "verify": "jwt/token/verify/",
         "logout": "jwt/logout/",
@@ -50,6 +52,7 @@ MODE_ROUTES: dict[str, dict[str, str]] = {
         "csrf": "session/csrf/",
         "login": f"{JWT_COOKIE_SUBPATH}login/",
         "login-passkey": f"{JWT_COOKIE_SUBPATH}login/passkey/",
+        "login-provider": f"{JWT_COOKIE_SUBPATH}login/provider/",
         "refresh": f"{JWT_COOKIE_SUBPATH}refresh/",
         "logout": f"{JWT_COOKIE_SUBPATH}logout/",
         "profile": "profile/",
@@ -83,6 +86,13 @@ SHARED_ROUTES: dict[str, str] = {
     "passkeys": "account/mfa/passkeys/",
     "passkey-detail": "account/mfa/passkeys/<int:passkey_id>/",
     "passkey-login-options": "account/mfa/passkey-login/options/",
+    # External providers.
+    "providers": "account/providers/",
+    "provider-nonce": "account/providers/nonce/",
+    "providers-linked": "account/providers/linked/",
+    "provider-linked-detail": "account/providers/linked/<int:identity_id>/",
+    "provider-redirect": "account/providers/<str:provider_id>/redirect/",
+    "provider-callback": "account/providers/<str:provider_id>/callback/",
 }
 
 

@@ -183,3 +183,18 @@ class LoginSerializer(serializers.ModelSerializer):
     def get_current(self, family: LoginFamily) -> bool:
         """Whether this is the login of the request."""
         return bool(family.pk == self.context["family_id"])
+
+
+class MfaRequiredSerializer(serializers.Serializer):
+    """A login whose first step (a password, a provider) proved a user with a second factor: no
+    credential, a token for the next step (`mfa/authenticate/`).
+    """
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    mfa_token = serializers.CharField()
+    methods = serializers.ListField(
+        child=serializers.ChoiceField(["totp", "recovery_code", "webauthn"])
+    )
+    expires_in = serializers.IntegerField()
+    webauthn = serializers.DictField(required=False, help_text="WebAuthn request options (JSON)")

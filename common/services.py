@@ -51,9 +51,12 @@ def profile_update(
 
 
 def user_create(
-    *, username: str, password: str, email: str = "", display_name: str = ""
+    *, username: str, password: str | None, email: str = "", display_name: str = ""
 ) -> UserModel:
-    """Create an active user with a profile; `username` is the value of its USERNAME_FIELD."""
+    """Create an active user with a profile; `username` is the value of its USERNAME_FIELD.
+
+    A `password` of None gives the user an unusable one (a user who signs in elsewhere).
+    """
     model = get_user_model()
     fields = {model.USERNAME_FIELD: username}
     if model.get_email_field_name() != model.USERNAME_FIELD:

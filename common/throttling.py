@@ -124,9 +124,11 @@ def login_attempt_reserve(
         raise
 
 
-def login_address_attempt_reserve(*, request: HttpRequest, mode: Mode | None = None) -> list[str]:
-    """Count a login attempt in `mode` that names no user (a passkey's) in its client address's
-    bucket, the password logins' own; 429 once it is over its limit.
+def login_address_attempt_reserve(
+    *, request: HttpRequest, mode: Mode | None = None, method: str = "passkey"
+) -> list[str]:
+    """Count a login attempt in `mode` that names no user (a passkey's, a provider's: `method`)
+    in its client address's bucket, the password logins' own; 429 once it is over its limit.
     """
     bucket = (
         _login_throttle_key("ip", client_ip(request)),
@@ -135,7 +137,7 @@ def login_address_attempt_reserve(*, request: HttpRequest, mode: Mode | None = N
     try:
         return throttle_take(buckets=[bucket], window=dualauth_settings.LOGIN_FAILURE_WINDOW)
     except Throttled:
-        audit_event("login_throttled", request=request, method="passkey", mode=mode)
+        audit_event("login_throttled", request=request, method=method, mode=mode)
         raise
 
 

@@ -22,6 +22,14 @@ from common.mfa.webauthn.views import (
     PasskeyLoginOptionsApi,
     PasskeyOptionsApi,
 )
+from common.providers.views import (
+    LinkedProviderDetailApi,
+    LinkedProviderListApi,
+    ProviderCallbackApi,
+    ProviderListApi,
+    ProviderNonceApi,
+    ProviderRedirectApi,
+)
 from common.routes import build_shared_urlpatterns
 from common.views import (
     DocsPageApi,
@@ -67,6 +75,12 @@ urlpatterns = [
             "passkeys": PasskeyListApi.as_view(),
             "passkey-detail": PasskeyDetailApi.as_view(),
             "passkey-login-options": PasskeyLoginOptionsApi.as_view(),
+            "providers": ProviderListApi.as_view(),
+            "provider-nonce": ProviderNonceApi.as_view(),
+            "providers-linked": LinkedProviderListApi.as_view(),
+            "provider-linked-detail": LinkedProviderDetailApi.as_view(),
+            "provider-redirect": ProviderRedirectApi.as_view(),
+            "provider-callback": ProviderCallbackApi.as_view(answers=LOGIN_ANSWERS),
         }
     ),
     # Any character, a newline too: a path no pattern matches is JSON, never Django's page.

@@ -2,6 +2,7 @@
 
 from common.mfa.views import PasswordLoginApi
 from common.mfa.webauthn.views import PasskeyLoginApi
+from common.providers.views import ProviderLoginApi
 from common.routes import JWT_COOKIE, JWT_HEADER, build_urlpatterns
 from common.views import LoginListApi, LoginRevokeApi, ProfileDetailApi
 from jwt_auth.authentication import JWTCookieAuthentication, JWTHeaderAuthentication
@@ -26,6 +27,7 @@ urlpatterns = [
         {
             "login": PasswordLoginApi.as_view(kind=TOKEN_LOGIN),
             "login-passkey": PasskeyLoginApi.as_view(kind=TOKEN_LOGIN),
+            "login-provider": ProviderLoginApi.as_view(kind=TOKEN_LOGIN),
             "refresh": TokenRefreshApi.as_view(),
             "verify": TokenVerifyApi.as_view(),
             "logout": TokenLogoutApi.as_view(),
@@ -41,6 +43,7 @@ urlpatterns = [
         {
             "login": PasswordLoginApi.as_view(kind=COOKIE_LOGIN),
             "login-passkey": PasskeyLoginApi.as_view(kind=COOKIE_LOGIN),
+            "login-provider": ProviderLoginApi.as_view(kind=COOKIE_LOGIN),
             "refresh": CookieRefreshApi.as_view(),
             "logout": CookieLogoutApi.as_view(),
         },

@@ -15,6 +15,7 @@ from common.conf import dualauth_settings
 from common.credentials import CookieChallenge, csrf_enforce
 from common.mfa.webauthn.serializers import PasskeyLoginInputSerializer
 from common.principal import UserModel, principal_from_user
+from common.providers.serializers import ProviderLoginInputSerializer
 from common.routes import JWT_COOKIE, JWT_HEADER
 from common.serializers import ErrorSerializer, ProfileSerializer
 from common.throttling import device_cookie_set, device_token_issue
@@ -104,6 +105,7 @@ TOKEN_LOGIN = LoginKind(
     answer_serializer=TokenObtainSerializer,
     login_input=TokenObtainInputSerializer,
     passkey_login_input=PasskeyLoginInputSerializer,
+    provider_login_input=ProviderLoginInputSerializer,
     csrf=False,
     www_authenticate=PublicApi.www_authenticate,
     starts="a token family",
@@ -114,6 +116,7 @@ COOKIE_LOGIN = LoginKind(
     answer_serializer=ProfileSerializer,
     login_input=CookieLoginInputSerializer,
     passkey_login_input=PasskeyLoginInputSerializer,
+    provider_login_input=ProviderLoginInputSerializer,
     csrf=True,
     www_authenticate=CookieChallenge("ACCESS_COOKIE_NAME"),
     starts="a token family held in cookies",

@@ -49,6 +49,19 @@ def env_file_or_value(name: str) -> str:
     return Path(path).read_text() if path else env_str(name)
 
 
+def provider_settings(name: str) -> dict[str, object]:
+    """The external provider `name`'s settings from `PROVIDER_<NAME>_*` (set ones only)."""
+    prefix = "PROVIDER_" + name.upper().replace("-", "_") + "_"
+    values = {
+        "issuer": env_str(prefix + "ISSUER"),
+        "client_id": env_str(prefix + "CLIENT_ID"),
+        "client_secret": env_file_or_value(prefix + "CLIENT_SECRET").strip(),
+        "audiences": env_list(prefix + "AUDIENCES"),
+        "name": env_str(prefix + "NAME"),
+    }
+    return {key: value for key, value in values.items() if value}
+
+
 DEBUG = env_bool("DEBUG")
 HTTPS = env_bool("HTTPS")
 
@@ -84,6 +97,7 @@ INSTALLED_APPS = [
     "common",
     "common.accounts",
     "common.mfa",
+    "common.providers",
     "session_auth",
     "jwt_auth",
 ]
@@ -298,6 +312,15 @@ DUALAUTH = {
         "DPOP_IAT_LEEWAY": env_seconds("DPOP_IAT_LEEWAY"),
         "DPOP_NONCE": env_bool("DPOP_NONCE") or None,
         "DPOP_NONCE_LIFETIME": env_seconds("DPOP_NONCE_LIFETIME"),
+        "PROVIDERS": {name: provider_settings(name) for name in env_list("PROVIDERS")},
+        "PROVIDER_AUTO_LINK": env_bool("PROVIDER_AUTO_LINK") or None,
+        "PROVIDER_MFA_TRUSTED": env_list("PROVIDER_MFA_TRUSTED"),
+        "PROVIDER_LEEWAY": env_seconds("PROVIDER_LEEWAY"),
+        "PROVIDER_NONCE_LIFETIME": env_seconds("PROVIDER_NONCE_LIFETIME"),
+        "PROVIDER_STATE_LIFETIME": env_seconds("PROVIDER_STATE_LIFETIME"),
+        "PROVIDER_JWKS_LIFETIME": env_seconds("PROVIDER_JWKS_LIFETIME"),
+        "PROVIDER_JWKS_COOLDOWN": env_seconds("PROVIDER_JWKS_COOLDOWN"),
+        "PROVIDER_HTTP_TIMEOUT": env_seconds("PROVIDER_HTTP_TIMEOUT"),
     }.items()
     if value not in (None, "", [])
 }

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from common.mfa.webauthn.serializers import PasskeyLoginInputSerializer
+from common.providers.serializers import ProviderLoginInputSerializer
 from common.serializers import CredentialsInputSerializer
 
 
@@ -14,6 +15,12 @@ class SessionLoginInputSerializer(CredentialsInputSerializer):
 
 class SessionPasskeyLoginInputSerializer(PasskeyLoginInputSerializer):
     """A passkey's answer, and whether the session outlives the browser."""
+
+    remember = serializers.BooleanField(default=True)
+
+
+class SessionProviderLoginInputSerializer(ProviderLoginInputSerializer):
+    """A provider's ID token and its nonce, and whether the session outlives the browser."""
 
     remember = serializers.BooleanField(default=True)
 

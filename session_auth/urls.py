@@ -2,6 +2,7 @@
 
 from common.mfa.views import PasswordLoginApi
 from common.mfa.webauthn.views import PasskeyLoginApi
+from common.providers.views import ProviderLoginApi
 from common.routes import SESSION, build_urlpatterns
 from common.views import LoginListApi, LoginRevokeApi, ProfileDetailApi
 from session_auth.authentication import SessionFamilyAuthentication
@@ -16,6 +17,7 @@ urlpatterns = build_urlpatterns(
         "csrf": CsrfTokenApi.as_view(),
         "login": PasswordLoginApi.as_view(kind=SESSION_LOGIN),
         "login-passkey": PasskeyLoginApi.as_view(kind=SESSION_LOGIN),
+        "login-provider": ProviderLoginApi.as_view(kind=SESSION_LOGIN),
         "logout": SessionLogoutApi.as_view(**SESSION_ONLY),
         "profile": ProfileDetailApi.as_view(**SESSION_ONLY),
         "logins": LoginListApi.as_view(**SESSION_ONLY, **MODES),

@@ -17,6 +17,7 @@ from session_auth.serializers import (
     CsrfTokenSerializer,
     SessionLoginInputSerializer,
     SessionPasskeyLoginInputSerializer,
+    SessionProviderLoginInputSerializer,
 )
 from session_auth.services import session_login, session_logout
 
@@ -50,6 +51,7 @@ SESSION_LOGIN = LoginKind(
     answer_serializer=ProfileSerializer,
     login_input=SessionLoginInputSerializer,
     passkey_login_input=SessionPasskeyLoginInputSerializer,
+    provider_login_input=SessionProviderLoginInputSerializer,
     csrf=True,
     www_authenticate='Session realm="api"',
     starts="a session under a new key and a new CSRF token",

@@ -1,15 +1,7 @@
 """The stock project: `startproject`'s settings, with DRF and simplejwt as they ship.
 
-Only Django's, DRF's and simplejwt's own classes run here; nothing of dualauth is
-installed or imported (tests/bench/test_stock_isolation.py checks it). What differs
-from a fresh `startproject`, and why:
-
-- the secret, the database, the cache and the password hashers come from the
-  environment every bench server gets, as dualauth's do;
-- database connections persist (`CONN_MAX_AGE`) as dualauth's do, so that no row
-  pays a new connection per request;
-- simplejwt's access tokens live 3 h, so that a long run never sees one expire;
-- the `bench.stock` app maps dualauth's profile table, read the stock way.
+Only Django's, DRF's and simplejwt's own classes run here (tests/bench/test_stock_isolation.py
+checks it); bench/README.md says what differs from a fresh `startproject`, and why.
 """
 
 import os

@@ -4,15 +4,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import (
-    JWTAuthentication,
-    JWTStatelessUserAuthentication,
-)
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
 
 class ProfileSerializer(serializers.ModelSerializer):
@@ -38,31 +34,13 @@ class ConstantApi(APIView):
 
 
 class ProfileApi(APIView):
-    """The authenticated user's profile."""
+    """The authenticated user's profile, behind the authentication class its route names."""
 
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Request) -> Response:
         """My profile: the user the authentication class found, and its profile row."""
         return Response(ProfileSerializer(request.user).data)
-
-
-class JwtProfileApi(ProfileApi):
-    """simplejwt `JWTAuthentication`: decode, then the user's row (its `is_active`)."""
-
-    authentication_classes = [JWTAuthentication]
-
-
-class TokenProfileApi(ProfileApi):
-    """DRF `TokenAuthentication`: the token's row joined to its user."""
-
-    authentication_classes = [TokenAuthentication]
-
-
-class SessionProfileApi(ProfileApi):
-    """DRF `SessionAuthentication` over the settings' session engine."""
-
-    authentication_classes = [SessionAuthentication]
 
 
 class StatelessJwtApi(APIView):

@@ -92,12 +92,30 @@ def parser_build() -> argparse.ArgumentParser:
         )
 
     login = command("login", _login, "log in and store the tokens")
-    login.add_argument("username")
+    login.add_argument("username", nargs="?", help="not with --provider")
     password_stdin(login)
+    login.add_argument(
+        "--provider", metavar="NAME", help="log in with an ID token of this external provider"
+    )
+    login.add_argument(
+        "--id-token",
+        metavar="TOKEN",
+        help="the provider's ID token, or - to read it from standard input (with --provider)",
+    )
+    login.add_argument(
+        "--nonce",
+        help="the nonce the ID token carries, from `provider-nonce` (with --provider)",
+    )
     login.add_argument(
         "--code",
         help="the authenticator app's code or a recovery code, if the account has a second "
         "factor (asked when needed and not given)",
+    )
+    command("providers", _providers, "list the external providers the server offers")
+    command(
+        "provider-nonce",
+        _provider_nonce,
+        "print a single-use nonce to give the provider's SDK before it signs in",
     )
     command("profile", _profile, "show my profile")
     edit = command("edit", _edit, "change my display name or bio")
@@ -242,23 +260,60 @@ def _with_code(prompt: str, given: str | None, action: Callable[[str], T]) -> T:
 
 def _login(client: DualauthClient, args: argparse.Namespace) -> str:
     """Log in, with the second step if the account has one, and store the tokens; what to print."""
+    if args.provider:
+        return _login_provider(client, args)
+    if not args.username:
+        raise DualauthError("give a username, or --provider", code="validation_error")
     password = _password_read(args.password_stdin)
     try:
         client.login(args.username, password)
     except MfaRequiredError as pending:
-        mfa_token = pending.mfa_token
-        if not set(CODE_METHODS) & set(pending.methods):
-            raise DualauthError(
-                "this account's second factor is a passkey, which the command line cannot use: "
-                "sign in with a browser",
-                code="mfa_method_not_supported",
-            ) from None
-        _with_code(
-            _code_prompt(pending.methods),
-            args.code,
-            lambda code: client.mfa_authenticate(mfa_token, code),
-        )
+        _second_step(client, args, pending)
     return f"logged in to {client.server} as {args.username}"
+
+
+def _login_provider(client: DualauthClient, args: argparse.Namespace) -> str:
+    """Log in with a provider's ID token (from standard input with `-`) and its nonce."""
+    if not args.id_token or not args.nonce:
+        raise DualauthError(
+            "--provider needs --id-token (or - for standard input) and --nonce "
+            "(from `provider-nonce`)",
+            code="validation_error",
+        )
+    id_token = sys.stdin.readline() if args.id_token == "-" else args.id_token
+    try:
+        client.login_provider(args.provider, id_token.strip(), args.nonce)
+    except MfaRequiredError as pending:
+        _second_step(client, args, pending)
+    return f"logged in to {client.server} with {args.provider}"
+
+
+def _providers(client: DualauthClient, args: argparse.Namespace) -> str:
+    """The providers the server offers, one a line: id, name, flows."""
+    return "\n".join(f"{p['id']}\t{p['name']}\t{','.join(p['flows'])}" for p in client.providers())
+
+
+def _provider_nonce(client: DualauthClient, args: argparse.Namespace) -> str:
+    """A nonce for the provider's SDK."""
+    return client.provider_nonce()
+
+
+def _second_step(
+    client: DualauthClient, args: argparse.Namespace, pending: MfaRequiredError
+) -> None:
+    """Finish a login that asked for the second factor, with --code or a prompt."""
+    mfa_token = pending.mfa_token
+    if not set(CODE_METHODS) & set(pending.methods):
+        raise DualauthError(
+            "this account's second factor is a passkey, which the command line cannot use: "
+            "sign in with a browser",
+            code="mfa_method_not_supported",
+        ) from None
+    _with_code(
+        _code_prompt(pending.methods),
+        args.code,
+        lambda code: client.mfa_authenticate(mfa_token, code),
+    )
 
 
 def _profile(client: DualauthClient, args: argparse.Namespace) -> str:

@@ -63,6 +63,9 @@ REFRESH_PATH = "/api/jwt/token/refresh/"
 ACCOUNT_PATH = "/api/account/"
 MFA_PATH = f"{ACCOUNT_PATH}mfa/"
 MFA_AUTHENTICATE_PATH = f"{MFA_PATH}authenticate/"
+PROVIDER_LOGIN_PATH = "/api/jwt/token/provider/"
+PROVIDERS_PATH = f"{ACCOUNT_PATH}providers/"
+PROVIDER_NONCE_PATH = f"{PROVIDERS_PATH}nonce/"
 REFRESH_ATTEMPTS = 3
 # Must stay under the server's refresh grace window (5 s by default): a repeat of a refresh
 # token later than that is taken for theft and revokes the login.
@@ -73,7 +76,7 @@ NONCE_CODE = "use_dpop_nonce"
 STEP_UP_CODE = "insufficient_user_authentication"
 # The requests that get a proof while the tokens are not bound yet: those that bind them.
 DPOP_TOKEN_PATHS = frozenset(
-    {LOGIN_PATH, REFRESH_PATH, MFA_AUTHENTICATE_PATH, f"{LOGIN_PATH}passkey/"}
+    {LOGIN_PATH, REFRESH_PATH, MFA_AUTHENTICATE_PATH, f"{LOGIN_PATH}passkey/", PROVIDER_LOGIN_PATH}
 )
 UNAVAILABLE_STATUSES = (502, 503, 504)
 # The errors that one code names, whatever the status.
@@ -257,6 +260,36 @@ class DualauthClient:
         if device_token:
             credentials["device_token"] = device_token
         response = self._send("POST", LOGIN_PATH, json=credentials)
+        if response.status_code == httpx.codes.ACCEPTED and _code(response) == "mfa_required":
+            raise _mfa_required(response)
+        self._login_store(response)
+
+    def providers(self) -> list[dict[str, Any]]:
+        """The external providers the server offers: `id`, `name`, `flows`."""
+        response = self._send("GET", PROVIDERS_PATH)
+        if not response.is_success:
+            raise _error(response, now=self._clock())
+        providers: list[dict[str, Any]] = response.json()
+        return providers
+
+    def provider_nonce(self) -> str:
+        """A single-use nonce of the server, to give the provider's SDK before it signs in."""
+        response = self._send("POST", PROVIDER_NONCE_PATH)
+        if not response.is_success:
+            raise _error(response, now=self._clock())
+        return str(_body(response)["nonce"])
+
+    def login_provider(self, provider: str, id_token: str, nonce: str) -> None:
+        """Log in with an ID token of `provider` that carries the server's `nonce` (or its
+        SHA-256 in hex, as Apple's SDKs send it); store the tokens as `login` does.
+
+        A user with a second factor raises MfaRequiredError: finish with `mfa_authenticate`.
+        """
+        body = {"provider": provider, "id_token": id_token.strip(), "nonce": nonce}
+        device_token = self.store.device_token_load()
+        if device_token:
+            body["device_token"] = device_token
+        response = self._send("POST", PROVIDER_LOGIN_PATH, json=body)
         if response.status_code == httpx.codes.ACCEPTED and _code(response) == "mfa_required":
             raise _mfa_required(response)
         self._login_store(response)

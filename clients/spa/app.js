@@ -88,6 +88,10 @@ function linkTake() {
     // A link without a key (`?action=signup`) may still name its page in the query.
     action: (linked ? fragment.get("action") : query.get("action")) ?? "",
     key: linked ? (fragment.get("key") ?? "") : "",
+    // A provider sign-in's answer: its error code, or its second step.
+    code: linked ? (fragment.get("code") ?? "") : "",
+    mfaToken: linked ? (fragment.get("mfa_token") ?? "") : "",
+    methods: linked ? (fragment.get("methods") ?? "") : "",
   };
   if (linked || query.has("action") || query.has("key")) {
     query.delete("action");
@@ -160,6 +164,7 @@ function showApp(profile) {
   loginsLoad();
   accountLoad();
   passkeysLoad();
+  providersLoad().then(linkedLoad);
 }
 
 /** The login is over (revoked, expired, signed out elsewhere): back to the sign-in form. */
@@ -1177,9 +1182,141 @@ async function boot(signedOut = () => showLogin()) {
   }
 }
 
+// External providers: buttons that sign in (or link) by redirect, and the linked ones.
+
+const PROVIDERS = "/api/account/providers/";
+const PROVIDER_ERRORS = {
+  account_exists:
+    "An account already uses this email address. Sign in to it, then link the provider from your account page.",
+  identity_in_use: "That sign-in is already linked to another account.",
+  provider_denied: "The provider did not sign you in.",
+  provider_state_not_valid: "That sign-in did not start in this browser, or took too long. Please try again.",
+  provider_email_not_verified: "The provider has not verified your email address.",
+  provider_token_not_valid: "The provider's answer was not accepted. Please try again.",
+  provider_unavailable: "The provider cannot be reached right now. Please sign in another way.",
+  provider_not_configured: "That provider is not available here.",
+  email_not_verified: "Verify your email address first: follow the link we mailed you.",
+  reauthentication_required: "Linking needs a recent sign-in: sign out and in again, then link the provider.",
+  not_authenticated: "Sign in first, then link the provider.",
+};
+let providers = [];
+
+/** Where a browser goes to sign in with (or link) `provider`, then lands on `next`. */
+function providerUrl(provider, mode, next = "/") {
+  const query = new URLSearchParams({ mode, next });
+  return `${PROVIDERS}${encodeURIComponent(provider.id)}/redirect/?${query}`;
+}
+
+let providersLoaded = null;
+
+/** The providers offering a redirect, fetched once: a public list, kept out of the activity log,
+ * which shows the calls of a login. */
+function providersLoad() {
+  providersLoaded ??= (async () => {
+    try {
+      const response = await fetch(PROVIDERS, { headers: { Accept: "application/json" } });
+      const listed = response.ok ? await response.json() : [];
+      providers = listed.filter((p) => p.flows.includes("redirect"));
+    } catch {
+      providers = [];
+    }
+    $("login-providers-area").hidden = providers.length === 0;
+    $("login-providers").replaceChildren(...providers.map(providerButton));
+  })();
+  return providersLoaded;
+}
+
+function providerButton(provider) {
+  const button = el("button", "", `Sign in with ${provider.name}`);
+  button.type = "button";
+  button.dataset.provider = provider.id;
+  button.addEventListener("click", () => {
+    const mode = new FormData($("login-form")).get("mode");
+    auth.setMode(mode);
+    window.location.assign(providerUrl(provider, mode));
+  });
+  return button;
+}
+
+function linkedItem(identity) {
+  const item = el("li", "device");
+  item.dataset.id = identity.id;
+  const used = identity.last_used_at ? `last used ${ago(identity.last_used_at)}` : "never used";
+  const name = providers.find((p) => p.id === identity.provider)?.name ?? identity.provider;
+  const text = el("div", "device-text");
+  text.append(
+    el("p", "device-name", `${name}${identity.email ? ` · ${identity.email}` : ""}`),
+    el("p", "device-meta", `linked ${dateShow(identity.linked_at)} · ${used}`),
+  );
+  const remove = el("button", "danger small", "Unlink");
+  remove.type = "button";
+  remove.setAttribute("aria-label", `Unlink ${name}`);
+  remove.addEventListener("click", () => linkedRemove(identity, name, remove));
+  const actions = el("div", "actions");
+  actions.append(remove);
+  item.append(text, actions);
+  return item;
+}
+
+async function linkedLoad() {
+  errorsClear("linked");
+  $("linked-area").hidden = providers.length === 0;
+  // A server without providers has no card to fill: no call.
+  if (providers.length === 0) return;
+  $("link-buttons").replaceChildren(
+    ...providers.map((provider) => {
+      const button = el("button", "small", `Link ${provider.name}`);
+      button.type = "button";
+      button.addEventListener("click", () =>
+        window.location.assign(providerUrl(provider, "link", "/")),
+      );
+      return button;
+    }),
+  );
+  try {
+    const linked = await auth.call("GET", `${PROVIDERS}linked/`);
+    $("linked").replaceChildren(...linked.map(linkedItem));
+    $("linked-empty").hidden = linked.length > 0;
+  } catch (error) {
+    failed("linked", error);
+  }
+}
+
+async function linkedRemove(identity, name, button) {
+  button.disabled = true;
+  errorsClear("linked");
+  try {
+    await sensitive(() => auth.call("DELETE", `${PROVIDERS}linked/${identity.id}/`));
+    say(`${name} unlinked: it no longer signs in to your account.`);
+    await linkedLoad();
+  } catch (error) {
+    button.disabled = false;
+    if (error === CANCELLED) say(`${name} was not unlinked.`);
+    else if (error.code === "last_sign_in_method")
+      errorsShow("linked", { message: "This is your last way to sign in: add a password or a passkey first." });
+    else failed("linked", error);
+  }
+}
+
+/** A provider sign-in came back: signed in already, its second step, or an error. */
+async function providerReturn({ action, code, mfaToken, methods }) {
+  if (action === "mfa") {
+    await providersLoad();
+    mfaOpen({ mfa_token: mfaToken, methods: methods.split(","), mode: auth.currentMode() });
+    return;
+  }
+  const profile = await boot();
+  const message = PROVIDER_ERRORS[code] ?? `The provider sign-in failed (${code}).`;
+  if (profile) errorsShow("linked", { message });
+  else showLogin(message);
+}
+
 /** Start where a mailed link points, else at the app or the sign-in form. */
-async function start({ action, key }) {
-  if (action === "verify-email") await verifyOpen(key);
+async function start(taken) {
+  const { action, key } = taken;
+  providersLoad();
+  if (action === "provider-error" || action === "mfa") await providerReturn(taken);
+  else if (action === "verify-email") await verifyOpen(key);
   else if (action === "reset-password") resetOpen(key);
   else if (action === "undo") undoOpen(key);
   else if (action === "signup") await boot(() => viewOpen("signup"));

@@ -20,7 +20,6 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest
-from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.timesince import timeuntil
@@ -28,6 +27,7 @@ from django_tasks import task
 
 from common.accounts.keys import secret_cipher
 from common.conf import dualauth_settings
+from common.net import frontend_url
 
 logger = logging.getLogger("dualauth.mail")
 # Each kind is a folder of templates: subject.txt, body.txt and body.html.
@@ -40,23 +40,11 @@ def frontend_link(*, request: HttpRequest, action: str = "", key: str = "") -> s
     """A link to the SPA for `action` with `key`, both in the fragment, which browsers never
     send: no server or proxy log keeps them.
     """
-    base = dualauth_settings.FRONTEND_URL or _site_root(request)
+    base = frontend_url(request=request)
     if not action:
         return base
     fragment = urlencode([("action", action), *([("key", key)] if key else [])])
     return urlunsplit(urlsplit(base)._replace(fragment=fragment))
-
-
-def _site_root(request: HttpRequest) -> str:
-    """This site's root, where no FRONTEND_URL is set (development): the request's host, with
-    its port only if ALLOWED_HOSTS lists that host and port together.
-
-    ALLOWED_HOSTS vouches for a host name alone: any port would pass it.
-    """
-    host, port = split_domain_port(request.get_host())
-    if port and f"{host}:{port}" in [allowed.lower() for allowed in settings.ALLOWED_HOSTS]:
-        host = f"{host}:{port}"
-    return f"{request.scheme}://{host}/"
 
 
 def lifetime_text(lifetime: timedelta) -> str:

@@ -23,19 +23,6 @@ def login_answer_serializer_add(serializer: type[serializers.Serializer]) -> Non
         LOGIN_ANSWER_SERIALIZERS.append(serializer)
 
 
-class MfaRequiredSerializer(serializers.Serializer):
-    """A right password of a user with a second factor: no credential, a token for the next step."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    mfa_token = serializers.CharField()
-    methods = serializers.ListField(
-        child=serializers.ChoiceField(["totp", "recovery_code", "webauthn"])
-    )
-    expires_in = serializers.IntegerField()
-    webauthn = serializers.DictField(required=False, help_text="WebAuthn request options (JSON)")
-
-
 class MfaAuthenticateInputSerializer(InputSerializer):
     """The token of a login's first step, and a code or a passkey's answer."""
 

@@ -17,7 +17,6 @@ from common.mfa.selectors import recovery_codes_left
 from common.mfa.serializers import (
     LOGIN_ANSWER_SERIALIZERS,
     MfaAuthenticateInputSerializer,
-    MfaRequiredSerializer,
     RecoveryCodesLeftSerializer,
     RecoveryCodesSerializer,
     TotpCodeInputSerializer,
@@ -33,7 +32,7 @@ from common.permissions import FreshLogin
 from common.principal import UserModel
 from common.routes import Mode
 from common.schema import DeclaredSchema
-from common.serializers import ErrorSerializer
+from common.serializers import ErrorSerializer, MfaRequiredSerializer
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "common",
     "common.accounts",
     "common.mfa",
+    "common.providers",
     "session_auth",
     "jwt_auth",
 ]

@@ -6,6 +6,7 @@ against a server that can keep authenticator secrets, with codes made by pyotp.
 
 import base64
 import dataclasses
+import hashlib
 import json
 import os
 import pty
@@ -16,10 +17,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -63,6 +65,7 @@ from tests.clients.conftest import (
 from tests.conftest import require_shared_cache
 from tests.live import ROOT, LiveServer
 from tests.mail import key_of, link_of, text_of
+from tests.oidc import CLIENT_ID, NATIVE_CLIENT_ID, OidcProvider, OidcServer
 
 NEW_PASSWORD = "a brand new passphrase 42"
 
@@ -1287,3 +1290,47 @@ def test_a_step_up_challenge_is_an_error_that_says_what_it_asks_for():
         json={"detail": "Authenticate again.", "code": "insufficient_user_authentication"},
     )
     assert client_error(recent, now=time.time()).max_age == 300
+
+
+@pytest.fixture(scope="module")
+def provider_site(live_server_factory: Any) -> Iterator[tuple[OidcProvider, LiveServer]]:
+    """A real provider, and a server that accepts its ID tokens for the iOS client id."""
+    require_shared_cache()
+    with OidcServer() as provider:
+        server = live_server_factory(
+            workers=1,
+            DEBUG="true",
+            PROVIDERS="test",
+            PROVIDER_TEST_ISSUER=provider.issuer,
+            PROVIDER_TEST_CLIENT_ID=CLIENT_ID,
+            PROVIDER_TEST_AUDIENCES=NATIVE_CLIENT_ID,
+        )
+        yield provider, server
+
+
+def test_the_cli_logs_in_with_a_providers_id_token_read_from_stdin(
+    provider_site, transactional_db, token_path
+):
+    provider, server = provider_site
+    listed = cli(server.url, token_path, "providers")
+    assert listed.stdout.split() == ["test", "Test", "id_token"]
+    nonce = cli(server.url, token_path, "provider-nonce").stdout.strip()
+    # As Apple's SDKs send it: the nonce's SHA-256, for the native client id.
+    token = provider.id_token(
+        aud=NATIVE_CLIENT_ID,
+        sub="cli-user",
+        email="cli@example.com",
+        nonce=hashlib.sha256(nonce.encode()).hexdigest(),
+    )
+    args = ["login", "--provider", "test", "--nonce", nonce, "--id-token", "-"]
+    login = cli(server.url, token_path, *args, stdin=f"{token}\n")
+    assert login.returncode == 0, login.stderr
+    assert "email: cli@example.com" in cli(server.url, token_path, "profile").stdout
+    # A provider's login binds the tokens to the client's key, as a password's does.
+    stored = FileTokenStore(token_path).load()
+    assert stored is not None
+    assert stored.token_type == "DPoP"
+    replay = cli(server.url, token_path, *args, stdin=f"{token}\n")
+    assert replay.returncode != 0
+    assert "error:" in replay.stderr
+    assert len(replay.stderr.strip().splitlines()) == 1

@@ -57,6 +57,7 @@ from tests.jwt_keys import segment_decode
 from tests.live import ROOT, LiveServer
 from tests.mail import SmtpServer, key_of, link_of, text_of
 from tests.nginx import Proxy, nginx_in_front
+from tests.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, OidcServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -1310,3 +1311,48 @@ def test_a_passkey_is_the_second_step_after_a_password_and_once_removed_signs_in
     assert held_cookies(context) == {}
     sign_in(page, mode=mode, username="alice", password=PASSWORD)
     signed_in_by(context, page, mode, "alice")
+
+
+@pytest.fixture(scope="module")
+def provider_spa(
+    live_server_factory: Callable[..., LiveServer],
+) -> Iterator[tuple[OidcProvider, LiveServer]]:
+    """A real provider, and the SPA's server offering it for sign-in by redirect."""
+    with OidcServer() as provider:
+        server = live_server_factory(
+            workers=1,
+            DEBUG="true",
+            PROVIDERS="test",
+            PROVIDER_TEST_ISSUER=provider.issuer,
+            PROVIDER_TEST_CLIENT_ID=CLIENT_ID,
+            PROVIDER_TEST_CLIENT_SECRET=CLIENT_SECRET,
+        )
+        yield provider, server
+
+
+@pytest.mark.parametrize("spa_mode", ["session", "jwt-cookie"])
+def test_the_spa_signs_in_with_a_provider_and_shows_it_linked(
+    provider_spa, page: Page, transactional_db, spa_mode
+):
+    provider, server = provider_spa
+    provider.deny = False
+    provider.user = {"sub": f"spa-{spa_mode}", "email": f"spa-{spa_mode}@example.com"}
+    page.goto(f"{server.url}/")
+    page.locator(f'input[name=mode][value="{spa_mode}"]').check()
+    page.get_by_role("button", name="Sign in with Test").click()
+    expect(page.locator("#app-view")).to_be_visible()
+    assert page.url == f"{server.url}/"
+    expect(page.locator("#linked")).to_contain_text(f"spa-{spa_mode}@example.com")
+    assert_tokens_unreadable(page)
+
+
+def test_the_spa_tells_a_provider_sign_in_that_failed_by_its_code(
+    provider_spa, page: Page, transactional_db
+):
+    provider, server = provider_spa
+    provider.deny = True
+    page.goto(f"{server.url}/")
+    page.get_by_role("button", name="Sign in with Test").click()
+    expect(page.locator("#login-error")).to_have_text("The provider did not sign you in.")
+    assert "provider-error" not in page.url
+    provider.deny = False
