@@ -5,6 +5,7 @@ failure makes this process owe the cache the revocations it may have missed
 (common/cache_recovery.py), and the cache is used again once they are written there.
 """
 
+import math
 import uuid
 from typing import Any
 
@@ -38,6 +39,45 @@ def cache_get_many(keys: list[str], *, counters: bool = False) -> dict[str, Any]
     return values
 
 
+def cache_get_many_and_add(
+    keys: list[str], *, add_key: str, add_value: Any, timeout: float
+) -> tuple[dict[str, Any] | None, bool | None]:
+    """The cached values of `keys`, and whether `add_key` was stored (it held nothing before).
+
+    On Redis both go in one pipeline: one round trip, `MGET` and `SET NX EX`. (None, None)
+    when the cache cannot answer.
+    """
+    if not cache_recovered():
+        return None, None
+    cache = caches[CACHE_ALIAS]
+    client: Any = getattr(cache, "client", None)
+    try:
+        if hasattr(client, "get_client"):
+            made = {client.make_key(key): key for key in keys}
+            pipe = client.get_client(write=True).pipeline(transaction=False)
+            pipe.mget(*made)
+            pipe.set(
+                client.make_key(add_key),
+                client.encode(add_value),
+                nx=True,
+                ex=max(1, math.ceil(timeout)),
+            )
+            found, added = pipe.execute()
+            values = {
+                made[key]: client.decode(value)
+                for key, value in zip(made, found, strict=True)
+                if value is not None
+            }
+        else:
+            values = cache.get_many(keys)
+            added = cache.add(add_key, add_value, timeout=timeout)
+    except Exception as e:  # a cache backend may raise anything on an outage
+        cache_failure_record("get", e)
+        return None, None
+    cache_success_record()
+    return values, bool(added)
+
+
 def cache_add(key: str, value: Any, timeout: float, *, counters: bool = False) -> bool:
     """Store `value` unless `key` holds one already; False when it was not stored.
 
@@ -50,6 +90,19 @@ def cache_add(key: str, value: Any, timeout: float, *, counters: bool = False) -
     except Exception as e:  # a cache backend may raise anything on an outage
         cache_failure_record("add", e)
         return False
+
+
+def cache_claim(key: str, timeout: float) -> bool | None:
+    """Mark `key` taken unless it is already: True when this call took it, False when it was
+    taken before, None when the cache cannot answer.
+    """
+    if not cache_recovered():
+        return None
+    try:
+        return bool(caches[CACHE_ALIAS].add(key, 1, timeout=timeout))
+    except Exception as e:  # a cache backend may raise anything on an outage
+        cache_failure_record("add", e)
+        return None
 
 
 def cache_set(key: str, value: Any, timeout: float) -> None:

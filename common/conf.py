@@ -91,6 +91,23 @@ DEFAULTS: dict[str, Any] = {
     # (`Authorization: Bearer <token>`, 32 characters at least; empty: no token opens it).
     "METRICS_ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
     "METRICS_TOKEN": "",
+    # DPoP (RFC 9449) on the `jwt-header` mode: "off" (the `DPoP` header is ignored),
+    # "optional" (a login binds to the client's key whenever it sends a proof) or
+    # "required" (a login or refresh of that mode without a proof is refused).
+    "DPOP": "optional",
+    # The signature algorithms a proof may use: asymmetric ones only (DPOP_ALGORITHM_CHOICES).
+    "DPOP_ALGORITHMS": ["ES256", "EdDSA"],
+    # How far a proof's `iat` may be from the server's clock, either way; its `jti` is
+    # remembered for twice as long, so that a proof works once.
+    "DPOP_IAT_LEEWAY": timedelta(seconds=60),
+    # Whether proofs must carry a nonce of this server (`DPoP-Nonce`), and how long one
+    # stays current (at least this long, at most twice).
+    "DPOP_NONCE": False,
+    "DPOP_NONCE_LIFETIME": timedelta(minutes=5),
+    # Step-up (RFC 9470): the `acr` values a login can claim, each with the `amr` methods it
+    # needs all of, strongest first: {"urn:example:phr": ["hwk"], "urn:example:mfa": ["mfa"]}.
+    # A login's `acr` is the first whose methods it used; none mapped, tokens carry no `acr`.
+    "ACR_VALUES": {},
     # External providers (common/providers/), by id: {"issuer", "client_id", "client_secret",
     # "audiences", "name"}; `google` and `apple` need no issuer. An identity is (issuer, sub).
     "PROVIDERS": {},
@@ -131,6 +148,20 @@ REMOVED = {
     "ACCESS_COOKIE_PATH": "the access cookie's path is the API prefix",
     "REFRESH_COOKIE_PATH": "the refresh cookie's path is the API prefix + 'jwt/cookie/'",
 }
+DPOP_CHOICES = ("off", "optional", "required")
+# The JWS algorithms PyJWT verifies with a public key: a proof never uses a shared secret.
+DPOP_ALGORITHM_CHOICES = (
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+)
 
 
 class DualauthSettings:
@@ -169,6 +200,15 @@ class DualauthSettings:
             )
         if not timedelta(0) <= values["REFRESH_GRACE_PERIOD"] <= MAX_REFRESH_GRACE_PERIOD:
             raise ValueError("DUALAUTH['REFRESH_GRACE_PERIOD'] must be between 0 and 60 seconds")
+        if values["DPOP"] not in DPOP_CHOICES:
+            raise ValueError(f"DUALAUTH['DPOP'] must be one of {DPOP_CHOICES}")
+        values["DPOP_ALGORITHMS"] = list(values["DPOP_ALGORITHMS"])
+        if not values["DPOP_ALGORITHMS"] or not set(values["DPOP_ALGORITHMS"]) <= set(
+            DPOP_ALGORITHM_CHOICES
+        ):
+            raise ValueError(
+                f"DUALAUTH['DPOP_ALGORITHMS'] must be some of {DPOP_ALGORITHM_CHOICES}"
+            )
         return values
 
     def __getattr__(self, name: str) -> Any:

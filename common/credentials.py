@@ -23,8 +23,15 @@ class Credential:
 
     mode: Mode
     family_id: uuid.UUID
-    # When the user last proved who they are in this login (epoch seconds).
+    # When the user last proved who they are in this login (epoch seconds), and how: RFC 8176
+    # method values, space-separated.
     authenticated_at: float
+    amr: str = ""
+
+    @property
+    def methods(self) -> frozenset[str]:
+        """The methods the login last proved its user by (`amr`)."""
+        return frozenset(self.amr.split())
 
     @property
     def fresh_until(self) -> datetime:
@@ -32,6 +39,15 @@ class Credential:
         return datetime.fromtimestamp(self.authenticated_at, tz=UTC) + (
             dualauth_settings.REAUTH_WINDOW
         )
+
+
+def login_acr(amr: list[str] | frozenset[str]) -> str | None:
+    """The first of ACR_VALUES whose methods a login proved its user by all of, or None."""
+    methods = set(amr)
+    for acr, needed in dualauth_settings.ACR_VALUES.items():
+        if set(needed) <= methods:
+            return str(acr)
+    return None
 
 
 def csrf_enforce(request: Request | HttpRequest) -> None:

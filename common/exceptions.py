@@ -77,6 +77,58 @@ class ReauthenticationRequired(exceptions.PermissionDenied):
     default_code = "reauthentication_required"
 
 
+class Challenged(exceptions.APIException):
+    """An error whose answer carries headers of its own: the `WWW-Authenticate` challenge it
+    names (RFC 9449, RFC 9470) and any other, which the exception handler sets.
+    """
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        status_code: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        if status_code is not None:
+            self.status_code = status_code
+        self.response_headers = dict(headers or {})
+
+
+class DpopProofNotValid(Challenged):
+    """A DPoP proof that is missing, malformed, of another key, another request, or replayed."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The DPoP proof is not valid."
+    default_code = "invalid_dpop_proof"
+
+
+class DpopNonceRequired(Challenged):
+    """A DPoP proof without the server's current nonce: sign another with `DPoP-Nonce`."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Sign the DPoP proof again with the nonce this answer gives (`DPoP-Nonce`)."
+    default_code = "use_dpop_nonce"
+
+
+class DpopBoundToken(Challenged):
+    """A token bound to a key sent without a proof of it: `Authorization: DPoP` only."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = (
+        "This token is bound to a key: send it as `Authorization: DPoP <token>` with a proof."
+    )
+    default_code = "token_not_valid"
+
+
+class InsufficientUserAuthentication(Challenged):
+    """A login whose last proof of its user is too old or of too weak a method (RFC 9470)."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = "Authenticate again to do this."
+    default_code = "insufficient_user_authentication"
+
+
 class MfaCodeNotValid(exceptions.APIException):
     """A second-factor code that is wrong, used, or of a factor the account does not have."""
 

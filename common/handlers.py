@@ -10,7 +10,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from common.exceptions import ServerError, ServiceUnavailable, error_body
+from common.exceptions import Challenged, ServerError, ServiceUnavailable, error_body
 
 logger = logging.getLogger("dualauth")
 
@@ -35,4 +35,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     response = drf_exception_handler(api_exc, context)
     assert response is not None, "DRF answers every APIException"
     response.data = error_body(api_exc)
+    if isinstance(api_exc, Challenged):
+        for name, value in api_exc.response_headers.items():
+            response[name] = value
     return response

@@ -116,8 +116,12 @@ def family_create(
     mode: Mode,
     lifetime: timedelta,
     refresh_jti: str = "",
+    amr: str = "pwd",
+    dpop_jkt: str = "",
 ) -> LoginFamily:
-    """Record a new login of `user` in `mode`, under the user's current password."""
+    """Record a new login of `user` in `mode`, under the user's current password, proved by
+    the methods `amr` (RFC 8176, space-separated); bound to the client key `dpop_jkt`, if any.
+    """
     now = timezone.now()
     family = LoginFamily.objects.create(
         user_id=user.pk,
@@ -131,6 +135,8 @@ def family_create(
         refresh_jti=refresh_jti,
         refresh_issued_at=now if refresh_jti else None,
         password_epoch=password_epoch(user.password),
+        amr=amr,
+        dpop_jkt=dpop_jkt,
     )
     audit_event("login", request=request, user_id=user.pk, family_id=family.pk, mode=mode)
     return family

@@ -55,6 +55,12 @@ class LoginFamily(models.Model):
     # When the user last proved who they are in this login: at its start, or by
     # re-authenticating. Sensitive actions need it to be recent (REAUTH_WINDOW).
     authenticated_at = models.DateTimeField()
+    # How the user proved who they are at `authenticated_at`: RFC 8176 method values,
+    # space-separated ("pwd", "pwd otp mfa", "hwk mfa"), for step-up (RFC 9470).
+    amr = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # The RFC 7638 thumbprint of the client key this login is bound to (DPoP, RFC 9449):
+    # once set, every refresh must prove that key, and it never changes.
+    dpop_jkt = models.CharField(max_length=43, blank=True, default="", db_default="")
     # Revoked here and not yet in the shared cache, named by `cache_identity()` (empty: not
     # pending): until a process on that cache writes the revocation there (common/logins.py,
     # families_pending_recache), an instance reading it could still see the family live.

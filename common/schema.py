@@ -20,13 +20,24 @@ from common.authentication import ResolverAuthentication
 from common.conf import dualauth_settings
 from common.serializers import ErrorSerializer
 
-BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "`Authorization: Bearer <access>`; a login bound to a client key (RFC 9449) "
+    "sends `Authorization: DPoP <access>` and a `DPoP` proof header instead, and a 401 then "
+    'challenges with `WWW-Authenticate: DPoP algs="…", error="invalid_dpop_proof"` or '
+    '`error="use_dpop_nonce"` (with `DPoP-Nonce`). See docs/API.md, "Proof of possession '
+    'and step-up".',
+}
 # The schemes a browser's cookie carries: an unsafe request by one of them also needs CSRF.
 COOKIE_SCHEMES = {"session", "jwtCookie"}
 # What each error an endpoint's build implies means, in the `{"detail", "code"}` shape.
 IMPLIED_ERRORS = {
     400: "The body is malformed or invalid (`validation_error`, with `errors` by field).",
-    401: "No credential, or one that is invalid, expired or revoked.",
+    401: "No credential, or one that is invalid, expired or revoked; a bad DPoP proof "
+    "(`invalid_dpop_proof`, `use_dpop_nonce`); a login not recent or strong enough for a "
+    "step-up endpoint (`insufficient_user_authentication`, RFC 9470).",
     403: "A cookie credential without CSRF (`csrf_failed`), or a login that is not fresh "
     "(`reauthentication_required`).",
     404: "No such resource of mine.",

@@ -25,6 +25,8 @@ class FamilyState:
     expires_at: float
     password_epoch: str
     authenticated_at: float
+    # How the user last proved who they are (`LoginFamily.amr`).
+    amr: str = ""
 
     def as_cached(self) -> tuple[Any, ...]:
         """The state as the cache keeps it: its fields, in order."""
@@ -118,7 +120,7 @@ def family_state_get(*, family_id: uuid.UUID) -> FamilyState | None:
     """The state of a family from the database, or None when it is revoked or gone."""
     row = (
         LoginFamily.objects.filter(pk=family_id, revoked_at__isnull=True)
-        .values_list("user_id", "expires_at", "password_epoch", "authenticated_at")
+        .values_list("user_id", "expires_at", "password_epoch", "authenticated_at", "amr")
         .first()
     )
     if row is None:
@@ -128,6 +130,7 @@ def family_state_get(*, family_id: uuid.UUID) -> FamilyState | None:
         expires_at=row[1].timestamp(),
         password_epoch=row[2],
         authenticated_at=row[3].timestamp(),
+        amr=row[4],
     )
 
 

@@ -17,6 +17,8 @@ from common.principal import UserId, user_id_parse
 from jwt_auth.keys import KeySet, key_set
 
 FAMILY_CLAIM = "fam"
+# The confirmation of a token bound to a client's key: {"jkt": <thumbprint>} (RFC 9449 6.1).
+CONFIRMATION_CLAIM = "cnf"
 # Headers that would let a token name its own key or extend the rules (RFC 8725 3.10).
 REFUSED_HEADERS = frozenset({"crit", "jku", "x5u", "x5c", "jwk"})
 # Verified tokens remembered per process (the oldest forgotten first): a client sends
@@ -52,6 +54,14 @@ def _claims_valid(payload: dict[str, Any]) -> bool:
     if not all(_epoch_valid(payload[name]) for name in TIME_CLAIMS if name in payload):
         return False
     if not all(isinstance(payload[name], str) for name in STRING_CLAIMS):
+        return False
+    confirmation = payload.get(CONFIRMATION_CLAIM)
+    if confirmation is not None and not (
+        isinstance(confirmation, dict)
+        and isinstance(confirmation.get("jkt"), str)
+        and confirmation["jkt"]
+    ):
+        # A confirmation this service does not write: bound to something it cannot check.
         return False
     user_id = payload[simplejwt_settings.api_settings.USER_ID_CLAIM]
     return (
@@ -197,15 +207,26 @@ def token_build(
     jti: str,
     issued_at: datetime,
     expires_at: datetime,
+    claims: dict[str, Any] | None = None,
 ) -> str:
-    """Sign a token from its claims alone: the same claims give the same token."""
+    """Sign a token from its claims alone (`claims` besides the usual ones): the same claims
+    give the same token.
+    """
     token = token_class()
     token.set_iat(at_time=issued_at)
     token.set_exp(from_time=issued_at, lifetime=expires_at - issued_at)
     token[simplejwt_settings.api_settings.JTI_CLAIM] = jti
     token[simplejwt_settings.api_settings.USER_ID_CLAIM] = str(user_id)
     token[FAMILY_CLAIM] = family_id
+    for name, value in (claims or {}).items():
+        token[name] = value
     return str(token)
+
+
+def token_key_thumbprint(token: Token) -> str | None:
+    """The thumbprint of the key a token is bound to (`cnf.jkt`, RFC 9449 6.1), or None."""
+    confirmation = token.get(CONFIRMATION_CLAIM)
+    return None if confirmation is None else str(confirmation["jkt"])
 
 
 def lifetime(token_class: type[FamilyAccessToken] | type[FamilyRefreshToken]) -> timedelta:

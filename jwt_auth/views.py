@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.middleware.csrf import rotate_token
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.request import Request
@@ -19,6 +20,8 @@ from common.routes import JWT_COOKIE, JWT_HEADER
 from common.serializers import ErrorSerializer, ProfileSerializer
 from common.throttling import device_cookie_set, device_token_issue
 from jwt_auth.cookies import token_cookies_clear, token_cookies_set
+from jwt_auth.dpop import HEADER as DPOP_HEADER
+from jwt_auth.dpop import NONCE_HEADER, dpop_nonce_issue, dpop_token_proof
 from jwt_auth.keys import key_set
 from jwt_auth.serializers import (
     CookieLoginInputSerializer,
@@ -40,6 +43,16 @@ from jwt_auth.services import (
 )
 from jwt_auth.tokens import FamilyAccessToken, FamilyRefreshToken
 
+# The proof of possession of a client's key that binds a login to it (RFC 9449).
+DPOP_PROOF = OpenApiParameter(
+    "DPoP",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A DPoP proof (RFC 9449) of the client's key: it binds the login to the key, "
+    "and a bound login's refresh needs one of the same key (400 `invalid_dpop_proof`, or "
+    "`use_dpop_nonce` with a `DPoP-Nonce` header to sign the next proof with).",
+)
 # A token endpoint refuses a token that is invalid, expired, revoked or reused with 401.
 TOKEN_REFUSED = {401: ErrorSerializer}
 # A cookie endpoint refuses a missing or bad cookie with 401, a request without CSRF with 403.
@@ -50,15 +63,34 @@ def _pair_body(pair: TokenPair) -> dict[str, object]:
     return dict(TokenPairSerializer(pair).data)
 
 
+def _nonce_give(response: Response, request: Request) -> Response:
+    """Give a client that sent a DPoP proof the nonce to sign its next ones with."""
+    if dualauth_settings.DPOP_NONCE and DPOP_HEADER in request.META:
+        response[NONCE_HEADER] = dpop_nonce_issue()
+    return response
+
+
 def token_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
-    """A token login's answer: a new family's first pair, and a device token; no cookie."""
-    pair = token_obtain(user=user, request=request._request, mode=JWT_HEADER)
-    return Response({**_pair_body(pair), "device_token": device_token_issue(user=user)})
+    """A token login's answer: a new family's first pair, and a device token; no cookie. A
+    DPoP proof binds the family to the client's key.
+    """
+    proof = dpop_token_proof(request._request)
+    pair = token_obtain(
+        user=user,
+        request=request._request,
+        mode=JWT_HEADER,
+        amr=options.get("amr", "pwd"),
+        proof=proof,
+    )
+    response = Response({**_pair_body(pair), "device_token": device_token_issue(user=user)})
+    return _nonce_give(response, request)
 
 
 def cookie_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
     """A cookie login's answer: the profile, the pair in HttpOnly cookies, a device cookie."""
-    pair = token_obtain(user=user, request=request._request, mode=JWT_COOKIE)
+    pair = token_obtain(
+        user=user, request=request._request, mode=JWT_COOKIE, amr=options.get("amr", "pwd")
+    )
     rotate_token(request._request)
     response = Response(ProfileSerializer(principal_from_user(user)).data)
     token_cookies_set(response, pair)
@@ -95,14 +127,19 @@ class TokenRefreshApi(PublicApi):
     """Rotate a refresh token: a new pair, the old refresh token unusable."""
 
     @extend_schema(
-        request=TokenRefreshInputSerializer, responses={200: TokenPairSerializer, **TOKEN_REFUSED}
+        request=TokenRefreshInputSerializer,
+        parameters=[DPOP_PROOF],
+        responses={200: TokenPairSerializer, 400: ErrorSerializer, **TOKEN_REFUSED},
     )
     def post(self, request: Request) -> Response:
         """Exchange the current refresh token for its successor."""
         serializer = TokenRefreshInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = token_refresh(raw=serializer.validated_data["refresh"], request=request._request)
-        return Response(_pair_body(pair))
+        proof = dpop_token_proof(request._request)
+        pair = token_refresh(
+            raw=serializer.validated_data["refresh"], request=request._request, proof=proof
+        )
+        return _nonce_give(Response(_pair_body(pair)), request)
 
 
 class TokenVerifyApi(PublicApi):

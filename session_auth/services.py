@@ -23,17 +23,25 @@ from session_auth.sessions import SessionStore, session_key_hash_tag
 
 FAMILY_SESSION_KEY = "_dualauth_family"
 SEEN_SESSION_KEY = "_dualauth_seen"
+# Where `session_login` leaves the login's methods (`amr`) for `session_family_start`.
+LOGIN_METHODS_ATTRIBUTE = "dualauth_amr"
 # Sessions this process has authenticated: key -> their login, the oldest forgotten first.
 KNOWN_SESSIONS_KEPT = 4096
 _known_sessions: BoundedMemo[str, LoginClaim] = BoundedMemo(KNOWN_SESSIONS_KEPT)
 
 
-def session_login(*, request: HttpRequest, user: UserModel, remember: bool) -> None:
-    """Log `user` in under a new session key and a new CSRF token, as a new family."""
+def session_login(
+    *, request: HttpRequest, user: UserModel, remember: bool, amr: str = "pwd"
+) -> None:
+    """Log `user` in under a new session key and a new CSRF token, as a new family proved by
+    the methods `amr`.
+    """
     session_family_end(request=request, reason="superseded")
     # Nothing of an earlier login carries over; Django's login() then cycles the key.
     request.session.flush()
     _session_tag_set(request=request, user=user)
+    # Django's login() hands the request, and nothing else of ours, to the family's start.
+    setattr(request, LOGIN_METHODS_ATTRIBUTE, amr)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     if not remember:
         # The cookie ends with the browser; the server-side session still ends at the
@@ -55,7 +63,13 @@ def session_family_start(*, request: HttpRequest, user: UserModel) -> LoginFamil
     if earlier or untagged:
         request.session.cycle_key()
     absolute = dualauth_settings.SESSION_ABSOLUTE_TIMEOUT
-    family = family_create(user=user, request=request, mode=SESSION, lifetime=absolute)
+    family = family_create(
+        user=user,
+        request=request,
+        mode=SESSION,
+        lifetime=absolute,
+        amr=getattr(request, LOGIN_METHODS_ATTRIBUTE, "pwd"),
+    )
     request.session[FAMILY_SESSION_KEY] = family.pk.hex
     request.session[SEEN_SESSION_KEY] = int(time.time())
     request.session.set_expiry(int(absolute.total_seconds()))
@@ -161,7 +175,10 @@ def session_login_resolve(
         request.session[SEEN_SESSION_KEY] = int(now)
     family_touch(family_id=claim.family_id)
     credential = Credential(
-        mode=SESSION, family_id=claim.family_id, authenticated_at=state.authenticated_at
+        mode=SESSION,
+        family_id=claim.family_id,
+        authenticated_at=state.authenticated_at,
+        amr=state.amr,
     )
     return principal, credential
 

@@ -33,7 +33,12 @@ class CsrfTokenApi(PublicApi):
 
 def session_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
     """A session login's answer: the profile, the new session's cookie and a device cookie."""
-    session_login(request=request._request, user=user, remember=options["remember"])
+    session_login(
+        request=request._request,
+        user=user,
+        remember=options["remember"],
+        amr=options.get("amr", "pwd"),
+    )
     response = Response(ProfileSerializer(principal_from_user(user)).data)
     device_cookie_set(response, device_token_issue(user=user))
     return response

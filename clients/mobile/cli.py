@@ -10,8 +10,10 @@ from typing import TypeVar
 
 from clients.mobile.client import DEFAULT_SERVER, DualauthClient
 from clients.mobile.errors import (
+    DpopProofError,
     DualauthError,
     EmailNotVerifiedError,
+    InsufficientAuthenticationError,
     InvalidCredentialsError,
     InvalidInputError,
     LoginEndedError,
@@ -544,6 +546,13 @@ def error_message(error: DualauthError) -> str:
             "your address is not verified yet: follow the link mailed to it, "
             f"or run `{PROG} resend-verification EMAIL`"
         )
+    if isinstance(error, DpopProofError):
+        return (
+            "the server refused this device's key for this login (a token store copied "
+            f"without its key, or a clock far off): run `{PROG} login USERNAME` again"
+        )
+    if isinstance(error, InsufficientAuthenticationError) and error.acr_values:
+        return f"this needs a stronger login ({' or '.join(error.acr_values)}): log in again"
     if isinstance(error, ReauthenticationRequiredError):
         return (
             f"this needs your password again: run `{PROG} reauthenticate` "

@@ -24,6 +24,7 @@ again. `totp_status`, `totp_enable`, `totp_disable`, `recovery_codes_status` and
 """
 
 import email.utils
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,9 +33,12 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
+from clients.mobile.dpop import DpopKey
 from clients.mobile.errors import (
+    DpopProofError,
     DualauthError,
     EmailNotVerifiedError,
+    InsufficientAuthenticationError,
     InvalidCredentialsError,
     InvalidInputError,
     KeyNotValidError,
@@ -68,6 +72,12 @@ REFRESH_ATTEMPTS = 3
 DEFAULT_REFRESH_RETRY_WINDOW = 4.0
 EXPIRED_CODE = "token_not_valid"
 REVOKED_CODES = ("token_revoked", "token_reused")
+NONCE_CODE = "use_dpop_nonce"
+STEP_UP_CODE = "insufficient_user_authentication"
+# The requests that get a proof while the tokens are not bound yet: those that bind them.
+DPOP_TOKEN_PATHS = frozenset(
+    {LOGIN_PATH, REFRESH_PATH, MFA_AUTHENTICATE_PATH, f"{LOGIN_PATH}passkey/", PROVIDER_LOGIN_PATH}
+)
 UNAVAILABLE_STATUSES = (502, 503, 504)
 # The errors that one code names, whatever the status.
 CODE_ERRORS: dict[str, type[DualauthError]] = {
@@ -77,6 +87,7 @@ CODE_ERRORS: dict[str, type[DualauthError]] = {
     "reauthentication_required": ReauthenticationRequiredError,
     "mfa_code_not_valid": MfaCodeNotValidError,
     "mfa_token_not_valid": MfaTokenNotValidError,
+    "invalid_dpop_proof": DpopProofError,
 }
 
 
@@ -209,8 +220,12 @@ class DualauthClient:
         transport: httpx.BaseTransport | None = None,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
         clock: Callable[[], float] = time.time,
+        dpop: bool = True,
     ) -> None:
         self.server = server.rstrip("/")
+        self._dpop = dpop
+        # The server's latest DPoP nonce (RFC 9449 8), signed into every proof once known.
+        self._nonce: str | None = None
         self._clock = clock
         self.store: TokenStore = store if store is not None else FileTokenStore()
         self._timeout = timeout
@@ -497,10 +512,10 @@ class DualauthClient:
         tokens = self._stored()
         if tokens.needs_refresh(self._clock()):
             tokens = self._refresh(stale=tokens)
-        response = self._send(method, path, access=tokens.access, json=json)
+        response = self._send(method, path, access=tokens.access, bound=tokens.bound, json=json)
         if response.status_code == httpx.codes.UNAUTHORIZED and _code(response) == EXPIRED_CODE:
             tokens = self._refresh(stale=tokens)
-            response = self._send(method, path, access=tokens.access, json=json)
+            response = self._send(method, path, access=tokens.access, bound=tokens.bound, json=json)
         if response.is_success:
             return response
         error = _error(response, now=self._clock())
@@ -537,22 +552,65 @@ class DualauthClient:
             remaining = deadline - time.monotonic()
             timeout = min(self._timeout, self._refresh_retry_window / 2, max(remaining, 0.1))
             try:
-                return self._http.post(REFRESH_PATH, json={"refresh": refresh}, timeout=timeout)
-            except httpx.TransportError as e:
+                return self._send("POST", REFRESH_PATH, json={"refresh": refresh}, timeout=timeout)
+            except ServerUnavailableError:
                 pause = 0.2 * attempt
                 if attempt == REFRESH_ATTEMPTS or time.monotonic() + pause >= deadline:
-                    raise self._unavailable(e) from e
+                    raise
                 time.sleep(pause)
                 attempt += 1
 
     def _send(
-        self, method: str, path: str, *, access: str | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        access: str | None = None,
+        bound: bool = False,
+        json: Any = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {access}"} if access else {}
-        try:
-            return self._http.request(method, path, json=json, headers=headers)
-        except httpx.TransportError as e:
-            raise self._unavailable(e) from e
+        """Send one request; with a DPoP proof when the tokens are bound, or for a token
+        request (a login, a refresh) while DPoP is on. A server asking for its nonce
+        (`use_dpop_nonce`) gets the request once more, with a proof signed with it.
+        """
+        key = self._dpop_key() if bound or (access is None and self._proves(path)) else None
+        for _ in range(2):
+            headers = (
+                {"Authorization": f"{'DPoP' if bound else 'Bearer'} {access}"} if access else {}
+            )
+            if key is not None:
+                headers["DPoP"] = key.proof(
+                    method=method, url=self.server + path, access_token=access, nonce=self._nonce
+                )
+            try:
+                response = self._http.request(
+                    method,
+                    path,
+                    json=json,
+                    headers=headers,
+                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                )
+            except httpx.TransportError as e:
+                raise self._unavailable(e) from e
+            nonce = response.headers.get("DPoP-Nonce")
+            if nonce:
+                self._nonce = nonce
+            if key is None or not nonce or _code(response) != NONCE_CODE:
+                return response
+        return response
+
+    def _proves(self, path: str) -> bool:
+        """Whether a request without tokens to `path` carries a proof: the token requests."""
+        return self._dpop and path in DPOP_TOKEN_PATHS
+
+    def _dpop_key(self) -> DpopKey:
+        """This device's key: made at the first login, then kept beside the tokens."""
+        key = self.store.dpop_key_load()
+        if key is None:
+            key = DpopKey.generate()
+            self.store.dpop_key_save(key)
+        return key
 
     def _forget(self, tokens: Tokens) -> None:
         """Clear the store, unless it already holds another login than `tokens`."""
@@ -578,6 +636,7 @@ def _tokens_from(response: httpx.Response, *, now: float) -> Tokens:
         refresh=body["refresh"],
         expires_in=float(body["expires_in"]),
         now=now,
+        token_type=str(body.get("token_type") or "Bearer"),
     )
 
 
@@ -592,6 +651,19 @@ def _mfa_required(response: httpx.Response) -> MfaRequiredError:
         methods=[str(method) for method in methods] if isinstance(methods, list) else [],
         expires_in=int(body.get("expires_in") or 0),
         webauthn=webauthn if isinstance(webauthn, dict) else None,
+    )
+
+
+def _step_up(response: httpx.Response, detail: str) -> InsufficientAuthenticationError:
+    """The error of a step-up challenge (RFC 9470), with what it asks for."""
+    challenge = response.headers.get("WWW-Authenticate", "")
+    max_age = re.search(r"max_age=(\d+)", challenge)
+    acr_values = re.search(r'acr_values="([^"]*)"', challenge)
+    return InsufficientAuthenticationError(
+        detail,
+        status=response.status_code,
+        max_age=int(max_age.group(1)) if max_age else None,
+        acr_values=acr_values.group(1).split() if acr_values else None,
     )
 
 
@@ -630,6 +702,8 @@ def _error(response: httpx.Response, *, now: float) -> DualauthError:
         return ThrottledError(
             detail, retry_after=_retry_after(response.headers.get("Retry-After"), now=now)
         )
+    if code == STEP_UP_CODE:
+        return _step_up(response, detail)
     if code in CODE_ERRORS:
         return CODE_ERRORS[code](detail, status=status)
     if code in REVOKED_CODES:

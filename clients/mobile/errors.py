@@ -93,6 +93,35 @@ class ReauthenticationRequiredError(DualauthError):
     code = "reauthentication_required"
 
 
+class DpopProofError(DualauthError):
+    """The server refused this device's proof of its key (RFC 9449): the tokens are bound to
+    another key (a copied store), or the device's clock is far off.
+    """
+
+    code = "invalid_dpop_proof"
+
+
+class InsufficientAuthenticationError(ReauthenticationRequiredError):
+    """The endpoint asks for a more recent, or a stronger, login (RFC 9470): `max_age`
+    seconds since the last authentication, or one of `acr_values`; reauthenticate, or log
+    in again with the method asked for, then do it again.
+    """
+
+    code = "insufficient_user_authentication"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        max_age: int | None = None,
+        acr_values: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.max_age = max_age
+        self.acr_values = acr_values or []
+
+
 class MfaRequiredError(DualauthError):
     """The right password of an account with a second factor: no login yet.
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from clients.mobile.dpop import DpopKey
 from clients.mobile.errors import StoreError
 
 DEFAULT_STORE_PATH = Path("~/.config/dualauth/tokens.json")
@@ -26,12 +27,27 @@ class Tokens:
     refresh: str = field(repr=False)
     expires_at: float
     refresh_at: float
+    # "DPoP" when the server bound them to this device's key (clients/mobile/dpop.py).
+    token_type: str = "Bearer"
 
     @classmethod
-    def issued(cls, *, access: str, refresh: str, expires_in: float, now: float) -> "Tokens":
+    def issued(
+        cls,
+        *,
+        access: str,
+        refresh: str,
+        expires_in: float,
+        now: float,
+        token_type: str = "Bearer",  # noqa: S107 (a scheme's name, not a secret)
+    ) -> "Tokens":
         """Tokens received at `now`, to be refreshed a safety margin before they expire."""
         margin = min(MAX_SAFETY_MARGIN, expires_in / 5)
-        return cls(access, refresh, now + expires_in, now + expires_in - margin)
+        return cls(access, refresh, now + expires_in, now + expires_in - margin, token_type)
+
+    @property
+    def bound(self) -> bool:
+        """Whether only a proof of this device's key makes them usable."""
+        return self.token_type.lower() == "dpop"
 
     def needs_refresh(self, now: float) -> bool:
         """Whether the access token is expired or about to expire."""
@@ -62,6 +78,12 @@ class TokenStore(Protocol):
     def device_token_clear(self) -> None:
         """Forget the device token too (its account is gone)."""
 
+    def dpop_key_load(self) -> DpopKey | None:
+        """This device's DPoP key, or None before the first login."""
+
+    def dpop_key_save(self, key: DpopKey) -> None:
+        """Keep this device's DPoP key, for as long as the store."""
+
 
 class MemoryTokenStore:
     """Tokens kept in this process only (an app with its own secure storage wraps this idea)."""
@@ -69,6 +91,7 @@ class MemoryTokenStore:
     def __init__(self) -> None:
         self._tokens: Tokens | None = None
         self._device_token: str | None = None
+        self._dpop_key: DpopKey | None = None
         self._lock = threading.Lock()
 
     def load(self) -> Tokens | None:
@@ -101,6 +124,16 @@ class MemoryTokenStore:
         with self._lock:
             self._device_token = None
 
+    def dpop_key_load(self) -> DpopKey | None:
+        """The DPoP key, or None."""
+        with self._lock:
+            return self._dpop_key
+
+    def dpop_key_save(self, key: DpopKey) -> None:
+        """Keep `key`."""
+        with self._lock:
+            self._dpop_key = key
+
 
 def _private_read(path: Path) -> bytes | None:
     """The content of `path`, None when there is none, StoreError when others may read it."""
@@ -124,15 +157,17 @@ def _private_read(path: Path) -> bytes | None:
         return file.read()
 
 
-def _private_write(path: Path, data: dict[str, object]) -> None:
-    """Write `data` as JSON to a new file of mode 0600 beside `path`, then rename it over."""
+def _private_write(path: Path, data: dict[str, object] | bytes) -> None:
+    """Write `data` (JSON, or bytes as they are) to a new file of mode 0600 beside `path`, then
+    rename it over.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # mkstemp creates the file with O_EXCL and mode 0600 whatever the umask.
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
+        with os.fdopen(fd, "wb") as file:
             os.fchmod(file.fileno(), 0o600)
-            json.dump(data, file)
+            file.write(data if isinstance(data, bytes) else json.dumps(data).encode())
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
@@ -157,6 +192,8 @@ class FileTokenStore:
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE_PATH) -> None:
         self.path = Path(path).expanduser()
         self.device_path = self.path.with_name(f"{self.path.stem}.device{self.path.suffix}")
+        # The key beside the tokens (tokens.json -> tokens.dpop.pem), kept across logins.
+        self.key_path = self.path.with_name(f"{self.path.stem}.dpop.pem")
 
     def load(self) -> Tokens | None:
         """The stored tokens, None when there is no file, StoreError when it is unsafe."""
@@ -170,6 +207,7 @@ class FileTokenStore:
                 refresh=str(data["refresh"]),
                 expires_at=float(data["expires_at"]),
                 refresh_at=float(data["refresh_at"]),
+                token_type=str(data.get("token_type", "Bearer")),
             )
         except (ValueError, KeyError, TypeError) as e:
             raise _corrupt(self.path) from e
@@ -201,3 +239,17 @@ class FileTokenStore:
         """Delete the device token's file."""
         with contextlib.suppress(FileNotFoundError):
             self.device_path.unlink()
+
+    def dpop_key_load(self) -> DpopKey | None:
+        """The stored DPoP key, None when there is none, StoreError when it is unsafe."""
+        raw = _private_read(self.key_path)
+        if raw is None:
+            return None
+        try:
+            return DpopKey.from_pem(raw)
+        except ValueError as e:
+            raise _corrupt(self.key_path) from e
+
+    def dpop_key_save(self, key: DpopKey) -> None:
+        """Write the key to its own file of mode 0600, as atomically as the tokens."""
+        _private_write(self.key_path, key.to_pem())

@@ -842,12 +842,13 @@ $("reauth-form").addEventListener("submit", (event) => {
   });
 });
 
-/** Run `action`; should the server want a fresh sign-in, ask for the password and run it once more. */
+/** Run `action`; should the server want a fresh sign-in (a sensitive action's 403, or a step-up
+ * challenge's 401), ask for the password and run it once more. */
 async function sensitive(action) {
   try {
     return await action();
   } catch (error) {
-    if (error.code !== "reauthentication_required") throw error;
+    if (error.code !== "reauthentication_required" && error.code !== auth.STEP_UP) throw error;
     await reauthenticate();
     return action();
   }

@@ -109,12 +109,16 @@ export function signedOut() {
   channel?.postMessage("signed-out");
 }
 
+/** The 401 of a login that is valid but not recent or strong enough (RFC 9470): no refresh helps. */
+export const STEP_UP = "insufficient_user_authentication";
+
 /** An authenticated call; in JWT-cookie mode a 401 gets one refresh and one retry. */
 export async function call(method, path, body) {
   try {
     return await request(method, path, body);
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 401 || currentMode() !== "jwt-cookie") throw error;
+    if (error.code === STEP_UP) throw error;
     await refresh();
     return request(method, path, body);
   }

@@ -432,7 +432,10 @@ def login_reauthenticate(
             device_token=device_token,
         )
     now = timezone.now()
-    LoginFamily.objects.filter(pk=family_id, user_id=user.pk).update(authenticated_at=now)
+    # This proof is the login's latest authentication: its time and its method (RFC 9470).
+    LoginFamily.objects.filter(pk=family_id, user_id=user.pk).update(
+        authenticated_at=now, amr="otp" if code else "pwd"
+    )
     # The next request reads the family's new state from the database, on every instance.
     cache_delete(family_cache_key(family_id, user.pk))
     audit_event("reauthenticated", request=request, user_id=user.pk, family_id=family_id)

@@ -18,7 +18,7 @@ from common.credentials import csrf_enforce
 from common.exceptions import MfaCodeNotValid, MfaTokenNotValid
 from common.mfa.challenges import challenge_get, challenge_issue, challenge_take
 from common.mfa.models import MfaChallenge
-from common.mfa.selectors import WEBAUTHN, mfa_methods
+from common.mfa.selectors import RECOVERY_CODE, TOTP, WEBAUTHN, mfa_methods
 from common.mfa.services import mfa_code_use
 from common.mfa.webauthn.services import passkey_assertion_options, passkey_assertion_verify
 from common.models import password_epoch
@@ -29,6 +29,12 @@ from common.throttling import login_attempt_release, login_attempt_reserve, logi
 
 # The modes whose login rides on cookies, so whose second step needs the CSRF token too.
 COOKIE_MODES = (SESSION, JWT_COOKIE)
+
+
+# RFC 8176 method values: a password; each second factor; two factors together.
+PASSWORD_METHOD = "pwd"
+FACTOR_METHODS = {TOTP: "otp", RECOVERY_CODE: "otp", WEBAUTHN: "hwk"}
+TWO_FACTORS = "mfa"
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,7 @@ def mfa_login_complete(
         raise MfaTokenNotValid()
     login_attempt_release(counters)
     audit_event("mfa_passed", request=request, user_id=user.pk, mode=mode, method=method)
+    options["amr"] = f"{PASSWORD_METHOD} {FACTOR_METHODS[method]} {TWO_FACTORS}"
     return MfaLogin(user=user, mode=mode, options=options)
 
 

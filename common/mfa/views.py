@@ -12,7 +12,7 @@ from rest_framework.serializers import Serializer
 from common.api import Api, LoginAnswer, LoginKindApi, PublicApi
 from common.credentials import csrf_enforce
 from common.logins import login_credentials_check
-from common.mfa.login import mfa_login_begin, mfa_login_complete
+from common.mfa.login import PASSWORD_METHOD, mfa_login_begin, mfa_login_complete
 from common.mfa.selectors import recovery_codes_left
 from common.mfa.serializers import (
     LOGIN_ANSWER_SERIALIZERS,
@@ -71,7 +71,9 @@ class PasswordLoginApi(LoginKindApi):
             request=request._request,
             mode=self.login_kind.mode,
         )
-        # What the login asked for besides the credentials, kept for its second step.
+        # What the login asked for besides the credentials, kept for its second step, and how
+        # the user proved who they are so far.
+        data["amr"] = PASSWORD_METHOD
         return login_answer(
             request, user, mode=self.login_kind.mode, options=data, answer=self.login_kind.answer
         )

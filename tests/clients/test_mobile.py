@@ -4,6 +4,7 @@ The account flows run against a server that mails a real SMTP server; the second
 against a server that can keep authenticator secrets, with codes made by pyotp.
 """
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -32,8 +33,12 @@ from rest_framework_simplejwt import settings as simplejwt_settings
 from bench.processes import free_port
 from clients.mobile import DualauthClient, FileTokenStore, MemoryTokenStore, Tokens
 from clients.mobile.client import LOGIN_PATH, REFRESH_PATH, key_from
+from clients.mobile.client import _error as client_error
 from clients.mobile.errors import (
+    DpopProofError,
+    DualauthError,
     EmailNotVerifiedError,
+    InsufficientAuthenticationError,
     InvalidCredentialsError,
     InvalidInputError,
     KeyNotValidError,
@@ -123,8 +128,11 @@ def test_the_store_file_is_readable_by_its_owner_alone(alice_mobile, token_path)
     assert stat.S_IMODE(token_path.parent.stat().st_mode) == 0o700
     assert sorted(p.name for p in token_path.parent.iterdir()) == [
         "tokens.device.json",
+        "tokens.dpop.pem",
         "tokens.json",
     ]
+    for path in token_path.parent.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_the_store_file_is_private_even_under_a_permissive_umask(tmp_path):
@@ -906,12 +914,17 @@ def test_the_cli_deletes_nothing_unless_the_deletion_is_confirmed(
 
 
 def bearer_profile(server: LiveServer, store: FileTokenStore) -> httpx.Response:
-    """GET /api/jwt/profile/ with the access token in `store`, sent by hand."""
+    """GET /api/jwt/profile/ with the access token in `store`, sent by hand: with a proof of
+    the store's key when the login is bound to it.
+    """
     tokens = store.load()
     assert tokens is not None
-    return httpx.get(
-        f"{server.url}/api/jwt/profile/", headers={"Authorization": f"Bearer {tokens.access}"}
-    )
+    url = f"{server.url}/api/jwt/profile/"
+    key = store.dpop_key_load()
+    if not tokens.bound or key is None:
+        return httpx.get(url, headers={"Authorization": f"Bearer {tokens.access}"})
+    proof = key.proof(method="GET", url=url, access_token=tokens.access)
+    return httpx.get(url, headers={"Authorization": f"DPoP {tokens.access}", "DPoP": proof})
 
 
 def printed_codes(shown: str) -> list[str]:
@@ -1158,6 +1171,127 @@ def test_a_totp_user_reauthenticates_a_login_that_is_not_fresh_with_a_code_from_
     assert len(mfa_mobile.recovery_codes_regenerate()) == dualauth_settings.RECOVERY_CODE_COUNT
 
 
+@pytest.fixture(scope="session")
+def dpop_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A real server that binds every token login to its client's key and asks for nonces."""
+    require_shared_cache()
+    return live_server_factory(DPOP="required", DPOP_NONCE="true")
+
+
+def test_a_login_binds_its_tokens_to_a_key_kept_beside_them_readable_by_its_owner_alone(
+    alice_mobile, token_path
+):
+    tokens = FileTokenStore(token_path).load()
+    assert tokens is not None
+    assert tokens.token_type == "DPoP"
+    key_path = FileTokenStore(token_path).key_path
+    assert key_path.parent == token_path.parent
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    key = FileTokenStore(token_path).dpop_key_load()
+    assert key is not None
+    claims = json.loads(base64.urlsafe_b64decode(tokens.access.split(".")[1] + "==").decode())
+    assert claims["cnf"] == {"jkt": key.thumbprint}
+    assert alice_mobile.profile()["username"] == "alice"
+
+
+def test_a_copied_token_store_without_its_key_is_refused_everywhere(
+    alice_mobile, token_server, token_path, tmp_path
+):
+    stolen_path = tmp_path / "thief" / "tokens.json"
+    stolen_path.parent.mkdir(mode=0o700)
+    for path in (token_path, FileTokenStore(token_path).device_path):
+        copy = stolen_path.with_name(path.name)
+        copy.write_bytes(path.read_bytes())
+        copy.chmod(0o600)
+    stolen = FileTokenStore(stolen_path).load()
+    assert stolen is not None
+    family_before = LoginFamily.objects.get()
+
+    thief = DualauthClient(token_server.url, store=FileTokenStore(stolen_path))
+    with pytest.raises(DualauthError) as refused:
+        thief.profile()
+    assert refused.value.status == 401
+    assert refused.value.code == "invalid_dpop_proof"
+    with pytest.raises(DualauthError):
+        thief.devices()
+    thief.close()
+    with httpx.Client(base_url=token_server.url) as raw:
+        bearer = {"Authorization": f"Bearer {stolen.access}"}
+        for path in ("/api/jwt/profile/", "/api/profile/", "/api/jwt/devices/"):
+            assert raw.get(path, headers=bearer).status_code == 401
+        as_cookie = raw.get("/api/profile/", cookies={"access_token": stolen.access})
+        assert as_cookie.status_code == 401
+        refresh = raw.post("/api/jwt/token/refresh/", json={"refresh": stolen.refresh})
+        assert refresh.status_code == 400
+        assert refresh.json()["code"] == "invalid_dpop_proof"
+        logout_all = raw.post("/api/logout-all/", headers=bearer)
+        assert logout_all.status_code == 401
+
+    family = LoginFamily.objects.get()
+    assert (family.refresh_jti, family.revoked_at) == (family_before.refresh_jti, None)
+    assert alice_mobile.profile()["username"] == "alice"
+
+
+def test_the_cli_works_against_a_server_that_requires_dpop_and_nonces(
+    dpop_server, live_user, password, token_path
+):
+    url = dpop_server.url
+    login = cli(url, token_path, "login", "alice", "--password-stdin", stdin=f"{password}\n")
+    assert login.returncode == 0, login.stderr
+    assert FileTokenStore(token_path).key_path.exists()
+    profile = cli(url, token_path, "profile")
+    assert profile.returncode == 0, profile.stderr
+    assert "username: alice" in profile.stdout
+    tokens = FileTokenStore(token_path).load()
+    assert tokens is not None
+    assert tokens.token_type == "DPoP"
+    without_key = DualauthClient(url, store=MemoryTokenStore(), dpop=False)
+    with pytest.raises(DualauthError) as refused:
+        without_key.login("alice", password)
+    assert isinstance(refused.value, DpopProofError)
+    assert refused.value.code == "invalid_dpop_proof"
+    without_key.close()
+    assert cli(url, token_path, "logout").returncode == 0
+
+
+def test_a_nonce_the_server_asks_for_is_signed_into_the_retry(
+    dpop_server, live_user, password, tmp_path
+):
+    traffic = Traffic()
+    with DualauthClient(
+        dpop_server.url, store=MemoryTokenStore(), event_hooks=traffic.hooks()
+    ) as client:
+        client.login("alice", password)
+        assert client.profile()["username"] == "alice"
+    assert traffic.received == [(LOGIN_PATH, 400), (LOGIN_PATH, 200), ("/api/jwt/profile/", 200)]
+
+
+def test_a_step_up_challenge_is_an_error_that_says_what_it_asks_for():
+    request = httpx.Request("POST", "http://testserver/api/anything/")
+    response = httpx.Response(
+        401,
+        request=request,
+        headers={
+            "WWW-Authenticate": 'Bearer error="insufficient_user_authentication", '
+            'error_description="A stronger authentication method is required", '
+            'acr_values="urn:example:mfa urn:example:phr"'
+        },
+        json={"detail": "Authenticate again.", "code": "insufficient_user_authentication"},
+    )
+    error = client_error(response, now=time.time())
+    assert isinstance(error, InsufficientAuthenticationError)
+    # The CLI reauthenticates and retries on it, as on a sensitive action's 403.
+    assert isinstance(error, ReauthenticationRequiredError)
+    assert error.acr_values == ["urn:example:mfa", "urn:example:phr"]
+    recent = httpx.Response(
+        401,
+        request=request,
+        headers={"WWW-Authenticate": 'DPoP error="insufficient_user_authentication", max_age=300'},
+        json={"detail": "Authenticate again.", "code": "insufficient_user_authentication"},
+    )
+    assert client_error(recent, now=time.time()).max_age == 300
+
+
 @pytest.fixture(scope="module")
 def provider_site(live_server_factory: Any) -> Iterator[tuple[OidcProvider, LiveServer]]:
     """A real provider, and a server that accepts its ID tokens for the iOS client id."""
@@ -1192,6 +1326,10 @@ def test_the_cli_logs_in_with_a_providers_id_token_read_from_stdin(
     login = cli(server.url, token_path, *args, stdin=f"{token}\n")
     assert login.returncode == 0, login.stderr
     assert "email: cli@example.com" in cli(server.url, token_path, "profile").stdout
+    # A provider's login binds the tokens to the client's key, as a password's does.
+    stored = FileTokenStore(token_path).load()
+    assert stored is not None
+    assert stored.token_type == "DPoP"
     replay = cli(server.url, token_path, *args, stdin=f"{token}\n")
     assert replay.returncode != 0
     assert "error:" in replay.stderr

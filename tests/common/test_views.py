@@ -142,7 +142,14 @@ def test_the_schema_is_openapi_3_and_describes_both_security_schemes(api):
     schema = response.json()
     assert schema["openapi"].startswith("3.")
     schemes = schema["components"]["securitySchemes"]
-    assert schemes["jwtBearer"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    bearer = schemes["jwtBearer"]
+    assert {name: bearer[name] for name in ("type", "scheme", "bearerFormat")} == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    # A login bound to a key (RFC 9449) is described where the Bearer scheme is.
+    assert "DPoP" in bearer["description"]
     assert schemes["jwtCookie"]["in"] == "cookie"
     assert schemes["session"] == {"type": "apiKey", "in": "cookie", "name": "sessionid"}
     resolver_security = schema["paths"]["/api/profile/"]["get"]["security"]

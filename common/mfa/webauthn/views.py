@@ -12,7 +12,7 @@ from rest_framework.serializers import Serializer
 
 from common.api import Api, LoginKindApi, PublicApi
 from common.credentials import csrf_enforce
-from common.mfa.webauthn.selectors import passkey_list
+from common.mfa.webauthn.selectors import passkey_list, passkey_login_methods
 from common.mfa.webauthn.serializers import (
     PasskeyLoginOptionsSerializer,
     PasskeyNameInputSerializer,
@@ -138,13 +138,15 @@ class PasskeyLoginApi(LoginKindApi):
         serializer = self.login_kind.passkey_login_input(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        credential = data.pop("credential")
         user = passkey_login_check(
             challenge_token=data.pop("challenge_token"),
-            credential=data.pop("credential"),
+            credential=credential,
             request=request._request,
             mode=self.login_kind.mode,
         )
-        # What the login asked for besides the passkey's answer.
+        # What the login asked for besides the passkey's answer, and how the user proved it.
+        data["amr"] = passkey_login_methods(credential=credential)
         return self.login_kind.answer(request, user, data)
 
     def openapi_request(self) -> type[Serializer]:

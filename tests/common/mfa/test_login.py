@@ -11,6 +11,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from clients.mobile.dpop import DpopKey
 from common.conf import dualauth_settings
 from common.mfa.models import MfaChallenge, TotpDevice
 from common.models import LoginFamily
@@ -220,6 +221,27 @@ def test_completing_is_audited_with_the_factor(mode, alice, audit_events):
     assert passed["method"] == "totp"
     assert passed["mode"] == mode
     assert "login" in [e["event"] for e in audit_events()]
+
+
+def test_a_completed_login_records_both_factors_in_every_mode(mode, alice):
+    mfa_login(mode, alice, alice.app.code())
+    assert LoginFamily.objects.get(mode=mode).amr == "pwd otp mfa"
+
+
+def test_a_jwt_header_completion_with_a_dpop_proof_binds_the_login(alice):
+    client = ModeClient("jwt-header")
+    token = mfa_begin(client, alice.username)
+    key = DpopKey.generate()
+    path = "/api/account/mfa/authenticate/"
+    response = client.client.post(
+        path,
+        {"mfa_token": token, "code": alice.app.code()},
+        format="json",
+        HTTP_DPOP=key.proof(method="POST", url=f"http://testserver{path}"),
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["token_type"] == "DPoP"
+    assert LoginFamily.objects.get().dpop_jkt == key.thumbprint
 
 
 # CSRF.

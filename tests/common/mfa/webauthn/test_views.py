@@ -10,9 +10,11 @@ from django.urls import resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from clients.mobile.dpop import DpopKey
 from common.conf import dualauth_settings
 from common.mfa.models import MfaChallenge, Passkey
 from common.mfa.webauthn.views import PasskeyLoginApi
+from common.models import LoginFamily
 from common.routes import MODES, mode_path
 from tests.common.accounts.conftest import account_path, dualauth, login, refresh
 from tests.common.mfa.webauthn.conftest import (
@@ -409,3 +411,27 @@ def test_every_modes_passkey_login_is_the_one_passkey_login_view_built_with_its_
     view = resolve(mode_path(mode, "login-passkey")).func
     assert view.view_class is PasskeyLoginApi
     assert view.view_initkwargs["kind"].mode == mode
+
+
+def test_a_passkey_login_records_its_method_and_binds_a_token_login_to_the_proofs_key(
+    alice, authenticator, clock
+):
+    assert _add(alice, authenticator).status_code == 201
+    clock.shift(60)
+    assert _passkey_login("session", authenticator).status_code == 200
+    client = APIClient()
+    started = client.post(account_path("passkey-login-options")).json()
+    answer = authenticator.authenticate(started["options"], ORIGIN)
+    path = mode_path("jwt-header", "login-passkey")
+    key = DpopKey.generate()
+    response = client.post(
+        path,
+        {"challenge_token": started["challenge_token"], "credential": answer},
+        format="json",
+        HTTP_DPOP=key.proof(method="POST", url=f"http://testserver{path}"),
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["token_type"] == "DPoP"
+    token = LoginFamily.objects.get(mode="jwt-header", amr="hwk mfa")
+    assert token.dpop_jkt == key.thumbprint
+    assert LoginFamily.objects.filter(mode="session", amr="hwk mfa").exists()
