@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from bench.processes import free_port
+from clients.mobile.dpop import DpopKey
 from common.conf import dualauth_settings
 from common.mfa.services import totp_enable, totp_setup_get
-from common.providers.models import ProviderIdentity
+from common.models import LoginFamily
+from common.providers.models import ProviderIdentity, ProviderNonce
 from common.routes import SHARED_ROUTES, api_prefix, mode_path
 from tests.common.accounts.conftest import dualauth
 from tests.common.mfa.conftest import Authenticator, site_request
@@ -106,6 +108,28 @@ def test_refused_tokens_count_as_failed_logins_of_the_address(provider, settings
     response = provider_login(client, provider, email="n@example.com", sub="n")
     assert response.status_code == 429
     assert response["Retry-After"]
+
+
+def test_a_token_provider_login_refused_for_its_dpop_nonce_keeps_the_providers_nonce(
+    provider, settings
+):
+    dualauth(settings, DPOP_NONCE=True)
+    client = ModeClient("jwt-header")
+    nonce = nonce_for(client)
+    body = {"provider": PROVIDER, "id_token": provider.id_token(nonce=nonce), "nonce": nonce}
+    path = mode_path("jwt-header", "login-provider")
+    url = f"http://testserver{path}"
+    key = DpopKey.generate()
+    first = client.client.post(
+        path, body, format="json", HTTP_DPOP=key.proof(method="POST", url=url)
+    )
+    assert (first.status_code, first.json()["code"]) == (400, "use_dpop_nonce")
+    assert ProviderNonce.objects.exists()
+    proof = key.proof(method="POST", url=url, nonce=first["DPoP-Nonce"])
+    retry = client.client.post(path, body, format="json", HTTP_DPOP=proof)
+    assert retry.status_code == 200, retry.content
+    assert retry.json()["token_type"] == "DPoP"
+    assert LoginFamily.objects.get().dpop_jkt == key.thumbprint
 
 
 def test_a_second_factor_is_asked_for_after_a_provider_login(
