@@ -142,7 +142,9 @@ def mfa_login_complete(
         raise MfaTokenNotValid()
     login_attempt_release(counters)
     audit_event("mfa_passed", request=request, user_id=user.pk, mode=mode, method=method)
-    options["amr"] = f"{PASSWORD_METHOD} {FACTOR_METHODS[method]} {TWO_FACTORS}"
+    # The first step's methods (a password's, a provider's), the factor's, and both together.
+    first = str(options.get("amr") or PASSWORD_METHOD).split()
+    options["amr"] = " ".join(dict.fromkeys([*first, FACTOR_METHODS[method], TWO_FACTORS]))
     return MfaLogin(user=user, mode=mode, options={**options, **checked})
 
 

@@ -137,7 +137,9 @@ class ProviderLoginApi(LoginKindApi):
             request=request._request,
             mode=self.login_kind.mode,
         )
-        # What the login asked for besides the token, kept for its second step.
+        # What the login asked for besides the token, kept for its second step, and how the
+        # user proved who they are so far.
+        data["amr"] = sign_in.amr
         return provider_login_answer(
             request, sign_in, kind=self.login_kind, options=data, checked=checked
         )
@@ -316,7 +318,7 @@ class ProviderCallbackApi(PublicApi):
         sign_in = provider_sign_in(
             provider=provider, claims=claims, request=request._request, mode=mode
         )
-        options: dict[str, Any] = {"remember": True, "device_token": ""}
+        options: dict[str, Any] = {"remember": True, "device_token": "", "amr": sign_in.amr}
         if not sign_in.second_factor:
             second = login_second_step_begin(
                 user=sign_in.user, mode=mode, request=request._request, options=options
