@@ -191,11 +191,11 @@ def _methods(provider: Provider, claims: dict[str, Any]) -> str:
     amr = claims.get("amr")
     if provider.id in dualauth_settings.PROVIDER_MFA_TRUSTED and isinstance(amr, list):
         for value in amr:
-            joined = " ".join([*methods, str(value)])
             if (
-                value in RFC8176_METHODS
+                isinstance(value, str)
+                and value in RFC8176_METHODS
                 and value not in methods
-                and len(joined) <= AMR_PROVIDER_LENGTH
+                and len(" ".join([*methods, value])) <= AMR_PROVIDER_LENGTH
             ):
                 methods.append(value)
     return " ".join(methods)

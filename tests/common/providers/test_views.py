@@ -179,7 +179,7 @@ def test_a_provider_login_records_fed_not_pwd_in_its_tokens_and_login_state(
 
 
 def test_only_a_trusted_providers_own_methods_follow_fed(provider, settings):
-    said = ["pwd", "mfa", "x-custom", "pwd", 7]
+    said = ["pwd", "mfa", "x-custom", "pwd", 7, {"a": 1}, ["otp"]]
     client = ModeClient("jwt-header")
     assert (
         provider_login(client, provider, sub="a", email="a@example.com", amr=said).status_code
