@@ -20,6 +20,15 @@ from common.routes import Mode
 
 # What a login endpoint answers once its user proved who they are: (request, user, options).
 LoginAnswer = Callable[[Request, UserModel, dict[str, Any]], Response]
+# What a mode checks of a login request before any single-use credential in it is used (a
+# challenge, a nonce, a code), so that a refused request uses up nothing: (request) -> the
+# options it adds to its answer's, which a second step never keeps.
+LoginPrecheck = Callable[[Request], dict[str, Any]]
+
+
+def no_precheck(request: Request) -> dict[str, Any]:
+    """The precheck of a mode that checks nothing of a login request but its credentials."""
+    return {}
 
 
 class Api(APIView):
@@ -110,6 +119,8 @@ class LoginKind:
     www_authenticate: str | CookieChallenge
     # What a login starts, for the endpoints' descriptions: "Start <starts>, ...".
     starts: str
+    # Run by each of its login endpoints before the credentials are checked.
+    precheck: LoginPrecheck = no_precheck
 
 
 class LoginKindApi(PublicApi):

@@ -44,8 +44,10 @@ from jwt_auth.views import COOKIE_LOGIN, TOKEN_LOGIN
 from session_auth.urls import urlpatterns as session_urlpatterns
 from session_auth.views import SESSION_LOGIN
 
-# How each mode answers a login, for the second step of one begun there.
-LOGIN_ANSWERS = {kind.mode: kind.answer for kind in (SESSION_LOGIN, TOKEN_LOGIN, COOKIE_LOGIN)}
+# Each mode's login kind, for the second step of a login begun there.
+LOGIN_KINDS = {kind.mode: kind for kind in (SESSION_LOGIN, TOKEN_LOGIN, COOKIE_LOGIN)}
+# How each mode answers a login, for the browser's redirect sign-in.
+LOGIN_ANSWERS = {mode: kind.answer for mode, kind in LOGIN_KINDS.items()}
 
 app_name = "dualauth"
 urlpatterns = [
@@ -68,7 +70,7 @@ urlpatterns = [
             "password-reset-confirm": PasswordResetConfirmApi.as_view(),
             "reauthenticate": LoginReauthenticateApi.as_view(),
             "undo": SignInChangeUndoApi.as_view(),
-            "mfa-authenticate": MfaAuthenticateApi.as_view(answers=LOGIN_ANSWERS),
+            "mfa-authenticate": MfaAuthenticateApi.as_view(kinds=LOGIN_KINDS),
             "totp": TotpDetailApi.as_view(),
             "recovery-codes": RecoveryCodeListApi.as_view(),
             "passkey-options": PasskeyOptionsApi.as_view(),

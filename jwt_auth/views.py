@@ -70,17 +70,24 @@ def _nonce_give(response: Response, request: Request) -> Response:
     return response
 
 
-def token_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
-    """A token login's answer: a new family's first pair, and a device token; no cookie. A
-    DPoP proof binds the family to the client's key.
+def token_login_precheck(request: Request) -> dict[str, Any]:
+    """A token login's DPoP proof, checked (its nonce too) before the login's credentials are
+    used: a client told `use_dpop_nonce` retries with the same challenge, nonce or code.
     """
     proof = dpop_token_proof(request._request)
+    return {"dpop": proof} if proof is not None else {}
+
+
+def token_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
+    """A token login's answer: a new family's first pair, and a device token; no cookie. The
+    proof its precheck verified (`dpop`) binds the family to the client's key.
+    """
     pair = token_obtain(
         user=user,
         request=request._request,
         mode=JWT_HEADER,
         amr=options.get("amr", "pwd"),
-        proof=proof,
+        proof=options.get("dpop"),
     )
     response = Response({**_pair_body(pair), "device_token": device_token_issue(user=user)})
     return _nonce_give(response, request)
@@ -109,6 +116,7 @@ TOKEN_LOGIN = LoginKind(
     csrf=False,
     www_authenticate=PublicApi.www_authenticate,
     starts="a token family",
+    precheck=token_login_precheck,
 )
 COOKIE_LOGIN = LoginKind(
     mode=JWT_COOKIE,

@@ -70,6 +70,8 @@ class OidcProvider:
     # How many times each path was requested, and the last authorization request's query.
     hits: dict[str, int] = field(default_factory=dict)
     last_authorization: dict[str, str] = field(default_factory=dict)
+    # Members the discovery document serves instead of its own (another `issuer`, say).
+    discovery_changes: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -88,6 +90,7 @@ class OidcProvider:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "code_challenge_methods_supported": ["S256"],
+            **self.discovery_changes,
         }
 
     def rotate(self) -> SigningKey:

@@ -842,13 +842,16 @@ $("reauth-form").addEventListener("submit", (event) => {
   });
 });
 
-/** Run `action`; should the server want a fresh sign-in (a sensitive action's 403, or a step-up
- * challenge's 401), ask for the password and run it once more. */
+// Any call answered by the step-up challenge (RFC 9470) asks for the password, then is retried.
+auth.onStepUp(reauthenticate);
+
+/** Run `action`; should the server want a fresh sign-in (a sensitive action's 403), ask for the
+ * password and run it once more. */
 async function sensitive(action) {
   try {
     return await action();
   } catch (error) {
-    if (error.code !== "reauthentication_required" && error.code !== auth.STEP_UP) throw error;
+    if (error.code !== "reauthentication_required") throw error;
     await reauthenticate();
     return action();
   }
@@ -1196,10 +1199,12 @@ const PROVIDER_ERRORS = {
   provider_unavailable: "The provider cannot be reached right now. Please sign in another way.",
   provider_not_configured: "That provider is not available here.",
   email_not_verified: "Verify your email address first: follow the link we mailed you.",
-  reauthentication_required: "Linking needs a recent sign-in: sign out and in again, then link the provider.",
+  reauthentication_required: "Linking needs a recent sign-in: confirm it's you, then link the provider again.",
   not_authenticated: "Sign in first, then link the provider.",
 };
 let providers = [];
+// The provider this tab left to link, for the round trip through the provider: its id only.
+const LINKING_KEY = "dualauth.linking";
 
 /** Where a browser goes to sign in with (or link) `provider`, then lands on `next`. */
 function providerUrl(provider, mode, next = "/") {
@@ -1267,9 +1272,7 @@ async function linkedLoad() {
     ...providers.map((provider) => {
       const button = el("button", "small", `Link ${provider.name}`);
       button.type = "button";
-      button.addEventListener("click", () =>
-        window.location.assign(providerUrl(provider, "link", "/")),
-      );
+      button.addEventListener("click", () => linkStart(provider));
       return button;
     }),
   );
@@ -1298,14 +1301,41 @@ async function linkedRemove(identity, name, button) {
   }
 }
 
-/** A provider sign-in came back: signed in already, its second step, or an error. */
+/** Leave for the provider to link it to this login. */
+function linkStart(provider) {
+  sessionStorage.setItem(LINKING_KEY, provider.id);
+  window.location.assign(providerUrl(provider, "link", "/"));
+}
+
+/** The provider this tab left to link, forgotten as it is read. */
+function linkingTake() {
+  const id = sessionStorage.getItem(LINKING_KEY);
+  sessionStorage.removeItem(LINKING_KEY);
+  return providers.find((p) => p.id === id) ?? null;
+}
+
+/** A provider sign-in came back: signed in already, its second step, or an error. A link
+ * refused for want of a fresh sign-in asks for the password, then leaves to link again. */
 async function providerReturn({ action, code, mfaToken, methods }) {
+  await providersLoad();
+  const linking = linkingTake();
   if (action === "mfa") {
-    await providersLoad();
     mfaOpen({ mfa_token: mfaToken, methods: methods.split(","), mode: auth.currentMode() });
     return;
   }
   const profile = await boot();
+  if (profile && linking && code === "reauthentication_required") {
+    try {
+      await reauthenticate();
+      linkStart(linking);
+      return;
+    } catch (error) {
+      if (error === CANCELLED) {
+        say(`${linking.name} was not linked.`);
+        return;
+      }
+    }
+  }
   const message = PROVIDER_ERRORS[code] ?? `The provider sign-in failed (${code}).`;
   if (profile) errorsShow("linked", { message });
   else showLogin(message);

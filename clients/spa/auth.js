@@ -110,16 +110,32 @@ export function signedOut() {
 }
 
 /** The 401 of a login that is valid but not recent or strong enough (RFC 9470): no refresh helps. */
-export const STEP_UP = "insufficient_user_authentication";
+const STEP_UP = "insufficient_user_authentication";
 
-/** An authenticated call; in JWT-cookie mode a 401 gets one refresh and one retry. */
+let stepUp = null;
+
+/** Have `handler` re-authenticate this login when an endpoint asks for a more recent or a stronger
+ * one (RFC 9470's challenge, `max_age` or `acr_values`, in every mode): called with the error, it
+ * resolves once the login is re-authenticated, or rejects to give the call up. */
+export function onStepUp(handler) {
+  stepUp = handler;
+}
+
+/** An authenticated call. The step-up challenge gets a re-authentication and one retry; in
+ * JWT-cookie mode any other 401 gets one refresh and one retry. */
 export async function call(method, path, body) {
   try {
     return await request(method, path, body);
   } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 401 || currentMode() !== "jwt-cookie") throw error;
-    if (error.code === STEP_UP) throw error;
-    await refresh();
+    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+    if (error.code === STEP_UP) {
+      if (!stepUp) throw error;
+      await stepUp(error);
+    } else if (currentMode() === "jwt-cookie") {
+      await refresh();
+    } else {
+      throw error;
+    }
     return request(method, path, body);
   }
 }

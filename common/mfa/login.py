@@ -6,6 +6,7 @@ after MFA_TOKEN_LIFETIME or MFA_MAX_ATTEMPTS wrong codes, and each wrong code co
 against the login throttle like a wrong password.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,7 @@ def mfa_login_complete(
     *,
     mfa_token: str,
     request: HttpRequest,
+    precheck: Callable[[Mode], dict[str, Any]],
     code: str = "",
     webauthn: dict[str, Any] | None = None,
     device_token: str = "",
@@ -102,6 +104,8 @@ def mfa_login_complete(
     A wrong one is a 400 `mfa_code_not_valid`, counted against the token's attempts and
     the login throttle (a known device's limit: the first step's device token, else the one
     this step presents); the token is taken by the right one, so it completes one login.
+    `precheck` checks the request as the login's mode does (a DPoP proof) before anything
+    is counted or used; what it answers joins the login's options.
     """
     purpose = MfaChallenge.Purpose.LOGIN
     challenge = challenge_get(purpose=purpose, token=mfa_token)
@@ -109,13 +113,14 @@ def mfa_login_complete(
         raise MfaTokenNotValid()
     if challenge.mode in COOKIE_MODES:
         csrf_enforce(request)
+    mode = mode_of(challenge.mode)
+    checked = precheck(mode)
     user = user_get(user_id=challenge.user_id) if challenge.user_id is not None else None
     options = dict(challenge.options)
     # A password changed since the first step ends this login too.
     if user is None or options.pop("epoch", None) != password_epoch(user.password):
         challenge_take(purpose=purpose, token=mfa_token)
         raise MfaTokenNotValid()
-    mode = mode_of(challenge.mode)
     counters = login_attempt_reserve(
         username=user.get_username(),
         request=request,
@@ -137,8 +142,10 @@ def mfa_login_complete(
         raise MfaTokenNotValid()
     login_attempt_release(counters)
     audit_event("mfa_passed", request=request, user_id=user.pk, mode=mode, method=method)
-    options["amr"] = f"{PASSWORD_METHOD} {FACTOR_METHODS[method]} {TWO_FACTORS}"
-    return MfaLogin(user=user, mode=mode, options=options)
+    # The first step's methods (a password's, a provider's), the factor's, and both together.
+    first = str(options.get("amr") or PASSWORD_METHOD).split()
+    options["amr"] = " ".join(dict.fromkeys([*first, FACTOR_METHODS[method], TWO_FACTORS]))
+    return MfaLogin(user=user, mode=mode, options={**options, **checked})
 
 
 def _second_factor_use(

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from common.api import Api, LoginAnswer, LoginKindApi, PublicApi
+from common.api import Api, LoginKind, LoginKindApi, PublicApi
 from common.credentials import csrf_enforce
 from common.logins import login_credentials_check
 from common.mfa.login import PASSWORD_METHOD, mfa_login_begin, mfa_login_complete
@@ -38,15 +38,20 @@ ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 
 
 def login_answer(
-    request: Request, user: UserModel, *, mode: Mode, options: dict[str, Any], answer: LoginAnswer
+    request: Request,
+    user: UserModel,
+    *,
+    kind: LoginKind,
+    options: dict[str, Any],
+    checked: dict[str, Any],
 ) -> Response:
     """A right password's answer: 202 `mfa_required` when the user has a second factor, else
-    `answer`'s.
+    the answer of `kind` given `options` and what its precheck `checked`.
     """
-    pending = mfa_login_begin(user=user, mode=mode, request=request._request, options=options)
+    pending = mfa_login_begin(user=user, mode=kind.mode, request=request._request, options=options)
     if pending is not None:
         return Response(pending, status=status.HTTP_202_ACCEPTED)
-    return answer(request, user, options)
+    return kind.answer(request, user, {**options, **checked})
 
 
 class PasswordLoginApi(LoginKindApi):
@@ -62,6 +67,7 @@ class PasswordLoginApi(LoginKindApi):
             csrf_enforce(request)
         serializer = self.login_kind.login_input(data=request.data)
         serializer.is_valid(raise_exception=True)
+        checked = self.login_kind.precheck(request)
         data = dict(serializer.validated_data)
         username, password = data.pop("username"), data.pop("password")
         user = login_credentials_check(
@@ -74,9 +80,7 @@ class PasswordLoginApi(LoginKindApi):
         # What the login asked for besides the credentials, kept for its second step, and how
         # the user proved who they are so far.
         data["amr"] = PASSWORD_METHOD
-        return login_answer(
-            request, user, mode=self.login_kind.mode, options=data, answer=self.login_kind.answer
-        )
+        return login_answer(request, user, kind=self.login_kind, options=data, checked=checked)
 
     def openapi_request(self) -> type[Serializer]:
         """The mode's credentials."""
@@ -99,8 +103,8 @@ class PasswordLoginApi(LoginKindApi):
 class MfaAuthenticateApi(PublicApi):
     """Complete a login with its second factor: the answer of the login endpoint it began at."""
 
-    # Each mode's login answer, by mode (common/urls.py).
-    answers: Mapping[Mode, LoginAnswer] = {}
+    # Each mode's login kind, by mode (common/urls.py): the second step answers as its first.
+    kinds: Mapping[Mode, LoginKind] = {}
 
     @extend_schema(
         request=MfaAuthenticateInputSerializer,
@@ -122,8 +126,12 @@ class MfaAuthenticateApi(PublicApi):
         """A code from the app, a recovery code, or a passkey's answer."""
         serializer = MfaAuthenticateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        login = mfa_login_complete(request=request._request, **serializer.validated_data)
-        return self.answers[login.mode](request, login.user, login.options)
+        login = mfa_login_complete(
+            request=request._request,
+            precheck=lambda mode: self.kinds[mode].precheck(request),
+            **serializer.validated_data,
+        )
+        return self.kinds[login.mode].answer(request, login.user, login.options)
 
 
 class TotpDetailApi(Api):

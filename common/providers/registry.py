@@ -7,6 +7,7 @@ is followed, and no token can make us fetch on every request.
 """
 
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 # Endpoints of a discovery document this feature calls; each must be a URL.
 DISCOVERY_ENDPOINTS = ("jwks_uri", "authorization_endpoint", "token_endpoint")
 
+logger = logging.getLogger("dualauth.providers")
 _discovered: BoundedMemo[str, dict[str, Any]] = BoundedMemo(64)
 _jwks_clients: dict[tuple[str, float, float, float], PyJWKClient] = {}
 _jwks_lock = threading.Lock()
@@ -132,7 +134,17 @@ def _discovery_fetch(provider: Provider) -> dict[str, Any]:
         document = response.json()
     except (httpx.HTTPError, ValueError) as e:
         raise ProviderUnavailable() from e
-    if not isinstance(document, dict) or document.get("issuer", "").rstrip("/") != provider.issuer:
+    if not isinstance(document, dict):
+        raise ProviderUnavailable()
+    issuer = document.get("issuer")
+    if not isinstance(issuer, str) or issuer.rstrip("/") != provider.issuer:
+        # A misconfiguration or an impostor: the operator must see which.
+        logger.warning(
+            "provider %s: the discovery document names another issuer, %r, than %r",
+            provider.id,
+            issuer,
+            provider.issuer,
+        )
         raise ProviderUnavailable()
     for endpoint in DISCOVERY_ENDPOINTS:
         value = document.get(endpoint)

@@ -45,6 +45,19 @@ USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
 USERNAME_BASE_LENGTH = 30
 # The `amr` value (RFC 8176) saying the provider checked more than one factor.
 AMR_MFA = "mfa"
+# A login by a provider's ID token: RFC 8176 registers no value for a federated assertion,
+# so the one Microsoft Entra ID's tokens carry for it.
+AMR_FEDERATED = "fed"
+# The values RFC 8176 registers (section 2): all a trusted provider's `amr` may add to `fed`.
+RFC8176_METHODS = frozenset(
+    {
+        "face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin",
+        "pwd", "rba", "retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia",
+    }
+)  # fmt: skip
+# How long a provider sign-in's methods may be: the login keeps 64 characters, and a second
+# factor adds its own two values.
+AMR_PROVIDER_LENGTH = 48
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,8 @@ class ProviderSignIn:
     user: UserModel
     identity: ProviderIdentity
     second_factor: bool
+    # The login's methods (`amr`): `fed`, and what a trusted provider says it used.
+    amr: str
 
 
 def _digest(nonce: str) -> str:
@@ -146,7 +161,10 @@ def provider_sign_in(
     )
     audit_event("provider_login", request=request, user_id=user.pk, provider=provider.id, mode=mode)
     return ProviderSignIn(
-        user=user, identity=identity, second_factor=_second_factor(provider, claims)
+        user=user,
+        identity=identity,
+        second_factor=_second_factor(provider, claims),
+        amr=_methods(provider, claims),
     )
 
 
@@ -163,6 +181,24 @@ def _second_factor(provider: Provider, claims: dict[str, Any]) -> bool:
         and isinstance(amr, list)
         and AMR_MFA in amr
     )
+
+
+def _methods(provider: Provider, claims: dict[str, Any]) -> str:
+    """The sign-in's `amr`: `fed`, then, for a provider of PROVIDER_MFA_TRUSTED (whose word on
+    how it authenticated is believed), the RFC 8176 values of its token's `amr`.
+    """
+    methods = [AMR_FEDERATED]
+    amr = claims.get("amr")
+    if provider.id in dualauth_settings.PROVIDER_MFA_TRUSTED and isinstance(amr, list):
+        for value in amr:
+            if (
+                isinstance(value, str)
+                and value in RFC8176_METHODS
+                and value not in methods
+                and len(" ".join([*methods, value])) <= AMR_PROVIDER_LENGTH
+            ):
+                methods.append(value)
+    return " ".join(methods)
 
 
 def _identity_first_sign_in(

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from common.api import Api, LoginAnswer, LoginKindApi, PublicApi
+from common.api import Api, LoginAnswer, LoginKind, LoginKindApi, PublicApi
 from common.authentication import ResolverAuthentication
 from common.conf import dualauth_settings
 from common.credentials import Credential, csrf_enforce
@@ -75,20 +75,21 @@ def provider_login_answer(
     request: Request,
     sign_in: ProviderSignIn,
     *,
-    mode: Mode,
+    kind: LoginKind,
     options: dict[str, Any],
-    answer: LoginAnswer,
+    checked: dict[str, Any],
 ) -> Response:
     """A provider sign-in's answer: 202 asking for the user's second factor (unless the
-    provider's own stands for it), else `answer`'s.
+    provider's own stands for it), else the answer of `kind` given `options` and what its
+    precheck `checked`.
     """
     if not sign_in.second_factor:
         pending = login_second_step_begin(
-            user=sign_in.user, mode=mode, request=request._request, options=options
+            user=sign_in.user, mode=kind.mode, request=request._request, options=options
         )
         if pending is not None:
             return Response(pending, status=status.HTTP_202_ACCEPTED)
-    return answer(request, sign_in.user, options)
+    return kind.answer(request, sign_in.user, {**options, **checked})
 
 
 class ProviderListApi(PublicApi):
@@ -127,6 +128,7 @@ class ProviderLoginApi(LoginKindApi):
             csrf_enforce(request)
         serializer = self.login_kind.provider_login_input(data=request.data)
         serializer.is_valid(raise_exception=True)
+        checked = self.login_kind.precheck(request)
         data = dict(serializer.validated_data)
         sign_in = provider_login_check(
             provider_id=data.pop("provider"),
@@ -135,9 +137,11 @@ class ProviderLoginApi(LoginKindApi):
             request=request._request,
             mode=self.login_kind.mode,
         )
-        # What the login asked for besides the token, kept for its second step.
+        # What the login asked for besides the token, kept for its second step, and how the
+        # user proved who they are so far.
+        data["amr"] = sign_in.amr
         return provider_login_answer(
-            request, sign_in, mode=self.login_kind.mode, options=data, answer=self.login_kind.answer
+            request, sign_in, kind=self.login_kind, options=data, checked=checked
         )
 
     def openapi_request(self) -> type[Serializer]:
@@ -314,7 +318,7 @@ class ProviderCallbackApi(PublicApi):
         sign_in = provider_sign_in(
             provider=provider, claims=claims, request=request._request, mode=mode
         )
-        options: dict[str, Any] = {"remember": True, "device_token": ""}
+        options: dict[str, Any] = {"remember": True, "device_token": "", "amr": sign_in.amr}
         if not sign_in.second_factor:
             second = login_second_step_begin(
                 user=sign_in.user, mode=mode, request=request._request, options=options

@@ -26,6 +26,7 @@ from bench.processes import free_port
 from common.cache import cache_delete
 from common.conf import dualauth_settings
 from common.models import LoginFamily, Profile
+from common.providers.models import ProviderIdentity
 from common.selectors import family_cache_key
 from tests.clients.conftest import audit_events, expired_copy
 from tests.clients.spa import (
@@ -1317,10 +1318,14 @@ def test_a_passkey_is_the_second_step_after_a_password_and_once_removed_signs_in
 def provider_spa(
     live_server_factory: Callable[..., LiveServer],
 ) -> Iterator[tuple[OidcProvider, LiveServer]]:
-    """A real provider, and the SPA's server offering it for sign-in by redirect."""
+    """A real provider, and the SPA's server offering it for sign-in by redirect; the server
+    has a project's own views behind step-up (RFC 9470) besides.
+    """
+    call_command("collectstatic", "--noinput", verbosity=0)
     with OidcServer() as provider:
         server = live_server_factory(
             workers=1,
+            DJANGO_SETTINGS_MODULE="tests.settings_step_up",
             DEBUG="true",
             PROVIDERS="test",
             PROVIDER_TEST_ISSUER=provider.issuer,
@@ -1344,6 +1349,16 @@ def test_the_spa_signs_in_with_a_provider_and_shows_it_linked(
     assert page.url == f"{server.url}/"
     expect(page.locator("#linked")).to_contain_text(f"spa-{spa_mode}@example.com")
     assert_tokens_unreadable(page)
+    # The account has no password and no passkey: its one provider is not unlinked.
+    page.locator("#linked").get_by_role("button", name="Unlink").click()
+    expect(page.locator("#linked-error")).to_have_text(
+        "This is your last way to sign in: add a password or a passkey first."
+    )
+    expect(page.locator("#linked")).to_contain_text(f"spa-{spa_mode}@example.com")
+    assert (
+        calls(page)[0]
+        == f"DELETE /api/account/providers/linked/{identity_id(spa_mode)}/ 400 {spa_mode}"
+    )
 
 
 def test_the_spa_tells_a_provider_sign_in_that_failed_by_its_code(
@@ -1356,3 +1371,57 @@ def test_the_spa_tells_a_provider_sign_in_that_failed_by_its_code(
     expect(page.locator("#login-error")).to_have_text("The provider did not sign you in.")
     assert "provider-error" not in page.url
     provider.deny = False
+
+
+def identity_id(subject_suffix: str) -> int:
+    """The id of the identity the test provider signed in as `spa-<suffix>`."""
+    return int(ProviderIdentity.objects.get(subject=f"spa-{subject_suffix}").pk)
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_a_step_up_challenge_asks_for_the_password_and_the_call_is_retried(
+    provider_spa, page: Page, live_user: User, mode: str
+):
+    _, server = provider_spa
+    page.goto(f"{server.url}/")
+    sign_in(page, mode=mode, username="alice", password=PASSWORD)
+    settled(page)
+    login_made_stale(live_user)
+    # A project's own page calls its own view behind StepUp through the SPA's API layer.
+    page.evaluate(
+        """() => { window.stepUpCall = import("/static/spa/auth.js")
+            .then((auth) => auth.call("POST", "/api/step-up/recent/")); }"""
+    )
+    reauthenticate(page)
+    assert page.evaluate("() => window.stepUpCall") == {}
+    assert calls(page)[:3] == [
+        f"POST /api/step-up/recent/ 200 {mode}",
+        f"POST /api/account/reauthenticate/ 200 {mode}",
+        f"POST /api/step-up/recent/ 401 {mode}",
+    ]
+
+
+def test_a_provider_is_linked_after_the_password_is_confirmed_and_unlinked(
+    provider_spa, page: Page, live_user: User
+):
+    provider, server = provider_spa
+    provider.deny = False
+    provider.user = {"sub": "spa-linked", "email": "alice.elsewhere@example.com"}
+    page.goto(f"{server.url}/")
+    sign_in(page, mode="jwt-cookie", username="alice", password=PASSWORD)
+    settled(page)
+    expect(page.locator("#linked-empty")).to_be_visible()
+    login_made_stale(live_user)
+    page.get_by_role("button", name="Link Test").click()
+    # The server refused a stale login: the page asks for the password, then links again.
+    reauthenticate(page)
+    expect(page.locator("#linked")).to_contain_text("alice.elsewhere@example.com")
+    assert page.url == f"{server.url}/"
+    assert ProviderIdentity.objects.get(subject="spa-linked").user_id == live_user.pk
+    # Alice has a password: the provider is not her last way in, and is unlinked.
+    page.locator("#linked").get_by_role("button", name="Unlink").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Test unlinked: it no longer signs in to your account."
+    )
+    expect(page.locator("#linked-empty")).to_be_visible()
+    assert not ProviderIdentity.objects.filter(user=live_user).exists()

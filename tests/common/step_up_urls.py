@@ -35,8 +35,19 @@ class StrongApi(Api):
         return Response({})
 
 
+class PasswordApi(Api):
+    """Answers a login whose user proved a password of this account."""
+
+    permission_classes = [StepUp.requiring(methods=("pwd",))]
+
+    def post(self, request: Request) -> Response:
+        """`{}`."""
+        return Response({})
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/step-up/recent/", RecentApi.as_view()),
     path("api/step-up/strong/", StrongApi.as_view()),
+    path("api/step-up/password/", PasswordApi.as_view()),
     *project_urlpatterns,
 ]

@@ -554,6 +554,28 @@ def test_the_nonce_dance_at_the_token_endpoint(api, user, password, key, dpop_se
     assert retry.json()["token_type"] == "DPoP"
 
 
+@pytest.mark.parametrize("bound_first", [True, False], ids=["bound", "binding"])
+def test_a_refresh_refused_for_its_nonce_rotates_nothing_and_its_retry_does(
+    api, user, password, key, dpop_settings, bound_first
+):
+    pair = _login(api, password, key if bound_first else None)
+    dpop_settings(DPOP_NONCE=True)
+    first = _refresh(api, pair["refresh"], key)
+    assert first.status_code == 400
+    assert first.json()["code"] == "use_dpop_nonce"
+    family = LoginFamily.objects.get()
+    assert family.previous_jti == ""
+    assert family.revoked_at is None
+    assert family.dpop_jkt == (key.thumbprint if bound_first else "")
+    extra = _dpop(key, "POST", REFRESH, nonce=first["DPoP-Nonce"])
+    retry = api.post(REFRESH, {"refresh": pair["refresh"]}, "json", **extra)
+    assert retry.status_code == 200, retry.json()
+    assert retry.json()["token_type"] == "DPoP"
+    family.refresh_from_db()
+    assert family.previous_jti
+    assert family.dpop_jkt == key.thumbprint
+
+
 def test_the_nonce_dance_at_a_resource(bound, key, dpop_settings):
     dpop_settings(DPOP_NONCE=True)
     client = APIClient()

@@ -137,6 +137,7 @@ class PasskeyLoginApi(LoginKindApi):
             csrf_enforce(request)
         serializer = self.login_kind.passkey_login_input(data=request.data)
         serializer.is_valid(raise_exception=True)
+        checked = self.login_kind.precheck(request)
         data = dict(serializer.validated_data)
         credential = data.pop("credential")
         user = passkey_login_check(
@@ -147,7 +148,7 @@ class PasskeyLoginApi(LoginKindApi):
         )
         # What the login asked for besides the passkey's answer, and how the user proved it.
         data["amr"] = passkey_login_methods(credential=credential)
-        return self.login_kind.answer(request, user, data)
+        return self.login_kind.answer(request, user, {**data, **checked})
 
     def openapi_request(self) -> type[Serializer]:
         """The passkey's answer, and the mode's options."""

@@ -244,6 +244,28 @@ def test_a_jwt_header_completion_with_a_dpop_proof_binds_the_login(alice):
     assert LoginFamily.objects.get().dpop_jkt == key.thumbprint
 
 
+def test_a_jwt_header_completion_refused_for_its_dpop_nonce_uses_up_nothing(alice, settings):
+    dualauth(settings, DPOP_NONCE=True)
+    client = ModeClient("jwt-header")
+    token = mfa_begin(client, alice.username)
+    key = DpopKey.generate()
+    path = "/api/account/mfa/authenticate/"
+    url = f"http://testserver{path}"
+    body = {"mfa_token": token, "code": alice.app.code()}
+    first = client.client.post(
+        path, body, format="json", HTTP_DPOP=key.proof(method="POST", url=url)
+    )
+    _error(first, 400, "use_dpop_nonce")
+    # Neither the token, its attempts, nor the code was used up.
+    assert MfaChallenge.objects.get().attempts == 0
+    assert not LoginFamily.objects.exists()
+    proof = key.proof(method="POST", url=url, nonce=first["DPoP-Nonce"])
+    retry = client.client.post(path, body, format="json", HTTP_DPOP=proof)
+    assert retry.status_code == 200, retry.content
+    assert retry.json()["token_type"] == "DPoP"
+    assert LoginFamily.objects.get().dpop_jkt == key.thumbprint
+
+
 # CSRF.
 
 

@@ -10,6 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from common.mfa.services import totp_enable, totp_setup_get
+from common.models import LoginFamily
 from common.providers.models import ProviderIdentity
 from tests.common.accounts.conftest import dualauth
 from tests.common.mfa.conftest import Authenticator, site_request
@@ -104,6 +105,8 @@ def test_a_redirect_sign_in_ends_signed_in_with_no_secret_in_the_address(
     assert profile.status_code == 200, profile.text
     assert profile.headers["auth-mode"] == mode
     assert profile.json()["email"] == identity["email"]
+    # The login was the provider's assertion, not a password (docs/API.md, step-up).
+    assert LoginFamily.objects.get(mode=mode).amr == "fed"
 
 
 def test_a_wrong_state_is_refused(transactional_db, server, browser, op, identity):
@@ -203,6 +206,7 @@ def test_the_second_step_comes_back_in_the_fragment(
     )
     assert answer.status_code == 200, answer.text
     assert browser.get("/api/profile/").json()["email"] == "dave@example.com"
+    assert LoginFamily.objects.get(user=dave).amr == "fed otp mfa"
 
 
 def test_linking_by_redirect_needs_a_fresh_login_and_links_to_it(

@@ -5,16 +5,21 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import jwt
 import pytest
+from django.utils import timezone
 
 from bench.processes import free_port
+from clients.mobile.dpop import DpopKey
 from common.conf import dualauth_settings
 from common.mfa.services import totp_enable, totp_setup_get
-from common.providers.models import ProviderIdentity
+from common.models import LoginFamily
+from common.providers.models import ProviderIdentity, ProviderNonce
 from common.routes import SHARED_ROUTES, api_prefix, mode_path
 from tests.common.accounts.conftest import dualauth
 from tests.common.mfa.conftest import Authenticator, site_request
 from tests.common.providers.conftest import PROVIDER, provider_settings
+from tests.common.step_up_urls import MAX_AGE
 from tests.modes import PASSWORD, ModeClient
 from tests.oidc import OidcProvider
 
@@ -108,6 +113,28 @@ def test_refused_tokens_count_as_failed_logins_of_the_address(provider, settings
     assert response["Retry-After"]
 
 
+def test_a_token_provider_login_refused_for_its_dpop_nonce_keeps_the_providers_nonce(
+    provider, settings
+):
+    dualauth(settings, DPOP_NONCE=True)
+    client = ModeClient("jwt-header")
+    nonce = nonce_for(client)
+    body = {"provider": PROVIDER, "id_token": provider.id_token(nonce=nonce), "nonce": nonce}
+    path = mode_path("jwt-header", "login-provider")
+    url = f"http://testserver{path}"
+    key = DpopKey.generate()
+    first = client.client.post(
+        path, body, format="json", HTTP_DPOP=key.proof(method="POST", url=url)
+    )
+    assert (first.status_code, first.json()["code"]) == (400, "use_dpop_nonce")
+    assert ProviderNonce.objects.exists()
+    proof = key.proof(method="POST", url=url, nonce=first["DPoP-Nonce"])
+    retry = client.client.post(path, body, format="json", HTTP_DPOP=proof)
+    assert retry.status_code == 200, retry.content
+    assert retry.json()["token_type"] == "DPoP"
+    assert LoginFamily.objects.get().dpop_jkt == key.thumbprint
+
+
 def test_a_second_factor_is_asked_for_after_a_provider_login(
     provider, mode, mode_client, user, settings
 ):
@@ -130,6 +157,63 @@ def test_a_second_factor_is_asked_for_after_a_provider_login(
     assert response.json()["code"] == "mfa_required"
     assert not response.cookies.get("sessionid")
     assert "access" not in response.json()
+    # The second step adds its factor to the provider's `fed`, never a password's `pwd`.
+    body = {"mfa_token": response.json()["mfa_token"], "code": app.code(1)}
+    done = mode_client.request("post", shared("mfa-authenticate"), body)
+    assert done.status_code == 200, done.content
+    assert LoginFamily.objects.get(mode=mode).amr == "fed otp mfa"
+
+
+def _access_claims(client: ModeClient) -> dict[str, Any]:
+    return dict(jwt.decode(client.tokens["access"], options={"verify_signature": False}))
+
+
+def test_a_provider_login_records_fed_not_pwd_in_its_tokens_and_login_state(
+    provider, mode, mode_client
+):
+    response = provider_login(mode_client, provider, email="new@example.com", sub="new")
+    assert response.status_code == 200, response.content
+    assert LoginFamily.objects.get(mode=mode).amr == "fed"
+    if mode == "jwt-header":
+        assert _access_claims(mode_client)["amr"] == ["fed"]
+
+
+def test_only_a_trusted_providers_own_methods_follow_fed(provider, settings):
+    said = ["pwd", "mfa", "x-custom", "pwd", 7, {"a": 1}, ["otp"]]
+    client = ModeClient("jwt-header")
+    assert (
+        provider_login(client, provider, sub="a", email="a@example.com", amr=said).status_code
+        == 200
+    )
+    assert _access_claims(client)["amr"] == ["fed"]
+    dualauth(settings, PROVIDER_MFA_TRUSTED=[PROVIDER])
+    assert (
+        provider_login(client, provider, sub="a", email="a@example.com", amr=said).status_code
+        == 200
+    )
+    assert _access_claims(client)["amr"] == ["fed", "pwd", "mfa"]
+
+
+@pytest.mark.urls("tests.common.step_up_urls")
+def test_step_up_asking_for_a_password_or_a_recent_login_challenges_a_provider_login(
+    provider, mode, mode_client, time_machine
+):
+    time_machine.move_to(timezone.now(), tick=False)
+    assert provider_login(mode_client, provider, sub="n", email="n@example.com").status_code == 200
+    refused = mode_client.request("post", "/api/step-up/password/")
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "insufficient_user_authentication"
+    assert "max_age" not in refused["WWW-Authenticate"]
+    assert mode_client.request("post", "/api/step-up/recent/").status_code == 200
+    time_machine.shift(MAX_AGE)
+    stale = mode_client.request("post", "/api/step-up/recent/")
+    assert stale.status_code == 401
+    assert stale.json()["code"] == "insufficient_user_authentication"
+    assert f"max_age={int(MAX_AGE.total_seconds())}" in stale["WWW-Authenticate"]
+    # A new sign-in with the provider is a recent login again, and still no password.
+    assert provider_login(mode_client, provider, sub="n", email="n@example.com").status_code == 200
+    assert mode_client.request("post", "/api/step-up/recent/").status_code == 200
+    assert mode_client.request("post", "/api/step-up/password/").status_code == 401
 
 
 def test_linking_and_unlinking_need_a_fresh_login(provider, logged_in, settings, time_machine):

@@ -435,3 +435,26 @@ def test_a_passkey_login_records_its_method_and_binds_a_token_login_to_the_proof
     token = LoginFamily.objects.get(mode="jwt-header", amr="hwk mfa")
     assert token.dpop_jkt == key.thumbprint
     assert LoginFamily.objects.filter(mode="session", amr="hwk mfa").exists()
+
+
+@pytest.mark.parametrize("mode", ["jwt-header"])
+def test_a_token_passkey_login_refused_for_its_dpop_nonce_keeps_its_challenge(
+    alice, authenticator, settings
+):
+    assert _add(alice, authenticator).status_code == 201
+    dualauth(settings, DPOP_NONCE=True)
+    client = APIClient()
+    started = client.post(account_path("passkey-login-options")).json()
+    answer = authenticator.authenticate(started["options"], ORIGIN)
+    path = mode_path("jwt-header", "login-passkey")
+    url = f"http://testserver{path}"
+    body = {"challenge_token": started["challenge_token"], "credential": answer}
+    key = DpopKey.generate()
+    first = client.post(path, body, format="json", HTTP_DPOP=key.proof(method="POST", url=url))
+    _error(first, 400, "use_dpop_nonce")
+    assert MfaChallenge.objects.filter(purpose=MfaChallenge.Purpose.PASSKEY_LOGIN).exists()
+    proof = key.proof(method="POST", url=url, nonce=first["DPoP-Nonce"])
+    retry = client.post(path, body, format="json", HTTP_DPOP=proof)
+    assert retry.status_code == 200, retry.content
+    assert retry.json()["token_type"] == "DPoP"
+    assert LoginFamily.objects.filter(dpop_jkt=key.thumbprint).count() == 1
