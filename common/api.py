@@ -26,9 +26,19 @@ LoginAnswer = Callable[[Request, UserModel, dict[str, Any]], Response]
 LoginPrecheck = Callable[[Request], dict[str, Any]]
 
 
+# What a mode adds to every answer of its login endpoints, a second step's included:
+# (request, response) -> the response.
+LoginFinish = Callable[[Request, Response], Response]
+
+
 def no_precheck(request: Request) -> dict[str, Any]:
     """The precheck of a mode that checks nothing of a login request but its credentials."""
     return {}
+
+
+def no_finish(request: Request, response: Response) -> Response:
+    """The finish of a mode that adds nothing to its login endpoints' answers."""
+    return response
 
 
 class Api(APIView):
@@ -121,6 +131,8 @@ class LoginKind:
     starts: str
     # Run by each of its login endpoints before the credentials are checked.
     precheck: LoginPrecheck = no_precheck
+    # Run on each answer of its login endpoints: 200, a second step's 202 and errors alike.
+    finish: LoginFinish = no_finish
 
 
 class LoginKindApi(PublicApi):
@@ -137,3 +149,10 @@ class LoginKindApi(PublicApi):
     def get_authenticate_header(self, request: Request) -> str:
         """The challenge of a 401 from this mode's login."""
         return str(self.login_kind.www_authenticate)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        """The answer, with what the mode adds to each of its logins' answers."""
+        finished = self.login_kind.finish(request, response)
+        return super().finalize_response(request, finished, *args, **kwargs)

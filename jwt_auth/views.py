@@ -63,7 +63,7 @@ def _pair_body(pair: TokenPair) -> dict[str, object]:
     return dict(TokenPairSerializer(pair).data)
 
 
-def _nonce_give(response: Response, request: Request) -> Response:
+def _nonce_give(request: Request, response: Response) -> Response:
     """Give a client that sent a DPoP proof the nonce to sign its next ones with."""
     if dualauth_settings.DPOP_NONCE and DPOP_HEADER in request.META:
         response[NONCE_HEADER] = dpop_nonce_issue()
@@ -89,8 +89,7 @@ def token_login_answer(request: Request, user: UserModel, options: dict[str, Any
         amr=options.get("amr", "pwd"),
         proof=options.get("dpop"),
     )
-    response = Response({**_pair_body(pair), "device_token": device_token_issue(user=user)})
-    return _nonce_give(response, request)
+    return Response({**_pair_body(pair), "device_token": device_token_issue(user=user)})
 
 
 def cookie_login_answer(request: Request, user: UserModel, options: dict[str, Any]) -> Response:
@@ -117,6 +116,8 @@ TOKEN_LOGIN = LoginKind(
     www_authenticate=PublicApi.www_authenticate,
     starts="a token family",
     precheck=token_login_precheck,
+    # Every answer, the 202 of a second step's included, gives the nonce of the next proof.
+    finish=_nonce_give,
 )
 COOKIE_LOGIN = LoginKind(
     mode=JWT_COOKIE,
@@ -147,7 +148,7 @@ class TokenRefreshApi(PublicApi):
         pair = token_refresh(
             raw=serializer.validated_data["refresh"], request=request._request, proof=proof
         )
-        return _nonce_give(Response(_pair_body(pair)), request)
+        return _nonce_give(request, Response(_pair_body(pair)))
 
 
 class TokenVerifyApi(PublicApi):

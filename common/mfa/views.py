@@ -131,7 +131,8 @@ class MfaAuthenticateApi(PublicApi):
             precheck=lambda mode: self.kinds[mode].precheck(request),
             **serializer.validated_data,
         )
-        return self.kinds[login.mode].answer(request, login.user, login.options)
+        kind = self.kinds[login.mode]
+        return kind.finish(request, kind.answer(request, login.user, login.options))
 
 
 class TotpDetailApi(Api):

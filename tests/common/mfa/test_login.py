@@ -27,7 +27,7 @@ from tests.common.mfa.conftest import (
     mfa_login,
 )
 from tests.conftest import PASSWORD, as_json
-from tests.modes import MODES, ModeClient
+from tests.modes import LOGIN_PATHS, MODES, ModeClient
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -263,6 +263,32 @@ def test_a_jwt_header_completion_refused_for_its_dpop_nonce_uses_up_nothing(alic
     retry = client.client.post(path, body, format="json", HTTP_DPOP=proof)
     assert retry.status_code == 200, retry.content
     assert retry.json()["token_type"] == "DPoP"
+    assert LoginFamily.objects.get().dpop_jkt == key.thumbprint
+
+
+def test_a_jwt_header_second_step_gives_the_nonce_its_completion_signs_with(alice, settings):
+    dualauth(settings, DPOP_NONCE=True)
+    client = ModeClient("jwt-header")
+    key = DpopKey.generate()
+    login_path = LOGIN_PATHS["jwt-header"]
+    login_url = f"http://testserver{login_path}"
+    body = {"username": alice.username, "password": PASSWORD}
+    first = client.client.post(
+        login_path, body, format="json", HTTP_DPOP=key.proof(method="POST", url=login_url)
+    )
+    _error(first, 400, "use_dpop_nonce")
+    proof = key.proof(method="POST", url=login_url, nonce=first["DPoP-Nonce"])
+    second_step = client.client.post(login_path, body, format="json", HTTP_DPOP=proof)
+    assert second_step.status_code == 202, second_step.content
+    # The completion's proof is signed with the nonce the 202 gave: no third round trip.
+    path = "/api/account/mfa/authenticate/"
+    proof = key.proof(
+        method="POST", url=f"http://testserver{path}", nonce=second_step["DPoP-Nonce"]
+    )
+    completion = {"mfa_token": second_step.json()["mfa_token"], "code": alice.app.code()}
+    done = client.client.post(path, completion, format="json", HTTP_DPOP=proof)
+    assert done.status_code == 200, done.content
+    assert done["DPoP-Nonce"]
     assert LoginFamily.objects.get().dpop_jkt == key.thumbprint
 
 
