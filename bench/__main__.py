@@ -19,6 +19,7 @@ from bench.profile import REQUESTS, profile_configs
 from bench.report import results_write
 from bench.server import (
     DUALAUTH,
+    DUALAUTH_PUSH,
     STOCK,
     STOCK_CACHE,
     STOCK_CACHED_DB,
@@ -68,16 +69,24 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def measure(load: LoadGenerator, server: Any, requests: Any, duration: float) -> dict[str, Any]:
+def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> dict[str, Any]:
     """One pass over the users to warm up, then `duration` s of load, and the CPU it took (of
-    the server, and of its database and Redis; None without /proc).
+    the server, and of its database and Redis; None without /proc). Requests that work once
+    are signed for each pass, and again, twice as many, for a run that used them all.
     """
     from bench.cpu import backends_cpu, server_cpu, spent
+    from bench.dpop import PROOFS_PER_SECOND
 
-    load.warm(server.url, requests)
-    before = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
-    result = load.run(server.url, requests, duration)
-    after = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
+    signed, count = config.signed, round(duration * PROOFS_PER_SECOND)
+    load.warm(server.url, signed(server.url, len(config.requests)) if signed else config.requests)
+    while True:
+        requests = signed(server.url, count) if signed else config.requests
+        before = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
+        result = load.run(server.url, requests, duration, once=signed is not None)
+        after = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
+        if not result.pop("exhausted"):
+            break
+        count *= 2
     n = result["requests"] if before[0] else 0
     cpu = [spent(b, a) * 1000 / n if n else None for b, a in zip(before, after, strict=True)]
     return {**result, **dict(zip(FIGURES[3:], cpu, strict=True))}
@@ -100,8 +109,9 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
     load = LoadGenerator()
     users = users_create(USER_PREFIX, args.users)
     flags = {"workers": args.workers, "threads": args.threads}
-    projects = [DUALAUTH, STOCK, STOCK_CACHED_DB, *([STOCK_CACHE] if env.redis_url else [])]
-    servers = {p: BenchServer(env, p, name=p.settings.replace(".", "-"), **flags) for p in projects}
+    projects = [DUALAUTH, STOCK, STOCK_CACHED_DB]
+    projects += [STOCK_CACHE, DUALAUTH_PUSH] if env.redis_url else []
+    servers = {p: BenchServer(env, p, name=p.name, **flags) for p in projects}
     hashers = args.hashers if args.sweep != "only" else []
     login_servers = {name: login_server(env, name, **flags) for name in hashers}
     # Capped at 100k on SQLite.
@@ -119,7 +129,7 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
         for repeat in range(args.repeats):
             for c in loaded:
                 step(f"{c.name} (repeat {repeat + 1}/{args.repeats})")
-                runs[c.name].append(measure(load, servers[c.project], c.requests, args.duration))
+                runs[c.name].append(measure(load, servers[c.project], c, args.duration))
         profiled: dict[str, Any] = {}
         if loaded:
             step("the in-process profile: time, SQL and Redis per request")

@@ -1,16 +1,20 @@
 """The configurations a run measures: which project serves them, and what each guarantees."""
 
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from bench.env import BenchEnv
 from bench.load import Request
-from bench.server import DUALAUTH, STOCK, STOCK_CACHE, STOCK_CACHED_DB, Project
+from bench.server import DUALAUTH, DUALAUTH_PUSH, STOCK, STOCK_CACHE, STOCK_CACHED_DB, Project
 
 BEARER = ("Authorization", "Bearer {}")
 SESSIONID = ("Cookie", "sessionid={}")
+# The `push` level's rows: each mode's name with this after it.
+PUSH = "-push"
+DPOP = "jwt-header+dpop"
 # name: project, path, the credential's kind and (header, template), what runs, revocation.
 STOCK_ROWS: dict[str, tuple[Any, ...]] = {
     "baseline": (STOCK, "/constant/", "", None, "stock project, constant DRF endpoint", "n/a"),
@@ -49,7 +53,9 @@ STOCK_ROWS: dict[str, tuple[Any, ...]] = {
 
 @dataclass(frozen=True)
 class Config:
-    """One endpoint under load, the project serving it, and one request per user."""
+    """One endpoint under load, the project serving it, and one request per user; for
+    requests that work once, `signed(base_url, count)` makes `count` fresh ones.
+    """
 
     name: str
     project: Project
@@ -57,15 +63,18 @@ class Config:
     description: str
     revocation: str
     requests: tuple[Request, ...]
+    signed: Callable[[str, int], tuple[Request, ...]] | None = None
 
 
 def configs_seed(env: BenchEnv, users: list[Any]) -> list[Config]:
-    """Every configuration (the baseline, the stock rows, dualauth's modes), with a credential
-    of each kind for each of `users`; a kind the stock seeder did not make (`cache` sessions
-    without Redis) leaves its row out.
+    """Every configuration (the baseline, the stock rows, dualauth's modes, DPoP-bound
+    `jwt-header`, and with Redis the modes at the `push` level), with a credential of each
+    kind for each of `users`; a kind the stock seeder did not make (`cache` sessions without
+    Redis) leaves its row out.
     """
     from django.conf import settings
 
+    from bench.dpop import bound_logins
     from bench.seed import USER_PREFIX, dualauth_credentials
     from common.conf import dualauth_settings
     from common.routes import mode_path
@@ -82,12 +91,17 @@ def configs_seed(env: BenchEnv, users: list[Any]) -> list[Config]:
             "access_token cookie",
         ),
     }
+    levels = {"": (DUALAUTH, "", "next request, on every instance")}
+    if env.redis_url:
+        push = "the push window (window.json); strict on any doubt"
+        levels[PUSH] = (DUALAUTH_PUSH, ", REVOCATION=push", push)
     rows = STOCK_ROWS | {
-        mode: (
-            *(DUALAUTH, mode_path(mode, "profile"), mode, credential),
-            f"dualauth {what} + login family + user snapshot, production settings",
-            "next request, on every instance",
+        mode + level: (
+            *(project, mode_path(mode, "profile"), mode, credential),
+            f"dualauth {what} + login family + user snapshot, production settings{knob}",
+            revocation,
         )
+        for level, (project, knob, revocation) in levels.items()
         for mode, (credential, what) in modes.items()
     }
     configs = []
@@ -100,4 +114,16 @@ def configs_seed(env: BenchEnv, users: list[Any]) -> list[Config]:
         else:
             requests = (Request(path),)
         configs.append(Config(name, project, path, description, revocation, requests))
+    bound = bound_logins(users)
+    # Its bytes as sent to a five-digit port; the proofs are signed for the server's URL.
+    configs.append(
+        Config(
+            *(DPOP, DUALAUTH, bound.path),
+            "dualauth DPoP-bound Bearer JWT: decode + a proof verified per request + login "
+            "family + user snapshot, the proof's jti in the same round trip",
+            "next request, on every instance",
+            bound.signed("http://127.0.0.1:65535", len(users)),
+            bound.signed,
+        )
+    )
     return configs

@@ -1,99 +1,61 @@
-"""`python -m bench.dpop`: what a DPoP-bound request costs beyond a Bearer one, in-process.
+"""The `jwt-header+dpop` row: DPoP-bound logins, and requests each with a proof of its own.
 
-The load benchmarks replay fixed requests, which a proof (one `jti`, one use) forbids, so
-DPoP's row is measured here, part by part, against the Redis of `REDIS_URL`: the proof's
-verification (JWS, JWK, claims), and the `SET NX` of its `jti` added to the login's `MGET`
-(one pipeline, the same round trip). Prints one Markdown row; `--json` the figures.
+A proof works once (the server's replay cache records its `jti`) and `wrk` cannot sign, so
+the bench signs the proofs beforehand, for the server's URL, just before each measurement
+(their `iat` stays well within `DPOP_IAT_LEEWAY`), and `wrk` sends each request of the list
+once (bench/requests.lua). A run that used them all is made again with twice as many.
 """
 
-import argparse
-import json
-import os
-import statistics
-import time
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import cycle, islice
+from typing import Any
 
-ROUNDS = 2000
+from bench.load import Request
 
-
-def _median_us(action: Callable[[], object], rounds: int) -> float:
-    """The median time of `action`, in microseconds, after a warm-up."""
-    for _ in range(min(100, rounds)):
-        action()
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e6
+# Proofs signed per second of a measurement at first: above what 2 cores serve.
+PROOFS_PER_SECOND = 2000
 
 
-def measure(rounds: int) -> dict[str, float]:
-    """The parts of DPoP's cost per request, median microseconds."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    import django
+@dataclass(frozen=True)
+class BoundLogins:
+    """DPoP-bound `jwt-header` logins: each one's key, and its access token."""
 
-    django.setup()
-    from clients.mobile.dpop import DpopKey
-    from common.cache import cache_claim, cache_get_many, cache_get_many_and_add
-    from jwt_auth.dpop import dpop_proof_verify
+    path: str
+    logins: tuple[tuple[Any, str], ...]
 
-    key = DpopKey.generate()
-    url = "http://127.0.0.1:8000/api/jwt/profile/"
-    access = "a" * 600
-    proofs = [key.proof(method="GET", url=url, access_token=access) for _ in range(rounds + 100)]
-    signed = iter(proofs)
-
-    def verify() -> object:
-        return dpop_proof_verify(
-            proof=next(signed), method="GET", url=url, access_token=access, resource=True
+    def signed(self, base_url: str, count: int) -> tuple[Request, ...]:
+        """`count` requests to `base_url`, the logins in turn, each with a proof of its own."""
+        url = f"{base_url}{self.path}"
+        return tuple(
+            Request(
+                self.path,
+                {
+                    "Authorization": f"DPoP {token}",
+                    "DPoP": key.proof(method="GET", url=url, access_token=token),
+                },
+            )
+            for key, token in islice(cycle(self.logins), count)
         )
 
-    keys = [f"bench:dpop:{{t}}:{uuid.uuid4().hex}", f"bench:dpop:{{t}}:{uuid.uuid4().hex}"]
 
-    def sign() -> object:
-        return key.proof(method="GET", url=url, access_token=access)
+def bound_logins(users: list[Any]) -> BoundLogins:
+    """One `jwt-header` login per user bound to a P-256 key of its own, as the mobile client
+    makes them (clients/mobile/dpop.py), through dualauth's login service.
+    """
+    from django.db import transaction
 
-    def two_trips() -> object:
-        cache_get_many(keys)
-        return cache_claim(f"bench:dpop:{{t}}:{uuid.uuid4().hex}", timeout=5)
+    from bench.seed import login_request
+    from clients.mobile.dpop import DpopKey
+    from common.routes import JWT_HEADER, mode_path
+    from jwt_auth.dpop import DpopProof
+    from jwt_auth.services import token_obtain
 
-    return {
-        "sign_us": _median_us(sign, rounds),
-        "mget_then_set_nx_us": _median_us(two_trips, rounds),
-        "verify_us": _median_us(verify, rounds),
-        "mget_us": _median_us(lambda: cache_get_many(keys), rounds),
-        "mget_set_nx_us": _median_us(
-            lambda: cache_get_many_and_add(
-                keys, add_key=f"bench:dpop:{{t}}:{uuid.uuid4().hex}", add_value=1, timeout=5
-            ),
-            rounds,
-        ),
-    }
-
-
-def main() -> None:
-    """Measure and print."""
-    parser = argparse.ArgumentParser(prog="python -m bench.dpop", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    figures = measure(args.rounds)
-    if args.json:
-        print(json.dumps(figures))
-        return
-    pipelined = figures["mget_set_nx_us"] - figures["mget_us"]
-    second_trip = figures["mget_then_set_nx_us"] - figures["mget_us"]
-    added = figures["verify_us"] + pipelined
-    print(
-        f"| jwt-header + DPoP | +{added:.0f} µs per request: the proof verified in "
-        f"{figures['verify_us']:.0f} µs; its `SET NX` in the login's pipeline "
-        f"+{pipelined:.0f} µs over the `MGET` alone ({figures['mget_us']:.0f} µs; "
-        f"+{second_trip:.0f} µs as a second round trip) | the client signs a proof in "
-        f"{figures['sign_us']:.0f} µs |"
-    )
-
-
-if __name__ == "__main__":
-    main()
+    logins = []
+    with transaction.atomic():
+        for user in users:
+            key = DpopKey.generate()
+            proof = DpopProof(jkt=key.thumbprint, jti=uuid.uuid4().hex)
+            pair = token_obtain(user=user, request=login_request(), mode=JWT_HEADER, proof=proof)
+            logins.append((key, pair.access))
+    return BoundLogins(mode_path(JWT_HEADER, "profile"), tuple(logins))

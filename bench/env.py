@@ -115,9 +115,12 @@ class BenchEnv:
             **extra,
         }
 
-    def module_run(self, module: str, settings_module: str, *args: str) -> str:
-        """What `python -m module args` prints, run with this run's `settings_module`."""
-        command, env = [sys.executable, "-m", module, *args], self.server_env(settings_module)
+    def module_run(self, module: str, settings_module: str, *args: str, **extra: str) -> str:
+        """What `python -m module args` prints, run with this run's `settings_module` (and
+        the environment variables `extra`).
+        """
+        command = [sys.executable, "-m", module, *args]
+        env = self.server_env(settings_module, **extra)
         done = subprocess.run(  # noqa: S603
             command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
         )

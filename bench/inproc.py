@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,15 @@ REDIS = (("redis/client.py", "execute_command"), ("redis/client.py", "execute"))
 # Overridden by subclasses that call up: the outermost (largest) frame of the name counts.
 OUTERMOST = ("initial", "finalize_response")
 BATCHES = 3
+# Where the requests go, as a signed request names it.
+INPROC_URL = "http://127.0.0.1"
 
 
 def environ(method: str, path: str, headers: dict[str, str], body: str) -> dict[str, Any]:
     """The WSGI environ of this request, as Django's test client builds one."""
     from django.test import RequestFactory
 
-    factory = RequestFactory(HTTP_HOST="127.0.0.1", REMOTE_ADDR="127.0.0.1")
+    factory = RequestFactory(HTTP_HOST=INPROC_URL.split("//")[1], REMOTE_ADDR="127.0.0.1")
     return factory.generic(method, path, body, "application/json", headers=headers).environ
 
 
@@ -57,9 +60,9 @@ def call(app: WsgiApp, env: dict[str, Any]) -> int:
     return int(statuses[0][:3])
 
 
-def _environs(requests: list[list[Any]], n: int) -> list[dict[str, Any]]:
-    """`n` environs, taking `requests` in turn."""
-    return [environ(*requests[i % len(requests)]) for i in range(n)]
+def _environs(requests: Iterator[list[Any]], n: int) -> list[dict[str, Any]]:
+    """The environs of the next `n` of `requests`."""
+    return [environ(*request) for request in islice(requests, n)]
 
 
 def _serve_all(app: WsgiApp, envs: list[dict[str, Any]], name: str) -> None:
@@ -143,9 +146,12 @@ def _top(stats: dict[Any, Any], n: int, count: int = 15) -> list[dict[str, Any]]
     ]
 
 
-def profile(app: WsgiApp, name: str, requests: list[list[Any]], n: int) -> dict[str, Any]:
-    """Time per request without the profiler, then each layer's share under it."""
-    _serve_all(app, _environs(requests, len(requests) + 3), name)
+def profile(app: WsgiApp, name: str, spec: dict[str, Any], n: int) -> dict[str, Any]:
+    """Time per request without the profiler, then each layer's share under it: the
+    requests of `spec` in turn, the first `warm` of them (one per user) a warm-up pass.
+    """
+    requests = cycle(spec["requests"])
+    _serve_all(app, _environs(requests, spec["warm"]), name)
     timings = []
     for _ in range(BATCHES):
         envs = _environs(requests, n)
@@ -174,7 +180,7 @@ def main() -> None:
 
     app = get_wsgi_application()
     n = spec["requests"]
-    print(json.dumps({name: profile(app, name, reqs, n) for name, reqs in spec["configs"].items()}))
+    print(json.dumps({name: profile(app, name, c, n) for name, c in spec["configs"].items()}))
 
 
 if __name__ == "__main__":

@@ -95,9 +95,14 @@ class LoadGenerator:
         with ThreadPoolExecutor(self.connections) as pool:
             list(pool.map(send, shares))
 
-    def run(self, base_url: str, requests: Sequence[Request], duration: float) -> dict[str, Any]:
+    def run(
+        self, base_url: str, requests: Sequence[Request], duration: float, *, once: bool = False
+    ) -> dict[str, Any]:
         """Send `requests` in turn to the server at `base_url` for `duration` seconds: req/s,
         p50 and p99 latency (None when no request was answered in time), requests, errors.
+
+        With `once`, each request is sent at most once (a share of the list a `wrk` thread);
+        `exhausted` says whether a thread reached the end of its share before the time.
         """
         assert requests, "a run needs at least one request"
         with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-requests-") as data:
@@ -107,13 +112,8 @@ class LoadGenerator:
             args += [f"-d{max(1, round(duration))}s", "--latency", f"--script={LUA_SCRIPT}"]
             # The script's arguments: the list, the threads sharing it, where the run starts.
             start = random.randrange(len(requests))  # noqa: S311
-            args += [
-                f"{base_url}{requests[0].path}",
-                "--",
-                data.name,
-                str(self.threads),
-                str(start),
-            ]
+            args += [f"{base_url}{requests[0].path}", "--", data.name, str(self.threads)]
+            args += [str(start), "once" if once else "cycle"]
             done = subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603
         if done.returncode != 0:
             raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
@@ -128,6 +128,7 @@ class LoadGenerator:
             "p99_ms": _ms(percentiles["99"]) if "99" in percentiles else None,
             "requests": requests_done,
             "errors": errors,
+            "exhausted": "requests exhausted" in out,
         }
 
 

@@ -201,3 +201,48 @@ def _ratio_chart(result: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+# Where the dial draws a window of 0 (the next request), left of the log axis's measured ones.
+ZERO_MS, SMALLEST_MS = 0.01, 0.03
+DIAL_TICKS = {ZERO_MS: "0\n(next request)", 1: "1 ms", 1e3: "1 s", 6e4: "1 min", 3.6e6: "1 h"}
+
+
+def dial_chart(dial: dict[str, Any], path: Path) -> Path:
+    """Throughput against revocation window, a point a configuration (bench.compare's `dial`):
+    at its window's p99, a bar from p50 to max; an arrow from each mode's strict row to its
+    `push` row (the dial); 0 drawn apart, left of the log axis.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def x(ms: float) -> float:
+        return ZERO_MS if ms <= 0 else max(ms, SMALLEST_MS)
+
+    points = dial["points"]
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    for name, point in points.items():
+        w, y = point["window_ms"], point["ratio"] or 0
+        color = "#888" if name.startswith("stock") else "#2a9d5c" if "push" in name else "#4a7ebb"
+        spread = [[x(w["p99"]) - x(w["p50"])], [x(w["max"]) - x(w["p99"])]]
+        ax.errorbar(x(w["p99"]), y, xerr=spread, fmt="o", color=color, capsize=3)
+        ax.annotate(name, (x(w["p99"]), y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    for strict, push in dial["dials"]:
+        ends = [(x(points[n]["window_ms"]["p99"]), points[n]["ratio"] or 0) for n in (strict, push)]
+        ax.annotate(
+            "", xy=ends[1], xytext=ends[0], arrowprops={"arrowstyle": "->", "color": "#aaa"}
+        )
+    ax.set_xscale("log")
+    ax.set_xlim(ZERO_MS / 2, max(DIAL_TICKS) * 10)
+    ax.axvline((ZERO_MS * SMALLEST_MS) ** 0.5, color="#ccc", linewidth=0.8, linestyle=":")
+    ax.set_xticks(list(DIAL_TICKS), list(DIAL_TICKS.values()))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("revocation window (log; the point at p99, the bar from p50 to max)")
+    ax.set_ylabel("req/s as a ratio to the stock constant endpoint")
+    ax.set_title("Throughput against revocation window: dualauth's dial and the stock peers")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
