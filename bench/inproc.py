@@ -137,15 +137,6 @@ def layers(stats: dict[Any, Any], n: int) -> dict[str, float]:
     return {name: value / n * 1e6 for name, value in seconds.items()}
 
 
-def _top(stats: dict[Any, Any], n: int, count: int = 15) -> list[dict[str, Any]]:
-    """The functions with the most time of their own, µs per request."""
-    rows = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:count]
-    return [
-        {"function": f"{Path(f).name}:{line}({name})", "own_us": v[2] / n * 1e6, "calls": v[1] / n}
-        for (f, line, name), v in rows
-    ]
-
-
 def profile(app: WsgiApp, name: str, spec: dict[str, Any], n: int) -> dict[str, Any]:
     """Time per request without the profiler, then each layer's share under it: the
     requests of `spec` in turn, the first `warm` of them (one per user) a warm-up pass.
@@ -166,7 +157,6 @@ def profile(app: WsgiApp, name: str, spec: dict[str, Any], n: int) -> dict[str, 
     return {
         "us_per_request": statistics.median(timings),
         "profiled": layers(stats, n),
-        "top": _top(stats, n),
         "sql_per_request": (counts["sql_reads"] + counts["sql_writes"]) / n,
         "redis_per_request": counts["redis"] / n,
     }
