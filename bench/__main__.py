@@ -30,8 +30,6 @@ from bench.server import (
     servers_stop,
 )
 
-# --sweep's values: 1 and 0 (make's SWEEP=1, 0) mean on and off.
-SWEEP = {"on": "on", "1": "on", "off": "off", "0": "off", "only": "only"}
 # Credentials a configuration is profiled with: more would only lengthen the warm-up pass.
 PROFILE_USERS = 200
 # What each run measures, and its summary the medians of.
@@ -55,9 +53,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         ("--sizes", str, None, "comma-separated sweep sizes"),
     ):
         parser.add_argument(flag, type=kind, default=default, help=what)
-    parser.add_argument("--sweep", default="on", choices=SWEEP, help="on, off, or only")
+    parser.add_argument("--no-sweep", dest="sweep", action="store_false", help="no sweep")
     args = parser.parse_args(argv)
-    args.sweep = SWEEP[args.sweep]
     args.hashers = [name for name in args.hashers.split(",") if name]
     quick = args.quick
     args.duration = args.duration or (2.0 if quick else 10.0)
@@ -78,8 +75,8 @@ def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> d
     the server, and of its database and Redis; None without /proc). Requests that work once
     are signed for each pass, and again, twice as many, for a run that used them all.
     """
+    from bench.configs import PROOFS_PER_SECOND
     from bench.cpu import backends_cpu, server_cpu, spent
-    from bench.dpop import PROOFS_PER_SECOND
 
     signed, count = config.signed, round(duration * PROOFS_PER_SECOND)
     load.warm(server.url, signed(server.url, len(config.requests)) if signed else config.requests)
@@ -116,10 +113,9 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
     projects = [DUALAUTH, STOCK, STOCK_CACHED_DB]
     projects += [STOCK_CACHE, DUALAUTH_PUSH] if env.redis_url else []
     servers = {p: BenchServer(env, p, name=p.name, **flags) for p in projects}
-    hashers = args.hashers if args.sweep != "only" else []
-    login_servers = {name: login_server(env, name, **flags) for name in hashers}
+    login_servers = {name: login_server(env, name, **flags) for name in args.hashers}
     # Capped at 100k on SQLite.
-    sizes = [s for s in args.sizes if env.postgres or s <= 100_000] if args.sweep != "off" else []
+    sizes = [s for s in args.sizes if env.postgres or s <= 100_000] if args.sweep else []
     everything = [*servers.values(), *login_servers.values()]
     try:
         # The servers boot while the credentials are made.
@@ -127,17 +123,14 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
             booted = pool.submit(servers_start, everything)
             configs = configs_seed(env, users)
             booted.result()
-        loaded = [] if args.sweep == "only" else configs
-        step = progress(len(loaded) * args.repeats + bool(loaded) + len(login_servers) + len(sizes))
-        runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in loaded}
+        step = progress(len(configs) * args.repeats + 1 + len(login_servers) + len(sizes))
+        runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in configs}
         for repeat in range(args.repeats):
-            for c in loaded:
+            for c in configs:
                 step(f"{c.name} (repeat {repeat + 1}/{args.repeats})")
                 runs[c.name].append(measure(load, servers[c.project], c, args.duration))
-        profiled: dict[str, Any] = {}
-        if loaded:
-            step("the in-process profile: time, SQL and Redis per request")
-            profiled = profile_configs(env, loaded, args.profile_requests)
+        step("the in-process profile: time, SQL and Redis per request")
+        profiled = profile_configs(env, configs, args.profile_requests)
         reads = list(next(c for c in configs if c.name == "jwt-header").requests)
         logins = {}
         for name, server in login_servers.items():
@@ -145,8 +138,8 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
             logins[name] = hasher_measure(load, server, name, reads, args)
     finally:
         servers_stop(everything)
-    results = {c.name: _row(c, runs[c.name], profiled[c.name]) for c in loaded}
-    profile = {"requests": args.profile_requests, "configs": profiled} if profiled else None
+    results = {c.name: _row(c, runs[c.name], profiled[c.name]) for c in configs}
+    profile = {"requests": args.profile_requests, "configs": profiled}
     baseline = results.get("baseline", {})
     for row in results.values():
         rps, cpu, mine = baseline.get("rps"), baseline.get("cpu_ms_per_request"), row[FIGURES[3]]

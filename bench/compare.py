@@ -65,40 +65,31 @@ def comparative_read(junit: Path) -> dict[str, dict[str, str]]:
 
 
 def windows(window: dict[str, Any] | None) -> dict[tuple[str, str], dict[str, Any]]:
-    """window.json's rows by (configuration, condition): a mode's name, `-level` after it
-    but at the `strict` level.
-    """
+    """window.json's rows by (configuration, condition): a mode's name, and `-push` after it."""
     rows = (window or {}).get("rows", [])
-    level = lambda r: "" if r["level"] == "strict" else f"-{r['level']}"  # noqa: E731
-    return {(r["mode"] + level(r), r["condition"]): r for r in rows}
+    return {(r["mode"] + ("" if r["level"] == "strict" else PUSH), r["condition"]): r for r in rows}
 
 
-def window_ms(
-    name: str, measured: dict[tuple[str, str], dict[str, Any]]
-) -> dict[str, float] | None:
-    """A configuration's window, ms (`p50`, `p99`, `max`): measured under load (else idle),
-    else its design's (0 for the next request); None for a `push` row not measured.
+def window_of(name: str, condition: str, measured: dict[Any, Any]) -> dict[str, Any] | None:
+    """A configuration's window in `condition`: its row of window.json, else its design's
+    (`window_ms` only); None for a `push` row not measured.
     """
-    for condition in reversed(CONDITIONS):
-        if (name, condition) in measured:
-            return dict(measured[name, condition]["window_ms"])
-    if name.endswith(PUSH):
-        return None
-    return dict.fromkeys(("p50", "p99", "max"), DESIGN_WINDOW_MS.get(name, 0.0))
+    if name.endswith(PUSH) or (name, condition) in measured:
+        return measured.get((name, condition))
+    return {"window_ms": dict.fromkeys(("p50", "p99", "max"), DESIGN_WINDOW_MS.get(name, 0.0))}
 
 
-def window_cell(name: str, condition: str, measured: dict[tuple[str, str], dict[str, Any]]) -> str:
-    """A window in words: p50 / p99 / max ms and what was served inside it, or the design's."""
-    if row := measured.get((name, condition)):
-        w = row["window_ms"]
+def window_cell(name: str, condition: str, measured: dict[Any, Any]) -> str:
+    """A window in words: p50 / p99 / max ms and the requests served inside, or the design's."""
+    if (row := window_of(name, condition, measured)) is None:
+        return "not measured (`python -m bench.window`)"
+    w = row["window_ms"]
+    if "served_inside" in row:
         figures = f"{num(w['p50'], 2)} / {num(w['p99'], 2)} / {num(w['max'], 1)} ms"
         return f"{figures}, {row['served_inside']:,} served inside"
-    if name.endswith(PUSH):
-        return "not measured (`python -m bench.window`)"
-    design = DESIGN_WINDOW_MS.get(name, 0.0)
-    if not design:
-        return "0: the next request"
-    return f"{design / 3_600_000:g} h: until the token expires, whatever is revoked"
+    if w["max"]:
+        return f"{w['max'] / 3_600_000:g} h: until the token expires, whatever is revoked"
+    return "0: the next request"
 
 
 def table(
@@ -161,14 +152,15 @@ def table(
 
 
 def dial(bench: dict[str, Any] | None, window: dict[str, Any] | None) -> dict[str, Any]:
-    """Each measured configuration's throughput (x constant endpoint) and window (ms), and
-    for each mode measured at both levels, its strict row and its `push` row.
+    """Each measured configuration's throughput (x constant endpoint) and window (ms, under
+    load, else idle), and the (strict, push) rows of each mode measured at both levels.
     """
     configs, measured = (bench or {}).get("configs", {}), windows(window)
     points = {
-        name: {"ratio": configs[name]["ratio_to_baseline"], "window_ms": w}
+        name: {"ratio": configs[name]["ratio_to_baseline"], "window_ms": row["window_ms"]}
         for name in COLUMNS
-        if name in configs and (w := window_ms(name, measured)) is not None
+        if name in configs
+        and (row := window_of(name, "load", measured) or window_of(name, "idle", measured))
     }
     dials = [(m, m + PUSH) for m in MODES if m in points and m + PUSH in points]
     return {"points": points, "dials": dials}
@@ -182,9 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     tree = tree_state()
     read = [args.results / name for name in ("latest.json", "capacity.json", "window.json")]
-    bench, capacity, window = (
-        json.loads(path.read_text()) if path.exists() else None for path in read
-    )
+    bench, capacity, window = (json.loads(p.read_text()) if p.exists() else None for p in read)
     with tempfile.TemporaryDirectory() as tmp:
         junit = args.junit or Path(tmp) / "comparative.xml"
         if args.junit is None:
@@ -206,11 +196,12 @@ def main(argv: list[str] | None = None) -> None:
             f"Made at {tree_label(provenance)} from:",
             "",
             source("per-request figures (`python -m bench`, latest.json)", bench, "make bench"),
-            source(
-                "bytes per login (`python -m bench.capacity`)", capacity, "python -m bench.capacity"
-            ),
-            source(
-                "the `push` window (`python -m bench.window`)", window, "python -m bench.window"
+            *(
+                source(f"{what} (`python -m bench.{m}`)", result, f"python -m bench.{m}")
+                for what, m, result in (
+                    ("bytes per login", "capacity", capacity),
+                    ("the `push` window", "window", window),
+                )
             ),
             f"- behaviours (`{COMPARATIVE_TESTS}`): "
             + (f"the report {args.junit}" if args.junit else "run with this table"),

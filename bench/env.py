@@ -30,14 +30,13 @@ ACCESS_TOKEN_SECONDS = "10800"
 
 
 def arguments_parser(prog: str, doc: str | None, *, quick: bool = False) -> argparse.ArgumentParser:
-    """A bench command's parser: `--out`, and `--quick` (BENCH_QUICK=1 in the environment too)."""
+    """A bench command's parser: `--out`, and `--quick`."""
     parser = argparse.ArgumentParser(
         prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
     if quick:
-        default = os.environ.get("BENCH_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
-        parser.add_argument("--quick", action="store_true", default=default)
+        parser.add_argument("--quick", action="store_true")
     return parser
 
 
