@@ -6,18 +6,16 @@ user, in turn, over the same connections; configurations are interleaved.
 """
 
 import argparse
-import json
 import os
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.env import BenchEnv, arguments_parser, measured
-from bench.inproc import BATCHES, INPROC_URL
 from bench.load import LoadGenerator, progress
+from bench.profile import REQUESTS, profile_configs
 from bench.report import results_write
 from bench.server import (
     DUALAUTH,
@@ -30,8 +28,6 @@ from bench.server import (
     servers_stop,
 )
 
-# Credentials a configuration is profiled with: more would only lengthen the warm-up pass.
-PROFILE_USERS = 200
 # What each run measures, and its summary the medians of.
 FIGURES = ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request", "backend_cpu_ms_per_request")
 
@@ -62,7 +58,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     args.calls = args.calls or (3 if quick else 15)
     # A PBKDF2 login takes a good part of a second: a short run would see hardly any end.
     args.login_duration = args.login_duration or max(args.duration, 5.0)
-    args.profile_requests = args.profile_requests or (100 if quick else 500)
+    args.profile_requests = args.profile_requests or REQUESTS[quick]
     if args.sizes:
         args.sizes = [int(size) for size in args.sizes.split(",")]
     else:
@@ -159,35 +155,6 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
         "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
     return {"configs": results, "logins": logins, "profile": profile, "sweep": sweep, "meta": meta}
-
-
-def profile_configs(env: BenchEnv, configs: list[Any], n: int) -> dict[str, dict[str, Any]]:
-    """The profile of every configuration by `python -m bench.inproc`, in a process of its
-    project's settings, one project at a time (timings want the machine).
-
-    Over at most PROFILE_USERS of its credentials: one process's memos hold them all,
-    as they hold a thousand, and the warm-up pass stays short. Requests that work once
-    are signed for every request the profile serves, and profiled first.
-    """
-    profiles: dict[str, dict[str, Any]] = {}
-    for project in dict.fromkeys(c.project for c in configs):
-        spec: dict[str, Any] = {"requests": n, "configs": {}}
-        for c in sorted(configs, key=lambda c: c.signed is None):
-            if c.project is project:
-                requests = c.requests[:PROFILE_USERS]
-                if c.signed:
-                    requests = c.signed(INPROC_URL, len(requests) + (BATCHES + 1) * n)
-                served = [[r.method, r.path, r.headers, r.body] for r in requests]
-                spec["configs"][c.name] = {
-                    "warm": min(PROFILE_USERS, len(c.requests)),
-                    "requests": served,
-                }
-        path = env.tmpdir / f"inproc-{uuid.uuid4().hex}.json"
-        path.write_text(json.dumps(spec))
-        output = env.module_run("bench.inproc", project.settings, str(path), **dict(project.env))
-        for name, figures in json.loads(output).items():
-            profiles[name] = {**figures, "project": project.name}
-    return profiles
 
 
 def _row(config: Any, runs: list[dict[str, Any]], profiled: dict[str, Any]) -> dict[str, Any]:
