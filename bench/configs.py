@@ -63,31 +63,10 @@ STOCK_ROWS: dict[str, tuple[Any, ...]] = {
 PROOFS_PER_SECOND = 2000
 
 
-@dataclass(frozen=True)
-class BoundLogins:
-    """DPoP-bound `jwt-header` logins: each one's key, and its access token."""
-
-    path: str
-    logins: tuple[tuple[Any, str], ...]
-
-    def signed(self, base_url: str, count: int) -> tuple[Request, ...]:
-        """`count` requests to `base_url`, the logins in turn, each with a proof of its own."""
-        url = f"{base_url}{self.path}"
-        return tuple(
-            Request(
-                self.path,
-                {
-                    "Authorization": f"DPoP {token}",
-                    "DPoP": key.proof(method="GET", url=url, access_token=token),
-                },
-            )
-            for key, token in islice(cycle(self.logins), count)
-        )
-
-
-def bound_logins(users: list[Any]) -> BoundLogins:
-    """One `jwt-header` login per user bound to a P-256 key of its own, as the mobile client
-    makes them (clients/mobile/dpop.py), through dualauth's login service.
+def dpop_signer(users: list[Any]) -> Callable[[str, int], tuple[Request, ...]]:
+    """One `jwt-header` login per user bound to a P-256 key of its own, made as the mobile
+    client makes them (clients/mobile/dpop.py), through dualauth's login service; and what
+    signs `count` requests to a base URL, the logins in turn, each with a proof of its own.
     """
     from django.db import transaction
 
@@ -97,14 +76,27 @@ def bound_logins(users: list[Any]) -> BoundLogins:
     from jwt_auth.dpop import DpopProof
     from jwt_auth.services import token_obtain
 
-    logins = []
+    path, logins = mode_path(JWT_HEADER, "profile"), []
     with transaction.atomic():
         for user in users:
             key = DpopKey.generate()
             proof = DpopProof(jkt=key.thumbprint, jti=uuid.uuid4().hex)
             pair = token_obtain(user=user, request=login_request(), mode=JWT_HEADER, proof=proof)
             logins.append((key, pair.access))
-    return BoundLogins(mode_path(JWT_HEADER, "profile"), tuple(logins))
+
+    def signed(base_url: str, count: int) -> tuple[Request, ...]:
+        return tuple(
+            Request(
+                path,
+                {
+                    "Authorization": f"DPoP {token}",
+                    "DPoP": key.proof(method="GET", url=f"{base_url}{path}", access_token=token),
+                },
+            )
+            for key, token in islice(cycle(logins), count)
+        )
+
+    return signed
 
 
 @dataclass(frozen=True)
@@ -169,16 +161,16 @@ def configs_seed(env: BenchEnv, users: list[Any]) -> list[Config]:
         else:
             requests = (Request(path),)
         configs.append(Config(name, project, path, description, revocation, requests))
-    bound = bound_logins(users)
+    signed = dpop_signer(users)
     # Its bytes as sent to a five-digit port; the proofs are signed for the server's URL.
     configs.append(
         Config(
-            *(DPOP, DUALAUTH, bound.path),
+            *(DPOP, DUALAUTH, mode_path("jwt-header", "profile")),
             "dualauth DPoP-bound Bearer JWT: decode + a proof verified per request + login "
             "family + user snapshot, the proof's jti in the same round trip",
             "next request, on every instance",
-            bound.signed("http://127.0.0.1:65535", len(users)),
-            bound.signed,
+            signed("http://127.0.0.1:65535", len(users)),
+            signed,
         )
     )
     return configs

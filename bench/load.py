@@ -28,6 +28,7 @@ UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 LUA_SCRIPT = Path(__file__).resolve().parent / "requests.lua"
 # Lua's long brackets quote any text without escapes, unless the text holds the closing one.
 LUA_CLOSE = "]==]"
+LUA_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,13 @@ def lua_requests(requests: Sequence[Request]) -> str:
         rows.append(
             f"{{{_lua_string(request.method)}, {_lua_string(request.path)}, {{{headers}}}, {body}}}"
         )
-    return "return {\n" + ",\n".join(rows) + "\n}\n"
+    # A Lua function holds at most 65,536 constants: a function a slice of the rows.
+    chunks = (",\n".join(rows[i : i + LUA_ROWS]) for i in range(0, len(rows), LUA_ROWS))
+    functions = ",\n".join(f"function() return {{\n{chunk}\n}} end" for chunk in chunks)
+    return (
+        f"local rows = {{}}\nfor _, chunk in ipairs({{\n{functions}\n}}) do\n"
+        "  for _, row in ipairs(chunk()) do rows[#rows + 1] = row end\nend\nreturn rows\n"
+    )
 
 
 class LoadGenerator:

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.configs import Config
 from bench.env import BenchEnv, arguments_parser, measured, tree_label
-from bench.inproc import BATCHES, INPROC_URL
+from bench.inproc import BATCHES, INPROC_URL, WARM_PASSES
 from bench.report import md_write, profile_markdown
 
 # Credentials per configuration: more would only lengthen the warm-up pass.
@@ -47,7 +47,8 @@ def profile_configs(env: BenchEnv, configs: list[Config], n: int) -> dict[str, d
             if c.project is project:
                 requests = c.requests[:PROFILE_USERS]
                 if c.signed:
-                    requests = c.signed(INPROC_URL, len(requests) + (BATCHES + 1) * n)
+                    count = WARM_PASSES * len(requests) + (BATCHES + 1) * n
+                    requests = c.signed(INPROC_URL, count)
                 served = [[r.method, r.path, r.headers, r.body] for r in requests]
                 spec["configs"][c.name] = {
                     "warm": min(PROFILE_USERS, len(c.requests)),

@@ -34,11 +34,15 @@ end
 
 function request()
    local r = requests[position]
-   if once and position >= last then
+   if not once then
+      position = position % #requests + 1
+   elseif position < last then
+      position = position + 1
+   else
+      -- What is sent once the share is spent repeats it: the run is made again anyway.
       exhausted = 1
       wrk.thread:stop()
    end
-   position = position % #requests + 1
    return r
 end
 
