@@ -81,7 +81,7 @@ def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> d
         before = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
         result = load.run(server.url, requests, duration, once=signed is not None)
         after = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
-        if not result.pop("exhausted"):
+        if not result.pop("exhausted", False):
             break
         count *= 2
     n = result["requests"] if before[0] else 0

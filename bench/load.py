@@ -135,7 +135,7 @@ class LoadGenerator:
             "p99_ms": _ms(percentiles["99"]) if "99" in percentiles else None,
             "requests": requests_done,
             "errors": errors,
-            "exhausted": "requests exhausted" in out,
+            **({"exhausted": "requests exhausted" in out} if once else {}),
         }
 
 

@@ -1,5 +1,6 @@
 """Results as Markdown tables and the dial: `python -m bench`'s and `make compare`'s."""
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -186,12 +187,20 @@ def dial_chart(dial: dict[str, Any], path: Path) -> Path:
 
     points = dial["points"]
     fig, ax = plt.subplots(figsize=(10, 5.5))
-    for name, point in points.items():
+    # Labels of points close together are stacked upwards, at least `gap` apart.
+    gap = max([p["ratio"] or 0 for p in points.values()] + [0.1]) / 25
+    labels: dict[int, list[float]] = {}
+    for name, point in sorted(points.items(), key=lambda item: item[1]["ratio"] or 0):
         w, y = point["window_ms"], point["ratio"] or 0
         color = "#888" if name.startswith("stock") else "#2a9d5c" if "push" in name else "#4a7ebb"
         spread = [[x(w["p99"]) - x(w["p50"])], [x(w["max"]) - x(w["p99"])]]
         ax.errorbar(x(w["p99"]), y, xerr=spread, fmt="o", color=color, capsize=3)
-        ax.annotate(name, (x(w["p99"]), y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        column = labels.setdefault(round(math.log10(x(w["p99"]))), [])
+        column.append(max([y, *(label + gap for label in column)]))
+        line = {"arrowstyle": "-", "color": "#ddd", "linewidth": 0.5}
+        ax.annotate(
+            name, (x(w["p99"]), y), (x(w["p99"]) * 1.4, column[-1]), fontsize=8, arrowprops=line
+        )
     for strict, push in dial["dials"]:
         ends = [(x(points[n]["window_ms"]["p99"]), points[n]["ratio"] or 0) for n in (strict, push)]
         ax.annotate(
