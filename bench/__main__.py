@@ -19,6 +19,7 @@ from bench.profile import REQUESTS, profile_configs
 from bench.report import results_write
 from bench.server import (
     DUALAUTH,
+    DUALAUTH_PUSH,
     STOCK,
     STOCK_CACHE,
     STOCK_CACHED_DB,
@@ -27,8 +28,6 @@ from bench.server import (
     servers_stop,
 )
 
-# --sweep's values: 1 and 0 (make's SWEEP=1, 0) mean on and off.
-SWEEP = {"on": "on", "1": "on", "off": "off", "0": "off", "only": "only"}
 # What each run measures, and its summary the medians of.
 FIGURES = ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request", "backend_cpu_ms_per_request")
 
@@ -50,9 +49,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         ("--sizes", str, None, "comma-separated sweep sizes"),
     ):
         parser.add_argument(flag, type=kind, default=default, help=what)
-    parser.add_argument("--sweep", default="on", choices=SWEEP, help="on, off, or only")
+    parser.add_argument("--no-sweep", dest="sweep", action="store_false", help="no sweep")
     args = parser.parse_args(argv)
-    args.sweep = SWEEP[args.sweep]
     args.hashers = [name for name in args.hashers.split(",") if name]
     quick = args.quick
     args.duration = args.duration or (2.0 if quick else 10.0)
@@ -68,16 +66,24 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def measure(load: LoadGenerator, server: Any, requests: Any, duration: float) -> dict[str, Any]:
+def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> dict[str, Any]:
     """One pass over the users to warm up, then `duration` s of load, and the CPU it took (of
-    the server, and of its database and Redis; None without /proc).
+    the server, and of its database and Redis; None without /proc). Requests that work once
+    are signed for each pass, and again, twice as many, for a run that used them all.
     """
+    from bench.configs import PROOFS_PER_SECOND
     from bench.cpu import backends_cpu, server_cpu, spent
 
-    load.warm(server.url, requests)
-    before = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
-    result = load.run(server.url, requests, duration)
-    after = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
+    signed, count = config.signed, round(duration * PROOFS_PER_SECOND)
+    load.warm(server.url, signed(server.url, len(config.requests)) if signed else config.requests)
+    while True:
+        requests = signed(server.url, count) if signed else config.requests
+        before = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
+        result = load.run(server.url, requests, duration, once=signed is not None)
+        after = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
+        if not result.pop("exhausted", False):
+            break
+        count *= 2
     n = result["requests"] if before[0] else 0
     cpu = [spent(b, a) * 1000 / n if n else None for b, a in zip(before, after, strict=True)]
     return {**result, **dict(zip(FIGURES[3:], cpu, strict=True))}
@@ -100,12 +106,12 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
     load = LoadGenerator()
     users = users_create(USER_PREFIX, args.users)
     flags = {"workers": args.workers, "threads": args.threads}
-    projects = [DUALAUTH, STOCK, STOCK_CACHED_DB, *([STOCK_CACHE] if env.redis_url else [])]
-    servers = {p: BenchServer(env, p, name=p.settings.replace(".", "-"), **flags) for p in projects}
-    hashers = args.hashers if args.sweep != "only" else []
-    login_servers = {name: login_server(env, name, **flags) for name in hashers}
+    projects = [DUALAUTH, STOCK, STOCK_CACHED_DB]
+    projects += [STOCK_CACHE, DUALAUTH_PUSH] if env.redis_url else []
+    servers = {p: BenchServer(env, p, name=p.name, **flags) for p in projects}
+    login_servers = {name: login_server(env, name, **flags) for name in args.hashers}
     # Capped at 100k on SQLite.
-    sizes = [s for s in args.sizes if env.postgres or s <= 100_000] if args.sweep != "off" else []
+    sizes = [s for s in args.sizes if env.postgres or s <= 100_000] if args.sweep else []
     everything = [*servers.values(), *login_servers.values()]
     try:
         # The servers boot while the credentials are made.
@@ -113,17 +119,14 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
             booted = pool.submit(servers_start, everything)
             configs = configs_seed(env, users)
             booted.result()
-        loaded = [] if args.sweep == "only" else configs
-        step = progress(len(loaded) * args.repeats + bool(loaded) + len(login_servers) + len(sizes))
-        runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in loaded}
+        step = progress(len(configs) * args.repeats + 1 + len(login_servers) + len(sizes))
+        runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in configs}
         for repeat in range(args.repeats):
-            for c in loaded:
+            for c in configs:
                 step(f"{c.name} (repeat {repeat + 1}/{args.repeats})")
-                runs[c.name].append(measure(load, servers[c.project], c.requests, args.duration))
-        profiled: dict[str, Any] = {}
-        if loaded:
-            step("the in-process profile: time, SQL and Redis per request")
-            profiled = profile_configs(env, loaded, args.profile_requests)
+                runs[c.name].append(measure(load, servers[c.project], c, args.duration))
+        step("the in-process profile: time, SQL and Redis per request")
+        profiled = profile_configs(env, configs, args.profile_requests)
         reads = list(next(c for c in configs if c.name == "jwt-header").requests)
         logins = {}
         for name, server in login_servers.items():
@@ -131,8 +134,8 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
             logins[name] = hasher_measure(load, server, name, reads, args)
     finally:
         servers_stop(everything)
-    results = {c.name: _row(c, runs[c.name], profiled[c.name]) for c in loaded}
-    profile = {"requests": args.profile_requests, "configs": profiled} if profiled else None
+    results = {c.name: _row(c, runs[c.name], profiled[c.name]) for c in configs}
+    profile = {"requests": args.profile_requests, "configs": profiled}
     baseline = results.get("baseline", {})
     for row in results.values():
         rps, cpu, mine = baseline.get("rps"), baseline.get("cpu_ms_per_request"), row[FIGURES[3]]

@@ -1,10 +1,12 @@
 """`python -m bench.compare`: the session-vs-JWT table, from what was measured and tested.
 
 It measures nothing itself: the per-request figures come from `python -m bench`'s
-`latest.json`, the bytes per login from `python -m bench.capacity`'s `capacity.json`
-(both in `--results`), and the behaviours from the comparative tests
-(tests/test_comparative.py), run now unless `--junit` names a report of theirs.
-Writes `compare.md` into `--out` and prints it.
+`latest.json`, the bytes per login from `python -m bench.capacity`'s `capacity.json`, the
+`push` level's revocation window from `python -m bench.window`'s `window.json` (all in
+`--results`), and the behaviours from the comparative tests (tests/test_comparative.py),
+run now unless `--junit` names a report of theirs. A stock peer's window is what its
+design gives. Writes `compare.md` and the dial (`dial.png`: throughput against revocation
+window) into `--out` and prints the table.
 """
 
 import json
@@ -16,11 +18,20 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from bench.configs import DPOP, PUSH
 from bench.env import RESULTS, ROOT, arguments_parser, results_dir, tree_label, tree_state
-from bench.report import md_table, md_write, num
+from bench.report import dial_chart, md_table, md_write, num
+from bench.stock.settings import SIMPLE_JWT
 
 MODES = ("session", "jwt-header", "jwt-cookie")
-COLUMNS = (*MODES, "stock-session-db", "stock-session-cache", "stock-jwt", "stock-jwt-stateless")
+STOCK = ("stock-session-db", "stock-session-cache", "stock-session-cached-db", "stock-token")
+COLUMNS = (*MODES, *(m + PUSH for m in MODES), DPOP, *STOCK, "stock-jwt", "stock-jwt-stateless")
+# A stock peer's window, ms, by its design: the next request for a stored credential (the row
+# deleted), and for a JWT its access token's lifetime (the stock project's setting).
+LIFETIME_MS = SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds() * 1000
+DESIGN_WINDOW_MS = {**dict.fromkeys(STOCK, 0.0), **dict.fromkeys(COLUMNS[-2:], LIFETIME_MS)}
+# The conditions of window.json the table shows.
+CONDITIONS = ("idle", "load")
 COMPARATIVE_TESTS = "tests/test_comparative.py"
 # The worst outcome of a test's cases in a mode is the cell's.
 OUTCOMES = ("FAIL", "skipped", "pass")
@@ -53,19 +64,55 @@ def comparative_read(junit: Path) -> dict[str, dict[str, str]]:
     return rows
 
 
+def windows(window: dict[str, Any] | None) -> dict[tuple[str, str], dict[str, Any]]:
+    """window.json's rows by (configuration, condition): a mode's name, and `-push` after it."""
+    rows = (window or {}).get("rows", [])
+    return {(r["mode"] + ("" if r["level"] == "strict" else PUSH), r["condition"]): r for r in rows}
+
+
+def window_of(name: str, condition: str, measured: dict[Any, Any]) -> dict[str, Any] | None:
+    """A configuration's window in `condition`: its row of window.json, else its design's
+    (`window_ms` only); None for a `push` row not measured.
+    """
+    if name.endswith(PUSH) or (name, condition) in measured:
+        return measured.get((name, condition))
+    return {"window_ms": dict.fromkeys(("p50", "p99", "max"), DESIGN_WINDOW_MS.get(name, 0.0))}
+
+
+def window_cell(name: str, condition: str, measured: dict[Any, Any]) -> str:
+    """A window in words: p50 / p99 / max ms and the requests served inside, or the design's."""
+    if (row := window_of(name, condition, measured)) is None:
+        return "not measured (`python -m bench.window`)"
+    w = row["window_ms"]
+    if "served_inside" in row:
+        figures = f"{num(w['p50'], 2)} / {num(w['p99'], 2)} / {num(w['max'], 1)} ms"
+        return f"{figures}, {row['served_inside']:,} served inside"
+    if w["max"]:
+        return f"{w['max'] / 3_600_000:g} h: until the token expires, whatever is revoked"
+    return "0: the next request"
+
+
 def table(
-    bench: dict[str, Any] | None, capacity: dict[str, Any] | None, tests: dict[str, dict[str, str]]
+    bench: dict[str, Any] | None,
+    capacity: dict[str, Any] | None,
+    window: dict[str, Any] | None,
+    tests: dict[str, dict[str, str]],
 ) -> list[str]:
-    """The rows: the bench's figures, capacity's bytes, the tests' outcomes; a column a config."""
+    """The rows: the bench's figures, the windows, capacity's bytes, the tests' outcomes; a
+    column a configuration.
+    """
     configs = (bench or {}).get("configs", {})
     columns = [c for c in COLUMNS if c in configs or (not configs and c in MODES)]
     stored = (capacity or {}).get("modes", {})
+    measured = windows(window)
 
-    measured = {
+    figures = {
         "revocation": lambda c: c["revocation"],
         "works without cookies": lambda c: COOKIELESS.get(c.get("credential_header"), "n/a"),
         "credential bytes per request": lambda c: num(c["credential_bytes"]),
-        "req/s (x baseline)": lambda c: f"{num(c['rps'], 0)} ({num(c['ratio_to_baseline'], 2)})",
+        "req/s (x constant endpoint)": lambda c: (
+            f"{num(c['rps'], 0)} ({num(c['ratio_to_baseline'], 2)})"
+        ),
         "CPU ms per request": lambda c: num(c["cpu_ms_per_request"], 3),
         "p99 ms": lambda c: num(c["p99_ms"], 1),
         "SQL queries per request": lambda c: num(c["sql_per_request"], 2),
@@ -80,7 +127,14 @@ def table(
     rows = [
         *(
             [label, *(cell(configs[c]) if c in configs else "not measured" for c in columns)]
-            for label, cell in measured.items()
+            for label, cell in figures.items()
+        ),
+        *(
+            [
+                f"revocation window ({condition}): p50 / p99 / max",
+                *(window_cell(c, condition, measured) for c in columns),
+            ]
+            for condition in CONDITIONS
         ),
         *(
             [label, *(num(cell(stored[c]), 0) if c in stored else "n/a" for c in columns)]
@@ -97,6 +151,21 @@ def table(
     return md_table(["", *columns], rows, left=len(columns) + 1)
 
 
+def dial(bench: dict[str, Any] | None, window: dict[str, Any] | None) -> dict[str, Any]:
+    """Each measured configuration's throughput (x constant endpoint) and window (ms, under
+    load, else idle), and the (strict, push) rows of each mode measured at both levels.
+    """
+    configs, measured = (bench or {}).get("configs", {}), windows(window)
+    points = {
+        name: {"ratio": configs[name]["ratio_to_baseline"], "window_ms": row["window_ms"]}
+        for name in COLUMNS
+        if name in configs
+        and (row := window_of(name, "load", measured) or window_of(name, "idle", measured))
+    }
+    dials = [(m, m + PUSH) for m in MODES if m in points and m + PUSH in points]
+    return {"points": points, "dials": dials}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Read the results, run the comparative tests unless given, write compare.md."""
     parser = arguments_parser("python -m bench.compare", __doc__)
@@ -104,8 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--junit", type=Path, help="the comparative tests' JUnit XML report")
     args = parser.parse_args(argv)
     tree = tree_state()
-    read = [args.results / name for name in ("latest.json", "capacity.json")]
-    bench, capacity = (json.loads(path.read_text()) if path.exists() else None for path in read)
+    read = [args.results / name for name in ("latest.json", "capacity.json", "window.json")]
+    bench, capacity, window = (json.loads(p.read_text()) if p.exists() else None for p in read)
     with tempfile.TemporaryDirectory() as tmp:
         junit = args.junit or Path(tmp) / "comparative.xml"
         if args.junit is None:
@@ -116,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     def source(what: str, result: dict[str, Any] | None, command: str) -> str:
         if result is None:
             return f"- {what}: none in {args.results} (`{command}`)"
-        meta = result.get("meta", {"started_at": "not dated", "commit": "not recorded"})
+        meta = {"started_at": "not dated", "commit": "not recorded", **result.get("meta", result)}
         return f"- {what}: {meta['started_at']}, commit {tree_label(meta)}"
 
     md_write(
@@ -127,17 +196,22 @@ def main(argv: list[str] | None = None) -> None:
             f"Made at {tree_label(provenance)} from:",
             "",
             source("per-request figures (`python -m bench`, latest.json)", bench, "make bench"),
-            source(
-                "bytes per login (`python -m bench.capacity`)", capacity, "python -m bench.capacity"
+            *(
+                source(f"{what} (`python -m bench.{m}`)", result, f"python -m bench.{m}")
+                for what, m, result in (
+                    ("bytes per login", "capacity", capacity),
+                    ("the `push` window", "window", window),
+                )
             ),
             f"- behaviours (`{COMPARATIVE_TESTS}`): "
             + (f"the report {args.junit}" if args.junit else "run with this table"),
             "",
-            *table(bench, capacity, tests),
+            *table(bench, capacity, window, tests),
             "bench/README.md says what each configuration runs and how each figure is measured.",
             "",
         ],
     )
+    print(dial_chart(dial(bench, window), out / "dial.png"))
 
 
 if __name__ == "__main__":

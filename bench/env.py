@@ -30,14 +30,13 @@ ACCESS_TOKEN_SECONDS = "10800"
 
 
 def arguments_parser(prog: str, doc: str | None, *, quick: bool = False) -> argparse.ArgumentParser:
-    """A bench command's parser: `--out`, and `--quick` (BENCH_QUICK=1 in the environment too)."""
+    """A bench command's parser: `--out`, and `--quick`."""
     parser = argparse.ArgumentParser(
         prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
     if quick:
-        default = os.environ.get("BENCH_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
-        parser.add_argument("--quick", action="store_true", default=default)
+        parser.add_argument("--quick", action="store_true")
     return parser
 
 
@@ -115,9 +114,12 @@ class BenchEnv:
             **extra,
         }
 
-    def module_run(self, module: str, settings_module: str, *args: str) -> str:
-        """What `python -m module args` prints, run with this run's `settings_module`."""
-        command, env = [sys.executable, "-m", module, *args], self.server_env(settings_module)
+    def module_run(self, module: str, settings_module: str, *args: str, **extra: str) -> str:
+        """What `python -m module args` prints, run with this run's `settings_module` (and
+        the environment variables `extra`).
+        """
+        command = [sys.executable, "-m", module, *args]
+        env = self.server_env(settings_module, **extra)
         done = subprocess.run(  # noqa: S603
             command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
         )

@@ -28,6 +28,7 @@ UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 LUA_SCRIPT = Path(__file__).resolve().parent / "requests.lua"
 # Lua's long brackets quote any text without escapes, unless the text holds the closing one.
 LUA_CLOSE = "]==]"
+LUA_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,13 @@ def lua_requests(requests: Sequence[Request]) -> str:
         rows.append(
             f"{{{_lua_string(request.method)}, {_lua_string(request.path)}, {{{headers}}}, {body}}}"
         )
-    return "return {\n" + ",\n".join(rows) + "\n}\n"
+    # A Lua function holds at most 65,536 constants: a function a slice of the rows.
+    chunks = (",\n".join(rows[i : i + LUA_ROWS]) for i in range(0, len(rows), LUA_ROWS))
+    functions = ",\n".join(f"function() return {{\n{chunk}\n}} end" for chunk in chunks)
+    return (
+        f"local rows = {{}}\nfor _, chunk in ipairs({{\n{functions}\n}}) do\n"
+        "  for _, row in ipairs(chunk()) do rows[#rows + 1] = row end\nend\nreturn rows\n"
+    )
 
 
 class LoadGenerator:
@@ -95,9 +102,14 @@ class LoadGenerator:
         with ThreadPoolExecutor(self.connections) as pool:
             list(pool.map(send, shares))
 
-    def run(self, base_url: str, requests: Sequence[Request], duration: float) -> dict[str, Any]:
+    def run(
+        self, base_url: str, requests: Sequence[Request], duration: float, *, once: bool = False
+    ) -> dict[str, Any]:
         """Send `requests` in turn to the server at `base_url` for `duration` seconds: req/s,
         p50 and p99 latency (None when no request was answered in time), requests, errors.
+
+        With `once`, each request is sent at most once (a share of the list a `wrk` thread);
+        `exhausted` says whether a thread reached the end of its share before the time.
         """
         assert requests, "a run needs at least one request"
         with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-requests-") as data:
@@ -107,13 +119,8 @@ class LoadGenerator:
             args += [f"-d{max(1, round(duration))}s", "--latency", f"--script={LUA_SCRIPT}"]
             # The script's arguments: the list, the threads sharing it, where the run starts.
             start = random.randrange(len(requests))  # noqa: S311
-            args += [
-                f"{base_url}{requests[0].path}",
-                "--",
-                data.name,
-                str(self.threads),
-                str(start),
-            ]
+            args += [f"{base_url}{requests[0].path}", "--", data.name, str(self.threads)]
+            args += [str(start), "once" if once else "cycle"]
             done = subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603
         if done.returncode != 0:
             raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
@@ -128,6 +135,7 @@ class LoadGenerator:
             "p99_ms": _ms(percentiles["99"]) if "99" in percentiles else None,
             "requests": requests_done,
             "errors": errors,
+            **({"exhausted": "requests exhausted" in out} if once else {}),
         }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.configs import Config
 from bench.env import BenchEnv, arguments_parser, measured, tree_label
+from bench.inproc import BATCHES, INPROC_URL, WARM_PASSES
 from bench.report import md_write, profile_markdown
 
 # Credentials per configuration: more would only lengthen the warm-up pass.
@@ -36,24 +37,28 @@ def profile_configs(env: BenchEnv, configs: list[Config], n: int) -> dict[str, d
     project's settings, one project at a time (timings want the machine).
 
     Over at most PROFILE_USERS of its credentials: one process's memos hold them all,
-    as they hold a thousand, and the warm-up pass stays short.
+    as they hold a thousand, and the warm-up pass stays short. Requests that work once
+    are signed for every request the profile serves, and profiled first.
     """
     profiles: dict[str, dict[str, Any]] = {}
     for project in dict.fromkeys(c.project for c in configs):
-        spec = {
-            "requests": n,
-            "configs": {
-                c.name: [[r.method, r.path, r.headers, r.body] for r in c.requests[:PROFILE_USERS]]
-                for c in configs
-                if c.project is project
-            },
-        }
+        spec: dict[str, Any] = {"requests": n, "configs": {}}
+        for c in sorted(configs, key=lambda c: c.signed is None):
+            if c.project is project:
+                requests = c.requests[:PROFILE_USERS]
+                if c.signed:
+                    count = WARM_PASSES * len(requests) + (BATCHES + 1) * n
+                    requests = c.signed(INPROC_URL, count)
+                served = [[r.method, r.path, r.headers, r.body] for r in requests]
+                spec["configs"][c.name] = {
+                    "warm": min(PROFILE_USERS, len(c.requests)),
+                    "requests": served,
+                }
         path = env.tmpdir / f"inproc-{uuid.uuid4().hex}.json"
         path.write_text(json.dumps(spec))
-        for name, figures in json.loads(
-            env.module_run("bench.inproc", project.settings, str(path))
-        ).items():
-            profiles[name] = {**figures, "project": project.settings}
+        output = env.module_run("bench.inproc", project.settings, str(path), **dict(project.env))
+        for name, figures in json.loads(output).items():
+            profiles[name] = {**figures, "project": project.name}
     return profiles
 
 

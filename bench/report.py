@@ -1,5 +1,6 @@
-"""Results as Markdown tables and a chart: `python -m bench`'s and its profile's."""
+"""Results as Markdown tables and the dial: `python -m bench`'s and `make compare`'s."""
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -161,42 +162,58 @@ def markdown(result: dict[str, Any]) -> list[str]:
 
 
 def results_write(result: dict[str, Any], out: Path) -> list[Path]:
-    """Write the Markdown and the chart of one run; return the paths."""
+    """Write the Markdown of one run; return its path."""
     md_write(out / "latest.md", markdown(result))
-    return [
-        out / "latest.md",
-        *([_ratio_chart(result, out / "latest.png")] if result["configs"] else []),
-    ]
+    return [out / "latest.md"]
 
 
-def _ratio_chart(result: dict[str, Any], path: Path) -> Path:
-    """Both ratios to the baseline per configuration: req/s, and CPU per request."""
+# Where the dial draws a window of 0 (the next request), left of the log axis's measured ones.
+ZERO_MS, SMALLEST_MS = 0.01, 0.03
+DIAL_TICKS = {ZERO_MS: "0\n(next request)", 1: "1 ms", 1e3: "1 s", 6e4: "1 min", 3.6e6: "1 h"}
+
+
+def dial_chart(dial: dict[str, Any], path: Path) -> Path:
+    """Throughput against revocation window, a point a configuration (bench.compare's `dial`):
+    at its window's p99, a bar from p50 to max; an arrow from each mode's strict row to its
+    `push` row (the dial); 0 drawn apart, left of the log axis.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(result["configs"])
-    series = [
-        ("req/s", "ratio_to_baseline", "#4a7ebb"),
-        ("CPU per request (baseline's / row's)", "cpu_ratio_to_baseline", "#d9822b"),
-    ]
-    fig, ax = plt.subplots(figsize=(11, 4.8))
-    width = 0.4
-    for i, (label, key, color) in enumerate(series):
-        values = [result["configs"][name][key] or 0 for name in names]
-        xs = [x + (i - 0.5) * width for x in range(len(names))]
-        bars = ax.bar(xs, values, width, label=label, color=color)
-        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=7)
-    ax.set_xticks(range(len(names)), names, rotation=25, ha="right")
-    ax.axhline(1.0, color="#888", linewidth=0.8, linestyle="--")
-    ax.set_ylabel("ratio to the stock constant endpoint")
-    meta = result["meta"]
-    ax.set_title(
-        f"stock Django/DRF/simplejwt and dualauth, {meta['users']:,} users "
-        f"({meta['database']} + {meta['cache']})"
-    )
-    ax.legend()
+    def x(ms: float) -> float:
+        return ZERO_MS if ms <= 0 else max(ms, SMALLEST_MS)
+
+    points = dial["points"]
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    # Labels of points close together are stacked upwards, at least `gap` apart.
+    gap = max([p["ratio"] or 0 for p in points.values()] + [0.1]) / 25
+    labels: dict[int, list[float]] = {}
+    for name, point in sorted(points.items(), key=lambda item: item[1]["ratio"] or 0):
+        w, y = point["window_ms"], point["ratio"] or 0
+        color = "#888" if name.startswith("stock") else "#2a9d5c" if "push" in name else "#4a7ebb"
+        spread = [[x(w["p99"]) - x(w["p50"])], [x(w["max"]) - x(w["p99"])]]
+        ax.errorbar(x(w["p99"]), y, xerr=spread, fmt="o", color=color, capsize=3)
+        column = labels.setdefault(round(math.log10(x(w["p99"]))), [])
+        column.append(max([y, *(label + gap for label in column)]))
+        line = {"arrowstyle": "-", "color": "#ddd", "linewidth": 0.5}
+        ax.annotate(
+            name, (x(w["p99"]), y), (x(w["p99"]) * 1.4, column[-1]), fontsize=8, arrowprops=line
+        )
+    for strict, push in dial["dials"]:
+        ends = [(x(points[n]["window_ms"]["p99"]), points[n]["ratio"] or 0) for n in (strict, push)]
+        ax.annotate(
+            "", xy=ends[1], xytext=ends[0], arrowprops={"arrowstyle": "->", "color": "#aaa"}
+        )
+    ax.set_xscale("log")
+    ax.set_xlim(ZERO_MS / 2, max(DIAL_TICKS) * 30)
+    ax.axvline((ZERO_MS * SMALLEST_MS) ** 0.5, color="#ccc", linewidth=0.8, linestyle=":")
+    ax.set_xticks(list(DIAL_TICKS), list(DIAL_TICKS.values()))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("revocation window (log; the point at p99, the bar from p50 to max)")
+    ax.set_ylabel("req/s as a ratio to the stock constant endpoint")
+    ax.set_title("Throughput against revocation window: dualauth's dial and the stock peers")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -13,14 +13,26 @@ BIN = Path(sys.executable).parent
 
 @dataclass(frozen=True)
 class Project:
-    """What a server serves: a settings module, its WSGI module, and a path that answers 200."""
+    """What a server serves: a settings module, its WSGI module, a path that answers 200,
+    and the environment variables that set it apart.
+    """
 
     settings: str
     wsgi: str
     ready_path: str
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The settings module's, and the environment's values."""
+        return "-".join([self.settings.replace(".", "-"), *(value for _, value in self.env)])
 
 
 DUALAUTH = Project("project.settings", "project.wsgi", "/api/health/")
+# The `push` revocation level (SECURITY.md): a server of its own, where Redis is.
+DUALAUTH_PUSH = Project(
+    "project.settings", "project.wsgi", "/api/health/", (("REVOCATION", "push"),)
+)
 STOCK = Project("bench.stock.settings", "bench.stock.wsgi", "/constant/")
 STOCK_CACHE = Project("bench.stock.settings_cache", "bench.stock.wsgi", "/constant/")
 STOCK_CACHED_DB = Project("bench.stock.settings_cached_db", "bench.stock.wsgi", "/constant/")
@@ -37,7 +49,7 @@ class BenchServer(ServerProcess):
         self.url = f"http://127.0.0.1:{self.port}"
         self.worker_class = "gthread" if threads > 1 else "sync"
         self.log_path = env.tmpdir / f"{name}-{self.port}.log"
-        self.env = env.server_env(project.settings, **envs)
+        self.env = env.server_env(project.settings, **dict(project.env), **envs)
         self.args = [str(BIN / "gunicorn"), project.wsgi, f"--bind=127.0.0.1:{self.port}"]
         self.args += [f"--workers={workers}", f"--threads={threads}", "--keep-alive=30"]
         self.args += [f"--worker-class={self.worker_class}", "--timeout=60", "--graceful-timeout=2"]

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.server
 
 DUALAUTH = ("session", "jwt-header", "jwt-cookie")
 REDIS = bool(os.environ.get("REDIS_URL"))
+# The `push` level's rows: a server of their own, where Redis is.
+PUSH = tuple(f"{mode}-push" for mode in DUALAUTH) if REDIS else ()
 # SQL queries per request once warm (bench/README.md): dualauth's read paths are served
 # from the cache; stock code reads the session, the user and the profile every time.
 SQL_PER_REQUEST = {
@@ -35,10 +37,12 @@ SQL_PER_REQUEST = {
     "session": 0,
     "jwt-header": 0,
     "jwt-cookie": 0,
+    **dict.fromkeys(PUSH, 0),
+    "jwt-header+dpop": 0,
 }
-# Rows that read Redis on every request, one round trip: dualauth's, and the stock sessions
-# kept there.
-REDIS_ROWS = {*DUALAUTH, "stock-session-cache", "stock-session-cached-db"}
+# Rows that read Redis on every request, one round trip: dualauth's strict ones (a DPoP
+# proof's jti rides in it), and the stock sessions kept there. The `push` rows ask it nothing.
+REDIS_ROWS = {*DUALAUTH, "jwt-header+dpop", "stock-session-cache", "stock-session-cached-db"}
 USERS = 20
 BENCH_ARGS = (
     *("--quick", "--duration", "1", "--repeats", "1", "--users", str(USERS)),
@@ -84,6 +88,14 @@ def test_every_configuration_is_loaded_by_wrk_and_counted(result):
         assert config["users"] == (1 if name == "baseline" else USERS), name
 
 
+def test_each_dpop_request_carries_a_proof_of_its_own_which_the_server_accepts(result):
+    configs = result[0]["configs"]
+    dpop, bearer = configs["jwt-header+dpop"], configs["jwt-header"]
+    # Every proof answered 200: a replayed jti would have been refused (401).
+    assert dpop["errors"] == 0
+    assert dpop["credential_bytes"] > bearer["credential_bytes"] + len("DPoP: \r\n")
+
+
 def test_every_configuration_is_profiled_layer_by_layer(result):
     profile = result[0]["profile"]["configs"]
     assert profile.keys() == SQL_PER_REQUEST.keys()
@@ -116,4 +128,21 @@ def test_the_outputs_record_the_commit_they_were_made_at(result):
     assert latest["meta"]["commit"] == head.stdout.strip()
     assert isinstance(latest["meta"]["clean"], bool)
     assert latest["meta"]["commit"] in (out / "latest.md").read_text()
-    assert (out / "latest.png").stat().st_size > 0
+
+
+def test_compare_sets_the_runs_rows_side_by_side_and_draws_the_dial(result, tmp_path):
+    latest, out = result
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuites><testsuite name="none"/></testsuites>')
+    command = [sys.executable, "-m", "bench.compare", "--results", str(out), "--junit", str(junit)]
+    done = subprocess.run(
+        [*command, "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = (tmp_path / "compare.md").read_text()
+    head = next(line for line in table.splitlines() if line.startswith("|  |"))
+    # A column for every configuration the run measured but the constant endpoint.
+    assert {c.strip() for c in head.strip("|").split("|")[1:]} == latest["configs"].keys() - {
+        "baseline"
+    }
+    assert (tmp_path / "dial.png").read_bytes()[:4] == b"\x89PNG"

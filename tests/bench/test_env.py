@@ -67,6 +67,7 @@ def _compare(scratch: Path) -> subprocess.CompletedProcess[str]:
 def test_a_clean_tree_writes_into_bench_results_and_records_its_commit(scratch):
     _compare(scratch)
 
+    assert (scratch / "bench/results/dial.png").exists()
     written = (scratch / "bench/results/compare.md").read_text()
     assert f"Made at {_git(scratch, 'rev-parse', '--short', 'HEAD')} from:" in written
     assert "uncommitted" not in written
@@ -79,8 +80,10 @@ def test_a_changed_tree_writes_nothing_into_bench_results(scratch):
     done = _compare(scratch)
 
     assert not (scratch / "bench/results/compare.md").exists()
+    assert not (scratch / "bench/results/dial.png").exists()
     elsewhere = Path(done.stderr.rsplit("writing to ", 1)[1].split()[0])
     assert "clean tree only" in done.stderr
     assert "with uncommitted changes" in (elsewhere / "compare.md").read_text()
-    (elsewhere / "compare.md").unlink()
+    for written in ("compare.md", "dial.png"):
+        (elsewhere / written).unlink()
     elsewhere.rmdir()

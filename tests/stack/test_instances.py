@@ -14,11 +14,15 @@ from tests.stack.conftest import ClusterStack, Stack, stack_flush
 pytestmark = pytest.mark.server
 
 
-@pytest.fixture(params=["redis", "redis-cluster"])
+@pytest.fixture(params=["redis", "redis-push", "redis-cluster"])
 def deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
-    """The two instances, on one Redis or on a Redis Cluster, with nothing of an earlier test."""
-    if request.param == "redis":
-        single: Stack = request.getfixturevalue("stack")
+    """The two instances, on one Redis (revocation `strict` or `push`) or on a Redis Cluster,
+    with nothing of an earlier test.
+    """
+    if request.param in ("redis", "redis-push"):
+        single: Stack = request.getfixturevalue(
+            "push_stack" if "push" in request.param else "stack"
+        )
         stack_flush(single)
         return single
     cluster: ClusterStack = request.getfixturevalue("cluster_stack")
