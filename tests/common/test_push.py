@@ -20,6 +20,7 @@ from common.redis_breaker import breakers_reset
 from project.settings import redis_caches
 from tests.conftest import PASSWORD, eventually
 from tests.modes import ModeClient
+from tests.stack.cluster import ClusterServers
 
 # The subscriber's own commands, the test's, and those opening a connection: not the hot path's.
 CHANNEL_COMMANDS = {
@@ -299,3 +300,68 @@ def test_an_authenticated_request_in_the_steady_state_makes_no_round_trip(
     assert redis_commands(raw) == before
     assert client.logout().status_code == 204
     assert client.request("get", client.profile_path).status_code == 401
+
+
+@pytest.fixture
+def cluster_cache(settings: Any, redis_cluster: ClusterServers) -> BaseCache:
+    """The revocation cache on the test cluster under `push`, its channel trusted."""
+    redis_cluster.heal()
+    redis_cluster.flushall()
+    prefix = settings.CACHES[CACHE_ALIAS]["KEY_PREFIX"]
+    settings.CACHES = redis_caches(redis_cluster.url, prefix, push=True)
+    settings.DUALAUTH = {**settings.DUALAUTH, "REVOCATION": "push", "PUSH_HEARTBEAT": HEARTBEAT}
+    cache = caches[CACHE_ALIAS]
+    assert eventually(channel_of(cache).trusted, within=5)
+    return cache
+
+
+def channel_of(cache: BaseCache) -> Channel:
+    """This process's push channel of `cache`."""
+    client = getattr(cache, "client", None)
+    assert isinstance(client, PushMixin)
+    return client.push
+
+
+def cluster_commands(cluster: ClusterServers) -> int:
+    """How many commands the cluster's nodes ran, but the push channel's and the test's own."""
+    return sum(redis_commands(node.client()) for node in cluster.nodes if node.live)
+
+
+def test_on_a_cluster_an_entry_is_served_from_memory_and_a_write_elsewhere_reaches_it(
+    cluster_cache: BaseCache, redis_cluster: ClusterServers
+) -> None:
+    cluster_cache.set(FAMILY, "live", 60)
+    assert cluster_cache.get(FAMILY) == "live"
+    before = cluster_commands(redis_cluster)
+    assert cluster_cache.get(FAMILY) == "live"
+    assert cluster_commands(redis_cluster) == before
+    key = made(cluster_cache, FAMILY)
+    holder = redis_cluster.node_of(key)
+    written_behind(holder.client(), cluster_cache, FAMILY, "revoked")
+    # Published on another node than the one holding the key: the cluster relays it.
+    other = next(node for node in redis_cluster.seeds if node is not holder)
+    other.client().publish(channel_of(cluster_cache).name, key)
+    assert eventually(lambda: cluster_cache.get(FAMILY) == "revoked", within=2)
+
+
+def test_a_cluster_topology_change_reads_the_cluster_and_forgets_what_it_kept(
+    cluster_cache: BaseCache, redis_cluster: ClusterServers
+) -> None:
+    channel = channel_of(cluster_cache)
+    cluster_cache.set(FAMILY, "live", 60)
+    assert cluster_cache.get(FAMILY) == "live"
+    key = made(cluster_cache, FAMILY)
+    written_behind(redis_cluster.node_of(key).client(), cluster_cache, FAMILY, "revoked")
+    generation = channel.generation
+    primary = redis_cluster.seeds[-1]
+    replica = redis_cluster.replica_of(primary)
+    replica.client().execute_command("CLUSTER", "FAILOVER")
+    try:
+        redis_cluster.wait_promoted(replica)
+        assert eventually(lambda: channel.generation > generation, within=2)
+        assert eventually(channel.trusted, within=5)
+        assert cluster_cache.get(FAMILY) == "revoked"
+    finally:
+        # The seeds are the primaries again, as the other tests expect.
+        primary.client().execute_command("CLUSTER", "FAILOVER")
+        redis_cluster.wait_promoted(primary)
