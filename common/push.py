@@ -313,6 +313,15 @@ _channels: dict[tuple[str, str, float], Channel] = {}
 _channels_lock = threading.Lock()
 
 
+def _channels_lock_reset() -> None:
+    # A fork while another thread held the lock would leave it held in the child for good.
+    global _channels_lock
+    _channels_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_channels_lock_reset)
+
+
 def push_channel_name(key_prefix: str) -> str:
     """The channel the invalidations of the cache with `key_prefix` are published on."""
     return f"{key_prefix}:invalidations"
@@ -506,13 +515,26 @@ class PushMixin(DefaultClient):
             )
         )
 
-    def incr(self, key: str, delta: int = 1, version: int | None = None, client: Any = None) -> int:
-        """Add `delta` to the counter `key`; a mirrored key's change is published after it."""
-        parent = super().incr
+    def _incr(
+        self,
+        key: str,
+        delta: int = 1,
+        version: int | None = None,
+        client: Any = None,
+        ignore_key_check: bool = False,
+    ) -> int:
+        """Add `delta` to the counter `key` (`incr`, `decr`); a mirrored key's change is
+        published after it.
+        """
+        parent = super()._incr
         if client is not None or not push_mirrored(key):
-            return parent(key, delta, version=version, client=client)
+            return int(parent(key, delta, version, client, ignore_key_check))
         made = str(self.make_key(key, version=version))
-        return int(self._published_after([made], lambda: parent(key, delta, version=version)))
+        return int(
+            self._published_after(
+                [made], lambda: parent(key, delta, version, ignore_key_check=ignore_key_check)
+            )
+        )
 
     def touch(
         self,

@@ -12,6 +12,7 @@ import time_machine
 from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from prometheus_client import REGISTRY
 
 from bench.processes import RedisServer, free_port
 from common.conf import CACHE_ALIAS, dualauth_settings
@@ -64,6 +65,7 @@ def raw(own_redis: RedisServer) -> redis.Redis:
     own_redis.resume()
     client = own_redis.client()
     client.flushall()
+    client.config_resetstat()
     return client
 
 
@@ -116,14 +118,16 @@ def test_a_value_served_from_memory_is_a_copy(cache: BaseCache) -> None:
 
 
 @pytest.mark.parametrize("key", ["throttle:login:abc", "dpop:{ab12}:jti"])
-def test_entries_the_hot_path_does_not_read_are_never_kept(
+def test_entries_the_hot_path_does_not_read_are_never_kept_nor_published(
     cache: BaseCache, raw: redis.Redis, key: str
 ) -> None:
     cache.set(key, 1, 60)
+    assert cache.incr(key) == 2
     before = redis_commands(raw)
     for _ in range(3):
-        assert cache.get(key) == 1
+        assert cache.get(key) == 2
     assert redis_commands(raw) == before + 3
+    assert int(raw.info("commandstats").get("cmdstat_publish", {}).get("calls", 0)) == 0
 
 
 def test_a_miss_is_not_kept(cache: BaseCache, raw: redis.Redis) -> None:
@@ -169,10 +173,11 @@ def test_each_write_publishes_its_keys_right_after_it_on_its_connection(
         lambda cache: cache.delete_many([FAMILY]),
         lambda cache: cache.add(FAMILY, "revoked", 60),
         lambda cache: cache.touch(FAMILY, 60),
+        lambda cache: cache.set(FAMILY, 1, 60) and cache.incr(FAMILY),
         lambda cache: cache.delete_pattern("*"),
         lambda cache: cache.clear(),
     ],
-    ids=["set_many", "delete", "delete_many", "add", "touch", "delete_pattern", "clear"],
+    ids=["set_many", "delete", "delete_many", "add", "touch", "incr", "delete_pattern", "clear"],
 )
 def test_every_write_of_a_mirrored_entry_invalidates_it_in_every_process(
     cache: BaseCache, raw: redis.Redis, pushed: Channel, write: Callable[[BaseCache], Any]
@@ -365,3 +370,24 @@ def test_a_cluster_topology_change_reads_the_cluster_and_forgets_what_it_kept(
         # The seeds are the primaries again, as the other tests expect.
         primary.client().execute_command("CLUSTER", "FAILOVER")
         redis_cluster.wait_promoted(primary)
+
+
+def test_reads_from_memory_and_doubts_are_counted(
+    cache: BaseCache, raw: redis.Redis, pushed: Channel
+) -> None:
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    local, doubts = (
+        sample("dualauth_push_reads_total", source="local"),
+        sample("dualauth_push_doubts_total", reason="connection"),
+    )
+    cache.set(FAMILY, "live", 60)
+    cache.get(FAMILY)
+    cache.get(FAMILY)
+    assert sample("dualauth_push_reads_total", source="local") == local + 1
+    generation = pushed.generation
+    raw.client_kill_filter(_type="pubsub")
+    assert eventually(lambda: pushed.generation > generation, within=2)
+    assert sample("dualauth_push_doubts_total", reason="connection") == doubts + 1
+    assert eventually(pushed.trusted, within=5)
