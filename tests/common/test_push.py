@@ -1,6 +1,7 @@
 """The `push` revocation level on the test's own Redis: entries served from memory, every write
 published, and `strict` whenever the channel is in doubt."""
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -302,6 +303,34 @@ def test_a_doubt_reads_redis_until_the_channel_is_back_and_forgets_what_it_kept(
         breakers_reset()
     assert eventually(pushed.trusted, within=5)
     assert cache.get(FAMILY) != "live"
+
+
+def test_a_stuck_subscriber_thread_cannot_keep_the_channel_trusted(
+    cache: BaseCache,
+    raw: redis.Redis,
+    own_redis: RedisServer,
+    pushed: Channel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stuck, release = threading.Event(), threading.Event()
+
+    def identity_stuck(channel: Channel, client: redis.Redis) -> str:
+        stuck.set()
+        release.wait()
+        return "released"
+
+    monkeypatch.setattr(Channel, "_identity", identity_stuck)
+    assert stuck.wait(timeout=2), "the thread is stuck at its next heartbeat"
+    generation = pushed.generation
+    own_redis.pause()
+    try:
+        # The requests ping in the thread's stead, and see no pong come back.
+        assert eventually(lambda: not pushed.trusted() and pushed.generation > generation, within=2)
+    finally:
+        own_redis.resume()
+        release.set()
+        breakers_reset()
+    assert eventually(pushed.trusted, within=5)
 
 
 @pytest.mark.parametrize("mode", ["session", "jwt-header", "jwt-cookie"])
