@@ -17,10 +17,13 @@ drains the messages and pings every PUSH_HEARTBEAT. The hot path drains pending 
 itself before it serves anything (a poll, no round trip), so the window is the delivery
 time of the message, not the wait of the thread for the interpreter. Local entries are
 served only while the channel is trusted: its subscription confirmed and its last pong
-younger than two heartbeats, as the hot path sees it on its own clock. Any doubt (an
-error, a lost subscription, a missed pong, another Redis behind the address, another
-cluster topology) drops every local entry and reads Redis (`strict`) until the channel is
-subscribed again and has answered a ping.
+younger than two heartbeats, as the hot path sees it on its own clock (a thread late with
+its ping has the request send it). Any doubt (an error, a lost subscription, a ping
+unanswered for two heartbeats, another Redis behind the address, another cluster topology)
+drops every local entry and reads Redis (`strict`) until the channel is subscribed again
+and has answered a ping. A value read from Redis is kept only if no invalidation and no
+doubt came since the read began; a miss is never kept; an entry lives PUSH_MAX_AGE at
+most, and never longer than Redis keeps it.
 """
 
 import hashlib
