@@ -540,7 +540,7 @@ def push_cache_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                     ),
                     hint="Set REDIS_URL (push needs Redis), or build CACHES with "
                     "project.settings.redis_caches(url, prefix, push=...) matching REVOCATION.",
-                    id="dualauth.E064",
+                    id="dualauth.E047",
                 )
             )
     return errors
@@ -566,6 +566,6 @@ def push_timing_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             f"{heartbeat!r}: both must be timedeltas above zero, and the maximum age at most "
             f"FAMILY_CACHE_TTL ({ttl!r}), which the cache entries themselves live.",
             hint="PUSH_MAX_AGE 30 s and PUSH_HEARTBEAT 200 ms by default.",
-            id="dualauth.E065",
+            id="dualauth.E048",
         )
     ]

@@ -834,17 +834,17 @@ def test_push_without_redis_is_e064(settings: Any) -> None:
     local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     settings.CACHES = {"default": local, CACHE_ALIAS: local}
 
-    assert ids(push_cache_check(None)) == ["dualauth.E064"] * 2
+    assert ids(push_cache_check(None)) == ["dualauth.E047"] * 2
 
 
 def test_push_on_caches_built_for_strict_is_e064_and_the_other_way_round(settings: Any) -> None:
     settings.DUALAUTH = {**settings.DUALAUTH, "REVOCATION": "push"}
     settings.CACHES = redis_caches("redis://127.0.0.1:6379/0", "checked")
-    assert ids(push_cache_check(None)) == ["dualauth.E064"] * 2
+    assert ids(push_cache_check(None)) == ["dualauth.E047"] * 2
 
     settings.DUALAUTH = {**settings.DUALAUTH, "REVOCATION": "strict"}
     settings.CACHES = redis_caches("redis://127.0.0.1:6379/0", "checked", push=True)
-    assert ids(push_cache_check(None)) == ["dualauth.E064"] * 2
+    assert ids(push_cache_check(None)) == ["dualauth.E047"] * 2
 
 
 def test_the_default_strict_level_passes() -> None:
@@ -871,4 +871,4 @@ def test_a_push_max_age_beyond_the_cache_ttl_or_a_heartbeat_of_no_duration_is_e0
         "FAMILY_CACHE_TTL": timedelta(seconds=60),
     }
 
-    assert ids(push_timing_check(None)) == ["dualauth.E065"]
+    assert ids(push_timing_check(None)) == ["dualauth.E048"]
