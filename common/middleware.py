@@ -1,9 +1,13 @@
-"""API responses are never cached and never HTML, whichever layer of the stack answered."""
+"""API responses are never cached and never HTML, whichever layer of the stack answered; the
+middleware with no work under the API prefix, which requests there pass by.
+"""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.deprecation import MiddlewareMixin
 
 from common.exceptions import ServerError, error_response
 from common.routes import api_prefix
@@ -49,3 +53,18 @@ def response_is_empty(response: HttpResponse) -> bool:
         and response.status_code not in BODILESS_STATUSES
         and not response.content
     )
+
+
+class OutsideApiMiddleware(MiddlewareMixin):
+    """A middleware with no work under the API prefix, which requests there pass by.
+
+    DRF authenticates every API request itself, and no API view reads Django's
+    `request.user` or its messages: a middleware that only offers those costs an API
+    request its construction and its response pass for nothing.
+    """
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if request.path_info.startswith(api_prefix()):
+            # An async chain's get_response returns its coroutine, awaited by the caller.
+            return self.get_response(request)
+        return super().__call__(request)

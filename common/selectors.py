@@ -112,9 +112,13 @@ def login_cache_get(*, claim: LoginClaim, extra_keys: tuple[str, ...] = ()) -> d
     return cache_get_many([claim.family_key, claim.user_key, *extra_keys]) or {}
 
 
+# How many values `FamilyState.as_cached` gives, counted once.
+FAMILY_STATE_LENGTH = len(fields(FamilyState))
+
+
 def family_state_from_cache(value: Any) -> FamilyState | None:
     """The state a cache value holds, or None when it holds none (a miss, or `REVOKED`)."""
-    if not isinstance(value, tuple | list) or len(value) != len(fields(FamilyState)):
+    if not isinstance(value, tuple | list) or len(value) != FAMILY_STATE_LENGTH:
         return None
     return FamilyState(*value)
 

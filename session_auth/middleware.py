@@ -8,6 +8,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from common.middleware import OutsideApiMiddleware
 from common.principal import UserModel
 from session_auth.services import session_user
 
@@ -18,14 +19,19 @@ def _user(request: HttpRequest) -> UserModel | AnonymousUser:
     return request._dualauth_user  # type: ignore[attr-defined]
 
 
-class FamilyAuthenticationMiddleware(AuthenticationMiddleware):
+# Made once: sync_to_async inspects the function it wraps, which would cost every request.
+_auser = sync_to_async(_user)
+
+
+class FamilyAuthenticationMiddleware(OutsideApiMiddleware, AuthenticationMiddleware):
     """Django's AuthenticationMiddleware, believing only sessions whose family is live.
 
     A session revoked by logout-all, a session revoke, a password change, the idle or
-    the absolute timeout, is anonymous here at once, in the admin as in the API.
+    the absolute timeout, is anonymous here at once. API requests pass it by: DRF
+    authenticates them by the resolver (common/authentication.py).
     """
 
     def process_request(self, request: HttpRequest) -> None:
         """Give the request a lazy `user` (and `auser`) from its session's family."""
         request.user = SimpleLazyObject(lambda: _user(request))  # type: ignore[assignment]
-        request.auser = partial(sync_to_async(_user), request)
+        request.auser = partial(_auser, request)

@@ -107,3 +107,51 @@ def test_the_api_answers_json_whatever_accept_asks_for(api, user, password, acce
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert "access" in response.json()
+
+
+def _bearer_api(user, password) -> APIClient:
+    """A client holding nothing but an access token in the Authorization header."""
+    api = APIClient()
+    credentials = {"username": user.username, "password": password}
+    tokens = api.post("/api/jwt/token/", credentials, format="json")
+    api.cookies.clear()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.json()['access']}")
+    return api
+
+
+def test_a_bearer_answer_keeps_the_cors_and_security_headers_and_sets_no_cookie(
+    user, password, settings
+):
+    settings.CORS_ALLOWED_ORIGINS = [ORIGIN]
+    response = _bearer_api(user, password).get("/api/profile/", HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+    assert response["Access-Control-Allow-Credentials"] == "true"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == settings.SECURE_REFERRER_POLICY
+    assert response["Cross-Origin-Opener-Policy"] == settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
+    assert response["Content-Length"] == str(len(response.content))
+    assert_never_cached(response)
+    assert not response.cookies
+
+
+def test_an_api_request_passes_by_the_admins_user_and_messages(user, password):
+    response = _bearer_api(user, password).get("/api/profile/")
+    request = response.wsgi_request
+    assert not hasattr(request, "_messages")
+    # DRF's principal, set by its authentication: never the session's lazy user.
+    assert request.user.pk == user.pk
+    assert not hasattr(request, "auser")
+
+
+@pytest.mark.usefixtures("admin_served")
+def test_the_admin_keeps_the_session_user_and_the_messages(api, staff, password):
+    api.force_login(staff)
+    response = api.get("/admin/")
+    assert response.status_code == 200
+    request = response.wsgi_request
+    assert hasattr(request, "_messages")
+    assert hasattr(request, "auser")
+    assert request.user.pk == staff.pk
+    assert response["X-Frame-Options"] == "DENY"
