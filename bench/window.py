@@ -1,0 +1,304 @@
+"""`python -m bench.window`: how long instance B still serves a login revoked on A.
+
+    DATABASE_URL=postgres://... REDIS_URL=redis://... python -m bench.window [--trials 10000]
+
+Two dualauth instances, A and B (gunicorn, 2 workers x 4 threads, production settings),
+at each revocation level (`--level`, `REVOCATION=strict|push`). A trial: B serves a live
+login on each of the hammering threads' kept-alive connections; the threads go on
+requesting its profile on B while the login is logged out on A through its mode's
+logout endpoint, each until B refuses it (401). The window is the send time of the last
+request B accepted after A's answer arrived, less that arrival (0 if none);
+`served_inside` counts those requests. Conditions: `idle`; `load` (wrk on B with other
+users' credentials); for `push`, `cut` (CLIENT KILL TYPE pubsub just before the logout)
+and `failover` (Redis stopped and started again just before it), both on a
+redis-server of this run's own. `accepted_after_broken`: B's acceptances sent later than
+the fault plus two PUSH_HEARTBEATs, by when B must have known its channel broken.
+
+The logins are made in bulk in this process, in the servers' settings, by dualauth's own
+login services (`bench.seed.login_make`: `token_obtain`, or `session_login` and the
+session saved; a login family each, as the login endpoints make them, without a
+password hash per login). Writes `window.json` into `--out` and prints a table.
+"""
+
+import argparse
+import http.client
+import itertools
+import json
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from bench.env import BenchEnv, arguments_parser, bench_env_setup, results_dir, tree_state
+from bench.load import LoadGenerator, Request
+from bench.processes import RedisServer, free_port
+from bench.report import md_table
+from bench.server import DUALAUTH, BenchServer, servers_start, servers_stop
+from common.routes import JWT_HEADER, MODES, SESSION, mode_path
+
+LEVELS = ("strict", "push")
+CONDITIONS = ("idle", "load", "cut", "failover")
+# The conditions that break push's channel, on a redis-server of the run's own.
+FAULTS = ("cut", "failover")
+COUNTS = ("served_inside", "accepted_after_broken")
+WORKERS, THREADS, HAMMERS = 2, 4, 4
+# A hammering thread gives up this long after A's answer: the window then stays open.
+TIMEOUT = 5.0
+# Fresh connections every so many trials, so that they land on other workers of B.
+RECONNECT_EVERY = 100
+USERS, LOAD = "bench-window-user-", "bench-window-load-"
+CSRF = "windowbenchcsrfsecret0123456789a"
+
+
+class Login:
+    """A provisioned login: the headers that read the profile with it, and its logout's."""
+
+    def __init__(self, mode: str, made: Any) -> None:
+        from django.conf import settings
+
+        from common.conf import dualauth_settings
+
+        self.mode = mode
+        self.logout: dict[str, str] = {"Content-Type": "application/json"}
+        self.body = "{}"
+        if mode == JWT_HEADER:
+            self.read = {"Authorization": f"Bearer {made.access}"}
+            self.logout |= self.read
+            self.body = f'{{"refresh": "{made.refresh}"}}'
+            return
+        name = settings.SESSION_COOKIE_NAME if mode == SESSION else None
+        cookie = (
+            f"{name}={made}" if name else f"{dualauth_settings.ACCESS_COOKIE_NAME}={made.access}"
+        )
+        self.read = {"Cookie": cookie}
+        # A browser's logout carries its CSRF cookie, echoed in the header.
+        csrf = f"{settings.CSRF_COOKIE_NAME}={CSRF}"
+        self.logout |= {"Cookie": f"{cookie}; {csrf}", "X-CSRFToken": CSRF}
+
+
+def logins_make(count: int) -> dict[str, list[Login]]:
+    """`count` live logins of each mode, over the run's users, made as the login endpoints do."""
+    from django.db import transaction
+
+    from bench.seed import login_make, users_named
+
+    users = list(users_named(USERS))
+    with transaction.atomic():
+        return {
+            mode: [Login(mode, login_make(users[i % len(users)], mode)) for i in range(count)]
+            for mode in MODES
+        }
+
+
+def get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> int:
+    """GET `path` on the kept-alive `conn`; the status."""
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+
+class Bench:
+    """A and B of one level and Redis, and the connections that revoke on A and read on B."""
+
+    def __init__(self, a: BenchServer, b: BenchServer) -> None:
+        self.a, self.b = a, b
+        self.pool = ThreadPoolExecutor(HAMMERS)
+        self.conns: list[http.client.HTTPConnection] = []
+        self.trials = 0
+
+    def connect(self) -> None:
+        """Fresh kept-alive connections: one to A, one per hammering thread to B."""
+        for conn in self.conns:
+            conn.close()
+        self.conns = [http.client.HTTPConnection("127.0.0.1", self.a.port, timeout=30)]
+        self.conns += [
+            http.client.HTTPConnection("127.0.0.1", self.b.port, timeout=30) for _ in range(HAMMERS)
+        ]
+
+    def hammer(
+        self, conn: http.client.HTTPConnection, login: Login, go: threading.Event, at: list[float]
+    ) -> list[tuple[float, int]]:
+        """From A's answer (`go`, at `at[0]`), read the profile with `login` until B refuses
+        it or TIMEOUT passed; each request's send time and status.
+        """
+        path, sent = mode_path(login.mode, "profile"), list[tuple[float, int]]()
+        go.wait()
+        while not sent or (sent[-1][1] == 200 and sent[-1][0] - at[0] < TIMEOUT):
+            started = time.perf_counter()
+            sent.append((started, get(conn, path, login.read)))
+        if sent[-1][1] not in (200, 401):
+            raise RuntimeError(f"{login.mode}: B answered {sent[-1][1]}")
+        return sent
+
+    def trial(self, login: Login, fault: Any) -> dict[str, Any]:
+        """One revocation: B warm, `fault()` (when B must know it, or None), logout on A, B
+        hammered from the answer.
+        """
+        if self.trials % RECONNECT_EVERY == 0:
+            self.connect()
+        self.trials += 1
+        a, *bs = self.conns
+        path = mode_path(login.mode, "profile")
+        # Each connection's worker of B has served the login: whatever it keeps, it holds.
+        if set(self.pool.map(lambda conn: get(conn, path, login.read), bs)) != {200}:
+            raise RuntimeError(f"{login.mode}: B refused a live login")
+        broken, go, at = fault(), threading.Event(), list[float]()
+        hammers = [self.pool.submit(self.hammer, conn, login, go, at) for conn in bs]
+        a.request("POST", mode_path(login.mode, "logout"), login.body, login.logout)
+        response = a.getresponse()
+        response.read()
+        at.append(time.perf_counter())
+        go.set()
+        if response.status != 204:
+            raise RuntimeError(f"{login.mode} logout on A: {response.status}")
+        accepted = [t for h in hammers for t, status in h.result() if status == 200]
+        return {
+            "window_ms": (max(accepted) - at[0]) * 1000 if accepted else 0.0,
+            "served_inside": len(accepted),
+            "after_broken": sum(1 for t in accepted if broken is not None and t > broken),
+        }
+
+
+def row(level: str, condition: str, mode: str, trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """One (mode, level, condition)'s figures."""
+    windows = sorted(t["window_ms"] for t in trials)
+    p99 = (
+        statistics.quantiles(windows, n=100, method="inclusive")[98] if windows[1:] else windows[0]
+    )
+    figures = {"p50": statistics.median(windows), "p99": p99, "max": windows[-1]}
+    return {
+        "mode": mode,
+        "level": level,
+        "condition": condition,
+        "trials": len(trials),
+        "window_ms": {k: round(v, 3) for k, v in figures.items()},
+        "served_inside": sum(t["served_inside"] for t in trials),
+        "accepted_after_broken": sum(t["after_broken"] for t in trials),
+    }
+
+
+def faults(condition: str, redis: RedisServer | None) -> Callable[[], float | None]:
+    """What a trial of `condition` does to Redis before the logout; it returns by when B
+    must know its channel broken (None: nothing broken).
+    """
+    if redis is None:
+        return lambda: None
+    from common.conf import dualauth_settings
+
+    heartbeat = dualauth_settings.PUSH_HEARTBEAT.total_seconds()
+    control = redis.client()
+
+    def cut() -> float:
+        control.client_kill_filter(_type="pubsub")
+        return time.perf_counter() + 2 * heartbeat
+
+    def failover() -> float:
+        redis.stop()
+        broken = time.perf_counter() + 2 * heartbeat
+        redis.start()
+        return broken
+
+    return cut if condition == "cut" else failover
+
+
+@contextmanager
+def load_on(url: str, logins: list[Login]) -> Iterator[None]:
+    """wrk on B meanwhile (1 thread, 2 connections), reading with `logins` in turn."""
+    requests = [Request(mode_path(login.mode, "profile"), login.read) for login in logins]
+    load, stop, runs = LoadGenerator(), threading.Event(), list[dict[str, Any]]()
+    load.connections, load.threads = 2, 1
+    loader = threading.Thread(
+        target=lambda: runs.extend(load.run(url, requests, 2) for _ in iter(stop.is_set, True))
+    )
+    loader.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        loader.join()
+    rps, errors = statistics.median(r["rps"] for r in runs), sum(r["errors"] for r in runs)
+    print(
+        f"load on B: {rps:.0f} req/s (median of {len(runs)} runs), {errors} errors", file=sys.stderr
+    )
+
+
+def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
+    """Every level and condition asked, in turn, the modes interleaved; their rows."""
+    from bench.seed import login_make, users_create
+
+    users_create(USERS, 1000)
+    loaders = [
+        Login(mode, login_make(user, mode)) for user in users_create(LOAD, 200) for mode in MODES
+    ]
+    rows = []
+    for level, faulty in itertools.product(args.level, (False, True)):
+        conditions = [c for c in args.conditions if (c in FAULTS) == faulty]
+        if (faulty and level != "push") or not conditions:
+            continue
+        redis = RedisServer(free_port(), env.tmpdir / "redis.log").start() if faulty else None
+        a, b = (
+            BenchServer(
+                env,
+                DUALAUTH,
+                workers=WORKERS,
+                threads=THREADS,
+                name=name,
+                REVOCATION=level,
+                **({"REDIS_URL": redis.url} if redis else {}),
+            )
+            for name in ("a", "b")
+        )
+        try:
+            servers_start([a, b])
+            bench = Bench(a, b)
+            for condition in conditions:
+                trials = args.fault_trials if faulty else args.trials
+                print(f"{level} {condition}: {trials} trials per mode", file=sys.stderr)
+                logins, fault = logins_make(trials), faults(condition, redis)
+                samples: dict[str, list[Any]] = {mode: [] for mode in MODES}
+                with load_on(b.url, loaders) if condition == "load" else nullcontext():
+                    for i, mode in itertools.product(range(trials), MODES):
+                        samples[mode].append(bench.trial(logins[mode][i], fault))
+                rows += [row(level, condition, mode, samples[mode]) for mode in MODES]
+        finally:
+            servers_stop([a, b])
+            if redis:
+                redis.stop()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure, write `window.json`, print the table."""
+    parser = arguments_parser("python -m bench.window", __doc__)
+    parser.add_argument("--trials", type=int, default=10_000, help="trials per mode and condition")
+    parser.add_argument("--fault-trials", type=int, help="per mode of cut and failover (--trials)")
+    parser.add_argument("--level", choices=LEVELS, action="append", help="default: both")
+    parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated")
+    args = parser.parse_args(argv)
+    args.level = args.level or list(LEVELS)
+    args.conditions = args.conditions.split(",")
+    args.fault_trials = args.fault_trials or args.trials
+    tree = tree_state()
+    env = bench_env_setup("window")
+    try:
+        rows = run(args, env)
+    finally:
+        env.cleanup()
+    out, provenance = results_dir(args.out, tree)
+    result = {**provenance, "trials": args.trials, "rows": rows}
+    (out / "window.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(out / "window.json")
+    head = ("mode", "level", "condition", "trials", "p50 ms", "p99 ms", "max ms")
+    cells = [
+        [*(r[k] for k in head[:4]), *r["window_ms"].values(), *(r[k] for k in COUNTS)] for r in rows
+    ]
+    print("\n".join(md_table((*head, *COUNTS), cells, left=3)))
+
+
+if __name__ == "__main__":
+    main()
