@@ -231,9 +231,12 @@ def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
     """Every level and condition asked, in turn, the modes interleaved; their rows."""
     from bench.seed import login_make, users_create
 
-    users_create(USERS, 1000)
+    users_create(USERS, args.users)
+    # The load reads with a login of each mode of a fifth as many other users.
     loaders = [
-        Login(mode, login_make(user, mode)) for user in users_create(LOAD, 200) for mode in MODES
+        Login(mode, login_make(user, mode))
+        for user in users_create(LOAD, max(1, args.users // 5))
+        for mode in MODES
     ]
     rows = []
     for level, faulty in itertools.product(args.level, (False, True)):
@@ -264,6 +267,8 @@ def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
                 with load_on(b.url, loaders) if condition == "load" else nullcontext():
                     for i, mode in itertools.product(range(trials), MODES):
                         samples[mode].append(bench.trial(logins[mode][i], fault))
+                        if mode == MODES[0] and i and i % 1000 == 0:
+                            print(f"{level} {condition}: {i} trials", file=sys.stderr)
                 rows += [row(level, condition, mode, samples[mode]) for mode in MODES]
         finally:
             servers_stop([a, b])
@@ -277,6 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = arguments_parser("python -m bench.window", __doc__)
     parser.add_argument("--trials", type=int, default=10_000, help="trials per mode and condition")
     parser.add_argument("--fault-trials", type=int, help="per mode of cut and failover (--trials)")
+    parser.add_argument("--users", type=int, default=1000, help="users the logins are spread over")
     parser.add_argument("--level", choices=LEVELS, action="append", help="default: both")
     parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated")
     args = parser.parse_args(argv)
