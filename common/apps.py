@@ -29,6 +29,10 @@ class CommonConfig(AppConfig):
         from common import checks, schema, signals  # noqa: F401
         from common.cache_recovery import cache_poll_hook_add, cache_recovery_hook_add
         from common.logins import families_pending_recache, families_revoked_recache
+        from common.push import push_prefix_register
+        from common.selectors import FAMILY_KEY_PREFIX, USER_KEY_PREFIX
 
         cache_recovery_hook_add(families_revoked_recache)
         cache_poll_hook_add(families_pending_recache)
+        push_prefix_register(FAMILY_KEY_PREFIX)
+        push_prefix_register(USER_KEY_PREFIX)

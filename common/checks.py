@@ -29,6 +29,7 @@ from common.conf import CACHE_ALIAS, dualauth_settings
 from common.handlers import exception_handler
 from common.middleware import ApiResponseMiddleware
 from common.parsers import BoundedJSONParser
+from common.push import PushMixin
 from common.redis_breaker import BreakerPool
 from common.redis_cluster import ClusterConnectionFactory, cluster_address_parse, cluster_url
 from common.routes import SHARED_ROUTES, api_prefix
@@ -509,5 +510,62 @@ def cache_pending_poll_check(app_configs: Any, **kwargs: Any) -> list[CheckMessa
             hint="A timedelta above zero (250 ms by default): it bounds how long an instance "
             "may vouch for a login revoked by one that could not reach the cache.",
             id="dualauth.E045",
+        )
+    ]
+
+
+@register(Tags.caches)
+def push_cache_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a revocation level its caches do not carry out: `push` needs the push client on
+    Redis for the revocation state and the sessions, and only `push` may use it.
+    """
+    push = dualauth_settings.REVOCATION == "push"
+    errors: list[CheckMessage] = []
+    for alias in sorted({CACHE_ALIAS, settings.SESSION_CACHE_ALIAS} & set(settings.CACHES)):
+        params = settings.CACHES[alias]
+        client = str(params.get("OPTIONS", {}).get("CLIENT_CLASS", ""))
+        pushed = str(params.get("BACKEND", "")).startswith("django_redis.") and bool(
+            client and _imports_subclass(client, PushMixin)
+        )
+        if pushed != push:
+            errors.append(
+                Error(
+                    f"DUALAUTH['REVOCATION'] is {dualauth_settings.REVOCATION!r} but "
+                    f"CACHES[{alias!r}] {'does not reach' if push else 'reaches'} Redis "
+                    "through the push client: "
+                    + (
+                        "no process would learn of another's writes."
+                        if push
+                        else "it would keep entries in memory that `strict` reads each time."
+                    ),
+                    hint="Set REDIS_URL (push needs Redis), or build CACHES with "
+                    "project.settings.redis_caches(url, prefix, push=...) matching REVOCATION.",
+                    id="dualauth.E064",
+                )
+            )
+    return errors
+
+
+@register(Tags.caches)
+def push_timing_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a push heartbeat or maximum age that is not a positive duration, or a maximum
+    age beyond FAMILY_CACHE_TTL.
+    """
+    max_age, heartbeat = dualauth_settings.PUSH_MAX_AGE, dualauth_settings.PUSH_HEARTBEAT
+    ttl = dualauth_settings.FAMILY_CACHE_TTL
+    if (
+        isinstance(max_age, timedelta)
+        and isinstance(heartbeat, timedelta)
+        and timedelta(0) < max_age <= ttl
+        and heartbeat > timedelta(0)
+    ):
+        return []
+    return [
+        Error(
+            f"DUALAUTH['PUSH_MAX_AGE'] is {max_age!r} and DUALAUTH['PUSH_HEARTBEAT'] "
+            f"{heartbeat!r}: both must be timedeltas above zero, and the maximum age at most "
+            f"FAMILY_CACHE_TTL ({ttl!r}), which the cache entries themselves live.",
+            hint="PUSH_MAX_AGE 30 s and PUSH_HEARTBEAT 200 ms by default.",
+            id="dualauth.E065",
         )
     ]

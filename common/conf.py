@@ -26,6 +26,19 @@ DEFAULTS: dict[str, Any] = {
     # How long a live family's state (and its user's snapshot) stays cached. Revocations
     # overwrite it at once, and are written again wherever a write may have been lost.
     "FAMILY_CACHE_TTL": timedelta(seconds=60),
+    # How soon a revocation made by one process is refused by the others. "strict": every
+    # request reads the login's state from the cache (revoked on the very next request).
+    # "push": each process keeps the states it read in memory, and Redis pushes every change
+    # to every process (common/push.py): no round trip in the steady state, a revocation
+    # refused elsewhere once its message arrives (the delivery time of Redis pub/sub), and
+    # `strict` again whenever the push channel is in doubt. Needs the Redis cache.
+    "REVOCATION": "strict",
+    # Under `push`: an entry kept in memory is read again from the cache after this long
+    # (at most FAMILY_CACHE_TTL), whatever was pushed.
+    "PUSH_MAX_AGE": timedelta(seconds=30),
+    # Under `push`: how often each process pings its channel; two heartbeats without an
+    # answer put the channel in doubt.
+    "PUSH_HEARTBEAT": timedelta(milliseconds=200),
     # How often one serving process per host looks in the database for revocations the
     # cache has not taken (their maker could not reach it) and writes them there if it can:
     # the longest an instance that reads the cache may vouch for a login revoked elsewhere.
@@ -149,6 +162,7 @@ REMOVED = {
     "REFRESH_COOKIE_PATH": "the refresh cookie's path is the API prefix + 'jwt/cookie/'",
 }
 DPOP_CHOICES = ("off", "optional", "required")
+REVOCATION_CHOICES = ("strict", "push")
 # The JWS algorithms PyJWT verifies with a public key: a proof never uses a shared secret.
 DPOP_ALGORITHM_CHOICES = (
     "ES256",
@@ -200,6 +214,8 @@ class DualauthSettings:
             )
         if not timedelta(0) <= values["REFRESH_GRACE_PERIOD"] <= MAX_REFRESH_GRACE_PERIOD:
             raise ValueError("DUALAUTH['REFRESH_GRACE_PERIOD'] must be between 0 and 60 seconds")
+        if values["REVOCATION"] not in REVOCATION_CHOICES:
+            raise ValueError(f"DUALAUTH['REVOCATION'] must be one of {REVOCATION_CHOICES}")
         if values["DPOP"] not in DPOP_CHOICES:
             raise ValueError(f"DUALAUTH['DPOP'] must be one of {DPOP_CHOICES}")
         values["DPOP_ALGORITHMS"] = list(values["DPOP_ALGORITHMS"])

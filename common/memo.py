@@ -35,6 +35,11 @@ class BoundedMemo(Generic[K, V]):
                 del self._items[next(iter(self._items))]
             self._items[key] = value
 
+    def discard(self, key: K) -> None:
+        """Forget `key`, if remembered."""
+        with self._lock:
+            self._items.pop(key, None)
+
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:

@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from django.http import HttpRequest
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -91,6 +91,25 @@ AUTHENTICATION_FAILED_SECONDS = Histogram(
     ["mode"],
     buckets=LATENCY_BUCKETS,
 )
+PUSH_READS = Counter(
+    "dualauth_push_reads",
+    "Reads of mirrored cache entries under the `push` revocation level, by source: local "
+    "(every entry from this process's memory) or redis (a round trip).",
+    ["source"],
+)
+PUSH_DOUBTS = Counter(
+    "dualauth_push_doubts",
+    "Times a process stopped trusting its push channel and went back to `strict`, by reason "
+    "(connection, subscription, heartbeat, topology).",
+    ["reason"],
+)
+PUSH_TRUSTED = Gauge(
+    "dualauth_push_trusted",
+    "Processes serving mirrored cache entries from memory (`push`, its channel trusted).",
+    multiprocess_mode="livesum",
+)
+_PUSH_LOCAL = PUSH_READS.labels(source="local")
+_PUSH_REDIS = PUSH_READS.labels(source="redis")
 
 LOGIN_OUTCOMES = {
     "login": "ok",
@@ -146,6 +165,21 @@ def cache_failure_count(operation: str) -> None:
 def cache_recovery_count() -> None:
     """Count a recovery of the cache after a failure."""
     CACHE_RECOVERIES.inc()
+
+
+def push_read_count(*, local: bool) -> None:
+    """Count a read of mirrored entries, served from memory (`local`) or from Redis."""
+    (_PUSH_LOCAL if local else _PUSH_REDIS).inc()
+
+
+def push_doubt_count(reason: str) -> None:
+    """Count a doubt about the push channel."""
+    PUSH_DOUBTS.labels(reason=reason).inc()
+
+
+def push_state_set(*, trusted: bool) -> None:
+    """Record whether this process serves mirrored entries from memory."""
+    PUSH_TRUSTED.set(1 if trusted else 0)
 
 
 def metrics_access_allowed(*, request: HttpRequest) -> bool:

@@ -15,6 +15,9 @@ from common.models import LoginFamily
 from common.principal import UserId, UserModel
 
 REVOKED = "revoked"
+# What the keys of the hot path's entries start with: each process mirrors them under `push`.
+FAMILY_KEY_PREFIX = "family:"
+USER_KEY_PREFIX = "user:"
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,11 @@ def user_cache_key(user_id: UserId) -> str:
 
 
 def _family_key(hash_tag: str, family_id: uuid.UUID) -> str:
-    return f"family:{{{hash_tag}}}:{family_id.hex}"
+    return f"{FAMILY_KEY_PREFIX}{{{hash_tag}}}:{family_id.hex}"
 
 
 def _user_key(hash_tag: str, user_id: UserId) -> str:
-    return f"user:{{{hash_tag}}}:{user_id}"
+    return f"{USER_KEY_PREFIX}{{{hash_tag}}}:{user_id}"
 
 
 def family_uuid(family_id: uuid.UUID | str) -> uuid.UUID | None:

@@ -190,8 +190,10 @@ def cache_key_prefix(deployment: str) -> str:
 CACHE_KEY_PREFIX = cache_key_prefix(env_str("CACHE_KEY_PREFIX"))
 
 
-def redis_caches(url: str, key_prefix: str) -> dict[str, dict[str, Any]]:
-    """The cache aliases on the Redis, or the Redis Cluster (`redis+cluster://`), at `url`."""
+def redis_caches(url: str, key_prefix: str, *, push: bool = False) -> dict[str, dict[str, Any]]:
+    """The cache aliases on the Redis, or the Redis Cluster (`redis+cluster://`), at `url`;
+    `push`: with the client of the `push` revocation level (common/push.py).
+    """
     shared: dict[str, Any] = {
         "BACKEND": "django_redis.cache.RedisCache",
         # In a list: django-redis reads commas in a string as replicas, a cluster's as seeds.
@@ -210,9 +212,13 @@ def redis_caches(url: str, key_prefix: str) -> dict[str, dict[str, Any]]:
     if cluster_url(url):
         # redis-py's RedisCluster under django-redis (common/redis_cluster.py).
         shared["OPTIONS"] |= {
-            "CLIENT_CLASS": "common.redis_cluster.ClusterClient",
+            "CLIENT_CLASS": "common.push.PushClusterClient"
+            if push
+            else "common.redis_cluster.ClusterClient",
             "CONNECTION_FACTORY": "common.redis_cluster.ClusterConnectionFactory",
         }
+    elif push:
+        shared["OPTIONS"]["CLIENT_CLASS"] = "common.push.PushClient"
     return {
         # Sessions (cached_db) fall back to the database when Redis fails.
         "default": {**shared, "OPTIONS": {**shared["OPTIONS"], "IGNORE_EXCEPTIONS": True}},
@@ -221,9 +227,11 @@ def redis_caches(url: str, key_prefix: str) -> dict[str, dict[str, Any]]:
     }
 
 
+# How soon other processes refuse a revocation: "strict" or "push" (common/conf.py).
+REVOCATION = env_str("REVOCATION", "strict")
 CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
-    CACHES = redis_caches(REDIS_URL, CACHE_KEY_PREFIX)
+    CACHES = redis_caches(REDIS_URL, CACHE_KEY_PREFIX, push=REVOCATION == "push")
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     LOCAL_CACHE: dict[str, Any] = {
@@ -286,6 +294,9 @@ DUALAUTH = {
         "LOGIN_FAILURES_PER_DEVICE": env_str("LOGIN_FAILURES_PER_DEVICE"),
         "LOGIN_FAILURE_WINDOW": env_seconds("LOGIN_FAILURE_WINDOW"),
         "THROTTLE_FALLBACK": env_str("THROTTLE_FALLBACK"),
+        "REVOCATION": REVOCATION,
+        "PUSH_MAX_AGE": env_seconds("PUSH_MAX_AGE"),
+        "PUSH_HEARTBEAT": env_seconds("PUSH_HEARTBEAT"),
         "JWT_PREVIOUS_KEYS": env_file_or_value("JWT_PREVIOUS_KEYS"),
         "ALLOW_PROCESS_LOCAL_CACHE": env_bool("ALLOW_PROCESS_LOCAL_CACHE") or None,
         "EMAIL_VERIFICATION": env_str("EMAIL_VERIFICATION"),

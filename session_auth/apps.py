@@ -11,11 +11,15 @@ class SessionAuthConfig(AppConfig):
 
     def ready(self) -> None:
         from common.authentication import authentication_register
+        from common.push import push_prefix_register
         from common.routes import SESSION
         from session_auth import checks, signals  # noqa: F401
         from session_auth.authentication import SessionFamilyAuthentication
+        from session_auth.sessions import SessionStore
 
         authentication_register(mode=SESSION, authenticator=SessionFamilyAuthentication)
+        # The sessions the hot path reads with their login (services.session_read).
+        push_prefix_register(SessionStore.cache_key_prefix)
 
 
 class FamilyAdminConfig(admin_apps.AdminConfig):

@@ -1,0 +1,286 @@
+"""The `push` revocation level on the test's own Redis: entries served from memory, every write
+published, and `strict` whenever the channel is in doubt."""
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis
+import time_machine
+from django.contrib.auth.models import User
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+
+from bench.processes import RedisServer, free_port
+from common.conf import CACHE_ALIAS, dualauth_settings
+from common.push import Channel, PushMixin
+from common.redis_breaker import breakers_reset
+from project.settings import redis_caches
+from tests.conftest import PASSWORD, eventually
+from tests.modes import ModeClient
+
+# The subscriber's own commands, and the test's: not the hot path's.
+CHANNEL_COMMANDS = {"ping", "info", "cluster", "subscribe", "client", "config", "flushall"}
+FAMILY = "family:{ab12}:0123"
+HEARTBEAT = timedelta(milliseconds=100)
+
+
+def redis_commands(server: redis.Redis) -> int:
+    """How many commands the server ran, but the push channel's and the test's own."""
+    stats = server.info("commandstats")
+    return sum(
+        int(stat["calls"])
+        for name, stat in stats.items()
+        if name.removeprefix("cmdstat_").split("|")[0] not in CHANNEL_COMMANDS
+    )
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of these tests alone: they count its commands, kill its clients, stop it."""
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("push") / "redis.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def raw(own_redis: RedisServer) -> redis.Redis:
+    """A plain client of the test's Redis: it writes behind the cache's back."""
+    if own_redis.process is None:
+        own_redis.start()
+    own_redis.resume()
+    client = own_redis.client()
+    client.flushall()
+    return client
+
+
+@pytest.fixture
+def pushed(settings: Any, raw: redis.Redis, own_redis: RedisServer) -> Channel:
+    """The caches on the test's Redis under `push`, and this process's channel, trusted."""
+    prefix = settings.CACHES[CACHE_ALIAS]["KEY_PREFIX"]
+    settings.CACHES = redis_caches(own_redis.url, prefix, push=True)
+    settings.DUALAUTH = {**settings.DUALAUTH, "REVOCATION": "push", "PUSH_HEARTBEAT": HEARTBEAT}
+    client = getattr(caches[CACHE_ALIAS], "client", None)
+    assert isinstance(client, PushMixin)
+    channel = client.push
+    assert eventually(channel.trusted, within=5)
+    return channel
+
+
+@pytest.fixture
+def cache(pushed: Channel) -> BaseCache:
+    """The revocation cache, under `push`."""
+    return caches[CACHE_ALIAS]
+
+
+def made(cache: BaseCache, key: str) -> str:
+    """What Redis holds `key` under."""
+    return str(cache.make_key(key))
+
+
+def written_behind(raw: redis.Redis, cache: BaseCache, key: str, value: Any) -> None:
+    """Store `value` under `key` as the cache would, but publish nothing: a lost push."""
+    client = cache.client  # type: ignore[attr-defined]
+    raw.set(made(cache, key), client.encode(value), ex=60)
+
+
+def test_a_mirrored_entry_is_served_from_memory_without_a_round_trip(
+    cache: BaseCache, raw: redis.Redis
+) -> None:
+    cache.set(FAMILY, ("live", 1), 60)
+    assert cache.get(FAMILY) == ("live", 1)
+    before = redis_commands(raw)
+    for _ in range(10):
+        assert cache.get_many([FAMILY]) == {FAMILY: ("live", 1)}
+    assert redis_commands(raw) == before
+
+
+def test_a_value_served_from_memory_is_a_copy(cache: BaseCache) -> None:
+    cache.set(FAMILY, {"data": 1}, 60)
+    cache.get(FAMILY)
+    cache.get(FAMILY)["data"] = 2
+    assert cache.get(FAMILY) == {"data": 1}
+
+
+@pytest.mark.parametrize("key", ["throttle:login:abc", "dpop:{ab12}:jti"])
+def test_entries_the_hot_path_does_not_read_are_never_kept(
+    cache: BaseCache, raw: redis.Redis, key: str
+) -> None:
+    cache.set(key, 1, 60)
+    before = redis_commands(raw)
+    for _ in range(3):
+        assert cache.get(key) == 1
+    assert redis_commands(raw) == before + 3
+
+
+def test_a_miss_is_not_kept(cache: BaseCache, raw: redis.Redis) -> None:
+    assert cache.get(FAMILY) is None
+    written_behind(raw, cache, FAMILY, "revoked")
+    assert cache.get(FAMILY) == "revoked"
+
+
+def test_a_write_elsewhere_is_seen_once_its_push_arrives(
+    cache: BaseCache, raw: redis.Redis, pushed: Channel
+) -> None:
+    cache.set(FAMILY, "live", 60)
+    assert cache.get(FAMILY) == "live"
+    written_behind(raw, cache, FAMILY, "revoked")
+    assert cache.get(FAMILY) == "live", "served from memory until the push"
+    raw.publish(pushed.name, made(cache, FAMILY))
+    assert eventually(lambda: cache.get(FAMILY) == "revoked", within=2)
+
+
+def test_each_write_publishes_its_keys_right_after_it_in_one_round_trip(
+    cache: BaseCache, own_redis: RedisServer, pushed: Channel
+) -> None:
+    with own_redis.client().monitor() as monitor:
+        cache.set(FAMILY, "revoked", 60)
+        cache.set("throttle:x", 1, 60)
+        seen = [next(monitor.listen())["command"] for _ in range(3)]
+    key = made(cache, FAMILY)
+    assert seen[0].startswith(f"SET {key} ")
+    assert seen[1] == f"PUBLISH {pushed.name} {key}"
+    assert not seen[2].startswith("PUBLISH")
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda cache: cache.set_many({FAMILY: "revoked"}, 60),
+        lambda cache: cache.delete(FAMILY),
+        lambda cache: cache.delete_many([FAMILY]),
+        lambda cache: cache.add(FAMILY, "revoked", 60),
+        lambda cache: cache.touch(FAMILY, 60),
+        lambda cache: cache.delete_pattern("*"),
+        lambda cache: cache.clear(),
+    ],
+    ids=["set_many", "delete", "delete_many", "add", "touch", "delete_pattern", "clear"],
+)
+def test_every_write_of_a_mirrored_entry_invalidates_it_in_every_process(
+    cache: BaseCache, raw: redis.Redis, pushed: Channel, write: Callable[[BaseCache], Any]
+) -> None:
+    cache.set(FAMILY, "live", 60)
+    cache.get(FAMILY)
+    with raw.pubsub() as listener:
+        listener.subscribe(pushed.name)
+        confirmed = listener.get_message(timeout=2)
+        assert confirmed is not None
+        assert confirmed["type"] == "subscribe"
+        write(cache)
+        message = listener.get_message(timeout=2)
+    assert message is not None
+    assert message["data"] in (made(cache, FAMILY).encode(), b"")
+
+
+def test_a_value_read_before_an_invalidation_is_never_kept_after_it(
+    cache: BaseCache, raw: redis.Redis, pushed: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache.set(FAMILY, "live", 60)
+    client = cache.client  # type: ignore[attr-defined]
+    read = client._read
+
+    def read_then_revoked_elsewhere(keys: list[str]) -> Any:
+        values = read(keys)
+        # Another process revokes between this read and its keeping; its push arrives first.
+        seen = pushed.invalidations
+        written_behind(raw, cache, FAMILY, "revoked")
+        raw.publish(pushed.name, made(cache, FAMILY))
+        assert eventually(lambda: pushed.invalidations > seen, within=2)
+        return values
+
+    monkeypatch.setattr(client, "_read", read_then_revoked_elsewhere)
+    assert cache.get(FAMILY) == "live"
+    monkeypatch.setattr(client, "_read", read)
+    assert cache.get(FAMILY) == "revoked"
+
+
+def test_an_entry_older_than_the_maximum_age_is_read_again(
+    cache: BaseCache, raw: redis.Redis
+) -> None:
+    max_age = dualauth_settings.PUSH_MAX_AGE
+    with time_machine.travel(time.time(), tick=False) as clock:
+        cache.set(FAMILY, "live", 3600)
+        assert cache.get(FAMILY) == "live"
+        written_behind(raw, cache, FAMILY, "revoked")
+        clock.shift(max_age - timedelta(seconds=1))
+        assert cache.get(FAMILY) == "live"
+        clock.shift(timedelta(seconds=1))
+        assert cache.get(FAMILY) == "revoked"
+
+
+def test_an_entry_is_kept_no_longer_than_redis_keeps_it(cache: BaseCache, raw: redis.Redis) -> None:
+    with time_machine.travel(time.time(), tick=False) as clock:
+        cache.set(FAMILY, "live", 5)
+        assert cache.get(FAMILY) == "live"
+        written_behind(raw, cache, FAMILY, "revoked")
+        clock.shift(timedelta(seconds=5))
+        assert cache.get(FAMILY) == "revoked"
+
+
+def _kill_subscription(server: RedisServer, raw: redis.Redis) -> Callable[[], None]:
+    raw.client_kill_filter(_type="pubsub")
+    return lambda: None
+
+
+def _miss_heartbeats(server: RedisServer, raw: redis.Redis) -> Callable[[], None]:
+    server.pause()
+    time.sleep(3 * HEARTBEAT.total_seconds())
+    return server.resume
+
+
+def _restart(server: RedisServer, raw: redis.Redis) -> Callable[[], None]:
+    server.stop()
+    server.start()
+    return lambda: None
+
+
+@pytest.mark.parametrize(
+    "doubt",
+    [_kill_subscription, _miss_heartbeats, _restart],
+    ids=["lost-subscription", "missed-heartbeat", "restart"],
+)
+def test_a_doubt_reads_redis_until_the_channel_is_back_and_forgets_what_it_kept(
+    cache: BaseCache,
+    raw: redis.Redis,
+    own_redis: RedisServer,
+    pushed: Channel,
+    doubt: Callable[[RedisServer, redis.Redis], Callable[[], None]],
+) -> None:
+    cache.set(FAMILY, "live", 60)
+    assert cache.get(FAMILY) == "live"
+    # A revocation whose push is lost: only a read of Redis sees it.
+    written_behind(raw, cache, FAMILY, "revoked")
+    generation = pushed.generation
+    recover = doubt(own_redis, raw)
+    try:
+        assert eventually(lambda: pushed.generation > generation, within=2)
+        assert not pushed.trusted()
+        try:
+            during = cache.get(FAMILY)
+        except Exception:  # a paused Redis answers nothing: no value at all
+            during = None
+        assert during != "live"
+    finally:
+        recover()
+        # The read that waited out a paused Redis opened its breaker.
+        breakers_reset()
+    assert eventually(pushed.trusted, within=5)
+    assert cache.get(FAMILY) != "live"
+
+
+@pytest.mark.parametrize("mode", ["session", "jwt-header", "jwt-cookie"])
+def test_an_authenticated_request_in_the_steady_state_makes_no_round_trip(
+    pushed: Channel, raw: redis.Redis, user: User, mode: str
+) -> None:
+    client = ModeClient(mode)
+    assert client.login(user.get_username(), PASSWORD).status_code == 200
+    for _ in range(2):
+        assert client.request("get", client.profile_path).status_code == 200
+    before = redis_commands(raw)
+    response = client.request("get", client.profile_path)
+    assert response.status_code == 200, response.content
+    assert redis_commands(raw) == before
+    assert client.logout().status_code == 204
+    assert client.request("get", client.profile_path).status_code == 401
