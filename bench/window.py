@@ -24,6 +24,7 @@ import argparse
 import http.client
 import itertools
 import json
+import re
 import statistics
 import sys
 import threading
@@ -31,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from bench.env import BenchEnv, arguments_parser, bench_env_setup, results_dir, tree_state
@@ -50,6 +52,7 @@ WORKERS, THREADS, HAMMERS = 2, 4, 4
 TIMEOUT = 5.0
 # Fresh connections every so many trials, so that they land on other workers of B.
 RECONNECT_EVERY = 100
+WARM_ROUNDS = 10
 USERS, LOAD = "bench-window-user-", "bench-window-load-"
 CSRF = "windowbenchcsrfsecret0123456789a"
 
@@ -105,8 +108,10 @@ def get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) ->
 class Bench:
     """A and B of one level and Redis, and the connections that revoke on A and read on B."""
 
-    def __init__(self, a: BenchServer, b: BenchServer) -> None:
-        self.a, self.b = a, b
+    def __init__(self, a: BenchServer, b: BenchServer, *, push: bool) -> None:
+        self.a, self.b, self.push = a, b, push
+        # Trials whose login B still read from Redis after WARM_ROUNDS rounds.
+        self.cold = 0
         self.pool = ThreadPoolExecutor(HAMMERS)
         self.conns: list[http.client.HTTPConnection] = []
         self.trials = 0
@@ -144,9 +149,16 @@ class Bench:
         self.trials += 1
         a, *bs = self.conns
         path = mode_path(login.mode, "profile")
-        # Each connection's worker of B has served the login: whatever it keeps, it holds.
-        if set(self.pool.map(lambda conn: get(conn, path, login.read), bs)) != {200}:
-            raise RuntimeError(f"{login.mode}: B refused a live login")
+        # Each worker of B the connections reach serves the login, under push from its memory
+        # (a round of reads that made no Redis read; the first ones fill it).
+        for rounds in range(WARM_ROUNDS):
+            before = reads(self.b) if self.push and rounds else {}
+            if set(self.pool.map(lambda conn: get(conn, path, login.read), bs)) != {200}:
+                raise RuntimeError(f"{login.mode}: B refused a live login")
+            if not self.push or (rounds and reads(self.b)["redis"] == before["redis"]):
+                break
+        else:
+            self.cold += 1
         broken, go, at = fault(), threading.Event(), list[float]()
         hammers = [self.pool.submit(self.hammer, conn, login, go, at) for conn in bs]
         a.request("POST", mode_path(login.mode, "logout"), login.body, login.logout)
@@ -162,6 +174,39 @@ class Bench:
             "served_inside": len(accepted),
             "after_broken": sum(1 for t in accepted if broken is not None and t > broken),
         }
+
+
+def trusted(b: BenchServer, login: Login) -> int:
+    """How many of B's workers serve from memory now (`push`, channel trusted), by its
+    metrics; the read with `login` first, on a fresh connection, starts the channel of the
+    worker it reaches.
+    """
+    conn = http.client.HTTPConnection("127.0.0.1", b.port, timeout=30)
+    get(conn, mode_path(login.mode, "profile"), login.read)
+    conn.request("GET", "/metrics")
+    found = re.search(rb"^dualauth_push_trusted (\S+)$", conn.getresponse().read(), re.M)
+    conn.close()
+    return int(float(found.group(1))) if found else 0
+
+
+def reads(b: BenchServer) -> dict[str, float]:
+    """B's reads of mirrored entries so far, by source (`local`, `redis`), by its metrics."""
+    conn = http.client.HTTPConnection("127.0.0.1", b.port, timeout=30)
+    conn.request("GET", "/metrics")
+    found = re.findall(
+        rb'^dualauth_push_reads_total{source="(\w+)"} (\S+)$', conn.getresponse().read(), re.M
+    )
+    conn.close()
+    return {source.decode(): float(n) for source, n in found}
+
+
+def settle(b: BenchServer, login: Login) -> None:
+    """Wait until every worker of B trusts its channel again: a trial measures push."""
+    deadline = time.monotonic() + TIMEOUT
+    while trusted(b, login) < WORKERS:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"B's workers did not trust their push channel within {TIMEOUT} s")
+        time.sleep(0.02)
 
 
 def row(level: str, condition: str, mode: str, trials: list[dict[str, Any]]) -> dict[str, Any]:
@@ -227,6 +272,12 @@ def load_on(url: str, logins: list[Login]) -> Iterator[None]:
     )
 
 
+def metrics(env: BenchEnv, name: str) -> Path:
+    """An empty directory of its own for a server's metrics."""
+    (path := env.tmpdir / f"metrics-{name}").mkdir()
+    return path
+
+
 def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
     """Every level and condition asked, in turn, the modes interleaved; their rows."""
     from bench.seed import login_make, users_create
@@ -252,13 +303,15 @@ def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
                 threads=THREADS,
                 name=name,
                 REVOCATION=level,
+                # Each worker's metrics, summed: whether it trusts its push channel.
+                PROMETHEUS_MULTIPROC_DIR=str(metrics(env, f"{level}-{faulty}-{name}")),
                 **({"REDIS_URL": redis.url} if redis else {}),
             )
             for name in ("a", "b")
         )
         try:
             servers_start([a, b])
-            bench = Bench(a, b)
+            bench = Bench(a, b, push=level == "push")
             for condition in conditions:
                 trials = args.fault_trials if faulty else args.trials
                 print(f"{level} {condition}: {trials} trials per mode", file=sys.stderr)
@@ -266,10 +319,19 @@ def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
                 samples: dict[str, list[Any]] = {mode: [] for mode in MODES}
                 with load_on(b.url, loaders) if condition == "load" else nullcontext():
                     for i, mode in itertools.product(range(trials), MODES):
+                        if level == "push" and (faulty or not i):
+                            settle(b, logins[mode][i])
                         samples[mode].append(bench.trial(logins[mode][i], fault))
                         if mode == MODES[0] and i and i % 1000 == 0:
                             print(f"{level} {condition}: {i} trials", file=sys.stderr)
                 rows += [row(level, condition, mode, samples[mode]) for mode in MODES]
+                if bench.push:
+                    print(
+                        f"{level} {condition}: {bench.cold} logins read from Redis still after "
+                        f"{WARM_ROUNDS} rounds",
+                        file=sys.stderr,
+                    )
+                    bench.cold = 0
         finally:
             servers_stop([a, b])
             if redis:
