@@ -151,21 +151,27 @@ class Bench:
         path = mode_path(login.mode, "profile")
         # Each worker of B the connections reach serves the login, under push from its memory
         # (a round of reads that made no Redis read; the first ones fill it).
-        for rounds in range(WARM_ROUNDS):
-            before = reads(self.b) if self.push and rounds else {}
+        seen = None
+        for _ in range(WARM_ROUNDS):
             if set(self.pool.map(lambda conn: get(conn, path, login.read), bs)) != {200}:
                 raise RuntimeError(f"{login.mode}: B refused a live login")
-            if not self.push or (rounds and reads(self.b)["redis"] == before["redis"]):
+            if not self.push:
+                break
+            before, seen = seen, reads(self.b)["redis"]
+            if before == seen:
                 break
         else:
             self.cold += 1
         broken, go, at = fault(), threading.Event(), list[float]()
         hammers = [self.pool.submit(self.hammer, conn, login, go, at) for conn in bs]
-        a.request("POST", mode_path(login.mode, "logout"), login.body, login.logout)
-        response = a.getresponse()
-        response.read()
-        at.append(time.perf_counter())
-        go.set()
+        try:
+            a.request("POST", mode_path(login.mode, "logout"), login.body, login.logout)
+            response = a.getresponse()
+            response.read()
+        finally:
+            # Whatever came of it, the threads end (by TIMEOUT at worst).
+            at.append(time.perf_counter())
+            go.set()
         if response.status != 204:
             raise RuntimeError(f"{login.mode} logout on A: {response.status}")
         accepted = [t for h in hammers for t, status in h.result() if status == 200]
