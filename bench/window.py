@@ -1,23 +1,16 @@
-"""`python -m bench.window`: how long instance B still serves a login revoked on A.
+"""`python -m bench.window`: how long instance B still serves a login logged out on A.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... python -m bench.window [--trials 10000]
 
-Two dualauth instances, A and B (gunicorn, 2 workers x 4 threads, production settings),
-at each revocation level (`--level`, `REVOCATION=strict|push`). A trial: B serves a live
-login on each of the hammering threads' kept-alive connections; the threads go on
-requesting its profile on B while the login is logged out on A through its mode's
-logout endpoint, each until B refuses it (401). The window is the send time of the last
-request B accepted after A's answer arrived, less that arrival (0 if none);
-`served_inside` counts those requests. Conditions: `idle`; `load` (wrk on B with other
-users' credentials); for `push`, `cut` (CLIENT KILL TYPE pubsub just before the logout)
-and `failover` (Redis stopped and started again just before it), both on a
-redis-server of this run's own. `accepted_after_broken`: B's acceptances sent later than
-the fault plus two PUSH_HEARTBEATs, by when B must have known its channel broken.
+Per level (`REVOCATION=strict|push`), condition and mode, interleaved: a live login that B
+serves on 4 kept-alive connections (from memory, under push) is logged out on A through its
+mode's endpoint; from A's answer, 4 threads read its profile on B, each until a 401. The
+window: the send time of the last request B accepted, less the answer's arrival (0: none).
+bench/README.md says what each condition and figure is.
 
 The logins are made in bulk in this process, in the servers' settings, by dualauth's own
-login services (`bench.seed.login_make`: `token_obtain`, or `session_login` and the
-session saved; a login family each, as the login endpoints make them, without a
-password hash per login). Writes `window.json` into `--out` and prints a table.
+login services (`bench.seed.login_make`: `token_obtain`, or `session_login` and the session
+saved: a login family each, as the login endpoints make them), without a password hash each.
 """
 
 import argparse
@@ -27,6 +20,7 @@ import json
 import re
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -157,7 +151,10 @@ class Bench:
                 raise RuntimeError(f"{login.mode}: B refused a live login")
             if not self.push:
                 break
-            before, seen = seen, reads(self.b)["redis"]
+            before, seen = (
+                seen,
+                metric(self.b, rb'^dualauth_push_reads_total{source="redis"} (.*)$'),
+            )
             if before == seen:
                 break
         else:
@@ -182,34 +179,23 @@ class Bench:
         }
 
 
-def trusted(b: BenchServer, login: Login) -> int:
-    """How many of B's workers serve from memory now (`push`, channel trusted), by its
-    metrics; the read with `login` first, on a fresh connection, starts the channel of the
-    worker it reaches.
+def metric(b: BenchServer, pattern: bytes, *, login: "Login | None" = None) -> list[Any]:
+    """`pattern`'s matches in B's metrics (every worker's, summed); read with `login` first,
+    on the same fresh connection, the channel of the worker it reaches starts.
     """
     conn = http.client.HTTPConnection("127.0.0.1", b.port, timeout=30)
-    get(conn, mode_path(login.mode, "profile"), login.read)
+    if login is not None:
+        get(conn, mode_path(login.mode, "profile"), login.read)
     conn.request("GET", "/metrics")
-    found = re.search(rb"^dualauth_push_trusted (\S+)$", conn.getresponse().read(), re.M)
+    found = re.findall(pattern, conn.getresponse().read(), re.M)
     conn.close()
-    return int(float(found.group(1))) if found else 0
-
-
-def reads(b: BenchServer) -> dict[str, float]:
-    """B's reads of mirrored entries so far, by source (`local`, `redis`), by its metrics."""
-    conn = http.client.HTTPConnection("127.0.0.1", b.port, timeout=30)
-    conn.request("GET", "/metrics")
-    found = re.findall(
-        rb'^dualauth_push_reads_total{source="(\w+)"} (\S+)$', conn.getresponse().read(), re.M
-    )
-    conn.close()
-    return {source.decode(): float(n) for source, n in found}
+    return found
 
 
 def settle(b: BenchServer, login: Login) -> None:
-    """Wait until every worker of B trusts its channel again: a trial measures push."""
+    """Wait until every worker of B trusts its push channel: a trial then measures push."""
     deadline = time.monotonic() + TIMEOUT
-    while trusted(b, login) < WORKERS:
+    while metric(b, rb"^dualauth_push_trusted (\S+)$", login=login) != [b"%d.0" % WORKERS]:
         if time.monotonic() > deadline:
             raise RuntimeError(f"B's workers did not trust their push channel within {TIMEOUT} s")
         time.sleep(0.02)
@@ -278,14 +264,12 @@ def load_on(url: str, logins: list[Login]) -> Iterator[None]:
     )
 
 
-def metrics(env: BenchEnv, name: str) -> Path:
-    """An empty directory of its own for a server's metrics."""
-    (path := env.tmpdir / f"metrics-{name}").mkdir()
-    return path
-
-
-def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
-    """Every level and condition asked, in turn, the modes interleaved; their rows."""
+def run(
+    args: argparse.Namespace, env: BenchEnv, write: Callable[[list[Any]], object]
+) -> list[dict[str, Any]]:
+    """Every level and condition asked, in turn, the modes interleaved; their rows, each
+    condition's handed to `write` with those before as it ends.
+    """
     from bench.seed import login_make, users_create
 
     users_create(USERS, args.users)
@@ -301,6 +285,8 @@ def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
         if (faulty and level != "push") or not conditions:
             continue
         redis = RedisServer(free_port(), env.tmpdir / "redis.log").start() if faulty else None
+        # Each worker's metrics, summed (as deployed): whether it trusts its channel.
+        envs = {"REVOCATION": level, **({"REDIS_URL": redis.url} if redis else {})}
         a, b = (
             BenchServer(
                 env,
@@ -308,10 +294,8 @@ def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
                 workers=WORKERS,
                 threads=THREADS,
                 name=name,
-                REVOCATION=level,
-                # Each worker's metrics, summed: whether it trusts its push channel.
-                PROMETHEUS_MULTIPROC_DIR=str(metrics(env, f"{level}-{faulty}-{name}")),
-                **({"REDIS_URL": redis.url} if redis else {}),
+                **envs,
+                PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(dir=env.tmpdir),
             )
             for name in ("a", "b")
         )
@@ -331,6 +315,7 @@ def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
                         if mode == MODES[0] and i and i % 1000 == 0:
                             print(f"{level} {condition}: {i} trials", file=sys.stderr)
                 rows += [row(level, condition, mode, samples[mode]) for mode in MODES]
+                write(rows)
                 if bench.push:
                     print(
                         f"{level} {condition}: {bench.cold} logins read from Redis still after "
@@ -346,7 +331,7 @@ def run(args: argparse.Namespace, env: BenchEnv) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Measure, write `window.json`, print the table."""
+    """Measure, write `window.json` as each condition ends, print the table."""
     parser = arguments_parser("python -m bench.window", __doc__)
     parser.add_argument("--trials", type=int, default=10_000, help="trials per mode and condition")
     parser.add_argument("--fault-trials", type=int, help="per mode of cut and failover (--trials)")
@@ -359,14 +344,18 @@ def main(argv: list[str] | None = None) -> None:
     args.fault_trials = args.fault_trials or args.trials
     tree = tree_state()
     env = bench_env_setup("window")
+
+    def write(rows: list[Any]) -> Path:
+        out, provenance = results_dir(args.out, tree)
+        result = {**provenance, "trials": args.trials, "rows": rows}
+        (out / "window.json").write_text(json.dumps(result, indent=2) + "\n")
+        return out / "window.json"
+
     try:
-        rows = run(args, env)
+        rows = run(args, env, write)
     finally:
         env.cleanup()
-    out, provenance = results_dir(args.out, tree)
-    result = {**provenance, "trials": args.trials, "rows": rows}
-    (out / "window.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(out / "window.json")
+    print(write(rows))
     head = ("mode", "level", "condition", "trials", "p50 ms", "p99 ms", "max ms")
     cells = [
         [*(r[k] for k in head[:4]), *r["window_ms"].values(), *(r[k] for k in COUNTS)] for r in rows
