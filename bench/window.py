@@ -47,6 +47,9 @@ TIMEOUT = 5.0
 # Fresh connections every so many trials, so that they land on other workers of B.
 RECONNECT_EVERY = 100
 WARM_ROUNDS = 10
+# B's metrics: its reads of mirrored entries from Redis; its workers that trust their channel.
+REDIS_READS = rb'^dualauth_push_reads_total{source="redis"} (.*)$'
+TRUSTED = rb"^dualauth_push_trusted (.*)$"
 USERS, LOAD = "bench-window-user-", "bench-window-load-"
 CSRF = "windowbenchcsrfsecret0123456789a"
 
@@ -151,10 +154,7 @@ class Bench:
                 raise RuntimeError(f"{login.mode}: B refused a live login")
             if not self.push:
                 break
-            before, seen = (
-                seen,
-                metric(self.b, rb'^dualauth_push_reads_total{source="redis"} (.*)$'),
-            )
+            before, seen = seen, metric(self.b, REDIS_READS)
             if before == seen:
                 break
         else:
@@ -179,9 +179,9 @@ class Bench:
         }
 
 
-def metric(b: BenchServer, pattern: bytes, *, login: "Login | None" = None) -> list[Any]:
-    """`pattern`'s matches in B's metrics (every worker's, summed); read with `login` first,
-    on the same fresh connection, the channel of the worker it reaches starts.
+def metric(b: BenchServer, pattern: bytes, *, login: Login | None = None) -> list[Any]:
+    """`pattern`'s matches in B's metrics (its workers' summed), on a fresh connection; a read
+    with `login` on it first starts the push channel of the worker it reaches.
     """
     conn = http.client.HTTPConnection("127.0.0.1", b.port, timeout=30)
     if login is not None:
@@ -195,7 +195,7 @@ def metric(b: BenchServer, pattern: bytes, *, login: "Login | None" = None) -> l
 def settle(b: BenchServer, login: Login) -> None:
     """Wait until every worker of B trusts its push channel: a trial then measures push."""
     deadline = time.monotonic() + TIMEOUT
-    while metric(b, rb"^dualauth_push_trusted (\S+)$", login=login) != [b"%d.0" % WORKERS]:
+    while metric(b, TRUSTED, login=login) != [b"%d.0" % WORKERS]:
         if time.monotonic() > deadline:
             raise RuntimeError(f"B's workers did not trust their push channel within {TIMEOUT} s")
         time.sleep(0.02)
