@@ -30,6 +30,7 @@ import select
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -74,6 +75,50 @@ def push_mirrored(key: str) -> bool:
     return key.startswith(tuple(_prefixes))
 
 
+# How a kept value is handed to a reader: as is (nothing in it can change), as a copy of a
+# dict of such values (a session's data, a principal), else decoded again from Redis's bytes.
+SHARED, COPIED, DECODED = range(3)
+_SCALARS = (str, int, float, bool, bytes, type(None))
+
+
+def _shared(value: Any) -> bool:
+    """Whether `value` can be handed to every reader as is: no reader can change it."""
+    return isinstance(value, _SCALARS) or (
+        type(value) is tuple and all(_shared(item) for item in value)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A value kept in memory: read from Redis at `stored`, used until `until` (epoch seconds)."""
+
+    stored: float
+    until: float
+    raw: bytes
+    value: Any
+    kind: int
+
+    def served(self, decode: Callable[[bytes], Any]) -> Any:
+        """The value for one reader, which may change what it gets."""
+        if self.kind == SHARED:
+            return self.value
+        if self.kind == COPIED:
+            return dict(self.value)
+        return decode(self.raw)
+
+
+def entry_make(raw: bytes, value: Any, *, ttl: float, now: float) -> Entry:
+    """The entry of `value` (`raw` in Redis, which keeps it `ttl` more seconds), read at `now`."""
+    if _shared(value):
+        kind = SHARED
+    elif type(value) is dict and all(_shared(item) for item in value.values()):
+        kind, value = COPIED, dict(value)
+    else:
+        kind = DECODED
+    max_age = dualauth_settings.PUSH_MAX_AGE.total_seconds()
+    return Entry(stored=now, until=now + min(max_age, ttl), raw=raw, value=value, kind=kind)
+
+
 class Doubt(Exception):
     """The channel can no longer be trusted, for the reason given."""
 
@@ -98,14 +143,17 @@ class Channel:
 
     def _reset(self) -> None:
         self.lock = threading.Lock()
-        # Made key: (stored at, usable until (epoch seconds), the value as Redis holds it).
-        self.entries: BoundedMemo[str, tuple[float, float, bytes]] = BoundedMemo(MAX_ENTRIES)
+        self.entries: BoundedMemo[str, Entry] = BoundedMemo(MAX_ENTRIES)
         # Counts of invalidations and of doubts: a value read before either changed is stale.
         self.invalidations = 0
         self.generation = 0
         self.pubsub: PubSub | None = None
+        # Whether the subscriber's socket has anything to read: the hot path's own poll.
+        self.pending: select.poll | None = None
         self.subscribed = False
         self.last_pong = -math.inf
+        # When the oldest ping not answered yet was sent (monotonic), if one is.
+        self.ping_sent: float | None = None
         self.thread: threading.Thread | None = None
 
     # The hot path.
@@ -126,29 +174,25 @@ class Channel:
                 return None
             return self.invalidations, self.generation
 
-    def entries_get(self, keys: Iterable[str]) -> dict[str, bytes]:
+    def entries_get(self, keys: Iterable[str]) -> dict[str, Entry]:
         """The local entries of the made `keys` that are young enough (call after `snapshot`)."""
         now = time.time()
         found = {}
         for key in keys:
             entry = self.entries.get(key)
-            if entry is not None and entry[0] <= now < entry[1]:
-                found[key] = entry[2]
+            if entry is not None and entry.stored <= now < entry.until:
+                found[key] = entry
         return found
 
-    def entries_put(
-        self, snapshot: tuple[int, int], values: dict[str, tuple[bytes, float]]
-    ) -> None:
-        """Keep `values` (made key: (value, seconds Redis keeps it)) read after `snapshot`,
-        unless an invalidation or a doubt came since.
+    def entries_put(self, snapshot: tuple[int, int], entries: dict[str, "Entry"]) -> None:
+        """Keep `entries` (by made key), read after `snapshot`, unless an invalidation or a
+        doubt came since.
         """
-        now = time.time()
-        max_age = dualauth_settings.PUSH_MAX_AGE.total_seconds()
         with self.lock:
             if snapshot != (self.invalidations, self.generation) or not self._trusted():
                 return
-            for key, (value, ttl) in values.items():
-                self.entries.put(key, (now, now + min(max_age, ttl), value))
+            for key, entry in entries.items():
+                self.entries.put(key, entry)
 
     def forget(self, keys: Collection[str] | None) -> None:
         """Drop the entries of the made `keys` (None: every entry): this process wrote them."""
@@ -158,13 +202,34 @@ class Channel:
     # Under the lock.
 
     def _trusted(self) -> bool:
+        """Whether the channel answered a ping less than two heartbeats ago. A pong follows
+        every message published before its ping: the entries are as fresh as the last pong.
+        """
         if not self.subscribed or self.last_pong == -math.inf:
             # Not trusted yet: subscribed, but waiting for its first pong.
             return False
-        if time.monotonic() - self.last_pong < 2 * self.heartbeat:
+        now = time.monotonic()
+        if self.ping_sent is not None and now - self.ping_sent >= 2 * self.heartbeat:
+            self._doubt("heartbeat")
+            return False
+        if now - self.last_pong < 2 * self.heartbeat:
             return True
-        self._doubt("heartbeat")
+        # No ping went unanswered, but none was sent lately (the thread waits for the
+        # interpreter): this request reads Redis, and asks for the pong that trusts it again.
+        if self.ping_sent is None:
+            self._ping()
         return False
+
+    def _ping(self) -> None:
+        if self.pubsub is None:
+            return
+        try:
+            self.pubsub.ping()
+        except (RedisError, OSError):
+            self._doubt("connection")
+            return
+        if self.ping_sent is None:
+            self.ping_sent = time.monotonic()
 
     def _invalidate(self, keys: Collection[str] | None) -> None:
         self.invalidations += 1
@@ -176,7 +241,9 @@ class Channel:
 
     def _drain(self) -> None:
         pubsub = self.pubsub
-        if pubsub is None:
+        # Each drain reads until nothing is left, so nothing waits in the parser's buffer:
+        # a socket with nothing to read is a channel with nothing pending.
+        if pubsub is None or self.pending is None or not self.pending.poll(0):
             return
         try:
             while (message := pubsub.get_message(timeout=0)) is not None:
@@ -193,6 +260,7 @@ class Channel:
             self._invalidate(None if data == FLUSH else data.decode().split(SEPARATOR.decode()))
         elif kind == "pong":
             self.last_pong = time.monotonic()
+            self.ping_sent = None
         elif kind == "subscribe":
             # Whatever was kept before the subscription was confirmed may have missed a push.
             self.subscribed = True
@@ -206,8 +274,10 @@ class Channel:
             push_doubt_count(reason)
             push_state_set(trusted=False)
         self.pubsub = None
+        self.pending = None
         self.subscribed = False
         self.last_pong = -math.inf
+        self.ping_sent = None
         self.generation += 1
         self.entries.clear()
 
@@ -228,10 +298,14 @@ class Channel:
                 client = self._client(attempt)
                 identity = self._identity(client)
                 pubsub = client.pubsub()
+                # Connects: outside the lock, which requests wait for.
+                pubsub.subscribe(self.name)
                 with self.lock:
-                    pubsub.subscribe(self.name)
-                    pubsub.ping()
                     self.pubsub = pubsub
+                    # Its own poll object: one poll() at a time each, the thread's or a request's.
+                    self.pending = select.poll()
+                    self.pending.register(_socket_of(pubsub), select.POLLIN)
+                    self._ping()
                 self._serve(client, pubsub, identity)
             except Doubt as e:
                 reason = e.reason
@@ -250,11 +324,7 @@ class Channel:
         started = time.monotonic()
         next_ping = started + self.heartbeat
         while True:
-            connection = pubsub.connection
-            sock = getattr(connection, "_sock", None)
-            if sock is None:
-                raise Doubt("connection")
-            select.select([sock], [], [], max(0.0, next_ping - time.monotonic()))
+            select.select([_socket_of(pubsub)], [], [], max(0.0, next_ping - time.monotonic()))
             with self.lock:
                 if self.pubsub is not pubsub:
                     raise Doubt("connection")
@@ -264,14 +334,15 @@ class Channel:
             now = time.monotonic()
             if now < next_ping:
                 continue
-            if now - max(self.last_pong, started) >= 2 * self.heartbeat:
+            ping_sent = self.ping_sent
+            if ping_sent is not None and now - ping_sent >= 2 * self.heartbeat:
                 raise Doubt("heartbeat")
             if self._identity(client) != identity:
                 raise Doubt("topology")
             with self.lock:
                 if self.pubsub is not pubsub:
                     raise Doubt("connection")
-                pubsub.ping()
+                self._ping()
                 if self.subscribed and self.last_pong > started:
                     push_state_set(trusted=True)
             next_ping = now + self.heartbeat
@@ -305,12 +376,29 @@ class Channel:
         return identity
 
 
+def _socket_of(pubsub: PubSub) -> Any:
+    """The socket of a subscription's connection; Doubt once it is closed."""
+    sock = getattr(pubsub.connection, "_sock", None)
+    if sock is None:
+        raise Doubt("connection")
+    return sock
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 _channels: dict[tuple[str, str, float], Channel] = {}
 _channels_lock = threading.Lock()
+
+
+def _channels_lock_reset() -> None:
+    # A fork while another thread held the lock would leave it held in the child for good.
+    global _channels_lock
+    _channels_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_channels_lock_reset)
 
 
 def push_channel_name(key_prefix: str) -> str:
@@ -372,19 +460,20 @@ class PushMixin(DefaultClient):
                 push_read_count(local=False)
             return super().get_many(keys, version=version, client=client)
         local = self.push.entries_get(mirrored)
-        values = {mirrored[made]: self.decode(value) for made, value in local.items()}
+        values = {mirrored[made]: entry.served(self.decode) for made, entry in local.items()}
         rest = [key for key in keys if key not in values]
         if not rest:
             push_read_count(local=True)
             return values
         push_read_count(local=False)
         made = {str(self.make_key(key, version=version)): key for key in rest}
-        read = self._read(list(made))
-        self.push.entries_put(
-            snapshot,
-            {key: found for key, found in read.items() if key in mirrored},
-        )
-        values.update({made[key]: self.decode(value) for key, (value, _) in read.items()})
+        now = time.time()
+        read = {
+            key: entry_make(raw, self.decode(raw), ttl=ttl, now=now)
+            for key, (raw, ttl) in self._read(list(made)).items()
+        }
+        self.push.entries_put(snapshot, {key: e for key, e in read.items() if key in mirrored})
+        values.update({made[key]: entry.served(self.decode) for key, entry in read.items()})
         return values
 
     def _read(self, made: list[str]) -> dict[str, tuple[bytes, float]]:
@@ -506,13 +595,26 @@ class PushMixin(DefaultClient):
             )
         )
 
-    def incr(self, key: str, delta: int = 1, version: int | None = None, client: Any = None) -> int:
-        """Add `delta` to the counter `key`; a mirrored key's change is published after it."""
-        parent = super().incr
+    def _incr(
+        self,
+        key: str,
+        delta: int = 1,
+        version: int | None = None,
+        client: Any = None,
+        ignore_key_check: bool = False,
+    ) -> int:
+        """Add `delta` to the counter `key` (`incr`, `decr`); a mirrored key's change is
+        published after it.
+        """
+        parent = super()._incr
         if client is not None or not push_mirrored(key):
-            return parent(key, delta, version=version, client=client)
+            return int(parent(key, delta, version, client, ignore_key_check))
         made = str(self.make_key(key, version=version))
-        return int(self._published_after([made], lambda: parent(key, delta, version=version)))
+        return int(
+            self._published_after(
+                [made], lambda: parent(key, delta, version, ignore_key_check=ignore_key_check)
+            )
+        )
 
     def touch(
         self,

@@ -36,9 +36,11 @@ from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
 from common.audit import JsonFormatter
 from common.checks import PROCESS_LOCAL_CACHES
-from common.conf import CACHE_ALIAS
+from common.conf import CACHE_ALIAS, REVOCATION_CHOICES
+from common.push import PushMixin
 from common.redis_breaker import breakers_reset
 from common.services import user_create
+from project.settings import redis_caches
 from tests.clients.spa import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -190,6 +192,23 @@ def api() -> APIClient:
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     """Each of `session`, `jwt-header`, `jwt-cookie` in turn."""
+    return str(request.param)
+
+
+@pytest.fixture(params=REVOCATION_CHOICES)
+def revocation(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Each revocation level in turn: `strict`, then `push` on the tests' Redis, this process's
+    push channel trusted. Where a test says `@pytest.mark.usefixtures("revocation")`, it runs
+    in both levels.
+    """
+    if request.param == "push":
+        require_shared_cache()
+        params = settings.CACHES[CACHE_ALIAS]
+        settings.CACHES = redis_caches(params["LOCATION"][0], params["KEY_PREFIX"], push=True)
+        settings.DUALAUTH = {**settings.DUALAUTH, "REVOCATION": "push"}
+        client = getattr(caches[CACHE_ALIAS], "client", None)
+        assert isinstance(client, PushMixin)
+        assert eventually(client.push.trusted, within=5)
     return str(request.param)
 
 

@@ -25,6 +25,8 @@ from common.checks import (
     cookies_check,
     installed_apps_check,
     middleware_check,
+    push_cache_check,
+    push_timing_check,
     rest_framework_check,
     shared_cache_check,
     throttle_fallback_check,
@@ -817,3 +819,56 @@ def test_an_unknown_throttle_fallback_is_refused(settings: Any) -> None:
     settings.DUALAUTH = {**settings.DUALAUTH, "THROTTLE_FALLBACK": "nowhere"}
     with pytest.raises(ValueError, match="THROTTLE_FALLBACK"):
         _ = dualauth_settings.THROTTLE_FALLBACK
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "redis+cluster://a:7000"])
+def test_push_on_caches_built_for_it_passes(settings: Any, url: str) -> None:
+    settings.DUALAUTH = {**settings.DUALAUTH, "REVOCATION": "push"}
+    settings.CACHES = redis_caches(url, "checked", push=True)
+
+    assert push_cache_check(None) == []
+
+
+def test_push_without_redis_is_e064(settings: Any) -> None:
+    settings.DUALAUTH = {**settings.DUALAUTH, "REVOCATION": "push"}
+    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    settings.CACHES = {"default": local, CACHE_ALIAS: local}
+
+    assert ids(push_cache_check(None)) == ["dualauth.E064"] * 2
+
+
+def test_push_on_caches_built_for_strict_is_e064_and_the_other_way_round(settings: Any) -> None:
+    settings.DUALAUTH = {**settings.DUALAUTH, "REVOCATION": "push"}
+    settings.CACHES = redis_caches("redis://127.0.0.1:6379/0", "checked")
+    assert ids(push_cache_check(None)) == ["dualauth.E064"] * 2
+
+    settings.DUALAUTH = {**settings.DUALAUTH, "REVOCATION": "strict"}
+    settings.CACHES = redis_caches("redis://127.0.0.1:6379/0", "checked", push=True)
+    assert ids(push_cache_check(None)) == ["dualauth.E064"] * 2
+
+
+def test_the_default_strict_level_passes() -> None:
+    assert push_cache_check(None) == []
+    assert push_timing_check(None) == []
+
+
+@pytest.mark.parametrize(
+    ("max_age", "heartbeat"),
+    [
+        (timedelta(seconds=61), timedelta(milliseconds=200)),
+        (timedelta(0), timedelta(milliseconds=200)),
+        (timedelta(seconds=30), timedelta(0)),
+        (30, timedelta(milliseconds=200)),
+    ],
+)
+def test_a_push_max_age_beyond_the_cache_ttl_or_a_heartbeat_of_no_duration_is_e065(
+    settings: Any, max_age: Any, heartbeat: Any
+) -> None:
+    settings.DUALAUTH = {
+        **settings.DUALAUTH,
+        "PUSH_MAX_AGE": max_age,
+        "PUSH_HEARTBEAT": heartbeat,
+        "FAMILY_CACHE_TTL": timedelta(seconds=60),
+    }
+
+    assert ids(push_timing_check(None)) == ["dualauth.E065"]

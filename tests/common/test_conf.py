@@ -35,3 +35,13 @@ def test_a_derived_setting_still_set_is_refused_with_what_to_do_instead(settings
     settings.DUALAUTH = {name: "/api/"}
     with pytest.raises(ImproperlyConfigured, match=rf"Remove DUALAUTH\['{name}'\]: the "):
         dualauth_settings.TOUCH_INTERVAL  # noqa: B018
+
+
+def test_a_revocation_level_other_than_strict_or_push_is_refused(settings):
+    settings.DUALAUTH = {"REVOCATION": "lazy"}
+    with pytest.raises(ValueError, match=r"REVOCATION'\] must be one of \('strict', 'push'\)"):
+        dualauth_settings.REVOCATION  # noqa: B018
+
+
+def test_the_revocation_level_is_strict_by_default():
+    assert dualauth_settings.REVOCATION == "strict"

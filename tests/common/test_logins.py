@@ -46,6 +46,7 @@ def test_unknown_inactive_unusable_and_wrong_password_are_indistinguishable(
     assert seen["wrong"][0] == 401
 
 
+@pytest.mark.usefixtures("revocation")
 def test_a_steady_state_token_request_reads_no_family_from_the_database(user, password):
     client = ModeClient("jwt-header")
     client.login(ALICE, password)
@@ -55,6 +56,7 @@ def test_a_steady_state_token_request_reads_no_family_from_the_database(user, pa
     assert not [q for q in queries.captured_queries if "loginfamily" in q["sql"].lower()]
 
 
+@pytest.mark.usefixtures("revocation")
 def test_a_revocation_is_written_to_the_cache_at_once(user, password):
     client = ModeClient("jwt-header")
     client.login(ALICE, password)
@@ -85,6 +87,7 @@ def test_with_the_cache_down_a_live_token_still_works_and_a_revoked_one_stays_re
     assert live.request("get", live.profile_path).status_code == 200
 
 
+@pytest.mark.usefixtures("revocation")
 def test_a_revocation_that_missed_the_cache_is_written_once_it_is_back(
     user, password, settings, dead_cache
 ):

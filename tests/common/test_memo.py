@@ -159,3 +159,14 @@ def test_claims_a_caller_changes_are_not_what_the_next_decode_gives():
     expected = dict(first)
     first["jti"] = "f" * 32
     assert backend.decode(raw) == expected
+
+
+def test_a_discarded_key_is_forgotten_and_the_others_kept() -> None:
+    memo: BoundedMemo[str, int] = BoundedMemo(4)
+    memo.put("a", 1)
+    memo.put("b", 2)
+    memo.discard("a")
+    memo.discard("never put")
+    assert memo.get("a") is None
+    assert memo.get("b") == 2
+    assert len(memo) == 1

@@ -1,6 +1,7 @@
 """The `push` revocation level on the test's own Redis: entries served from memory, every write
 published, and `strict` whenever the channel is in doubt."""
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -12,6 +13,7 @@ import time_machine
 from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from prometheus_client import REGISTRY
 
 from bench.processes import RedisServer, free_port
 from common.conf import CACHE_ALIAS, dualauth_settings
@@ -20,9 +22,22 @@ from common.redis_breaker import breakers_reset
 from project.settings import redis_caches
 from tests.conftest import PASSWORD, eventually
 from tests.modes import ModeClient
+from tests.stack.cluster import ClusterServers
 
-# The subscriber's own commands, and the test's: not the hot path's.
-CHANNEL_COMMANDS = {"ping", "info", "cluster", "subscribe", "client", "config", "flushall"}
+# Commands of the subscriber, of the test, of a new connection and of replication (a replica
+# acknowledges every second): not the hot path's.
+CHANNEL_COMMANDS = {
+    "ping",
+    "info",
+    "cluster",
+    "subscribe",
+    "client",
+    "config",
+    "flushall",
+    "hello",
+    "select",
+    "replconf",
+}
 FAMILY = "family:{ab12}:0123"
 HEARTBEAT = timedelta(milliseconds=100)
 
@@ -53,6 +68,7 @@ def raw(own_redis: RedisServer) -> redis.Redis:
     own_redis.resume()
     client = own_redis.client()
     client.flushall()
+    client.config_resetstat()
     return client
 
 
@@ -80,6 +96,13 @@ def made(cache: BaseCache, key: str) -> str:
     return str(cache.make_key(key))
 
 
+def round_trips(server: redis.Redis, act: Callable[[], Any]) -> int:
+    """How many commands of the hot path's `server` ran while `act()` ran."""
+    before = redis_commands(server)
+    act()
+    return redis_commands(server) - before
+
+
 def written_behind(raw: redis.Redis, cache: BaseCache, key: str, value: Any) -> None:
     """Store `value` under `key` as the cache would, but publish nothing: a lost push."""
     client = cache.client  # type: ignore[attr-defined]
@@ -89,7 +112,8 @@ def written_behind(raw: redis.Redis, cache: BaseCache, key: str, value: Any) -> 
 def test_a_mirrored_entry_is_served_from_memory_without_a_round_trip(
     cache: BaseCache, raw: redis.Redis
 ) -> None:
-    cache.set(FAMILY, ("live", 1), 60)
+    # Written behind the cache's back: no push of its own write comes back to this process.
+    written_behind(raw, cache, FAMILY, ("live", 1))
     assert cache.get(FAMILY) == ("live", 1)
     before = redis_commands(raw)
     for _ in range(10):
@@ -105,14 +129,16 @@ def test_a_value_served_from_memory_is_a_copy(cache: BaseCache) -> None:
 
 
 @pytest.mark.parametrize("key", ["throttle:login:abc", "dpop:{ab12}:jti"])
-def test_entries_the_hot_path_does_not_read_are_never_kept(
+def test_entries_the_hot_path_does_not_read_are_never_kept_nor_published(
     cache: BaseCache, raw: redis.Redis, key: str
 ) -> None:
     cache.set(key, 1, 60)
+    assert cache.incr(key) == 2
     before = redis_commands(raw)
     for _ in range(3):
-        assert cache.get(key) == 1
+        assert cache.get(key) == 2
     assert redis_commands(raw) == before + 3
+    assert int(raw.info("commandstats").get("cmdstat_publish", {}).get("calls", 0)) == 0
 
 
 def test_a_miss_is_not_kept(cache: BaseCache, raw: redis.Redis) -> None:
@@ -132,17 +158,22 @@ def test_a_write_elsewhere_is_seen_once_its_push_arrives(
     assert eventually(lambda: cache.get(FAMILY) == "revoked", within=2)
 
 
-def test_each_write_publishes_its_keys_right_after_it_in_one_round_trip(
+def test_each_write_publishes_its_keys_right_after_it_on_its_connection(
     cache: BaseCache, own_redis: RedisServer, pushed: Channel
 ) -> None:
     with own_redis.client().monitor() as monitor:
         cache.set(FAMILY, "revoked", 60)
         cache.set("throttle:x", 1, 60)
-        seen = [next(monitor.listen())["command"] for _ in range(3)]
+        seen: list[dict[str, Any]] = []
+        while len(seen) < 3:
+            command = next(monitor.listen())
+            if command["command"].split()[0].lower() not in CHANNEL_COMMANDS:
+                seen.append(command)
     key = made(cache, FAMILY)
-    assert seen[0].startswith(f"SET {key} ")
-    assert seen[1] == f"PUBLISH {pushed.name} {key}"
-    assert not seen[2].startswith("PUBLISH")
+    assert seen[0]["command"].startswith(f"SET {key} ")
+    assert seen[1]["command"] == f"PUBLISH {pushed.name} {key}"
+    assert seen[1]["client_port"] == seen[0]["client_port"]
+    assert not seen[2]["command"].startswith("PUBLISH")
 
 
 @pytest.mark.parametrize(
@@ -153,10 +184,11 @@ def test_each_write_publishes_its_keys_right_after_it_in_one_round_trip(
         lambda cache: cache.delete_many([FAMILY]),
         lambda cache: cache.add(FAMILY, "revoked", 60),
         lambda cache: cache.touch(FAMILY, 60),
+        lambda cache: cache.set(FAMILY, 1, 60) and cache.incr(FAMILY),
         lambda cache: cache.delete_pattern("*"),
         lambda cache: cache.clear(),
     ],
-    ids=["set_many", "delete", "delete_many", "add", "touch", "delete_pattern", "clear"],
+    ids=["set_many", "delete", "delete_many", "add", "touch", "incr", "delete_pattern", "clear"],
 )
 def test_every_write_of_a_mirrored_entry_invalidates_it_in_every_process(
     cache: BaseCache, raw: redis.Redis, pushed: Channel, write: Callable[[BaseCache], Any]
@@ -226,14 +258,16 @@ def _kill_subscription(server: RedisServer, raw: redis.Redis) -> Callable[[], No
 
 def _miss_heartbeats(server: RedisServer, raw: redis.Redis) -> Callable[[], None]:
     server.pause()
-    time.sleep(3 * HEARTBEAT.total_seconds())
     return server.resume
 
 
 def _restart(server: RedisServer, raw: redis.Redis) -> Callable[[], None]:
     server.stop()
-    server.start()
-    return lambda: None
+
+    def start() -> None:
+        server.start()
+
+    return start
 
 
 @pytest.mark.parametrize(
@@ -256,11 +290,12 @@ def test_a_doubt_reads_redis_until_the_channel_is_back_and_forgets_what_it_kept(
     recover = doubt(own_redis, raw)
     try:
         assert eventually(lambda: pushed.generation > generation, within=2)
-        assert not pushed.trusted()
         try:
             during = cache.get(FAMILY)
-        except Exception:  # a paused Redis answers nothing: no value at all
+        except Exception:  # a paused or stopped Redis answers nothing: no value at all
             during = None
+        # Whether the channel is back already (a lost subscription) or not (a Redis paused
+        # or stopped), nothing kept before the doubt is served.
         assert during != "live"
     finally:
         recover()
@@ -270,17 +305,135 @@ def test_a_doubt_reads_redis_until_the_channel_is_back_and_forgets_what_it_kept(
     assert cache.get(FAMILY) != "live"
 
 
+def test_a_stuck_subscriber_thread_cannot_keep_the_channel_trusted(
+    cache: BaseCache,
+    raw: redis.Redis,
+    own_redis: RedisServer,
+    pushed: Channel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stuck, release = threading.Event(), threading.Event()
+
+    def identity_stuck(channel: Channel, client: redis.Redis) -> str:
+        stuck.set()
+        release.wait()
+        return "released"
+
+    monkeypatch.setattr(Channel, "_identity", identity_stuck)
+    assert stuck.wait(timeout=2), "the thread is stuck at its next heartbeat"
+    generation = pushed.generation
+    own_redis.pause()
+    try:
+        # The requests ping in the thread's stead, and see no pong come back.
+        assert eventually(lambda: not pushed.trusted() and pushed.generation > generation, within=2)
+    finally:
+        own_redis.resume()
+        release.set()
+        breakers_reset()
+    assert eventually(pushed.trusted, within=5)
+
+
 @pytest.mark.parametrize("mode", ["session", "jwt-header", "jwt-cookie"])
 def test_an_authenticated_request_in_the_steady_state_makes_no_round_trip(
     pushed: Channel, raw: redis.Redis, user: User, mode: str
 ) -> None:
     client = ModeClient(mode)
     assert client.login(user.get_username(), PASSWORD).status_code == 200
-    for _ in range(2):
-        assert client.request("get", client.profile_path).status_code == 200
-    before = redis_commands(raw)
-    response = client.request("get", client.profile_path)
-    assert response.status_code == 200, response.content
-    assert redis_commands(raw) == before
+
+    def profile(times: int = 1) -> None:
+        for _ in range(times):
+            response = client.request("get", client.profile_path)
+            assert response.status_code == 200, response.content
+
+    # The pushes of the login's own writes come back and drop what they wrote: once they
+    # are in, the login's entries are read once more, and then kept.
+    assert eventually(lambda: round_trips(raw, profile) == 0, within=5)
+    assert round_trips(raw, lambda: profile(times=3)) == 0
     assert client.logout().status_code == 204
     assert client.request("get", client.profile_path).status_code == 401
+
+
+@pytest.fixture
+def cluster_cache(settings: Any, redis_cluster: ClusterServers) -> BaseCache:
+    """The revocation cache on the test cluster under `push`, its channel trusted."""
+    redis_cluster.heal()
+    redis_cluster.flushall()
+    prefix = settings.CACHES[CACHE_ALIAS]["KEY_PREFIX"]
+    settings.CACHES = redis_caches(redis_cluster.url, prefix, push=True)
+    settings.DUALAUTH = {**settings.DUALAUTH, "REVOCATION": "push", "PUSH_HEARTBEAT": HEARTBEAT}
+    cache = caches[CACHE_ALIAS]
+    assert eventually(channel_of(cache).trusted, within=5)
+    return cache
+
+
+def channel_of(cache: BaseCache) -> Channel:
+    """This process's push channel of `cache`."""
+    client = getattr(cache, "client", None)
+    assert isinstance(client, PushMixin)
+    return client.push
+
+
+def cluster_commands(cluster: ClusterServers) -> int:
+    """How many commands the cluster's nodes ran, but the push channel's and the test's own."""
+    return sum(redis_commands(node.client()) for node in cluster.nodes if node.live)
+
+
+def test_on_a_cluster_an_entry_is_served_from_memory_and_a_write_elsewhere_reaches_it(
+    cluster_cache: BaseCache, redis_cluster: ClusterServers
+) -> None:
+    key = made(cluster_cache, FAMILY)
+    holder = redis_cluster.node_of(key)
+    written_behind(holder.client(), cluster_cache, FAMILY, "live")
+    assert cluster_cache.get(FAMILY) == "live"
+    before = cluster_commands(redis_cluster)
+    assert cluster_cache.get(FAMILY) == "live"
+    assert cluster_commands(redis_cluster) == before
+    written_behind(holder.client(), cluster_cache, FAMILY, "revoked")
+    # Published on another node than the one holding the key: the cluster relays it.
+    other = next(node for node in redis_cluster.seeds if node is not holder)
+    other.client().publish(channel_of(cluster_cache).name, key)
+    assert eventually(lambda: cluster_cache.get(FAMILY) == "revoked", within=2)
+
+
+def test_a_cluster_topology_change_reads_the_cluster_and_forgets_what_it_kept(
+    cluster_cache: BaseCache, redis_cluster: ClusterServers
+) -> None:
+    channel = channel_of(cluster_cache)
+    cluster_cache.set(FAMILY, "live", 60)
+    assert cluster_cache.get(FAMILY) == "live"
+    key = made(cluster_cache, FAMILY)
+    written_behind(redis_cluster.node_of(key).client(), cluster_cache, FAMILY, "revoked")
+    generation = channel.generation
+    primary = redis_cluster.seeds[-1]
+    replica = redis_cluster.replica_of(primary)
+    replica.client().execute_command("CLUSTER", "FAILOVER")
+    try:
+        redis_cluster.wait_promoted(replica)
+        assert eventually(lambda: channel.generation > generation, within=2)
+        assert eventually(channel.trusted, within=5)
+        assert cluster_cache.get(FAMILY) == "revoked"
+    finally:
+        # The seeds are the primaries again, as the other tests expect.
+        primary.client().execute_command("CLUSTER", "FAILOVER")
+        redis_cluster.wait_promoted(primary)
+
+
+def test_reads_from_memory_and_doubts_are_counted(
+    cache: BaseCache, raw: redis.Redis, pushed: Channel
+) -> None:
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    local, doubts = (
+        sample("dualauth_push_reads_total", source="local"),
+        sample("dualauth_push_doubts_total", reason="connection"),
+    )
+    cache.set(FAMILY, "live", 60)
+    cache.get(FAMILY)
+    cache.get(FAMILY)
+    assert sample("dualauth_push_reads_total", source="local") == local + 1
+    generation = pushed.generation
+    raw.client_kill_filter(_type="pubsub")
+    assert eventually(lambda: pushed.generation > generation, within=2)
+    assert sample("dualauth_push_doubts_total", reason="connection") == doubts + 1
+    assert eventually(pushed.trusted, within=5)

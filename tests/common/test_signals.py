@@ -40,6 +40,7 @@ def short_snapshots(settings) -> timedelta:
     return dualauth_settings.FAMILY_CACHE_TTL
 
 
+@pytest.mark.usefixtures("revocation")
 def test_a_password_set_with_set_password_and_save_ends_every_login(logged_in, user):
     assert logged_in.request("get", logged_in.profile_path).status_code == 200
     user = User.objects.get(pk=user.pk)
@@ -48,6 +49,7 @@ def test_a_password_set_with_set_password_and_save_ends_every_login(logged_in, u
     _dead(logged_in)
 
 
+@pytest.mark.usefixtures("revocation")
 def test_a_password_saved_with_update_fields_ends_every_login(logged_in, user):
     user = User.objects.get(pk=user.pk)
     user.set_password(NEW_PASSWORD)
@@ -62,6 +64,7 @@ def test_a_save_that_keeps_the_password_ends_no_login(logged_in, user):
     assert logged_in.request("get", logged_in.profile_path).status_code == 200
 
 
+@pytest.mark.usefixtures("revocation")
 def test_a_password_set_by_a_queryset_update_ends_every_login_within_the_snapshot_lifetime(
     logged_in, user, make_user, password, short_snapshots, time_machine
 ):

@@ -102,6 +102,7 @@ def test_a_refresh_repeated_within_the_grace_window_gets_the_very_same_new_refre
     assert _refresh(api, first["refresh"]).status_code == 200
 
 
+@pytest.mark.usefixtures("revocation")
 def test_reused_refresh_token_revokes_its_family(api, tokens, settings):
     settings.DUALAUTH = {"REFRESH_GRACE_PERIOD": timedelta(0)}
     rotated = _refresh(api, tokens["refresh"]).json()
@@ -189,6 +190,7 @@ def test_verify_says_token_not_valid_for_garbage_and_rotated_refresh_tokens(api,
         assert response.json()["code"] == "token_not_valid"
 
 
+@pytest.mark.usefixtures("revocation")
 def test_logout_revokes_the_refresh_and_access_tokens_of_that_login(api, tokens):
     response = api.post("/api/jwt/logout/", {"refresh": tokens["refresh"]}, "json")
     assert response.status_code == 204
@@ -228,6 +230,7 @@ def test_devices_lists_my_live_token_families_with_the_current_one_marked(api, t
     assert [row["current"] for row in rows].count(True) == 1
 
 
+@pytest.mark.usefixtures("revocation")
 def test_deleting_a_device_revokes_that_family_at_once(api, tokens, password):
     other = api.post("/api/jwt/token/", {"username": ALICE, "password": password}, "json")
     me = _bearer(tokens["access"])

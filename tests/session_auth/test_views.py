@@ -120,6 +120,7 @@ def test_logging_in_again_retires_the_previous_sessions_login(session, password)
     assert LoginFamily.objects.filter(revoked_at__isnull=True).count() == 1
 
 
+@pytest.mark.usefixtures("revocation")
 def test_logout_deletes_the_server_side_session_and_clears_the_cookie(session):
     key = session.client.cookies["sessionid"].value
     response = session.logout()
@@ -167,6 +168,7 @@ def test_sessions_lists_my_live_sessions_with_the_current_one_marked(session, us
     assert {row["ip"] for row in rows} == {"127.0.0.1"}
 
 
+@pytest.mark.usefixtures("revocation")
 def test_deleting_a_session_ends_it_at_once(session, user, password):
     other = ModeClient("session")
     other.login(user.get_username(), password)

@@ -16,6 +16,7 @@ from django.test import override_settings
 
 from bench.processes import RedisServer, free_port
 from common.conf import CACHE_ALIAS
+from common.push import FLUSH, push_channel_name
 from project.settings import cache_key_prefix, redis_caches
 from tests.conftest import require_service, uses_postgres
 from tests.live import LiveServer
@@ -52,11 +53,12 @@ class Stack:
         raise AssertionError(f"not healthy: {[r.text for r in self.health()]}")
 
 
-@pytest.fixture(scope="session")
-def stack(
-    live_server_factory: Callable[..., LiveServer], tmp_path_factory: pytest.TempPathFactory
+def stack_start(
+    live_server_factory: Callable[..., LiveServer],
+    tmp_path_factory: pytest.TempPathFactory,
+    **env: str,
 ) -> Iterator[Stack]:
-    """A private Redis and two gunicorn instances; stopped at the end of the session."""
+    """A private Redis and two gunicorn instances on it with `env`; the Redis stopped after."""
     require_service(uses_postgres(), "the stack tests need PostgreSQL (DATABASE_URL)")
     require_service(shutil.which("redis-server") is not None, "redis-server is not installed")
     redis_server = RedisServer(free_port(), tmp_path_factory.mktemp("redis") / "redis.log")
@@ -69,6 +71,7 @@ def stack(
                 CACHE_KEY_PREFIX=prefix,
                 # As deployed: the client closes idle connections before the server does.
                 GUNICORN_CMD_ARGS="--keep-alive=75",
+                **env,
             )
             for _ in range(2)
         )
@@ -77,20 +80,49 @@ def stack(
         redis_server.stop()
 
 
+@pytest.fixture(scope="session")
+def stack(
+    live_server_factory: Callable[..., LiveServer], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """A private Redis and two gunicorn instances; stopped at the end of the session."""
+    yield from stack_start(live_server_factory, tmp_path_factory)
+
+
+# The push channel of the push stack's instances: a short heartbeat, so that a doubt is quick.
+PUSH_HEARTBEAT_SECONDS = "0.1"
+
+
+@pytest.fixture(scope="session")
+def push_stack(
+    live_server_factory: Callable[..., LiveServer], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The stack under the `push` revocation level; stopped at the end of the session."""
+    yield from stack_start(
+        live_server_factory,
+        tmp_path_factory,
+        REVOCATION="push",
+        PUSH_HEARTBEAT=PUSH_HEARTBEAT_SECONDS,
+    )
+
+
 @pytest.fixture(autouse=True)
 def _fresh_stack_cache(request: pytest.FixtureRequest) -> None:
     # Throttle counters and cached states of earlier tests' users start from nothing.
     # Only for the tests of this Redis: the others do not start it.
-    if "stack" not in request.fixturenames:
-        return
-    stack_flush(request.getfixturevalue("stack"))
+    for name in ("stack", "push_stack"):
+        if name in request.fixturenames:
+            stack_flush(request.getfixturevalue(name))
 
 
 def stack_flush(stack: Stack) -> None:
-    """Start the stack's Redis if a test stopped it, and empty it."""
+    """Start the stack's Redis if a test stopped it, and empty it; under `push`, every
+    instance forgets what it kept.
+    """
     if stack.redis.process is None:
         stack.redis.start()
-    stack.redis.client().flushall()
+    client = stack.redis.client()
+    client.flushall()
+    client.publish(push_channel_name(cache_key_prefix(stack.prefix)), FLUSH)
 
 
 @pytest.fixture

@@ -14,15 +14,27 @@ from tests.stack.conftest import ClusterStack, Stack, stack_flush
 pytestmark = pytest.mark.server
 
 
-@pytest.fixture(params=["redis", "redis-cluster"])
-def deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
-    """The two instances, on one Redis or on a Redis Cluster, with nothing of an earlier test."""
-    if request.param == "redis":
-        single: Stack = request.getfixturevalue("stack")
+def _deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
+    if request.param in ("redis", "redis-push"):
+        single: Stack = request.getfixturevalue(
+            "push_stack" if "push" in request.param else "stack"
+        )
         stack_flush(single)
         return single
     cluster: ClusterStack = request.getfixturevalue("cluster_stack")
     return cluster
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+def deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
+    """The two instances, on one Redis or on a Redis Cluster, with nothing of an earlier test."""
+    return _deployment(request)
+
+
+@pytest.fixture(params=["redis", "redis-push", "redis-cluster"])
+def revoking_deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
+    """`deployment`, and the instances on one Redis under the `push` revocation level too."""
+    return _deployment(request)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -40,16 +52,19 @@ def test_a_login_on_one_instance_works_on_the_other(
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_logout_on_one_instance_ends_the_login_on_the_other_at_once(
-    deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient], mode: str
+    revoking_deployment: Stack | ClusterStack,
+    stack_user: User,
+    agents: list[StackClient],
+    mode: str,
 ) -> None:
-    agent = logged_in(mode, deployment.b.url, stack_user, agents)
+    agent = logged_in(mode, revoking_deployment.b.url, stack_user, agents)
     # Both instances have the login's live state cached before the logout.
-    assert agent.profile(deployment.a.url).status_code == 200
-    assert agent.profile(deployment.b.url).status_code == 200
+    assert agent.profile(revoking_deployment.a.url).status_code == 200
+    assert agent.profile(revoking_deployment.b.url).status_code == 200
     replay = agent.clone()
     agents.append(replay)
-    assert agent.logout(deployment.a.url).status_code == 204
-    for base in (deployment.b.url, deployment.a.url):
+    assert agent.logout(revoking_deployment.a.url).status_code == 204
+    for base in (revoking_deployment.b.url, revoking_deployment.a.url):
         response = replay.profile(base)
         assert response.status_code == 401, response.text
         expected = "not_authenticated" if mode == "session" else "token_revoked"
@@ -57,35 +72,39 @@ def test_a_logout_on_one_instance_ends_the_login_on_the_other_at_once(
 
 
 def test_a_jwt_logout_on_one_instance_is_refused_by_the_other_as_revoked(
-    deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient]
+    revoking_deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient]
 ) -> None:
-    agent = logged_in("jwt-header", deployment.a.url, stack_user, agents)
+    agent = logged_in("jwt-header", revoking_deployment.a.url, stack_user, agents)
     access = agent.credential()
-    assert agent.profile(deployment.b.url).status_code == 200
-    assert agent.logout(deployment.a.url).status_code == 204
-    verify = httpx.post(f"{deployment.b.url}/api/jwt/token/verify/", json={"token": access})
+    assert agent.profile(revoking_deployment.b.url).status_code == 200
+    assert agent.logout(revoking_deployment.a.url).status_code == 204
+    verify = httpx.post(
+        f"{revoking_deployment.b.url}/api/jwt/token/verify/", json={"token": access}
+    )
     assert verify.status_code == 401
     assert verify.json()["code"] == "token_revoked"
-    response = agent.profile(deployment.b.url)
+    response = agent.profile(revoking_deployment.b.url)
     assert response.status_code == 401
     assert response.json()["code"] == "token_revoked"
-    refresh = agent.refresh(deployment.b.url)
+    refresh = agent.refresh(revoking_deployment.b.url)
     assert refresh.status_code == 401
     assert refresh.json()["code"] == "token_revoked"
 
 
 def test_logout_all_reaches_every_login_on_every_instance(
-    deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient]
+    revoking_deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient]
 ) -> None:
     everyone = [
-        logged_in(mode, base, stack_user, agents) for mode in MODES for base in deployment.urls
+        logged_in(mode, base, stack_user, agents)
+        for mode in MODES
+        for base in revoking_deployment.urls
     ]
     for agent in everyone:
-        for base in deployment.urls:
+        for base in revoking_deployment.urls:
             assert agent.profile(base).status_code == 200
-    assert everyone[0].logout_all(deployment.b.url).status_code == 204
+    assert everyone[0].logout_all(revoking_deployment.b.url).status_code == 204
     for agent in everyone:
-        for base in deployment.urls:
+        for base in revoking_deployment.urls:
             assert agent.profile(base).status_code == 401, (agent.mode, base)
 
 
