@@ -311,7 +311,11 @@ def run(
                     for i, mode in itertools.product(range(trials), MODES):
                         if level == "push" and (faulty or not i):
                             settle(b, logins[mode][i])
-                        samples[mode].append(bench.trial(logins[mode][i], fault))
+                        samples[mode].append(sample := bench.trial(logins[mode][i], fault))
+                        if sample["served_inside"]:
+                            print(
+                                f"{level} {condition} {mode} trial {i}: {sample}", file=sys.stderr
+                            )
                         if mode == MODES[0] and i and i % 1000 == 0:
                             print(f"{level} {condition}: {i} trials", file=sys.stderr)
                 rows += [row(level, condition, mode, samples[mode]) for mode in MODES]
