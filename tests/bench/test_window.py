@@ -1,0 +1,93 @@
+"""`python -m bench.window` measures both levels idle and push with its channel cut, every mode,
+in the shape `make compare` reads: strict serves nothing after its revocation answered, and
+push nothing after its channel is known broken.
+
+The load and failover conditions run the same trials as these; they are left to the bench
+itself, which would double this test's time.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_service
+from tests.live import ROOT
+
+pytestmark = pytest.mark.server
+
+MODES = ("session", "jwt-header", "jwt-cookie")
+CONDITIONS = {"strict": ("idle",), "push": ("idle", "cut")}
+TRIALS = 2
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The smallest run of every level and condition."""
+    require_service(shutil.which("redis-server") is not None, "push's faults need redis-server")
+    database = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+    require_service(database, "bench.window runs on PostgreSQL (DATABASE_URL)")
+    require_service(bool(os.environ.get("REDIS_URL")), "bench.window runs on Redis (REDIS_URL)")
+    out = tmp_path_factory.mktemp("window")
+    args = ["--trials", str(TRIALS), "--fault-trials", "1", "--users", "10", "--out", str(out)]
+    args += ["--conditions", "idle,cut"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.window", *args],
+        cwd=ROOT,
+        env={**os.environ, "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-6000:]
+    return json.loads((out / "window.json").read_text())
+
+
+def test_every_level_condition_and_mode_is_a_row_of_the_shape_compare_reads(result):
+    assert result.keys() == {"commit", "clean", "trials", "rows"}
+    assert result["trials"] == TRIALS
+    expected = [
+        (mode, level, condition)
+        for level, conditions in CONDITIONS.items()
+        for condition in conditions
+        for mode in MODES
+    ]
+    assert sorted((r["mode"], r["level"], r["condition"]) for r in result["rows"]) == sorted(
+        expected
+    )
+    for row in result["rows"]:
+        assert row.keys() == {
+            *("mode", "level", "condition", "trials", "window_ms"),
+            *("served_inside", "accepted_after_broken"),
+        }
+        assert row["trials"] == (1 if row["condition"] == "cut" else TRIALS)
+        assert row["window_ms"].keys() == {"p50", "p99", "max"}
+        assert 0 <= row["window_ms"]["p50"] <= row["window_ms"]["p99"] <= row["window_ms"]["max"]
+
+
+def test_strict_accepts_no_request_sent_after_the_revocation_answered(result):
+    strict = [row for row in result["rows"] if row["level"] == "strict"]
+    assert strict
+    for row in strict:
+        assert row["served_inside"] == 0, row
+        assert row["window_ms"]["max"] == 0, row
+
+
+def test_the_result_records_the_commit_it_was_made_at(result):
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result["commit"] == head.stdout.strip()
+    assert isinstance(result["clean"], bool)
+
+
+def test_push_accepts_nothing_once_its_cut_channel_is_known_broken(result):
+    cut = [row for row in result["rows"] if row["condition"] == "cut"]
+    assert [row["mode"] for row in cut] == list(MODES)
+    for row in cut:
+        assert row["accepted_after_broken"] == 0, row
