@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.bench.conftest import CHEAP_HASHING, bench_run
 from tests.conftest import require_service
 from tests.live import ROOT
 
@@ -58,17 +59,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pa
     """The smallest run of every part of the bench, and where it wrote."""
     require_service(shutil.which("wrk") is not None, "the bench loads its servers with wrk")
     out = tmp_path_factory.mktemp("bench")
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", *BENCH_ARGS, "--out", str(out)],
-        cwd=ROOT,
-        # The figures are not the point here: cheap hashing keeps the seeding fast.
-        env={**os.environ, "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-6000:]
+    bench_run("bench", *BENCH_ARGS, "--out", str(out), env=CHEAP_HASHING, timeout=600)
     return json.loads((out / "latest.json").read_text()), out
 
 

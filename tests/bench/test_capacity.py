@@ -2,12 +2,10 @@
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.bench.conftest import bench_run
 from tests.conftest import require_service
-from tests.live import ROOT
 
 MODES = ("session", "jwt-header", "jwt-cookie")
 OPERATIONS = {"login", "authenticate_miss", "authenticate", "touch", "logout"}
@@ -16,13 +14,7 @@ OPERATIONS = {"login", "authenticate_miss", "authenticate", "touch", "logout"}
 def test_capacity_reports_bytes_and_round_trips_per_login(tmp_path: Path) -> None:
     database = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
     require_service(database and bool(os.environ.get("REDIS_URL")), "PostgreSQL and Redis")
-    subprocess.run(
-        [sys.executable, "-m", "bench.capacity", "--logins", "200", "--out", str(tmp_path)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    bench_run("bench.capacity", "--logins", "200", "--out", str(tmp_path))
     result = json.loads((tmp_path / "capacity.json").read_text())
     assert result["logins"] == 200
     for mode in MODES:

@@ -10,14 +10,12 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.bench.conftest import bench_run
 from tests.conftest import require_service
-from tests.live import ROOT
 
 pytestmark = pytest.mark.server
 
@@ -38,15 +36,7 @@ def test_partition_measures_every_outage_and_mode_and_no_window_stays_open(
     require_service(database, "the partition bench needs PostgreSQL (DATABASE_URL)")
     require_service(shutil.which("redis-server") is not None, "redis-server is not installed")
     args = ["--trials", str(TRIALS), "--timeout", "2", "--out", str(tmp_path)]
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.partition", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = bench_run("bench.partition", *args)
     for outage in OUTAGES:
         assert f"| {outage} | session |" in done.stdout
     result = json.loads((tmp_path / "partition.json").read_text())

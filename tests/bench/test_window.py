@@ -10,11 +10,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from typing import Any
 
 import pytest
 
+from tests.bench.conftest import CHEAP_HASHING, bench_run
 from tests.conftest import require_service
 from tests.live import ROOT
 
@@ -35,16 +35,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("window")
     args = ["--trials", str(TRIALS), "--fault-trials", "1", "--users", "10", "--out", str(out)]
     args += ["--conditions", "idle,cut"]
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.window", *args],
-        cwd=ROOT,
-        env={**os.environ, "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-6000:]
+    bench_run("bench.window", *args, env=CHEAP_HASHING)
     return json.loads((out / "window.json").read_text())
 
 
