@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.credentials import CookieChallenge, Credential
+from common.credentials import CookieChallenge, Credential, csrf_enforce
 from common.exceptions import RequestTooLarge
 from common.principal import Principal, UserModel
 from common.routes import Mode
@@ -145,6 +145,18 @@ class LoginKindApi(PublicApi):
         """The kind the view was built with: one built without is a mistake of the wiring."""
         assert self.kind is not None, f"{type(self).__name__}.as_view(kind=...) was not given"
         return self.kind
+
+    def login_input(
+        self, request: Request, serializer_class: type[serializers.Serializer]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The login's body, validated, and what the mode's precheck found: CSRF first for a
+        browser's login, and the precheck before any credential in the body is used.
+        """
+        if self.login_kind.csrf:
+            csrf_enforce(request)
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data), self.login_kind.precheck(request)
 
     def get_authenticate_header(self, request: Request) -> str:
         """The challenge of a 401 from this mode's login."""

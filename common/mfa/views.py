@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from common.api import Api, LoginKind, LoginKindApi, PublicApi
-from common.credentials import csrf_enforce
 from common.logins import login_credentials_check
 from common.mfa.login import PASSWORD_METHOD, mfa_login_begin, mfa_login_complete
 from common.mfa.selectors import recovery_codes_left
@@ -63,12 +62,7 @@ class PasswordLoginApi(LoginKindApi):
 
     def post(self, request: Request) -> Response:
         """Check the credentials: the mode's answer, or 202 asking for a second factor."""
-        if self.login_kind.csrf:
-            csrf_enforce(request)
-        serializer = self.login_kind.login_input(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        checked = self.login_kind.precheck(request)
-        data = dict(serializer.validated_data)
+        data, checked = self.login_input(request, self.login_kind.login_input)
         username, password = data.pop("username"), data.pop("password")
         user = login_credentials_check(
             username=username,

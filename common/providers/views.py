@@ -16,7 +16,7 @@ from rest_framework.serializers import Serializer
 from common.api import Api, LoginAnswer, LoginKind, LoginKindApi, PublicApi
 from common.authentication import ResolverAuthentication
 from common.conf import dualauth_settings
-from common.credentials import Credential, csrf_enforce
+from common.credentials import Credential
 from common.exceptions import ReauthenticationRequired
 from common.factors import login_second_step_begin
 from common.permissions import FreshLogin
@@ -124,12 +124,7 @@ class ProviderLoginApi(LoginKindApi):
 
     def post(self, request: Request) -> Response:
         """Check the ID token and its nonce: the mode's answer, or 202 asking for a factor."""
-        if self.login_kind.csrf:
-            csrf_enforce(request)
-        serializer = self.login_kind.provider_login_input(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        checked = self.login_kind.precheck(request)
-        data = dict(serializer.validated_data)
+        data, checked = self.login_input(request, self.login_kind.provider_login_input)
         sign_in = provider_login_check(
             provider_id=data.pop("provider"),
             id_token=data.pop("id_token"),

@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from common.api import Api, LoginKindApi, PublicApi
-from common.credentials import csrf_enforce
 from common.mfa.webauthn.selectors import passkey_list, passkey_login_methods
 from common.mfa.webauthn.serializers import (
     PasskeyLoginOptionsSerializer,
@@ -133,12 +132,7 @@ class PasskeyLoginApi(LoginKindApi):
 
     def post(self, request: Request) -> Response:
         """Check the passkey's answer to the login's options: the mode's answer."""
-        if self.login_kind.csrf:
-            csrf_enforce(request)
-        serializer = self.login_kind.passkey_login_input(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        checked = self.login_kind.precheck(request)
-        data = dict(serializer.validated_data)
+        data, checked = self.login_input(request, self.login_kind.passkey_login_input)
         credential = data.pop("credential")
         user = passkey_login_check(
             challenge_token=data.pop("challenge_token"),
