@@ -62,9 +62,9 @@ test: lint migrate
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(BIN)/pytest --ds=$(CUSTOM_USER_SETTINGS) $(PYTEST_ARGS) $(CUSTOM_USER_TESTS)
 
-# Benchmarks (bench/README.md): QUICK=1 for a CI-sized run, SWEEP=0 for no sweep, BENCH_ARGS for the rest.
+# Benchmarks (bench/README.md): QUICK=1 for a CI-sized run, BENCH_ARGS for the rest.
 bench: $(VENV)/.dev .env
-	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(filter 0,$(SWEEP)),--no-sweep) $(BENCH_ARGS)
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 # The table of bench/results' figures and the comparative tests' outcomes (bench/README.md).
 compare: $(VENV)/.dev .env

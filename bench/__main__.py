@@ -8,8 +8,6 @@ user, in turn, over the same connections; configurations are interleaved.
 import argparse
 import os
 import statistics
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -44,12 +42,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         ("--calls", int, None, "sequential logins per hasher"),
         ("--hashers", str, "pbkdf2,argon2", "password hashers to log in with ('' for none)"),
         ("--login-duration", float, None, "seconds per login measurement"),
-        ("--flood-rate", float, 20.0, "logins/s of the flood"),
         ("--profile-requests", int, None, "profiled requests per config"),
-        ("--sizes", str, None, "comma-separated sweep sizes"),
     ):
         parser.add_argument(flag, type=kind, default=default, help=what)
-    parser.add_argument("--no-sweep", dest="sweep", action="store_false", help="no sweep")
     args = parser.parse_args(argv)
     args.hashers = [name for name in args.hashers.split(",") if name]
     quick = args.quick
@@ -59,10 +54,6 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     # A PBKDF2 login takes a good part of a second: a short run would see hardly any end.
     args.login_duration = args.login_duration or max(args.duration, 5.0)
     args.profile_requests = args.profile_requests or REQUESTS[quick]
-    if args.sizes:
-        args.sizes = [int(size) for size in args.sizes.split(",")]
-    else:
-        args.sizes = [1_000, 5_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
     return args
 
 
@@ -110,8 +101,6 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
     projects += [STOCK_CACHE, DUALAUTH_PUSH] if env.redis_url else []
     servers = {p: BenchServer(env, p, name=p.name, **flags) for p in projects}
     login_servers = {name: login_server(env, name, **flags) for name in args.hashers}
-    # Capped at 100k on SQLite.
-    sizes = [s for s in args.sizes if env.postgres or s <= 100_000] if args.sweep else []
     everything = [*servers.values(), *login_servers.values()]
     try:
         # The servers boot while the credentials are made.
@@ -119,7 +108,7 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
             booted = pool.submit(servers_start, everything)
             configs = configs_seed(env, users)
             booted.result()
-        step = progress(len(configs) * args.repeats + 1 + len(login_servers) + len(sizes))
+        step = progress(len(configs) * args.repeats + 1 + len(login_servers))
         runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in configs}
         for repeat in range(args.repeats):
             for c in configs:
@@ -127,11 +116,10 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
                 runs[c.name].append(measure(load, servers[c.project], c, args.duration))
         step("the in-process profile: time, SQL and Redis per request")
         profiled = profile_configs(env, configs, args.profile_requests)
-        reads = list(next(c for c in configs if c.name == "jwt-header").requests)
         logins = {}
         for name, server in login_servers.items():
             step(f"logins: {name}")
-            logins[name] = hasher_measure(load, server, name, reads, args)
+            logins[name] = hasher_measure(load, server, name, args)
     finally:
         servers_stop(everything)
     results = {c.name: _row(c, runs[c.name], profiled[c.name]) for c in configs}
@@ -141,7 +129,6 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
         rps, cpu, mine = baseline.get("rps"), baseline.get("cpu_ms_per_request"), row[FIGURES[3]]
         row["ratio_to_baseline"] = row["rps"] / rps if rps else None
         row["cpu_ratio_to_baseline"] = cpu / mine if cpu and mine else None
-    sweep = _sweep(sizes, 50 if args.quick else 200, step) if sizes else None
     meta = {
         **env.meta,
         **{key: vars(args)[key] for key in ("users", "workers", "threads", "repeats", "quick")},
@@ -149,12 +136,11 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
         "connections": load.connections,
         "worker_class": servers[DUALAUTH].worker_class,
         "duration_s": args.duration,
-        "flood_rate": args.flood_rate,
         "login_duration_s": args.login_duration,
         "cpus": os.cpu_count(),
         "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
-    return {"configs": results, "logins": logins, "profile": profile, "sweep": sweep, "meta": meta}
+    return {"configs": results, "logins": logins, "profile": profile, "meta": meta}
 
 
 def _row(config: Any, runs: list[dict[str, Any]], profiled: dict[str, Any]) -> dict[str, Any]:
@@ -177,42 +163,6 @@ def _row(config: Any, runs: list[dict[str, Any]], profiled: dict[str, Any]) -> d
         "credential_header": next(iter(headers), None),
         "credential_bytes": sum(len(f"{name}: {value}\r\n") for name, value in headers.items()),
     }
-
-
-def _median_us(call: Callable[[Any], object], items: list[Any]) -> float:
-    """Median µs of `call(item)` over `items`."""
-    times = []
-    for item in items:
-        start = time.perf_counter()
-        call(item)
-        times.append((time.perf_counter() - start) * 1e6)
-    return statistics.median(times)
-
-
-def _sweep(sizes: list[int], samples: int, step: Callable[[str], None]) -> list[dict[str, Any]]:
-    """At each size, that many stored logins and sessions, and the median µs of a family-state
-    read and a `db` session load that miss every cache, on random stored rows.
-    """
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.contrib.sessions.models import Session
-
-    from bench.seed import filler_rows_add, users_create
-    from common.models import LoginFamily
-    from common.selectors import family_state_get
-
-    users = [user.pk for user in users_create("bench-filler-", 1000)]
-    stored = 0
-    points = []
-    for size in sizes:
-        step(f"sweep: {size:,} logins stored, and their cold lookups")
-        filler_rows_add(size - stored, users)
-        stored = size
-        families = LoginFamily.objects.order_by("?").values_list("pk", flat=True)[:samples]
-        sessions = Session.objects.order_by("?").values_list("pk", flat=True)[:samples]
-        family_us = _median_us(lambda pk: family_state_get(family_id=pk), list(families))
-        session_us = _median_us(lambda key: SessionStore(key).load(), list(sessions))
-        points.append({"size": size, "family_us": family_us, "session_us": session_us})
-    return points
 
 
 if __name__ == "__main__":

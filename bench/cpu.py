@@ -5,13 +5,10 @@ the requests down, but hardly changes what each one costs. Linux only; elsewhere
 """
 
 import os
-import time
 from pathlib import Path
 
 PROC = Path("/proc")
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-# Below this share of one core, a server is taken as idle.
-IDLE_SHARE = 0.1
 # CPU seconds so far of each process by pid, and of Redis (-1).
 Sample = dict[int, float]
 
@@ -66,20 +63,3 @@ def spent(before: Sample, after: Sample) -> float:
     one gone is left out rather than subtracted.
     """
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
-
-
-def server_idle_wait(server_pid: int, *, timeout: float = 60.0, interval: float = 0.25) -> bool:
-    """Wait until the server rooted at `server_pid` uses under IDLE_SHARE of a core; False if not.
-
-    A load generator that stops leaves the requests it abandoned queued in the server:
-    until they are done, what is measured next would measure them too.
-    """
-    deadline = time.monotonic() + timeout
-    before = server_cpu(server_pid)
-    while time.monotonic() < deadline:
-        time.sleep(interval)
-        now = server_cpu(server_pid)
-        if spent(before, now) < IDLE_SHARE * interval:
-            return True
-        before = now
-    return False

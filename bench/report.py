@@ -109,11 +109,6 @@ LOGIN_FIGURES = [
     ("login ms (one client)", "login_median_ms", 1),
     ("logins/s (saturated)", "logins_per_s", 1),
     ("CPU ms/login", "cpu_ms_per_login", 0),
-    ("reads/s alone", "reads_alone.rps", 0),
-    ("reads/s in flood", "reads_flooded.rps", 0),
-    ("ratio", "reads_ratio", 2),
-    ("flood answered/s", "flood.answered_per_s", 1),
-    ("flood login p50 ms", "flood.login_p50_ms", 0),
 ]
 
 
@@ -136,8 +131,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
     ]
     if result.get("logins"):
         lines += [
-            f"Logins (`POST` of the JWT login, {meta['login_duration_s']} s each), and jwt-header "
-            f"reads alone and during a flood of {meta['flood_rate']:g} logins/s:",
+            f"Logins (`POST` of the JWT login; saturated for {meta['login_duration_s']} s):",
             "",
             *md_figures("hasher", result["logins"], LOGIN_FIGURES),
         ]
@@ -145,19 +139,6 @@ def markdown(result: dict[str, Any]) -> list[str]:
         profile = result["profile"]
         lines += ["## Where the time goes", ""]
         lines += profile_markdown(profile["configs"], profile["requests"])
-    if result.get("sweep"):
-        lines += [
-            "## Cold lookups against the logins stored",
-            "",
-            "Median µs of a family-state read and of a `db` session load that miss every cache, "
-            "on random stored rows (mixed modes, one in five revoked, 1000 filler users).",
-            "",
-            *md_figures(
-                "stored logins and sessions",
-                {f"{point['size']:,}": point for point in result["sweep"]},
-                [("family lookup µs", "family_us", 0), ("db-session load µs", "session_us", 0)],
-            ),
-        ]
     return lines
 
 

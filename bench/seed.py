@@ -1,29 +1,22 @@
-"""What a run stores: the users, live dualauth credentials for each, filler logins.
+"""What a run stores: the users, and live dualauth credentials for each.
 
 The stock project's credentials are made by stock code, in a process of its own
 (bench/stock/seed.py); dualauth's here, by dualauth's own login services, exactly as
 its login endpoints make them but without a password hash per login.
 """
 
-import secrets
-import uuid
-from datetime import timedelta
 from importlib import import_module
-from itertools import islice
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
-from django.contrib.sessions.models import Session
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.test import RequestFactory
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from common.models import LoginFamily, Profile
+from common.models import Profile
 from common.principal import UserModel
 from common.routes import MODES, SESSION, Mode
 
@@ -91,48 +84,3 @@ def dualauth_credentials(users: list[UserModel]) -> dict[str, list[str]]:
     return {
         mode: [m if mode == SESSION else m.access for m in logins] for mode, logins in made.items()
     }
-
-
-def filler_rows_add(count: int, user_ids: list[int]) -> None:
-    """Store `count` more login families (mixed modes, one in five revoked) and `count` more
-    database sessions of filler users; then have PostgreSQL analyze both tables.
-    """
-    now = timezone.now()
-    data = DbSessionStore().encode(
-        {SESSION_KEY: str(user_ids[0]), BACKEND_SESSION_KEY: "filler", "_dualauth_seen": 0}
-    )
-    families = (
-        LoginFamily(
-            user_id=user_ids[i % len(user_ids)],
-            mode=(mode := MODES[i % len(MODES)]),
-            created_at=now - timedelta(hours=1),
-            last_seen_at=now,
-            expires_at=now + timedelta(days=14),
-            user_agent="Mozilla/5.0 (bench filler)",
-            ip="10.0.0.1",
-            revoked_at=now if i % 5 == 0 else None,
-            revoke_reason="logout" if i % 5 == 0 else "",
-            refresh_jti="" if mode == SESSION else uuid.uuid4().hex,
-            refresh_issued_at=None if mode == SESSION else now,
-            authenticated_at=now - timedelta(hours=1),
-        )
-        for i in range(count)
-    )
-    sessions = (
-        Session(
-            session_key=secrets.token_hex(16),
-            session_data=data,
-            expire_date=now + timedelta(days=14),
-        )
-        for _ in range(count)
-    )
-    # In slices: bulk_create holds every object it is given in memory at once.
-    with transaction.atomic():
-        tables: list[tuple[Any, Any]] = [(LoginFamily, families), (Session, sessions)]
-        for model, rows in tables:
-            while batch := list(islice(rows, 5000)):
-                model._default_manager.bulk_create(batch)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for model in (LoginFamily, Session):
-                cursor.execute(f"ANALYZE {model._meta.db_table}")

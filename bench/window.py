@@ -6,6 +6,10 @@ Per level (`REVOCATION=strict|push`), condition and mode, interleaved: a live lo
 serves on 4 kept-alive connections (from memory, under push) is logged out on A through its
 mode's endpoint; from A's answer, 4 threads read its profile on B, each until a 401. The
 window: the send time of the last request B accepted, less the answer's arrival (0: none).
+Conditions: `idle`, `load` (wrk on B meanwhile); on a redis-server of the run's own, push's
+channel broken (`cut`: its subscriptions killed; `failover`: Redis restarted) and Redis out
+while A revokes (`stop`: SIGSTOPped, the window then from its SIGCONT, B asked nothing
+before; `pause-write`: CLIENT PAUSE WRITE; `cut-off`: A alone cut off from it, by a relay).
 bench/README.md says what each condition and figure is.
 
 The logins are made in bulk in this process, in the servers' settings, by dualauth's own
@@ -26,24 +30,29 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.env import BenchEnv, arguments_parser, bench_env_setup, results_dir, tree_state
 from bench.load import LoadGenerator, Request
 from bench.processes import RedisServer, free_port
+from bench.relay import TcpRelay
 from bench.report import md_table
 from bench.server import DUALAUTH, BenchServer, servers_start, servers_stop
 from common.routes import JWT_HEADER, MODES, SESSION, mode_path
 
 LEVELS = ("strict", "push")
-CONDITIONS = ("idle", "load", "cut", "failover")
-# The conditions that break push's channel, on a redis-server of the run's own.
-FAULTS = ("cut", "failover")
+CONDITIONS = ("idle", "load", "cut", "failover", "stop", "pause-write", "cut-off")
+# The conditions on a redis-server of the run's own; the first two break push's channel alone.
+FAULTS = CONDITIONS[2:]
+PUSH_ONLY = ("cut", "failover")
 COUNTS = ("served_inside", "accepted_after_broken")
 WORKERS, THREADS, HAMMERS = 2, 4, 4
 # A hammering thread gives up this long after A's answer: the window then stays open.
 TIMEOUT = 5.0
+# CLIENT PAUSE's own limit past TIMEOUT: ends the pause should the bench die before it unpauses.
+PAUSE_SLACK_MS = 60_000
 # Fresh connections every so many trials, so that they land on other workers of B.
 RECONNECT_EVERY = 100
 WARM_ROUNDS = 10
@@ -55,14 +64,22 @@ CSRF = "windowbenchcsrfsecret0123456789a"
 
 
 class Login:
-    """A provisioned login: the headers that read the profile with it, and its logout's."""
+    """A provisioned login: the headers that read the profile with it, its logout's, and the
+    cache key its state is kept under.
+    """
 
-    def __init__(self, mode: str, made: Any) -> None:
+    def __init__(self, mode: str, made: Any, user: Any) -> None:
         from django.conf import settings
+        from django.core.cache import caches
 
-        from common.conf import dualauth_settings
+        from common.conf import CACHE_ALIAS, dualauth_settings
+        from common.models import LoginFamily
+        from common.selectors import family_cache_key
 
         self.mode = mode
+        family = LoginFamily.objects.filter(user_id=user.pk, mode=mode).latest("created_at")
+        # Where the servers keep its state: they share this process's key prefix.
+        self.key = caches[CACHE_ALIAS].make_key(family_cache_key(family.pk, user.pk))
         self.logout: dict[str, str] = {"Content-Type": "application/json"}
         self.body = "{}"
         if mode == JWT_HEADER:
@@ -89,7 +106,10 @@ def logins_make(count: int) -> dict[str, list[Login]]:
     users = list(users_named(USERS))
     with transaction.atomic():
         return {
-            mode: [Login(mode, login_make(users[i % len(users)], mode)) for i in range(count)]
+            mode: [
+                Login(mode, login_make(user, mode), user)
+                for user in (users[i % len(users)] for i in range(count))
+            ]
             for mode in MODES
         }
 
@@ -105,8 +125,10 @@ def get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) ->
 class Bench:
     """A and B of one level and Redis, and the connections that revoke on A and read on B."""
 
-    def __init__(self, a: BenchServer, b: BenchServer, *, push: bool) -> None:
-        self.a, self.b, self.push = a, b, push
+    def __init__(
+        self, a: BenchServer, b: BenchServer, faults: "Faults | None", *, push: bool
+    ) -> None:
+        self.a, self.b, self.faults, self.push = a, b, faults, push
         # Trials whose login B still read from Redis after WARM_ROUNDS rounds.
         self.cold = 0
         self.pool = ThreadPoolExecutor(HAMMERS)
@@ -137,45 +159,55 @@ class Bench:
             raise RuntimeError(f"{login.mode}: B answered {sent[-1][1]}")
         return sent
 
-    def trial(self, login: Login, fault: Any) -> dict[str, Any]:
-        """One revocation: B warm, `fault()` (when B must know it, or None), logout on A, B
-        hammered from the answer.
+    def warm(self, login: Login) -> None:
+        """Each worker of B the connections reach serves the login: under push from its
+        memory (a round of reads that made no Redis read; the first ones fill it), on the
+        run's own Redis once its live state is there (a worker that owes Redis reads the
+        database meanwhile, and would refuse the login at once).
+        """
+        path, seen, reads = mode_path(login.mode, "profile"), None, self.conns[1:]
+        deadline = time.monotonic() + TIMEOUT
+        for rounds in itertools.count(1):
+            if set(self.pool.map(lambda conn: get(conn, path, login.read), reads)) != {200}:
+                raise RuntimeError(f"{login.mode}: B refused a live login")
+            if self.faults is not None and not self.faults.holds(login):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{login.mode}: B's reads left no live state in Redis")
+                continue
+            if not self.push:
+                return
+            before, seen = seen, metric(self.b, REDIS_READS)
+            if before == seen or rounds >= WARM_ROUNDS:
+                self.cold += before != seen
+                return
+
+    def trial(self, login: Login, condition: str) -> dict[str, Any]:
+        """One revocation: B warm, the condition's fault, logout on A, B hammered from the
+        answer (or from what the fault says).
         """
         if self.trials % RECONNECT_EVERY == 0:
             self.connect()
         self.trials += 1
+        self.warm(login)
         a, *bs = self.conns
-        path = mode_path(login.mode, "profile")
-        # Each worker of B the connections reach serves the login, under push from its memory
-        # (a round of reads that made no Redis read; the first ones fill it).
-        seen = None
-        for _ in range(WARM_ROUNDS):
-            if set(self.pool.map(lambda conn: get(conn, path, login.read), bs)) != {200}:
-                raise RuntimeError(f"{login.mode}: B refused a live login")
-            if not self.push:
-                break
-            before, seen = seen, metric(self.b, REDIS_READS)
-            if before == seen:
-                break
-        else:
-            self.cold += 1
-        broken, go, at = fault(), threading.Event(), list[float]()
-        hammers = [self.pool.submit(self.hammer, conn, login, go, at) for conn in bs]
-        try:
-            a.request("POST", mode_path(login.mode, "logout"), login.body, login.logout)
-            response = a.getresponse()
-            response.read()
-        finally:
-            # Whatever came of it, the threads end (by TIMEOUT at worst).
-            at.append(time.perf_counter())
-            go.set()
+        go, at = threading.Event(), list[float]()
+        with self.faults.around(condition) if self.faults else nullcontext(Fault()) as fault:
+            hammers = [self.pool.submit(self.hammer, conn, login, go, at) for conn in bs]
+            try:
+                a.request("POST", mode_path(login.mode, "logout"), login.body, login.logout)
+                response = a.getresponse()
+                response.read()
+            finally:
+                # Whatever came of it, the threads end (by TIMEOUT at worst).
+                at.append(fault.start())
+                go.set()
+            accepted = [t for h in hammers for t, status in h.result() if status == 200]
         if response.status != 204:
             raise RuntimeError(f"{login.mode} logout on A: {response.status}")
-        accepted = [t for h in hammers for t, status in h.result() if status == 200]
         return {
             "window_ms": (max(accepted) - at[0]) * 1000 if accepted else 0.0,
             "served_inside": len(accepted),
-            "after_broken": sum(1 for t in accepted if broken is not None and t > broken),
+            "after_broken": sum(1 for t in accepted if fault.broken and t > fault.broken),
         }
 
 
@@ -219,28 +251,64 @@ def row(level: str, condition: str, mode: str, trials: list[dict[str, Any]]) -> 
     }
 
 
-def faults(condition: str, redis: RedisServer | None) -> Callable[[], float | None]:
-    """What a trial of `condition` does to Redis before the logout; it returns by when B
-    must know its channel broken (None: nothing broken).
+@dataclass
+class Fault:
+    """What a condition did around one logout on A: by when B must know its push channel
+    broken (None: not broken), and what starts the window once A answered (its time).
     """
-    if redis is None:
-        return lambda: None
-    from common.conf import dualauth_settings
 
-    heartbeat = dualauth_settings.PUSH_HEARTBEAT.total_seconds()
-    control = redis.client()
+    broken: float | None = None
+    start: Callable[[], float] = time.perf_counter
 
-    def cut() -> float:
-        control.client_kill_filter(_type="pubsub")
-        return time.perf_counter() + 2 * heartbeat
 
-    def failover() -> float:
-        redis.stop()
-        broken = time.perf_counter() + 2 * heartbeat
-        redis.start()
-        return broken
+class Faults:
+    """The run's own redis-server, and the relay A reaches it through, broken on demand."""
 
-    return cut if condition == "cut" else failover
+    def __init__(self, redis: RedisServer, relay: TcpRelay) -> None:
+        from common.conf import dualauth_settings
+
+        self.redis, self.relay, self.control = redis, relay, redis.client()
+        self.heartbeat = dualauth_settings.PUSH_HEARTBEAT.total_seconds()
+
+    def holds(self, login: Login) -> bool:
+        """Whether B's reads left the login's live state in Redis (none while it owes it)."""
+        return bool(self.control.exists(login.key))
+
+    def resumed(self) -> float:
+        """Let the stopped Redis go on; when."""
+        self.redis.resume()
+        return time.perf_counter()
+
+    @contextmanager
+    def around(self, condition: str) -> Iterator[Fault]:
+        """`condition`'s doing to Redis around the logout on A."""
+        if condition == "cut":
+            self.control.client_kill_filter(_type="pubsub")
+            yield Fault(time.perf_counter() + 2 * self.heartbeat)
+        elif condition == "failover":
+            self.redis.stop()
+            broken = time.perf_counter() + 2 * self.heartbeat
+            self.redis.start()
+            yield Fault(broken)
+        elif condition == "stop":
+            self.redis.pause()
+            try:
+                yield Fault(start=self.resumed)
+            finally:
+                self.redis.resume()
+        elif condition == "pause-write":
+            pause = int(TIMEOUT * 1000) + PAUSE_SLACK_MS
+            self.control.execute_command("CLIENT", "PAUSE", pause, "WRITE")
+            try:
+                yield Fault()
+            finally:
+                self.control.execute_command("CLIENT", "UNPAUSE")
+        else:
+            self.relay.cut()
+            try:
+                yield Fault()
+            finally:
+                self.relay.heal()
 
 
 @contextmanager
@@ -275,43 +343,51 @@ def run(
     users_create(USERS, args.users)
     # The load reads with a login of each mode of a fifth as many other users.
     loaders = [
-        Login(mode, login_make(user, mode))
+        Login(mode, login_make(user, mode), user)
         for user in users_create(LOAD, max(1, args.users // 5))
         for mode in MODES
     ]
     rows = []
     for level, faulty in itertools.product(args.level, (False, True)):
-        conditions = [c for c in args.conditions if (c in FAULTS) == faulty]
-        if (faulty and level != "push") or not conditions:
+        conditions = [
+            c
+            for c in args.conditions
+            if (c in FAULTS) == faulty and (level == "push" or c not in PUSH_ONLY)
+        ]
+        if not conditions:
             continue
-        redis = RedisServer(free_port(), env.tmpdir / "redis.log").start() if faulty else None
-        # Each worker's metrics, summed (as deployed): whether it trusts its channel.
-        envs = {"REVOCATION": level, **({"REDIS_URL": redis.url} if redis else {})}
-        a, b = (
+        faults, urls = None, {}
+        if faulty:
+            redis = RedisServer(free_port(), env.tmpdir / "redis.log").start()
+            faults = Faults(redis, TcpRelay(redis.port).start())
+            urls = {"a": f"redis://127.0.0.1:{faults.relay.port}/0", "b": redis.url}
+        servers = [
             BenchServer(
                 env,
                 DUALAUTH,
                 workers=WORKERS,
                 threads=THREADS,
                 name=name,
-                **envs,
+                REVOCATION=level,
+                # Each worker's metrics, summed (as deployed): whether it trusts its channel.
                 PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(dir=env.tmpdir),
+                **({"REDIS_URL": urls[name]} if urls else {}),
             )
             for name in ("a", "b")
-        )
+        ]
         try:
-            servers_start([a, b])
-            bench = Bench(a, b, push=level == "push")
+            servers_start(servers)
+            bench = Bench(servers[0], servers[1], faults, push=level == "push")
             for condition in conditions:
                 trials = args.fault_trials if faulty else args.trials
                 print(f"{level} {condition}: {trials} trials per mode", file=sys.stderr)
-                logins, fault = logins_make(trials), faults(condition, redis)
+                logins = logins_make(trials)
                 samples: dict[str, list[Any]] = {mode: [] for mode in MODES}
-                with load_on(b.url, loaders) if condition == "load" else nullcontext():
+                with load_on(bench.b.url, loaders) if condition == "load" else nullcontext():
                     for i, mode in itertools.product(range(trials), MODES):
                         if level == "push" and (faulty or not i):
-                            settle(b, logins[mode][i])
-                        samples[mode].append(sample := bench.trial(logins[mode][i], fault))
+                            settle(bench.b, logins[mode][i])
+                        samples[mode].append(sample := bench.trial(logins[mode][i], condition))
                         if sample["served_inside"]:
                             print(
                                 f"{level} {condition} {mode} trial {i}: {sample}", file=sys.stderr
@@ -328,9 +404,10 @@ def run(
                     )
                     bench.cold = 0
         finally:
-            servers_stop([a, b])
-            if redis:
-                redis.stop()
+            servers_stop(servers)
+            if faults:
+                faults.relay.stop()
+                faults.redis.stop()
     return rows
 
 
@@ -338,7 +415,7 @@ def main(argv: list[str] | None = None) -> None:
     """Measure, write `window.json` as each condition ends, print the table."""
     parser = arguments_parser("python -m bench.window", __doc__)
     parser.add_argument("--trials", type=int, default=10_000, help="trials per mode and condition")
-    parser.add_argument("--fault-trials", type=int, help="per mode of cut and failover (--trials)")
+    parser.add_argument("--fault-trials", type=int, help="per mode of the faults (--trials)")
     parser.add_argument("--users", type=int, default=1000, help="users the logins are spread over")
     parser.add_argument("--level", choices=LEVELS, action="append", help="default: both")
     parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated")

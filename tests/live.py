@@ -25,6 +25,9 @@ BIN = Path(sys.executable).parent
 SHARED_SERVICES = ("DATABASE_URL", "REDIS_URL", "CACHE_KEY_PREFIX")
 # What gunicorn serves in the tests: the project's application, checked as WSGI.
 CHECKED_APPLICATION = "tests.wsgi:validated('project.wsgi')"
+# A server's or worker's boot on a machine whose cores the suite saturates: seconds when
+# quiet, tens of them when every core is busy (a process that fails to start fails sooner).
+START_TIMEOUT = 60.0
 # The log of every server a test started, and how much of it has been read for errors.
 _watched_logs: dict[Path, int] = {}
 # What a server writes when a request met an exception nothing handled: gunicorn's error log,
@@ -163,7 +166,7 @@ class TaskWorker(ServerProcess):
         os.close(fd)
         self.log_path = Path(log_path)
 
-    def start(self, timeout: float = 20.0) -> "TaskWorker":
+    def start(self, timeout: float = START_TIMEOUT) -> "TaskWorker":
         """Start the worker and wait until it says it runs."""
         args = [str(BIN / "python"), "manage.py", "db_worker", "--no-reload"]
         args += ["--no-startup-delay", "--interval=0.1"]
@@ -203,7 +206,7 @@ class LiveServer(AppServer):
         os.close(fd)
         self.log_path = Path(log_path)
 
-    def start(self, timeout: float = 20.0) -> "LiveServer":
+    def start(self, timeout: float = START_TIMEOUT) -> "LiveServer":
         """Start the server and wait until its health endpoint answers."""
         self._serve(self.args, accept={200, 503}, timeout=timeout)
         return self

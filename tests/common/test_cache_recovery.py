@@ -48,6 +48,14 @@ def cached_login(transactional_db: None, user: Any) -> LoginFamily:
     return family
 
 
+def own_deployment() -> override_settings:
+    """A deployment of this test's own (a key prefix nobody else uses): the servers other
+    tests started pay only the revocations pending for theirs.
+    """
+    own = {**caches.settings[CACHE_ALIAS], "KEY_PREFIX": f"own-{time.time_ns()}"}
+    return override_settings(CACHES={**caches.settings, CACHE_ALIAS: own})
+
+
 def redis_unreachable(dead_cache: dict[str, Any]) -> override_settings:
     """This deployment's cache, its Redis out of reach: its keys, where nothing answers."""
     prefix = caches.settings[CACHE_ALIAS].get("KEY_PREFIX", "")
@@ -102,14 +110,15 @@ def test_a_new_process_owes_nothing_older_than_a_cached_family_can_be(cached_log
 def test_a_revocation_stays_pending_in_the_database_until_the_cache_takes_it(
     cached_login, dead_cache, make_user
 ):
-    with redis_unreachable(dead_cache):
-        families_revoke(user_id=cached_login.user_id, reason="during outage")
-    assert LoginFamily.objects.get(pk=cached_login.pk).cache_pending == cache_identity()
-    bob = make_user("bob")
-    client = ModeClient("session")
-    assert client.login(login_name("bob"), PASSWORD).status_code == 200
-    families_revoke(user_id=bob.pk, reason="logout")
-    assert not LoginFamily.objects.get(user=bob).cache_pending
+    with own_deployment():
+        with redis_unreachable(dead_cache):
+            families_revoke(user_id=cached_login.user_id, reason="during outage")
+        assert LoginFamily.objects.get(pk=cached_login.pk).cache_pending == cache_identity()
+        bob = make_user("bob")
+        client = ModeClient("session")
+        assert client.login(login_name("bob"), PASSWORD).status_code == 200
+        families_revoke(user_id=bob.pk, reason="logout")
+        assert not LoginFamily.objects.get(user=bob).cache_pending
 
 
 def test_a_process_that_saw_no_failure_writes_the_revocations_another_could_not(
@@ -127,9 +136,7 @@ def test_a_process_that_saw_no_failure_writes_the_revocations_another_could_not(
 
 
 def test_one_process_of_a_host_polls_and_another_takes_over_when_it_ends(transactional_db):
-    # A deployment of its own: the servers other tests started poll for theirs.
-    own = {**caches.settings[CACHE_ALIAS], "KEY_PREFIX": f"election-{time.time_ns()}"}
-    with override_settings(CACHES={**caches.settings, CACHE_ALIAS: own}):
+    with own_deployment():
         _elect_and_take_over()
 
 
