@@ -11,8 +11,8 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -38,6 +38,10 @@ MAIL_START = re.compile(r"^Content-Type: .*\n(?:[ \t].*\n)*MIME-Version: .*\nSub
 MAIL_LINK = re.compile(r"https?://[^\s\"'<>]+")
 # The README's examples name the default port; a newcomer who set PORT changes them so.
 DEFAULT_ADDRESS = re.compile(r"\b(127\.0\.0\.1|localhost):8000\b")
+# And the development provider's (`make provider`), which the tests serve on a free port too.
+PROVIDER_ADDRESS = re.compile(r"\b(127\.0\.0\.1|localhost):9000\b")
+# A README command that serves until stopped: `make run` or `make provider`, variables before.
+SERVING = re.compile(r"^(?:[A-Z][A-Z0-9_]*=\S*\s+)*make (run|provider)$")
 # The password of the accounts the tests sign up: one no password validator refuses.
 NEW_PASSWORD = "tea at six with the March Hare"
 
@@ -73,13 +77,17 @@ def newcomer_env(home: Path, **variables: str) -> dict[str, str]:
 
 @dataclass
 class MadeRun:
-    """`make run` serving a fresh clone, as the README starts it."""
+    """`make run` serving a fresh clone, as the README starts it, and the other servers the
+    README starts beside it (`make provider`).
+    """
 
     clone: Path
     port: int
     log_path: Path
-    process: "subprocess.Popen[bytes]"
     home: Path
+    provider_port: int
+    process: "subprocess.Popen[bytes] | None" = None
+    others: list["subprocess.Popen[bytes]"] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -140,16 +148,79 @@ class MadeRun:
         """The environment of a newcomer's terminal beside this server."""
         return newcomer_env(self.home, **variables)
 
-    def stop(self) -> None:
+    def command(self, text: str) -> str:
+        """A README command as a newcomer types it beside these servers."""
+        return readme_command(text, self.port, self.provider_port)
+
+    def _launch(self, command: str, log_path: Path) -> "subprocess.Popen[bytes]":
+        """`command` typed in a terminal of its own at the clone, its output to `log_path`."""
+        with log_path.open("ab") as log:
+            return subprocess.Popen(
+                ["bash", "--noprofile", "--norc", "-c", command],
+                cwd=self.clone,
+                env=self.newcomer_env(PORT=str(self.port), PROVIDER_PORT=str(self.provider_port)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start(self, command: str = "make run") -> None:
+        """Start `make run` by `command`; returns once it serves."""
+        process = self.process = self._launch(command, self.log_path)
+        self._wait(process, f"{self.url}/api/health/", self.output)
+
+    def serve(self, command: str) -> str | None:
+        """Run `command` as the README has a reader do if it serves until stopped, in a
+        terminal of its own: `make run` is stopped (Ctrl-C) and started again so, `make
+        provider` started beside it. What it printed by the time it serves; None, and nothing
+        done, for any other command.
+        """
+        serving = SERVING.match(command)
+        if serving is None:
+            return None
+        if serving[1] == "run":
+            self.stop_make_run()
+            start = self.log_path.stat().st_size
+            self.start(command)
+            return self.output()[start:]
+        log_path = self.clone / "make-provider.log"
+        process = self._launch(command, log_path)
+        self.others.append(process)
+        discovery = f"http://127.0.0.1:{self.provider_port}/.well-known/openid-configuration"
+        self._wait(process, discovery, lambda: log_path.read_text(errors="replace"))
+        server_log_watch(log_path)
+        return log_path.read_text(errors="replace")
+
+    @staticmethod
+    def _wait(process: "subprocess.Popen[bytes]", url: str, output: Callable[[], str]) -> None:
+        deadline = time.monotonic() + SERVE_TIMEOUT
+        while http_answer(url, accept={200}) is None:
+            assert process.poll() is None, f"it exited:\n{output()}"
+            assert time.monotonic() < deadline, f"it never served:\n{output()}"
+            time.sleep(0.2)
+
+    def stop_make_run(self) -> None:
         """Stop make and everything it started (the server and its reloader)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        if self.process is not None:
+            process_group_stop(self.process)
+
+    def stop(self) -> None:
+        """Stop `make run` and the servers started beside it."""
+        self.stop_make_run()
+        for process in self.others:
+            process_group_stop(process)
+
+
+def process_group_stop(process: "subprocess.Popen[bytes]") -> None:
+    """Stop `process` and everything it started, as Ctrl-C in its terminal does."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def link_key(link: str) -> str:
@@ -167,25 +238,16 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeRun]:
     require_service((ROOT / ".venv" / "bin" / "python").exists(), "no .venv: run `make test`")
     clone = clone_make(tmp_path_factory.mktemp("clone"))
     home = tmp_path_factory.mktemp("home")
-    port = free_port()
-    log_path = clone / "make-run.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            ["make", "run"],
-            cwd=clone,
-            env=newcomer_env(home, PORT=str(port)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    made = MadeRun(clone=clone, port=port, log_path=log_path, process=process, home=home)
+    made = MadeRun(
+        clone=clone,
+        port=free_port(),
+        log_path=clone / "make-run.log",
+        home=home,
+        provider_port=free_port(),
+    )
     try:
-        deadline = time.monotonic() + SERVE_TIMEOUT
-        while http_answer(f"{made.url}/api/health/", accept={200}) is None:
-            assert process.poll() is None, f"make run exited:\n{made.output()}"
-            assert time.monotonic() < deadline, f"make run never served:\n{made.output()}"
-            time.sleep(0.2)
-        server_log_watch(log_path)
+        made.start()
+        server_log_watch(made.log_path)
         yield made
     finally:
         made.stop()
@@ -328,6 +390,9 @@ class Terminal:
             self.process.wait()
 
 
-def readme_command(text: str, port: int) -> str:
-    """A README command as a newcomer who served on `port` types it."""
-    return DEFAULT_ADDRESS.sub(lambda found: f"{found[1]}:{port}", text)
+def readme_command(text: str, port: int, provider_port: int) -> str:
+    """A README command as a newcomer who served on `port`, and the development provider on
+    `provider_port`, types it.
+    """
+    text = DEFAULT_ADDRESS.sub(lambda found: f"{found[1]}:{port}", text)
+    return PROVIDER_ADDRESS.sub(lambda found: f"{found[1]}:{provider_port}", text)

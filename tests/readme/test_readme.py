@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import require_service
 from tests.live import ROOT
-from tests.readme.conftest import MadeRun, Ran, Terminal, link_key, readme_command
+from tests.readme.conftest import MadeRun, Ran, Terminal, link_key
 from tests.readme.readme import (
     Ask,
     Block,
@@ -113,7 +113,7 @@ def reader_supplies(made_run: MadeRun, ask: Ask, links_before: int) -> str:
     raise AssertionError(f"the README asks the reader for {ask.name} ({ask.what}); from where?")
 
 
-def answers_check(command: Command, ran: Ran, port: int) -> None:
+def answers_check(command: Command, ran: Ran, made_run: MadeRun) -> None:
     """`ran` answered what the README says `command` answers."""
     where = f"README line {command.line}: {command.text}\n{ran.output}"
     assert ran.status == 0, where
@@ -122,7 +122,7 @@ def answers_check(command: Command, ran: Ran, port: int) -> None:
         assert all(status < 400 for status, _, _ in ran.curls), (where, ran.curls)
     lines = [line.strip() for line in ran.output.splitlines()]
     for answer in command.answers:
-        expected = answer_parse(readme_command(answer, port))
+        expected = answer_parse(made_run.command(answer))
         if expected.text is not None:
             assert any(text_match(expected.text, line) for line in lines), (answer, where)
             continue
@@ -147,8 +147,10 @@ def walk_through_follow(block: Block, made_run: MadeRun, terminal: Terminal) -> 
             terminal.run(f"{step.name}={shlex.quote(value)}")
             continue
         links_before = len(made_run.links())
-        ran = terminal.run(readme_command(step.text, made_run.port))
-        answers_check(step, ran, made_run.port)
+        command = made_run.command(step.text)
+        printed = made_run.serve(command)
+        ran = terminal.run(command) if printed is None else Ran(0, printed, [], "")
+        answers_check(step, ran, made_run)
     FOLLOWED.add(block.line)
 
 
@@ -164,9 +166,14 @@ def test_each_walk_through_answers_as_the_readme_says(
             walk_through_follow(step, made_run, terminal)
 
 
-def test_the_readme_has_walk_throughs_of_each_mode_accounts_two_step_sign_in_and_the_cli() -> None:
+def test_the_readme_walks_through_each_mode_accounts_two_step_sign_in_the_cli_providers() -> None:
     sections = {block.section for block in WALK_THROUGHS}
-    assert {"Each mode with curl", "Accounts", "The mobile client in five lines"} <= sections
+    assert {
+        "Each mode with curl",
+        "Accounts",
+        "The mobile client in five lines",
+        "Sign in with Google, Apple or any OpenID provider",
+    } <= sections
     assert any(s.startswith("Two-step sign-in") for s in sections)
     # Every answer the README writes is one the tests can read.
     for block in WALK_THROUGHS:
