@@ -2,9 +2,11 @@
 
 import email
 import email.policy
+import json
 import os
 import queue
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -24,6 +26,15 @@ from bench.processes import free_port, http_answer
 from tests.clients.spa import sign_up, verify_by_password
 from tests.conftest import require_service
 from tests.live import ROOT, server_log_watch
+from tests.readme.readme import (
+    Ask,
+    Block,
+    Command,
+    answer_parse,
+    blocks,
+    shape_match,
+    text_match,
+)
 
 # What `make run` may take on a machine whose dependencies are installed: migrations, the
 # static files, the demo account, the server's checks.
@@ -396,3 +407,82 @@ def readme_command(text: str, port: int, provider_port: int) -> str:
     """
     text = DEFAULT_ADDRESS.sub(lambda found: f"{found[1]}:{port}", text)
     return PROVIDER_ADDRESS.sub(lambda found: f"{found[1]}:{provider_port}", text)
+
+
+README = ROOT / "README.md"
+COMPOSE = re.compile(r"\bdocker compose\b")
+WALK_THROUGHS = [b for b in blocks(README) if b.language == "sh" and not COMPOSE.search(b.text)]
+# The lines of the walk-throughs this process's terminal has followed.
+FOLLOWED: set[int] = set()
+
+
+@pytest.fixture(scope="session")
+def terminal(made_run: MadeRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terminal]:
+    """The newcomer's terminal at the clone's root, kept through the walk-throughs (whatever
+    other tests their worker runs in between).
+    """
+    shell = Terminal(made_run.clone, made_run.newcomer_env(), tmp_path_factory.mktemp("shell"))
+    yield shell
+    shell.close()
+
+
+def reader_supplies(made_run: MadeRun, ask: Ask, links_before: int) -> str:
+    """What a reader puts in `ask.name`, from where the README tells them to find it."""
+    if ask.name == "PASSWORD":
+        return made_run.printed_login()[1]
+    if ask.name == "LINK":
+        return made_run.link_after(links_before)
+    if ask.name == "KEY":
+        return link_key(made_run.link_after(links_before))
+    raise AssertionError(f"the README asks the reader for {ask.name} ({ask.what}); from where?")
+
+
+def answers_check(command: Command, ran: Ran, made_run: MadeRun) -> None:
+    """`ran` answered what the README says `command` answers."""
+    where = f"README line {command.line}: {command.text}\n{ran.output}"
+    assert ran.status == 0, where
+    assert not [c for c in ran.curls if c[0] >= 500], where
+    if not command.answers:
+        assert all(status < 400 for status, _, _ in ran.curls), (where, ran.curls)
+    lines = [line.strip() for line in ran.output.splitlines()]
+    for answer in command.answers:
+        expected = answer_parse(made_run.command(answer))
+        if expected.text is not None:
+            assert any(text_match(expected.text, line) for line in lines), (answer, where)
+            continue
+        assert ran.curls, f"{where}\nan answer with a status or a body is a curl's"
+        status = ran.curls[-1][0]
+        if expected.status is not None:
+            assert status == expected.status, (answer, status, ran.body, where)
+        else:
+            assert status < 400, (answer, status, ran.body, where)
+        if expected.shape is not None:
+            assert shape_match(expected.shape, json.loads(ran.body)), (answer, ran.body, where)
+
+
+def walk_through_follow(block: Block, made_run: MadeRun, terminal: Terminal) -> None:
+    """Run `block` in the terminal as a reader does, checking each answer it promises."""
+    steps = block.steps()
+    assert any(isinstance(step, Command) for step in steps), "a walk-through runs something"
+    links_before = len(made_run.links())
+    for step in steps:
+        if isinstance(step, Ask):
+            value = reader_supplies(made_run, step, links_before)
+            terminal.run(f"{step.name}={shlex.quote(value)}")
+            continue
+        links_before = len(made_run.links())
+        command = made_run.command(step.text)
+        printed = made_run.serve(command)
+        ran = terminal.run(command) if printed is None else Ran(0, printed, [], "")
+        answers_check(step, ran, made_run)
+    FOLLOWED.add(block.line)
+
+
+def walk_throughs_follow(block: Block, made_run: MadeRun, terminal: Terminal) -> None:
+    """Follow the walk-throughs up to `block` as a reader reads, in order: what an earlier one
+    set up (a variable, a login, a server), a later one uses, whatever order the tests run in.
+    Each is followed once: one that an earlier test followed was checked then.
+    """
+    for step in WALK_THROUGHS[: WALK_THROUGHS.index(block) + 1]:
+        if step.line not in FOLLOWED:
+            walk_through_follow(step, made_run, terminal)
