@@ -54,9 +54,11 @@ def test_make_run_serves_a_fresh_clone_with_sqlite_an_in_process_cache_and_runse
 
 
 def printed_blocks(made_run: MadeRun) -> list[tuple[str, str]]:
-    """The command blocks `make run` printed: (title, commands)."""
+    """The command blocks `make run` printed: (title, commands), each once, however many
+    times the README had it started.
+    """
     found = PRINTED_BLOCK.findall(made_run.output())
-    return [(title, body) for title, body in found if "curl " in body]
+    return list(dict.fromkeys((title, body) for title, body in found if "curl " in body))
 
 
 def test_every_command_make_run_prints_answers_the_demo_profile_in_its_mode(
