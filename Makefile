@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 # Where `make run`'s account mails link: the port is runserver's, which no Host header chooses.
 FRONTEND_URL ?= http://$(HOST):$(PORT)/
 
-.PHONY: run test lint check-env migrate bench compare clean
+.PHONY: run provider test lint check-env migrate bench compare clean
 
 $(VENV)/.base: requirements/base.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ migrate: $(VENV)/.base .env
 run: migrate
 	$(BIN)/python manage.py demo_account --base http://$(HOST):$(PORT)
 	FRONTEND_URL=$(FRONTEND_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The development OpenID provider (clients/dev_provider.py), which signs in whoever you name:
+# it prints the variables that start `make run` with it (README, "Sign in with Google, Apple
+# or any OpenID provider").
+PROVIDER_PORT ?= 9000
+provider: $(VENV)/.base
+	$(BIN)/python -m clients.dev_provider --port $(PROVIDER_PORT)
 
 lint: $(VENV)/.dev .env
 	$(BIN)/ruff check .

@@ -2,17 +2,19 @@
 
 import email
 import email.policy
+import json
 import os
 import queue
 import re
+import shlex
 import shutil
 import signal
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +26,15 @@ from bench.processes import free_port, http_answer
 from tests.clients.spa import sign_up, verify_by_password
 from tests.conftest import require_service
 from tests.live import ROOT, server_log_watch
+from tests.readme.readme import (
+    Ask,
+    Block,
+    Command,
+    answer_parse,
+    blocks,
+    shape_match,
+    text_match,
+)
 
 # What `make run` may take on a machine whose dependencies are installed: migrations, the
 # static files, the demo account, the server's checks.
@@ -38,6 +49,10 @@ MAIL_START = re.compile(r"^Content-Type: .*\n(?:[ \t].*\n)*MIME-Version: .*\nSub
 MAIL_LINK = re.compile(r"https?://[^\s\"'<>]+")
 # The README's examples name the default port; a newcomer who set PORT changes them so.
 DEFAULT_ADDRESS = re.compile(r"\b(127\.0\.0\.1|localhost):8000\b")
+# And the development provider's (`make provider`), which the tests serve on a free port too.
+PROVIDER_ADDRESS = re.compile(r"\b(127\.0\.0\.1|localhost):9000\b")
+# A README command that serves until stopped: `make run` or `make provider`, variables before.
+SERVING = re.compile(r"^(?:[A-Z][A-Z0-9_]*=\S*\s+)*make (run|provider)$")
 # The password of the accounts the tests sign up: one no password validator refuses.
 NEW_PASSWORD = "tea at six with the March Hare"
 
@@ -73,13 +88,17 @@ def newcomer_env(home: Path, **variables: str) -> dict[str, str]:
 
 @dataclass
 class MadeRun:
-    """`make run` serving a fresh clone, as the README starts it."""
+    """`make run` serving a fresh clone, as the README starts it, and the other servers the
+    README starts beside it (`make provider`).
+    """
 
     clone: Path
     port: int
     log_path: Path
-    process: "subprocess.Popen[bytes]"
     home: Path
+    provider_port: int
+    process: "subprocess.Popen[bytes] | None" = None
+    others: list["subprocess.Popen[bytes]"] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -140,16 +159,79 @@ class MadeRun:
         """The environment of a newcomer's terminal beside this server."""
         return newcomer_env(self.home, **variables)
 
-    def stop(self) -> None:
+    def command(self, text: str) -> str:
+        """A README command as a newcomer types it beside these servers."""
+        return readme_command(text, self.port, self.provider_port)
+
+    def _launch(self, command: str, log_path: Path) -> "subprocess.Popen[bytes]":
+        """`command` typed in a terminal of its own at the clone, its output to `log_path`."""
+        with log_path.open("ab") as log:
+            return subprocess.Popen(
+                ["bash", "--noprofile", "--norc", "-c", command],
+                cwd=self.clone,
+                env=self.newcomer_env(PORT=str(self.port), PROVIDER_PORT=str(self.provider_port)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start(self, command: str = "make run") -> None:
+        """Start `make run` by `command`; returns once it serves."""
+        process = self.process = self._launch(command, self.log_path)
+        self._wait(process, f"{self.url}/api/health/", self.output)
+
+    def serve(self, command: str) -> str | None:
+        """Run `command` as the README has a reader do if it serves until stopped, in a
+        terminal of its own: `make run` is stopped (Ctrl-C) and started again so, `make
+        provider` started beside it. What it printed by the time it serves; None, and nothing
+        done, for any other command.
+        """
+        serving = SERVING.match(command)
+        if serving is None:
+            return None
+        if serving[1] == "run":
+            self.stop_make_run()
+            start = self.log_path.stat().st_size
+            self.start(command)
+            return self.output()[start:]
+        log_path = self.clone / "make-provider.log"
+        process = self._launch(command, log_path)
+        self.others.append(process)
+        discovery = f"http://127.0.0.1:{self.provider_port}/.well-known/openid-configuration"
+        self._wait(process, discovery, lambda: log_path.read_text(errors="replace"))
+        server_log_watch(log_path)
+        return log_path.read_text(errors="replace")
+
+    @staticmethod
+    def _wait(process: "subprocess.Popen[bytes]", url: str, output: Callable[[], str]) -> None:
+        deadline = time.monotonic() + SERVE_TIMEOUT
+        while http_answer(url, accept={200}) is None:
+            assert process.poll() is None, f"it exited:\n{output()}"
+            assert time.monotonic() < deadline, f"it never served:\n{output()}"
+            time.sleep(0.2)
+
+    def stop_make_run(self) -> None:
         """Stop make and everything it started (the server and its reloader)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        if self.process is not None:
+            process_group_stop(self.process)
+
+    def stop(self) -> None:
+        """Stop `make run` and the servers started beside it."""
+        self.stop_make_run()
+        for process in self.others:
+            process_group_stop(process)
+
+
+def process_group_stop(process: "subprocess.Popen[bytes]") -> None:
+    """Stop `process` and everything it started, as Ctrl-C in its terminal does."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def link_key(link: str) -> str:
@@ -167,25 +249,16 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeRun]:
     require_service((ROOT / ".venv" / "bin" / "python").exists(), "no .venv: run `make test`")
     clone = clone_make(tmp_path_factory.mktemp("clone"))
     home = tmp_path_factory.mktemp("home")
-    port = free_port()
-    log_path = clone / "make-run.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            ["make", "run"],
-            cwd=clone,
-            env=newcomer_env(home, PORT=str(port)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    made = MadeRun(clone=clone, port=port, log_path=log_path, process=process, home=home)
+    made = MadeRun(
+        clone=clone,
+        port=free_port(),
+        log_path=clone / "make-run.log",
+        home=home,
+        provider_port=free_port(),
+    )
     try:
-        deadline = time.monotonic() + SERVE_TIMEOUT
-        while http_answer(f"{made.url}/api/health/", accept={200}) is None:
-            assert process.poll() is None, f"make run exited:\n{made.output()}"
-            assert time.monotonic() < deadline, f"make run never served:\n{made.output()}"
-            time.sleep(0.2)
-        server_log_watch(log_path)
+        made.start()
+        server_log_watch(made.log_path)
         yield made
     finally:
         made.stop()
@@ -328,6 +401,88 @@ class Terminal:
             self.process.wait()
 
 
-def readme_command(text: str, port: int) -> str:
-    """A README command as a newcomer who served on `port` types it."""
-    return DEFAULT_ADDRESS.sub(lambda found: f"{found[1]}:{port}", text)
+def readme_command(text: str, port: int, provider_port: int) -> str:
+    """A README command as a newcomer who served on `port`, and the development provider on
+    `provider_port`, types it.
+    """
+    text = DEFAULT_ADDRESS.sub(lambda found: f"{found[1]}:{port}", text)
+    return PROVIDER_ADDRESS.sub(lambda found: f"{found[1]}:{provider_port}", text)
+
+
+README = ROOT / "README.md"
+COMPOSE = re.compile(r"\bdocker compose\b")
+WALK_THROUGHS = [b for b in blocks(README) if b.language == "sh" and not COMPOSE.search(b.text)]
+# The lines of the walk-throughs this process's terminal has followed.
+FOLLOWED: set[int] = set()
+
+
+@pytest.fixture(scope="session")
+def terminal(made_run: MadeRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terminal]:
+    """The newcomer's terminal at the clone's root, kept through the walk-throughs (whatever
+    other tests their worker runs in between).
+    """
+    shell = Terminal(made_run.clone, made_run.newcomer_env(), tmp_path_factory.mktemp("shell"))
+    yield shell
+    shell.close()
+
+
+def reader_supplies(made_run: MadeRun, ask: Ask, links_before: int) -> str:
+    """What a reader puts in `ask.name`, from where the README tells them to find it."""
+    if ask.name == "PASSWORD":
+        return made_run.printed_login()[1]
+    if ask.name == "LINK":
+        return made_run.link_after(links_before)
+    if ask.name == "KEY":
+        return link_key(made_run.link_after(links_before))
+    raise AssertionError(f"the README asks the reader for {ask.name} ({ask.what}); from where?")
+
+
+def answers_check(command: Command, ran: Ran, made_run: MadeRun) -> None:
+    """`ran` answered what the README says `command` answers."""
+    where = f"README line {command.line}: {command.text}\n{ran.output}"
+    assert ran.status == 0, where
+    assert not [c for c in ran.curls if c[0] >= 500], where
+    if not command.answers:
+        assert all(status < 400 for status, _, _ in ran.curls), (where, ran.curls)
+    lines = [line.strip() for line in ran.output.splitlines()]
+    for answer in command.answers:
+        expected = answer_parse(made_run.command(answer))
+        if expected.text is not None:
+            assert any(text_match(expected.text, line) for line in lines), (answer, where)
+            continue
+        assert ran.curls, f"{where}\nan answer with a status or a body is a curl's"
+        status = ran.curls[-1][0]
+        if expected.status is not None:
+            assert status == expected.status, (answer, status, ran.body, where)
+        else:
+            assert status < 400, (answer, status, ran.body, where)
+        if expected.shape is not None:
+            assert shape_match(expected.shape, json.loads(ran.body)), (answer, ran.body, where)
+
+
+def walk_through_follow(block: Block, made_run: MadeRun, terminal: Terminal) -> None:
+    """Run `block` in the terminal as a reader does, checking each answer it promises."""
+    steps = block.steps()
+    assert any(isinstance(step, Command) for step in steps), "a walk-through runs something"
+    links_before = len(made_run.links())
+    for step in steps:
+        if isinstance(step, Ask):
+            value = reader_supplies(made_run, step, links_before)
+            terminal.run(f"{step.name}={shlex.quote(value)}")
+            continue
+        links_before = len(made_run.links())
+        command = made_run.command(step.text)
+        printed = made_run.serve(command)
+        ran = terminal.run(command) if printed is None else Ran(0, printed, [], "")
+        answers_check(step, ran, made_run)
+    FOLLOWED.add(block.line)
+
+
+def walk_throughs_follow(block: Block, made_run: MadeRun, terminal: Terminal) -> None:
+    """Follow the walk-throughs up to `block` as a reader reads, in order: what an earlier one
+    set up (a variable, a login, a server), a later one uses, whatever order the tests run in.
+    Each is followed once: one that an earlier test followed was checked then.
+    """
+    for step in WALK_THROUGHS[: WALK_THROUGHS.index(block) + 1]:
+        if step.line not in FOLLOWED:
+            walk_through_follow(step, made_run, terminal)

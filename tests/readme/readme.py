@@ -9,6 +9,9 @@ A walk-through is a ```sh block. In it:
   the command prints (`→ logged in to … as demo`), `…` standing for anything;
 - `# NAME=<what>` is a value the reader supplies at that point (`# KEY=<the key in the mail's
   link>`): the tests supply it from where the reader would find it;
+- a command that serves until stopped, `make run` or `make provider` (variables before it
+  or not), runs in a terminal of its own, as the reader runs it: `make run` stopped and
+  started again so, `make provider` beside it; the tests wait till it serves;
 - any other comment is for the reader alone.
 """
 

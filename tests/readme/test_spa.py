@@ -1,6 +1,7 @@
 """The SPA in Chromium against `make run`'s own server, in each browser mode: sign-up by the
 link of the mail make run printed, sign-in, the profile, an authenticator app, a passkey,
-signing out everywhere.
+signing out everywhere, and "Sign in with Dev" once the README's provider walk-through has
+started the development provider and `make run` with it.
 
 make run's server keeps its state in a SQLite file and an in-process cache of its own: the
 tests reach it through the browser and HTTP only, each with an account it signed up itself.
@@ -15,6 +16,7 @@ from tests.clients.spa import (
     LOGIN_PATHS,
     MFA,
     MFA_AUTHENTICATE,
+    MODE_COOKIES,
     MODE_LABELS,
     PASSKEY_LOGIN_PATHS,
     PROFILE_PATHS,
@@ -22,6 +24,7 @@ from tests.clients.spa import (
     App,
     CspWatch,
     VirtualAuthenticator,
+    assert_tokens_unreadable,
     auth_label,
     calls,
     held_cookies,
@@ -33,13 +36,24 @@ from tests.clients.spa import (
     signed_in_by,
     verify_by_password,
 )
-from tests.readme.conftest import Account, MadeRun, link_key, verified_text
+from tests.readme.conftest import (
+    WALK_THROUGHS,
+    Account,
+    MadeRun,
+    Terminal,
+    link_key,
+    verified_text,
+    walk_throughs_follow,
+)
 
 # With the walk-throughs, on one xdist worker: one `make run` serves both.
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 DISPLAY_NAME = "Mary Ann"
 BIO = "Housemaid to the White Rabbit; fetches gloves and fans."
+PROVIDERS_WALK_THROUGH = next(
+    block for block in WALK_THROUGHS if block.section.startswith("Sign in with Google, Apple")
+)
 
 
 @pytest.mark.parametrize("mode", SPA_MODES)
@@ -201,3 +215,27 @@ def test_signing_out_everywhere_ends_the_login_of_another_browser_too(
     )
     page.reload()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+@pytest.mark.parametrize("mode", SPA_MODES)
+def test_sign_in_with_dev_signs_in_whoever_the_development_providers_form_is_given(
+    made_run: MadeRun,
+    terminal: Terminal,
+    new_account: Account,
+    context: BrowserContext,
+    page: Page,
+    mode: str,
+) -> None:
+    # As the README has it: the development provider and `make run` with its variables.
+    walk_throughs_follow(PROVIDERS_WALK_THROUGH, made_run, terminal)
+    page.goto(made_run.url)
+    page.locator("#login-form").get_by_label(MODE_LABELS[mode]).check()
+    page.get_by_role("button", name="Sign in with Dev").click()
+    page.get_by_label("Email address").fill(new_account.email)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.locator("#app-view")).to_be_visible()
+    assert page.url == f"{made_run.url}/"
+    expect(page.locator("#account-email")).to_have_text(new_account.email)
+    expect(page.locator("#linked")).to_contain_text(new_account.email)
+    assert held_cookies(context) == dict.fromkeys(MODE_COOKIES[mode], True)
+    assert_tokens_unreadable(page)
