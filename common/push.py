@@ -9,7 +9,9 @@ The cache client (`PushClient`, `PushClusterClient`: django-redis's, chosen by
 project/settings.py when `DUALAUTH["REVOCATION"]` is "push") publishes the keys of each
 write of a mirrored entry, whoever makes it, on one channel derived from the key prefix:
 in the same pipeline as the write on one Redis (one round trip, `SET ...; PUBLISH`), right
-after the write is acknowledged on a cluster (which relays a plain PUBLISH to every node).
+after the write is acknowledged or failed on a cluster (which relays a plain PUBLISH to every
+node: it goes through any node that takes it, the processes listening to the others being
+none the wiser when a primary dies).
 A revocation's invalidation is thus published before its answer is sent.
 
 Each process subscribes on a connection of its own (`Channel`), with a daemon thread that
@@ -639,17 +641,20 @@ class PushMixin(DefaultClient):
         """The results of the commands `write` queues on a pipeline, sent with the
         invalidation of the made keys `made`: in one round trip on one Redis, where the
         invalidation follows the write on the same connection; on a cluster, once the
-        nodes of the keys acknowledged it.
+        nodes of the keys acknowledged the write or failed it.
         """
         client = self.get_client(write=True)
+        payload = SEPARATOR.join(k.encode() for k in made)
         try:
             pipe = client.pipeline(transaction=False)
             write(pipe)
             if isinstance(client, RedisCluster):
-                results = list(pipe.execute())
-                client.publish(self.push.name, SEPARATOR.join(k.encode() for k in made))
+                try:
+                    results = list(pipe.execute())
+                finally:
+                    self._publish(client, payload)
             else:
-                pipe.publish(self.push.name, SEPARATOR.join(k.encode() for k in made))
+                pipe.publish(self.push.name, payload)
                 results = list(pipe.execute())[:-1]
         except (RedisError, OSError) as e:
             raise ConnectionInterrupted(connection=client) from e
@@ -660,19 +665,44 @@ class PushMixin(DefaultClient):
 
     def _published_after(self, made: list[str] | None, write: Callable[[], Any]) -> Any:
         """`write()`'s result, once it is done and the invalidation of the made keys `made`
-        (None: of every key) is published: a second round trip, for the rare writes.
+        (None: of every key) is published: a second round trip, for the rare writes. On a
+        cluster, the invalidation is published when `write()` fails too.
         """
+        payload = FLUSH if made is None else SEPARATOR.join(k.encode() for k in made)
         try:
-            result = write()
             client = self.get_client(write=True)
-            payload = FLUSH if made is None else SEPARATOR.join(k.encode() for k in made)
-            try:
-                client.publish(self.push.name, payload)
-            except (RedisError, OSError) as e:
-                raise ConnectionInterrupted(connection=client) from e
+            if isinstance(client, RedisCluster):
+                try:
+                    return write()
+                finally:
+                    self._publish(client, payload)
+            result = write()
+            self._publish(client, payload)
+            return result
         finally:
             self.push.forget(made)
-        return result
+
+    def _publish(self, client: Any, payload: bytes) -> None:
+        """Publish `payload` on the channel. On a cluster, through the first node that takes
+        it (any node relays it to the others), even after a write that failed: the write may
+        have reached some nodes, and the processes listening to the nodes that live still
+        serve what they kept until they hear of it.
+        """
+        try:
+            if not isinstance(client, RedisCluster):
+                client.publish(self.push.name, payload)
+                return
+            default = client.get_default_node()
+            nodes = [default, *(node for node in client.get_nodes() if node is not default)]
+            for node in nodes[:-1]:
+                try:
+                    client.publish(self.push.name, payload, target_nodes=node)
+                    return
+                except (RedisError, OSError):
+                    continue
+            client.publish(self.push.name, payload, target_nodes=nodes[-1])
+        except (RedisError, OSError) as e:
+            raise ConnectionInterrupted(connection=client) from e
 
 
 def _seconds_kept(ttl: int) -> float:

@@ -395,6 +395,41 @@ def test_on_a_cluster_an_entry_is_served_from_memory_and_a_write_elsewhere_reach
     assert eventually(lambda: cluster_cache.get(FAMILY) == "revoked", within=2)
 
 
+def test_on_a_cluster_a_write_its_dead_primary_fails_is_published_through_a_live_node(
+    cluster_cache: BaseCache, redis_cluster: ClusterServers
+) -> None:
+    cluster = cluster_cache.client.get_client(write=True)  # type: ignore[attr-defined]
+    # The node a client sends the commands without a key to, as it takes it again after any
+    # failure: that one dies, holding the entry written.
+    cluster.nodes_manager.initialize()
+    default = cluster.get_default_node()
+    primary = next(node for node in redis_cluster.nodes if node.port == default.port)
+    key = next(
+        key
+        for key in (f"family:{{{n}}}:0123" for n in range(1000))
+        if redis_cluster.node_of(made(cluster_cache, key)) is primary
+    )
+    replica = redis_cluster.replica_of(primary)
+    listener = next(node for node in redis_cluster.seeds if node is not primary)
+    subscriber = listener.client().pubsub()
+    subscriber.subscribe(channel_of(cluster_cache).name)
+    assert subscriber.get_message(timeout=2)["type"] == "subscribe"
+    # The slot stays without a primary: no failover, no change of its owner, to doubt.
+    replica.client().config_set("cluster-replica-no-failover", "yes")
+    try:
+        redis_cluster.kill(primary)
+        # django-redis raises the client's error, as the cache does on any outage.
+        with pytest.raises(redis.ConnectionError):
+            cluster_cache.set(key, "revoked", 60)
+        message = subscriber.get_message(ignore_subscribe_messages=True, timeout=2)
+        assert message is not None, "the invalidation of the failed write was not published"
+        assert message["data"] == made(cluster_cache, key).encode()
+    finally:
+        subscriber.close()
+        redis_cluster.heal()
+        replica.client().config_set("cluster-replica-no-failover", "no")
+
+
 def test_a_cluster_topology_change_reads_the_cluster_and_forgets_what_it_kept(
     cluster_cache: BaseCache, redis_cluster: ClusterServers
 ) -> None:
