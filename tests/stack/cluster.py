@@ -18,6 +18,8 @@ from bench.processes import ServerProcess, free_port
 BUS_PORT_OFFSET = 10000
 # How long a node may be unreachable before it is failing: small, for failovers in seconds.
 NODE_TIMEOUT_MS = 500
+# Commands a client sends to manage its connections, and a replica to its primary: no reads.
+HOUSEKEEPING = ("info", "replconf", "ping", "cluster", "client", "command", "hello", "readonly")
 
 
 def port_is_free(port: int) -> bool:
@@ -283,6 +285,26 @@ class ClusterServers:
             return lagging
 
         wait_for(problems, timeout=timeout, what="replicated")
+
+    def commands(self) -> dict[tuple[str, str], int]:
+        """How often each live node ran each command that reads or writes keys, so far, by node
+        address and command name.
+        """
+        counts = {}
+        for node in self._live():
+            for name, stats in node.client().info("commandstats").items():
+                command = name.removeprefix("cmdstat_")
+                if command.split("|")[0] not in HOUSEKEEPING:
+                    counts[node.address, command] = int(stats["calls"])
+        return counts
+
+    def commands_since(self, before: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+        """The commands each live node ran since `commands()` counted `before`."""
+        return {
+            key: count - before.get(key, 0)
+            for key, count in self.commands().items()
+            if count != before.get(key, 0)
+        }
 
     def flushall(self) -> None:
         """Empty every live primary (and so, shortly, its replicas)."""

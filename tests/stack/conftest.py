@@ -18,6 +18,7 @@ from bench.processes import RedisServer, free_port
 from common.conf import CACHE_ALIAS
 from common.push import FLUSH, push_channel_name
 from project.settings import cache_key_prefix, redis_caches
+from tests.common.test_push import round_trips
 from tests.conftest import require_service, uses_postgres
 from tests.live import LiveServer
 from tests.stack.clients import StackClient
@@ -33,6 +34,8 @@ class Stack:
     b: LiveServer
     # CACHE_KEY_PREFIX of both instances: another instance given it shares their entries.
     prefix: str
+    # Their REVOCATION level.
+    revocation: str = "strict"
 
     @property
     def urls(self) -> tuple[str, str]:
@@ -42,6 +45,10 @@ class Stack:
     def health(self) -> list[httpx.Response]:
         """Each instance's answer to GET /api/health/."""
         return [httpx.get(f"{url}/api/health/", timeout=15) for url in self.urls]
+
+    def round_trips(self, act: Callable[[], None]) -> int:
+        """How many commands of the hot path the Redis ran while `act()` ran."""
+        return round_trips(self.redis.client(), act)
 
     def wait_until_healthy(self, timeout: float = 20.0) -> None:
         """Poll both instances until both report every check ok."""
@@ -75,7 +82,13 @@ def stack_start(
             )
             for _ in range(2)
         )
-        yield Stack(redis=redis_server, a=a, b=b, prefix=prefix)
+        yield Stack(
+            redis=redis_server,
+            a=a,
+            b=b,
+            prefix=prefix,
+            revocation=env.get("REVOCATION", "strict"),
+        )
     finally:
         redis_server.stop()
 
@@ -149,6 +162,8 @@ class ClusterStack:
     b: LiveServer
     # The KEY_PREFIX the instances' settings make of their CACHE_KEY_PREFIX.
     key_prefix: str
+    # Their REVOCATION level.
+    revocation: str = "strict"
 
     @property
     def urls(self) -> tuple[str, str]:
@@ -166,22 +181,49 @@ class ClusterStack:
         with self.cache() as cache:
             return self.cluster.node_of(str(cache.make_key(key)))
 
+    def sent_by(self, act: Callable[[], None]) -> dict[tuple[str, str], int]:
+        """The commands each live node ran while `act()` ran, once the replicas caught up with
+        what was written before, by node address and command name.
+        """
+        self.cluster.wait_replicated()
+        before = self.cluster.commands()
+        act()
+        return self.cluster.commands_since(before)
 
-@pytest.fixture(scope="module")
-def cluster_stack_servers(
-    redis_cluster: ClusterServers, django_db_setup: None
+    def round_trips(self, act: Callable[[], None]) -> int:
+        """How many commands the nodes ran while `act()` ran, the replicas' included."""
+        return sum(self.sent_by(act).values())
+
+    def listeners(self) -> dict[str, int]:
+        """How many subscribe to the instances' push channel, by the address of each live node
+        that has any.
+        """
+        channel = push_channel_name(self.key_prefix)
+        counts = {
+            node.address: dict(node.client().pubsub_numsub(channel))[channel.encode()]
+            for node in self.cluster.nodes
+            if node.live
+        }
+        return {address: count for address, count in counts.items() if count}
+
+
+def cluster_stack_start(
+    cluster: ClusterServers, *, workers: int = 2, **env: str
 ) -> Iterator[ClusterStack]:
-    """Two gunicorn instances on the test cluster; stopped at the end of the module, so that
-    their database connections do not outlive the tests that need them.
+    """Two gunicorn instances of `workers` on `cluster` with `env`; stopped when the generator
+    ends.
     """
     require_service(uses_postgres(), "the stack tests need PostgreSQL (DATABASE_URL)")
     prefix = f"cluster-{uuid.uuid4().hex[:8]}"
 
     def instance() -> LiveServer:
         return LiveServer(
-            REDIS_URL=redis_cluster.url,
+            workers=workers,
+            threads=4,
+            REDIS_URL=cluster.url,
             CACHE_KEY_PREFIX=prefix,
             GUNICORN_CMD_ARGS="--keep-alive=75",
+            **env,
         ).start()
 
     a = instance()
@@ -189,16 +231,73 @@ def cluster_stack_servers(
         b = instance()
         try:
             # The instances inherit this process's environment, its xdist worker included.
-            yield ClusterStack(cluster=redis_cluster, a=a, b=b, key_prefix=cache_key_prefix(prefix))
+            yield ClusterStack(
+                cluster=cluster,
+                a=a,
+                b=b,
+                key_prefix=cache_key_prefix(prefix),
+                revocation=env.get("REVOCATION", "strict"),
+            )
         finally:
             b.stop()
     finally:
         a.stop()
 
 
+# Module-scoped, not session-scoped as the stacks on one Redis: the instances are stopped at
+# the end of the module, so that their database connections do not outlive the tests that
+# need them.
+@pytest.fixture(scope="module")
+def cluster_stack_servers(
+    redis_cluster: ClusterServers, django_db_setup: None
+) -> Iterator[ClusterStack]:
+    """Two gunicorn instances on the test cluster; stopped at the end of the module."""
+    yield from cluster_stack_start(redis_cluster)
+
+
+@pytest.fixture(scope="module")
+def cluster_push_stack_servers(
+    redis_cluster: ClusterServers, django_db_setup: None
+) -> Iterator[ClusterStack]:
+    """Two gunicorn instances on the test cluster under the `push` revocation level, with the
+    push stack's heartbeat; stopped at the end of the module.
+    """
+    # One worker each: what an instance keeps in memory is what every request to it sees,
+    # whichever connection brings it.
+    yield from cluster_stack_start(
+        redis_cluster, workers=1, REVOCATION="push", PUSH_HEARTBEAT=PUSH_HEARTBEAT_SECONDS
+    )
+
+
+def cluster_stack_flush(stack: ClusterStack) -> ClusterStack:
+    """Make the stack's cluster whole and empty it; under `push`, every instance forgets what
+    it kept.
+    """
+    stack.cluster.heal()
+    stack.cluster.flushall()
+    # Published on every node, not on one that relays it: each node has queued the message to
+    # its own subscribers before it answers, so no instance serves a kept entry after this.
+    for node in stack.cluster.nodes:
+        node.client().publish(push_channel_name(stack.key_prefix), FLUSH)
+    return stack
+
+
 @pytest.fixture
 def cluster_stack(cluster_stack_servers: ClusterStack) -> ClusterStack:
     """The cluster stack, its cluster whole and empty: no counter or state of an earlier test."""
-    cluster_stack_servers.cluster.heal()
-    cluster_stack_servers.cluster.flushall()
-    return cluster_stack_servers
+    return cluster_stack_flush(cluster_stack_servers)
+
+
+@pytest.fixture
+def cluster_push_stack(cluster_push_stack_servers: ClusterStack) -> ClusterStack:
+    """The cluster stack under `push`, its cluster whole and empty, its instances' memory too."""
+    return cluster_stack_flush(cluster_push_stack_servers)
+
+
+@pytest.fixture(params=["strict", "push"])
+def revoking_cluster(request: pytest.FixtureRequest) -> ClusterStack:
+    """The cluster stack in each revocation level in turn, fresh as `cluster_stack`."""
+    stack: ClusterStack = request.getfixturevalue(
+        "cluster_push_stack" if request.param == "push" else "cluster_stack"
+    )
+    return stack

@@ -1,5 +1,6 @@
-"""Two instances on one Redis Cluster: a password change and logout-all reach both, a request
-reads the cluster once, and a primary's crash logs nobody out and loses no revocation.
+"""Two instances on one Redis Cluster: a password change and logout-all reach both, and a
+primary's crash logs nobody out and loses no revocation, in each revocation level; a request
+reads the cluster once (`strict`), or not at all in the steady state (`push`).
 
 The scenarios every deployment shares (a login, a logout, a throttle across instances) run
 on the cluster too, in test_instances.py."""
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from common.models import LoginFamily
 from common.selectors import REVOKED, family_cache_key, family_state_from_cache, user_cache_key
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, eventually
 from tests.modes import MODES
 from tests.stack.clients import (
     StackClient,
@@ -30,28 +31,25 @@ from tests.stack.conftest import ClusterStack
 pytestmark = pytest.mark.server
 
 NEW_PASSWORD = "another correct horse battery staple"
-# Commands a client sends to manage its connections, and a replica to its primary: no reads.
-HOUSEKEEPING = ("info", "replconf", "ping", "cluster", "client", "command", "hello", "readonly")
 
 
 def test_a_password_change_and_logout_all_on_one_instance_reach_every_login_on_both(
-    cluster_stack: ClusterStack, stack_user: User, agents: list[StackClient]
+    revoking_cluster: ClusterStack, stack_user: User, agents: list[StackClient]
 ) -> None:
-    everyone = [
-        logged_in(mode, base, stack_user, agents) for mode in MODES for base in cluster_stack.urls
-    ]
-    assert_authenticated(everyone, cluster_stack.urls)
+    stack = revoking_cluster
+    everyone = [logged_in(mode, base, stack_user, agents) for mode in MODES for base in stack.urls]
+    assert_authenticated(everyone, stack.urls)
     changer, others = everyone[0], everyone[1:]
     changed = changer.request(
         "POST",
-        f"{cluster_stack.b.url}/api/password/",
+        f"{stack.b.url}/api/password/",
         {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
     )
     assert changed.status_code == 204, changed.text
-    assert_refused(others, cluster_stack.urls)
-    assert_authenticated([changer], cluster_stack.urls)
-    assert changer.logout_all(cluster_stack.a.url).status_code == 204
-    assert_refused([changer], cluster_stack.urls)
+    assert_refused(others, stack.urls)
+    assert_authenticated([changer], stack.urls)
+    assert changer.logout_all(stack.a.url).status_code == 204
+    assert_refused([changer], stack.urls)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -62,29 +60,28 @@ def test_a_request_reads_the_cluster_once(
     for base in cluster_stack.urls:
         assert agent.profile(base).status_code == 200
     cluster_stack.cluster.wait_replicated()
-    before = commands(cluster_stack.cluster.nodes)
+    before = cluster_stack.cluster.commands()
     assert agent.profile(cluster_stack.b.url).status_code == 200
-    after = commands(cluster_stack.cluster.nodes)
-    sent = {
-        (node, name): count - before.get((node, name), 0)
-        for (node, name), count in after.items()
-        if count != before.get((node, name), 0)
-    }
     # Every key of the login (family, user, session) in one slot: one MGET, to its node alone.
     node = cluster_stack.node_of(user_cache_key(stack_user.pk))
-    assert sent == {(node.address, "mget"): 1}
+    assert cluster_stack.cluster.commands_since(before) == {(node.address, "mget"): 1}
 
 
-def commands(nodes: list[NodeServer]) -> dict[tuple[str, str], int]:
-    """How often each live node ran each command that reads or writes keys, so far."""
-    counts = {}
-    for node in nodes:
-        if node.live:
-            for name, stats in node.client().info("commandstats").items():
-                command = name.removeprefix("cmdstat_")
-                if command.split("|")[0] not in HOUSEKEEPING:
-                    counts[node.address, command] = int(stats["calls"])
-    return counts
+@pytest.mark.parametrize("mode", MODES)
+def test_under_push_a_steady_state_request_sends_no_command_to_any_node(
+    cluster_push_stack: ClusterStack, stack_user: User, agents: list[StackClient], mode: str
+) -> None:
+    agent = logged_in(mode, cluster_push_stack.a.url, stack_user, agents)
+    assert agent.profile(cluster_push_stack.a.url).status_code == 200
+
+    def profile(times: int = 1) -> None:
+        for _ in range(times):
+            response = agent.profile(cluster_push_stack.b.url)
+            assert response.status_code == 200, response.text
+
+    # B reads the login's entries once the pushes of the login's writes are in, and keeps them.
+    assert eventually(lambda: cluster_push_stack.sent_by(profile) == {}, within=5)
+    assert cluster_push_stack.sent_by(lambda: profile(times=3)) == {}
 
 
 @contextmanager
@@ -132,64 +129,101 @@ def wait_marked_revoked(stack: ClusterStack, keys: list[str], timeout: float = 1
         time.sleep(0.05)
 
 
+# How many users are made, at most, to find one whose login no push channel hears die.
+USERS_TRIED = 30
+
+
+def user_on_an_unheard_primary(
+    stack: ClusterStack, first: User, make_user: Callable[..., User], agents: list[StackClient]
+) -> User:
+    """`first`, else a user made for it, whose login's keys live on a primary that no
+    instance's push channel listens to: when that primary dies, only the change of the slots'
+    owners tells the channels, not their own connection. Under `strict`, none listens.
+    """
+    if stack.revocation == "push":
+        # The one process of each instance subscribes at its first read of a mirrored entry.
+        for base in stack.urls:
+            agent = logged_in("jwt-header", base, first, agents)
+            assert agent.profile(base).status_code == 200
+            logged_out(agent, base, agents)
+        assert eventually(lambda: sum(stack.listeners().values()) == len(stack.urls), within=5)
+    heard = set(stack.listeners())
+    user = first
+    for n in range(USERS_TRIED):
+        if stack.node_of(user_cache_key(user.pk)).address not in heard:
+            return user
+        user = make_user(f"user{n}")
+    raise AssertionError(f"no user's login on a primary but those heard: {heard}")
+
+
 def test_killing_a_primary_loses_no_revocation_and_logs_nobody_out(
-    cluster_stack: ClusterStack, stack_user: User, agents: list[StackClient]
+    revoking_cluster: ClusterStack,
+    stack_user: User,
+    make_user: Callable[..., User],
+    agents: list[StackClient],
 ) -> None:
+    stack = revoking_cluster
+    user = user_on_an_unheard_primary(stack, stack_user, make_user, agents)
     started = timezone.now()
-    cluster = cluster_stack.cluster
-    primary = cluster_stack.node_of(user_cache_key(stack_user.pk))
+    cluster = stack.cluster
+    primary = stack.node_of(user_cache_key(user.pk))
     replica = cluster.replica_of(primary)
-    kept = [
-        logged_in(mode, base, stack_user, agents) for mode in MODES for base in cluster_stack.urls
-    ]
-    doomed = [logged_in(mode, cluster_stack.a.url, stack_user, agents) for mode in MODES]
-    assert_authenticated(kept + doomed, cluster_stack.urls)
+    kept = [logged_in(mode, base, user, agents) for mode in MODES for base in stack.urls]
+    doomed = [logged_in(mode, stack.a.url, user, agents) for mode in MODES]
+    assert_authenticated(kept + doomed, stack.urls)
     revoked_before = [
-        logged_out(
-            logged_in(mode, cluster_stack.b.url, stack_user, agents), cluster_stack.a.url, agents
-        )
+        logged_out(logged_in(mode, stack.b.url, user, agents), stack.a.url, agents)
         for mode in MODES
     ]
-    assert_refused(revoked_before, cluster_stack.urls)
+    assert_refused(revoked_before, stack.urls)
     # The cluster holds the live state of every login not yet revoked, the doomed ones too; and
     # the replica, once it caught up, every state and mark: it would serve them after a failover.
     live = [
-        family_cache_key(pk, stack_user.pk)
-        for pk in LoginFamily.objects.filter(user=stack_user, revoked_at=None).values_list(
+        family_cache_key(pk, user.pk)
+        for pk in LoginFamily.objects.filter(user=user, revoked_at=None).values_list(
             "pk", flat=True
         )
     ]
-    with cluster_stack.cache() as cache:
+    with stack.cache() as cache:
         states = cache.get_many(live)
     assert len(live) == len(kept + doomed)
     assert all(family_state_from_cache(states.get(key)) for key in live), states
+    if stack.revocation == "push":
+        # Every login served from memory: what the instances keep serving unless they hear of
+        # a revocation.
+        def requests() -> None:
+            assert_authenticated(kept + doomed, stack.urls)
+            assert_refused(revoked_before, stack.urls)
+
+        assert eventually(lambda: stack.sent_by(requests) == {}, within=5)
     cluster.wait_replicated()
 
     try:
         with failover_held(replica) as release:
             cluster.kill(primary)
-            # The slot has no primary: the instances fall back to the database.
-            assert_authenticated(kept + doomed, cluster_stack.urls)
-            assert_refused(revoked_before, cluster_stack.urls)
+            # The slot has no primary: the instances fall back to the database, or under `push`
+            # serve what they kept, their channels on live nodes.
+            assert_authenticated(kept + doomed, stack.urls)
+            assert_refused(revoked_before, stack.urls)
             failing_over = timezone.now()
             # Revoked in the database; the mark for the cluster fails with the slot.
-            revoked_during = [logged_out(agent, cluster_stack.b.url, agents) for agent in doomed]
-            assert_refused(revoked_during, cluster_stack.urls)
-            assert_authenticated(kept, cluster_stack.urls)
+            revoked_during = [logged_out(agent, stack.b.url, agents) for agent in doomed]
+            assert_refused(revoked_during, stack.urls)
+            assert_authenticated(kept, stack.urls)
             assert replica.role() == "slave", "the slot had no primary all along"
             release()
             cluster.wait_promoted(replica)
 
         # With no request to any instance, their recovery marks the families revoked meanwhile
         # in the promoted replica, which still holds their live states from before.
-        during = revoked_since(stack_user, failing_over)
+        during = revoked_since(user, failing_over)
         assert len(during) == len(doomed)
-        wait_marked_revoked(cluster_stack, revoked_since(stack_user, started))
-        assert_authenticated(kept, cluster_stack.urls)
-        assert_refused(revoked_before + revoked_during, cluster_stack.urls)
+        wait_marked_revoked(stack, revoked_since(user, started))
+        assert_authenticated(kept, stack.urls)
+        assert_refused(revoked_before + revoked_during, stack.urls)
     finally:
         # The old primary comes back as its successor's replica: a whole cluster for what follows.
         cluster.heal()
     assert primary.role() == "slave"
-    assert_authenticated(kept, cluster_stack.urls)
-    assert_refused(revoked_before + revoked_during, cluster_stack.urls)
+    assert_authenticated(kept, stack.urls)
+    assert_refused(revoked_before + revoked_during, stack.urls)

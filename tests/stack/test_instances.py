@@ -1,12 +1,14 @@
 """Two instances of one deployment, on one Redis or on a Redis Cluster: a login, a logout and
 a throttle hold on both."""
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 from django.contrib.auth.models import User
 
 from common.conf import dualauth_settings
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, eventually
 from tests.modes import MODES
 from tests.stack.clients import StackClient, logged_in
 from tests.stack.conftest import ClusterStack, Stack, stack_flush
@@ -21,7 +23,9 @@ def _deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
         )
         stack_flush(single)
         return single
-    cluster: ClusterStack = request.getfixturevalue("cluster_stack")
+    cluster: ClusterStack = request.getfixturevalue(
+        "cluster_push_stack" if "push" in request.param else "cluster_stack"
+    )
     return cluster
 
 
@@ -31,10 +35,20 @@ def deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
     return _deployment(request)
 
 
-@pytest.fixture(params=["redis", "redis-push", "redis-cluster"])
+@pytest.fixture(params=["redis", "redis-push", "redis-cluster", "redis-cluster-push"])
 def revoking_deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
-    """`deployment`, and the instances on one Redis under the `push` revocation level too."""
+    """`deployment`, and the instances on one Redis and on a Redis Cluster under the `push`
+    revocation level too.
+    """
     return _deployment(request)
+
+
+def served_from_memory(deployment: Stack | ClusterStack, requests: Callable[[], None]) -> None:
+    """Under `push`, wait until `requests()`, to both instances, send Redis no command: both
+    serve the logins from memory, as they would until they hear of a revocation.
+    """
+    if deployment.revocation == "push":
+        assert eventually(lambda: deployment.round_trips(requests) == 0, within=5)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -58,9 +72,14 @@ def test_a_logout_on_one_instance_ends_the_login_on_the_other_at_once(
     mode: str,
 ) -> None:
     agent = logged_in(mode, revoking_deployment.b.url, stack_user, agents)
+
+    def profiles() -> None:
+        for base in revoking_deployment.urls:
+            assert agent.profile(base).status_code == 200
+
     # Both instances have the login's live state cached before the logout.
-    assert agent.profile(revoking_deployment.a.url).status_code == 200
-    assert agent.profile(revoking_deployment.b.url).status_code == 200
+    profiles()
+    served_from_memory(revoking_deployment, profiles)
     replay = agent.clone()
     agents.append(replay)
     assert agent.logout(revoking_deployment.a.url).status_code == 204
@@ -76,7 +95,12 @@ def test_a_jwt_logout_on_one_instance_is_refused_by_the_other_as_revoked(
 ) -> None:
     agent = logged_in("jwt-header", revoking_deployment.a.url, stack_user, agents)
     access = agent.credential()
-    assert agent.profile(revoking_deployment.b.url).status_code == 200
+
+    def profile() -> None:
+        assert agent.profile(revoking_deployment.b.url).status_code == 200
+
+    profile()
+    served_from_memory(revoking_deployment, profile)
     assert agent.logout(revoking_deployment.a.url).status_code == 204
     verify = httpx.post(
         f"{revoking_deployment.b.url}/api/jwt/token/verify/", json={"token": access}
@@ -99,9 +123,14 @@ def test_logout_all_reaches_every_login_on_every_instance(
         for mode in MODES
         for base in revoking_deployment.urls
     ]
-    for agent in everyone:
-        for base in revoking_deployment.urls:
-            assert agent.profile(base).status_code == 200
+
+    def profiles() -> None:
+        for agent in everyone:
+            for base in revoking_deployment.urls:
+                assert agent.profile(base).status_code == 200
+
+    profiles()
+    served_from_memory(revoking_deployment, profiles)
     assert everyone[0].logout_all(revoking_deployment.b.url).status_code == 204
     for agent in everyone:
         for base in revoking_deployment.urls:
