@@ -10,7 +10,10 @@ project/settings.py when `DUALAUTH["REVOCATION"]` is "push") publishes the keys 
 write of a mirrored entry, whoever makes it, on one channel derived from the key prefix:
 in the same pipeline as the write on one Redis (one round trip, `SET ...; PUBLISH`), right
 after the write is acknowledged on a cluster (which relays a plain PUBLISH to every node).
-A revocation's invalidation is thus published before its answer is sent.
+On one Redis the write returns once Redis has written the message to every subscriber's
+connection (one more round trip, `_delivered`): a revocation's invalidation is thus in every
+process's socket before its answer is sent. On a cluster, the relay to the other nodes is
+not waited for.
 
 Each process subscribes on a connection of its own (`Channel`), with a daemon thread that
 drains the messages and pings every PUSH_HEARTBEAT. The hot path drains pending messages
@@ -651,6 +654,7 @@ class PushMixin(DefaultClient):
             else:
                 pipe.publish(self.push.name, SEPARATOR.join(k.encode() for k in made))
                 results = list(pipe.execute())[:-1]
+                _delivered(client)
         except (RedisError, OSError) as e:
             raise ConnectionInterrupted(connection=client) from e
         finally:
@@ -668,11 +672,26 @@ class PushMixin(DefaultClient):
             payload = FLUSH if made is None else SEPARATOR.join(k.encode() for k in made)
             try:
                 client.publish(self.push.name, payload)
+                if not isinstance(client, RedisCluster):
+                    _delivered(client)
             except (RedisError, OSError) as e:
                 raise ConnectionInterrupted(connection=client) from e
         finally:
             self.push.forget(made)
         return result
+
+
+def _delivered(client: redis.Redis) -> None:
+    """Return once Redis has handed every subscriber the messages it answered a PUBLISH for.
+
+    Redis writes the replies of one turn of its event loop in turn, the publisher's before
+    the subscribers' messages, and a starved Redis can lose the CPU in between for
+    milliseconds: the publisher would answer its own client while another process's socket
+    still lacks the invalidation, and that process would serve the revoked entry meanwhile.
+    Redis reads no command before every reply of the turn is written, so the answer to one
+    sent now comes after them.
+    """
+    client.ping()
 
 
 def _seconds_kept(ttl: int) -> float:
