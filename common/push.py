@@ -684,12 +684,13 @@ class PushMixin(DefaultClient):
 def _delivered(client: redis.Redis) -> None:
     """Return once Redis has handed every subscriber the messages it answered a PUBLISH for.
 
-    Redis writes the replies of one turn of its event loop in turn, the publisher's before
-    the subscribers' messages, and a starved Redis can lose the CPU in between for
-    milliseconds: the publisher would answer its own client while another process's socket
-    still lacks the invalidation, and that process would serve the revoked entry meanwhile.
-    Redis reads no command before every reply of the turn is written, so the answer to one
-    sent now comes after them.
+    Redis writes the replies of one turn of its event loop one client after the other, the
+    last queued first: the publisher's reply goes before the message to a subscriber whose
+    own reply (a heartbeat's pong) was queued earlier in the turn, and a starved Redis can
+    lose the CPU in between for milliseconds. The publisher would answer its client while
+    that process's socket still lacks the invalidation, and the process would serve the
+    revoked entry meanwhile. Redis reads no command before it has written every reply of
+    the turn (as far as each socket takes it), so the answer to one sent now comes after.
     """
     client.ping()
 
