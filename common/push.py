@@ -11,8 +11,10 @@ write of a mirrored entry, whoever makes it, on one channel derived from the key
 in the same pipeline as the write on one Redis (one round trip, `SET ...; PUBLISH`), right
 after the write is acknowledged or failed on a cluster (which relays a plain PUBLISH to every
 node: it goes through any node that takes it, the processes listening to the others being
-none the wiser when a primary dies).
-A revocation's invalidation is thus published before its answer is sent.
+none the wiser when a primary dies). On one Redis the write returns once Redis has written
+the message to every subscriber's connection (one more round trip, `_delivered`): a
+revocation's invalidation is thus in every process's socket before its answer is sent. On
+a cluster, the relay to the other nodes is not waited for.
 
 Each process subscribes on a connection of its own (`Channel`), with a daemon thread that
 drains the messages and pings every PUSH_HEARTBEAT. The hot path drains pending messages
@@ -656,6 +658,7 @@ class PushMixin(DefaultClient):
             else:
                 pipe.publish(self.push.name, payload)
                 results = list(pipe.execute())[:-1]
+                _delivered(client)
         except (RedisError, OSError) as e:
             raise ConnectionInterrupted(connection=client) from e
         finally:
@@ -683,14 +686,16 @@ class PushMixin(DefaultClient):
             self.push.forget(made)
 
     def _publish(self, client: Any, payload: bytes) -> None:
-        """Publish `payload` on the channel. On a cluster, through the first node that takes
-        it (any node relays it to the others), even after a write that failed: the write may
+        """Publish `payload` on the channel: on one Redis, until every subscriber's connection
+        has it; on a cluster, through the first node that takes it (any node relays it to the
+        others), even after a write that failed: the write may
         have reached some nodes, and the processes listening to the nodes that live still
         serve what they kept until they hear of it.
         """
         try:
             if not isinstance(client, RedisCluster):
                 client.publish(self.push.name, payload)
+                _delivered(client)
                 return
             default = client.get_default_node()
             nodes = [default, *(node for node in client.get_nodes() if node is not default)]
@@ -703,6 +708,20 @@ class PushMixin(DefaultClient):
             client.publish(self.push.name, payload, target_nodes=nodes[-1])
         except (RedisError, OSError) as e:
             raise ConnectionInterrupted(connection=client) from e
+
+
+def _delivered(client: redis.Redis) -> None:
+    """Return once Redis has handed every subscriber the messages it answered a PUBLISH for.
+
+    Redis writes the replies of one turn of its event loop one client after the other, the
+    last queued first: the publisher's reply goes before the message to a subscriber whose
+    own reply (a heartbeat's pong) was queued earlier in the turn, and a starved Redis can
+    lose the CPU in between for milliseconds. The publisher would answer its client while
+    that process's socket still lacks the invalidation, and the process would serve the
+    revoked entry meanwhile. Redis reads no command before it has written every reply of
+    the turn (as far as each socket takes it), so the answer to one sent now comes after.
+    """
+    client.ping()
 
 
 def _seconds_kept(ttl: int) -> float:

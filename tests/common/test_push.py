@@ -1,10 +1,12 @@
 """The `push` revocation level on the test's own Redis: entries served from memory, every write
 published, and `strict` whenever the channel is in doubt."""
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +42,10 @@ CHANNEL_COMMANDS = {
 }
 FAMILY = "family:{ab12}:0123"
 HEARTBEAT = timedelta(milliseconds=100)
+# Other processes' channels (Redis writes to them one after the other), and the revocations
+# each sees.
+LISTENERS, ROUNDS = 500, 3
+MESSAGE = b"$7\r\nmessage\r\n"
 
 
 def redis_commands(server: redis.Redis) -> int:
@@ -204,6 +210,83 @@ def test_every_write_of_a_mirrored_entry_invalidates_it_in_every_process(
         message = listener.get_message(timeout=2)
     assert message is not None
     assert message["data"] in (made(cache, FAMILY).encode(), b"")
+
+
+def listeners(server: RedisServer, channel: str) -> list[socket.socket]:
+    """LISTENERS connections subscribed to `channel`, their subscriptions confirmed."""
+    connections = [
+        socket.create_connection(("127.0.0.1", server.port), timeout=2) for _ in range(LISTENERS)
+    ]
+    for connection in connections:
+        connection.sendall(f"SUBSCRIBE {channel}\r\n".encode())
+    for connection in connections:
+        assert connection.recv(4096).startswith(b"*3\r\n$9\r\nsubscribe")
+    return connections
+
+
+def invalidated(connection: socket.socket) -> bool:
+    """Whether a message waits on `connection` right now, left unread."""
+    connection.setblocking(False)
+    try:
+        return MESSAGE in connection.recv(65536, socket.MSG_PEEK)
+    except BlockingIOError:
+        return False
+    finally:
+        connection.settimeout(2)
+
+
+def invalidation_read(connection: socket.socket) -> None:
+    """Read what `connection` received, up to its message."""
+    received = b""
+    while MESSAGE not in received:
+        received += connection.recv(65536)
+
+
+def largest_unread_request(server: RedisServer) -> int:
+    """The most bytes waiting to be read on one of the server's connections, as the kernel
+    counts them (a paused server reads nothing).
+    """
+    unread = [0]
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == server.port:
+            unread.append(int(fields[4].split(":")[1], 16))
+    return max(unread)
+
+
+def test_a_write_returns_once_every_subscriber_has_its_invalidation(
+    cache: BaseCache, own_redis: RedisServer, pushed: Channel
+) -> None:
+    # Its connection made beforehand: a paused Redis would not answer a new one's handshake.
+    cache.set_many({FAMILY: "live"}, 60)
+    connections = listeners(own_redis, pushed.name)
+    seen: list[int] = []
+
+    def revoke() -> None:
+        cache.set_many({FAMILY: "revoked"}, 60)
+        seen.append(sum(1 for connection in connections if invalidated(connection)))
+
+    try:
+        for _ in range(ROUNDS):
+            # Each listener's PING, then the revocation, reach Redis in one turn of its loop
+            # (as push's heartbeats do): Redis queues the listeners' answers first, and writes
+            # the revocation's reply before them.
+            own_redis.pause()
+            for connection in connections:
+                connection.sendall(b"PING\r\n")
+            writer = threading.Thread(target=revoke)
+            writer.start()
+            # The listeners' PINGs are 6 bytes each; the revocation's SET and PUBLISH, more.
+            assert eventually(lambda: largest_unread_request(own_redis) > 64, within=5)
+            own_redis.resume()
+            writer.join(timeout=5)
+            for connection in connections:
+                invalidation_read(connection)
+    finally:
+        own_redis.resume()
+        for connection in connections:
+            connection.close()
+    assert seen == [LISTENERS] * ROUNDS
 
 
 def test_a_value_read_before_an_invalidation_is_never_kept_after_it(
