@@ -64,9 +64,9 @@ class TcpRelay:
     def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
         peers = {client: upstream, upstream: client}
         with selectors.DefaultSelector() as selector:
-            for end in peers:
-                selector.register(end, selectors.EVENT_READ)
             try:
+                for end in peers:
+                    selector.register(end, selectors.EVENT_READ)
                 while True:
                     for key, _ in selector.select():
                         data = key.fileobj.recv(CHUNK)  # type: ignore[union-attr]

@@ -63,9 +63,13 @@ class Stack:
 def stack_start(
     live_server_factory: Callable[..., LiveServer],
     tmp_path_factory: pytest.TempPathFactory,
+    *,
+    workers: int = 2,
     **env: str,
 ) -> Iterator[Stack]:
-    """A private Redis and two gunicorn instances on it with `env`; the Redis stopped after."""
+    """A private Redis and two gunicorn instances of `workers` on it with `env`; the Redis
+    stopped after.
+    """
     require_service(uses_postgres(), "the stack tests need PostgreSQL (DATABASE_URL)")
     require_service(shutil.which("redis-server") is not None, "redis-server is not installed")
     redis_server = RedisServer(free_port(), tmp_path_factory.mktemp("redis") / "redis.log")
@@ -74,6 +78,7 @@ def stack_start(
     try:
         a, b = (
             live_server_factory(
+                workers=workers,
                 REDIS_URL=redis_server.url,
                 CACHE_KEY_PREFIX=prefix,
                 # As deployed: the client closes idle connections before the server does.
@@ -110,9 +115,13 @@ def push_stack(
     live_server_factory: Callable[..., LiveServer], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """The stack under the `push` revocation level; stopped at the end of the session."""
+    # One worker each: what an instance keeps in memory is what every request to it sees,
+    # whichever connection brings it (a worker that never read a login refuses it revoked
+    # from Redis, and would pass a test of the invalidation without one).
     yield from stack_start(
         live_server_factory,
         tmp_path_factory,
+        workers=1,
         REVOCATION="push",
         PUSH_HEARTBEAT=PUSH_HEARTBEAT_SECONDS,
     )
