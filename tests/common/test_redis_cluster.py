@@ -27,6 +27,9 @@ from tests.stack.cluster import ClusterServers
 
 ALICE = login_name("alice")
 
+# What no request sends: the INFO that reads the counts, and a push channel's heartbeat and checks.
+CHANNEL_HOUSEKEEPING = ("cmdstat_info", "cmdstat_ping", "cmdstat_cluster|slots")
+
 
 @pytest.mark.parametrize(
     ("url", "address"),
@@ -128,13 +131,16 @@ def test_on_a_cluster_a_request_is_one_round_trip_and_no_sql(mode, user, cluster
     with CaptureQueriesContext(connection) as queries:
         assert client.request("get", client.profile_path).status_code == 200
     after = stats.info("commandstats")
+    # The node counts every client's commands: a push channel that an earlier test of this
+    # process left behind pings it and checks its run id and slots meanwhile (and the INFO
+    # that read `before` counts in `after`). None of those reads an entry.
     calls = {
         name: after[name]["calls"] - before.get(name, {}).get("calls", 0)
         for name in after
         if after[name]["calls"] != before.get(name, {}).get("calls", 0)
+        and name not in CHANNEL_HOUSEKEEPING
     }
-    # The INFO that read `before` counts in `after`.
-    assert calls == {"cmdstat_mget": 1, "cmdstat_info": 1}
+    assert calls == {"cmdstat_mget": 1}
     assert not queries.captured_queries
 
 
