@@ -1,9 +1,9 @@
 """Two instances on one Redis Cluster: a password change and logout-all reach both, and a
 primary's crash logs nobody out and loses no revocation, in each revocation level; a request
-reads the cluster once (`strict`), or not at all in the steady state (`push`).
+reads the cluster once (`strict`).
 
-The scenarios every deployment shares (a login, a logout, a throttle across instances) run
-on the cluster too, in test_instances.py."""
+The scenarios every deployment shares (a login, a logout, a throttle across instances, no
+round trip in `push`'s steady state) run on the cluster too, in test_instances.py."""
 
 import time
 from collections.abc import Callable, Iterator
@@ -65,23 +65,6 @@ def test_a_request_reads_the_cluster_once(
     # Every key of the login (family, user, session) in one slot: one MGET, to its node alone.
     node = cluster_stack.node_of(user_cache_key(stack_user.pk))
     assert cluster_stack.cluster.commands_since(before) == {(node.address, "mget"): 1}
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_under_push_a_steady_state_request_sends_no_command_to_any_node(
-    cluster_push_stack: ClusterStack, stack_user: User, agents: list[StackClient], mode: str
-) -> None:
-    agent = logged_in(mode, cluster_push_stack.a.url, stack_user, agents)
-    assert agent.profile(cluster_push_stack.a.url).status_code == 200
-
-    def profile(times: int = 1) -> None:
-        for _ in range(times):
-            response = agent.profile(cluster_push_stack.b.url)
-            assert response.status_code == 200, response.text
-
-    # B reads the login's entries once the pushes of the login's writes are in, and keeps them.
-    assert eventually(lambda: cluster_push_stack.sent_by(profile) == {}, within=5)
-    assert cluster_push_stack.sent_by(lambda: profile(times=3)) == {}
 
 
 @contextmanager

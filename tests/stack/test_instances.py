@@ -43,12 +43,34 @@ def revoking_deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
     return _deployment(request)
 
 
+@pytest.fixture(params=["redis-push", "redis-cluster-push"])
+def push_deployment(request: pytest.FixtureRequest) -> Stack | ClusterStack:
+    """The instances under the `push` revocation level, on one Redis and on a Redis Cluster."""
+    return _deployment(request)
+
+
 def served_from_memory(deployment: Stack | ClusterStack, requests: Callable[[], None]) -> None:
     """Under `push`, wait until `requests()`, to both instances, send Redis no command: both
     serve the logins from memory, as they would until they hear of a revocation.
     """
     if deployment.revocation == "push":
         assert eventually(lambda: deployment.round_trips(requests) == 0, within=5)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_under_push_a_steady_state_request_makes_no_redis_round_trip(
+    push_deployment: Stack | ClusterStack, stack_user: User, agents: list[StackClient], mode: str
+) -> None:
+    agent = logged_in(mode, push_deployment.a.url, stack_user, agents)
+
+    def profile(times: int = 1) -> None:
+        for _ in range(times):
+            response = agent.profile(push_deployment.b.url)
+            assert response.status_code == 200, response.text
+
+    # B reads the login's entries once the pushes of the login's writes are in, and keeps them.
+    assert eventually(lambda: push_deployment.round_trips(profile) == 0, within=5)
+    assert push_deployment.round_trips(lambda: profile(times=3)) == 0
 
 
 @pytest.mark.parametrize("mode", MODES)
