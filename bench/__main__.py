@@ -58,15 +58,21 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> dict[str, Any]:
-    """One pass over the users to warm up, then `duration` s of load, and the CPU it took (of
-    the server, and of its database and Redis; None without /proc). Requests that work once
-    are signed for each pass, and again, twice as many, for a run that used them all.
+    """One pass over the users, then `duration` s of load to warm up, then `duration` s of
+    load, and the CPU it took (of the server, and of its database and Redis; None without
+    /proc). Requests that work once are signed for each pass and run, and again, twice as
+    many, for a run that used them all.
     """
     from bench.configs import PROOFS_PER_SECOND
     from bench.cpu import backends_cpu, server_cpu, spent
 
     signed, count = config.signed, round(duration * PROOFS_PER_SECOND)
     load.warm(server.url, signed(server.url, len(config.requests)) if signed else config.requests)
+    # The pass checked every credential, but left each worker cold for those another
+    # worker served: a run as long as the measured one, discarded, warms every worker's
+    # memory (push's entries, the per-process memos), as a server in service has it.
+    warming = signed(server.url, count) if signed else config.requests
+    load.run(server.url, warming, duration, once=signed is not None)
     while True:
         requests = signed(server.url, count) if signed else config.requests
         before = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,11 +114,13 @@ class BenchEnv:
             **extra,
         }
 
-    def module_run(self, module: str, settings_module: str, *args: str, **extra: str) -> str:
+    def module_run(
+        self, module: str, settings_module: str, *args: str, wrap: Sequence[str] = (), **extra: str
+    ) -> str:
         """What `python -m module args` prints, run with this run's `settings_module` (and
-        the environment variables `extra`).
+        the environment variables `extra`), under the command `wrap` if given.
         """
-        command = [sys.executable, "-m", module, *args]
+        command = [*wrap, sys.executable, "-m", module, *args]
         env = self.server_env(settings_module, **extra)
         done = subprocess.run(  # noqa: S603
             command, cwd=ROOT, env=env, capture_output=True, text=True, check=False

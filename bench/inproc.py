@@ -5,12 +5,14 @@ run's database and cache; INPUT is a JSON file: the number of requests per batch
 the configurations' requests (method, path, headers, body) by name. For each,
 after a warm-up pass over every request: the time per request without a profiler, then
 under cProfile where it goes by layer, and the SQL queries and Redis round trips per
-request (calls counted by the profiler). Prints JSON, by configuration. This module
-imports nothing but Django and the standard library, so that it can serve the stock
-project untouched.
+request (calls counted by the profiler); with a `counter` (bench/instructions.py), it
+marks for callgrind the warm requests to count instead. Prints JSON, by configuration.
+This module imports nothing but Django and the standard library, so that it can serve
+the stock project untouched.
 """
 
 import cProfile
+import ctypes
 import json
 import statistics
 import sys
@@ -141,10 +143,8 @@ def layers(stats: dict[Any, Any], n: int) -> dict[str, float]:
     return {name: value / n * 1e6 for name, value in seconds.items()}
 
 
-def profile(app: WsgiApp, name: str, spec: dict[str, Any], n: int) -> dict[str, Any]:
-    """Time per request without the profiler, then each layer's share under it: the
-    requests of `spec` in turn, after warm-up passes of `warm` of them (one per user).
-    """
+def warmed(app: WsgiApp, name: str, spec: dict[str, Any]) -> Iterator[list[Any]]:
+    """The requests of `spec` in turn, after warm-up passes of `warm` of them (one per user)."""
     requests, before = cycle(spec["requests"]), None
     # Passes over the users until one asks the database and Redis what the one before did:
     # a `push` process serves from memory only once its channel is trusted.
@@ -154,6 +154,12 @@ def profile(app: WsgiApp, name: str, spec: dict[str, Any], n: int) -> dict[str, 
         if counts == before:
             break
         before = counts
+    return requests
+
+
+def profile(app: WsgiApp, name: str, spec: dict[str, Any], n: int) -> dict[str, Any]:
+    """Time per request without the profiler, then each layer's share under it, warm."""
+    requests = warmed(app, name, spec)
     timings = []
     for _ in range(BATCHES):
         envs = _environs(requests, n)
@@ -173,6 +179,23 @@ def profile(app: WsgiApp, name: str, spec: dict[str, Any], n: int) -> dict[str, 
     }
 
 
+def counted(
+    app: WsgiApp, name: str, spec: dict[str, Any], n: int, counter: ctypes.CDLL
+) -> dict[str, Any]:
+    """Under callgrind, warm: `n` requests between zeroed counts and a dump named `name`
+    (bench/instructions.py reads it), and their SQL and Redis round trips.
+    """
+    envs = _environs(warmed(app, name, spec), n)
+    with round_trips() as counts:
+        counter.counts_zero()
+        _serve_all(app, envs, name)
+        counter.counts_dump(name.encode())
+    return {
+        "sql_per_request": (counts["sql_reads"] + counts["sql_writes"]) / n,
+        "redis_per_request": counts["redis"] / n,
+    }
+
+
 def main() -> None:
     """Profile every configuration of INPUT; print JSON."""
     spec = json.loads(Path(sys.argv[1]).read_text())
@@ -181,7 +204,12 @@ def main() -> None:
 
     app = get_wsgi_application()
     n = spec["requests"]
-    print(json.dumps({name: profile(app, name, c, n) for name, c in spec["configs"].items()}))
+    if "counter" in spec:
+        counter = ctypes.CDLL(spec["counter"])
+        figures = {name: counted(app, name, c, n, counter) for name, c in spec["configs"].items()}
+    else:
+        figures = {name: profile(app, name, c, n) for name, c in spec["configs"].items()}
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ its split by layer measured under cProfile (bench/inproc.py), scaled to that tim
 import argparse
 import json
 import uuid
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bench.configs import Config
@@ -32,9 +34,17 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def profile_configs(env: BenchEnv, configs: list[Config], n: int) -> dict[str, dict[str, Any]]:
+def profile_configs(
+    env: BenchEnv,
+    configs: list[Config],
+    n: int,
+    *,
+    wrap: Sequence[str] = (),
+    counter: Path | None = None,
+) -> dict[str, dict[str, Any]]:
     """The profile of every configuration by `python -m bench.inproc`, in a process of its
-    project's settings, one project at a time (timings want the machine).
+    project's settings (under the command `wrap`), one project at a time (timings want the
+    machine); with a `counter`, the requests callgrind counts instead (bench/instructions.py).
 
     Over at most PROFILE_USERS of its credentials: one process's memos hold them all,
     as they hold a thousand, and the warm-up pass stays short. Requests that work once
@@ -43,6 +53,8 @@ def profile_configs(env: BenchEnv, configs: list[Config], n: int) -> dict[str, d
     profiles: dict[str, dict[str, Any]] = {}
     for project in dict.fromkeys(c.project for c in configs):
         spec: dict[str, Any] = {"requests": n, "configs": {}}
+        if counter:
+            spec["counter"] = str(counter)
         for c in sorted(configs, key=lambda c: c.signed is None):
             if c.project is project:
                 requests = c.requests[:PROFILE_USERS]
@@ -56,7 +68,9 @@ def profile_configs(env: BenchEnv, configs: list[Config], n: int) -> dict[str, d
                 }
         path = env.tmpdir / f"inproc-{uuid.uuid4().hex}.json"
         path.write_text(json.dumps(spec))
-        output = env.module_run("bench.inproc", project.settings, str(path), **dict(project.env))
+        output = env.module_run(
+            "bench.inproc", project.settings, str(path), wrap=wrap, **dict(project.env)
+        )
         for name, figures in json.loads(output).items():
             profiles[name] = {**figures, "project": project.name}
     return profiles

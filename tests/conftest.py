@@ -329,6 +329,8 @@ CORES_BOUND = (
     "tests/schema/test_fuzz.py",
     "tests/stack/test_soak.py",
 )
+# Under tests/bench/ but single-threaded, and counting instructions, which no load moves.
+CORES_FREE = ("tests/bench/test_instructions.py",)
 
 
 class CoresScheduling(LoadScopeScheduling):
@@ -341,7 +343,8 @@ class CoresScheduling(LoadScopeScheduling):
 
     def _split_scope(self, nodeid: str) -> str:
         module = nodeid.split("::", 1)[0]
-        return "cores" if module.startswith(CORES_BOUND) else module
+        bound = module.startswith(CORES_BOUND) and module not in CORES_FREE
+        return "cores" if bound else module
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> CoresScheduling:
