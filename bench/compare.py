@@ -2,7 +2,8 @@
 
 It measures nothing itself: the per-request figures come from `python -m bench`'s
 `latest.json`, the bytes per login from `python -m bench.capacity`'s `capacity.json`, the
-`push` level's revocation window from `python -m bench.window`'s `window.json` (all in
+`push` level's revocation window from `python -m bench.window`'s `window.json`, the
+instructions per request from `python -m bench.instructions`'s `instructions.json` (all in
 `--results`), and the behaviours from the comparative tests (tests/test_comparative.py),
 run now unless `--junit` names a report of theirs. A stock peer's window is what its
 design gives. Writes `compare.md` and the dial (`dial.png`: throughput against revocation
@@ -96,12 +97,15 @@ def table(
     bench: dict[str, Any] | None,
     capacity: dict[str, Any] | None,
     window: dict[str, Any] | None,
+    instructions: dict[str, Any] | None,
     tests: dict[str, dict[str, str]],
 ) -> list[str]:
-    """The rows: the bench's figures, the windows, capacity's bytes, the tests' outcomes; a
-    column a configuration.
+    """The rows: the bench's figures, the instructions, the windows, capacity's bytes, the
+    tests' outcomes; a column a configuration.
     """
     configs = (bench or {}).get("configs", {})
+    counted = (instructions or {}).get("configs", {})
+    constant = counted.get("baseline", {}).get("instructions_per_request")
     columns = [c for c in COLUMNS if c in configs or (not configs and c in MODES)]
     stored = (capacity or {}).get("modes", {})
     measured = windows(window)
@@ -129,6 +133,10 @@ def table(
             [label, *(cell(configs[c]) if c in configs else "not measured" for c in columns)]
             for label, cell in figures.items()
         ),
+        [
+            "M instructions per request (constant endpoint's / this)",
+            *(instructions_cell(counted.get(c), constant) for c in columns),
+        ],
         *(
             [
                 f"revocation window ({condition}): p50 / p99 / max",
@@ -149,6 +157,16 @@ def table(
         ),
     ]
     return md_table(["", *columns], rows, left=len(columns) + 1)
+
+
+def instructions_cell(counted: dict[str, Any] | None, constant: float | None) -> str:
+    """A configuration's instructions per request, in millions, and the constant endpoint's
+    count over its own.
+    """
+    if counted is None:
+        return "not counted (`python -m bench.instructions`)"
+    mine = counted["instructions_per_request"]
+    return f"{mine / 1e6:.2f} ({num(constant / mine, 2) if constant else 'n/a'})"
 
 
 def dial(bench: dict[str, Any] | None, window: dict[str, Any] | None) -> dict[str, Any]:
@@ -173,8 +191,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--junit", type=Path, help="the comparative tests' JUnit XML report")
     args = parser.parse_args(argv)
     tree = tree_state()
-    read = [args.results / name for name in ("latest.json", "capacity.json", "window.json")]
-    bench, capacity, window = (json.loads(p.read_text()) if p.exists() else None for p in read)
+    names = ("latest.json", "capacity.json", "window.json", "instructions.json")
+    read = [args.results / name for name in names]
+    bench, capacity, window, instructions = (
+        json.loads(p.read_text()) if p.exists() else None for p in read
+    )
     with tempfile.TemporaryDirectory() as tmp:
         junit = args.junit or Path(tmp) / "comparative.xml"
         if args.junit is None:
@@ -201,12 +222,13 @@ def main(argv: list[str] | None = None) -> None:
                 for what, m, result in (
                     ("bytes per login", "capacity", capacity),
                     ("the `push` window", "window", window),
+                    ("instructions per request", "instructions", instructions),
                 )
             ),
             f"- behaviours (`{COMPARATIVE_TESTS}`): "
             + (f"the report {args.junit}" if args.junit else "run with this table"),
             "",
-            *table(bench, capacity, window, tests),
+            *table(bench, capacity, window, instructions, tests),
             "bench/README.md says what each configuration runs and how each figure is measured.",
             "",
         ],

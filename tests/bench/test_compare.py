@@ -10,7 +10,8 @@ import pytest
 from bench.compare import comparative_read, dial, main
 from bench.stock.settings import SIMPLE_JWT
 
-# Results as `python -m bench` and `python -m bench.window` write them, a few rows of each.
+# Results as `python -m bench`, `bench.window` and `bench.instructions` write them, a few rows of
+# each.
 RESULTS = Path(__file__).parent / "results"
 LIFETIME_H = SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds() / 3600
 
@@ -72,6 +73,14 @@ def test_throughput_and_cpu_per_request_come_from_the_bench(compared):
     assert table["req/s (x constant endpoint)"]["jwt-header-push"] == "1,500 (0.75)"
     assert table["req/s (x constant endpoint)"]["stock-jwt-stateless"] == "1,600 (0.80)"
     assert table["CPU ms per request"]["jwt-header+dpop"] == "1.600"
+
+
+def test_instructions_per_request_come_from_their_count(compared):
+    table, _ = compared
+    counted = table["M instructions per request (constant endpoint's / this)"]
+    assert counted["jwt-header"] == "2.00 (0.50)"
+    assert counted["jwt-header-push"] == "1.60 (0.62)"
+    assert counted["session"] == "not counted (`python -m bench.instructions`)"
 
 
 def test_the_push_window_comes_from_the_window_harness_idle_and_under_load(compared):
