@@ -43,6 +43,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         ("--hashers", str, "pbkdf2,argon2", "password hashers to log in with ('' for none)"),
         ("--login-duration", float, None, "seconds per login measurement"),
         ("--profile-requests", int, None, "profiled requests per config"),
+        ("--configs", str, None, "comma-separated names (default: every one)"),
     ):
         parser.add_argument(flag, type=kind, default=default, help=what)
     args = parser.parse_args(argv)
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
     """Every server up at once, measured in turn, then stopped; the figures."""
-    from bench.configs import configs_seed
+    from bench.configs import configs_named, configs_seed
     from bench.logins import hasher_measure, login_server
     from bench.seed import USER_PREFIX, users_create
 
@@ -112,7 +113,7 @@ def _run(args: argparse.Namespace, env: BenchEnv) -> dict[str, Any]:
         # The servers boot while the credentials are made.
         with ThreadPoolExecutor(1) as pool:
             booted = pool.submit(servers_start, everything)
-            configs = configs_seed(env, users)
+            configs = configs_named(configs_seed(env, users), args.configs)
             booted.result()
         step = progress(len(configs) * args.repeats + 1 + len(login_servers))
         runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in configs}

@@ -174,3 +174,13 @@ def configs_seed(env: BenchEnv, users: list[Any]) -> list[Config]:
         )
     )
     return configs
+
+
+def configs_named(configs: list[Config], names: str | None) -> list[Config]:
+    """The configurations `names` lists (comma-separated), in their order; all without it."""
+    if not names:
+        return configs
+    wanted = names.split(",")
+    if unknown := set(wanted) - {c.name for c in configs}:
+        raise SystemExit(f"no such configuration: {', '.join(sorted(unknown))}")
+    return [c for c in configs if c.name in wanted]

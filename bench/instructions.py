@@ -116,13 +116,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def measure(env: BenchEnv) -> dict[str, Any]:
-        from bench.configs import configs_seed
+        from bench.configs import configs_named, configs_seed
         from bench.seed import USER_PREFIX, users_create
 
-        configs = configs_seed(env, users_create(USER_PREFIX, args.users))
-        if args.configs:
-            names = args.configs.split(",")
-            configs = [c for c in configs if c.name in names]
+        configs = configs_named(
+            configs_seed(env, users_create(USER_PREFIX, args.users)), args.configs
+        )
         return {
             "meta": env.meta,
             "requests": args.requests,
