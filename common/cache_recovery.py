@@ -98,25 +98,28 @@ class CacheRecovery(threading.Thread):
         self._owed_file_seen = self._owed_file_mtime()
 
     def run(self) -> None:
-        """Poll if elected; on a debt, try every RECOVERY_RETRY_SECONDS until it is paid."""
+        """Poll if elected, every CACHE_PENDING_POLL, owing or not; on a debt, try every
+        RECOVERY_RETRY_SECONDS until it is paid.
+        """
         # This thread finds the cache answering again, and its success lets the others in.
         breaker_bypass()
         interval = dualauth_settings.CACHE_PENDING_POLL.total_seconds()
+        next_poll = time.monotonic()
         while not self._stopping.is_set():
-            _owing.wait(timeout=interval)
+            owing = _status.owed_since is not None and not (_answers() and cache_recovered())
+            # Even while this process owes: a cache that answers reads but holds writes (a
+            # paused Redis) keeps it owing, and the poller's owed file is how the host's other
+            # processes, reading that cache, learn that it lacks a revocation.
+            if time.monotonic() >= next_poll:
+                if self.elected():
+                    self._poll()
+                else:
+                    self._owed_file_read()
+                    # Only the poller keeps a database connection: the others pay a debt seldom.
+                    connection.close()
+                next_poll = time.monotonic() + interval
+            _owing.wait(RECOVERY_RETRY_SECONDS if owing else next_poll - time.monotonic())
             _owing.clear()
-            while (
-                _status.owed_since is not None
-                and not self._stopping.is_set()
-                and not (_answers() and cache_recovered())
-            ):
-                self._stopping.wait(RECOVERY_RETRY_SECONDS)
-            if self.elected():
-                self._poll()
-            else:
-                self._owed_file_read()
-                # Only the poller keeps a database connection: the others pay a debt seldom.
-                connection.close()
         connection.close()
         if self._poll_lock is not None:
             self._poll_lock.close()

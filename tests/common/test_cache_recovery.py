@@ -13,7 +13,9 @@ from prometheus_client import REGISTRY
 
 from common.cache_recovery import (
     CacheRecovery,
+    _status,
     cache_identity,
+    cache_recovery_owe,
     cache_recovery_serve,
     cache_recovery_start,
 )
@@ -192,3 +194,36 @@ def test_the_host_pollers_owed_file_that_the_cache_refused_a_write_makes_the_oth
         finally:
             for recovery in (poller, other):
                 recovery.stop()
+
+
+def test_a_poller_that_owes_the_cache_still_tells_the_host_that_it_refused_a_write(
+    cached_login, own_redis
+):
+    # A Redis that answers reads but holds writes (a manual failover's CLIENT PAUSE WRITE)
+    # keeps the poller's own process owing: its poll must go on all the same, or the host's
+    # other processes, reading that Redis, never learn that it lacks the revocation.
+    with own_deployment():
+        control = own_redis.client()
+        poller = CacheRecovery()
+        assert poller.elected()
+        owed_file = poller._owed_file
+        owed_file.unlink(missing_ok=True)
+        control.execute_command("CLIENT", "PAUSE", 60_000, "WRITE")
+        try:
+            cache_recovery_owe(time.time() - 60)
+            LoginFamily.objects.filter(pk=cached_login.pk).update(
+                revoked_at=timezone.now(), revoke_reason="logout", cache_pending=cache_identity()
+            )
+            poller.start()
+            assert eventually(owed_file.exists, within=PAID_WITHIN)
+            assert LoginFamily.objects.get(pk=cached_login.pk).cache_pending == cache_identity()
+        finally:
+            control.execute_command("CLIENT", "UNPAUSE")
+        try:
+            assert eventually(lambda: _status.owed_since is None, within=PAID_WITHIN)
+            assert eventually(
+                lambda: not LoginFamily.objects.get(pk=cached_login.pk).cache_pending,
+                within=PAID_WITHIN,
+            )
+        finally:
+            poller.stop()
