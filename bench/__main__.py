@@ -68,14 +68,18 @@ def measure(load: LoadGenerator, server: Any, config: Any, duration: float) -> d
     from bench.cpu import backends_cpu, server_cpu, spent
 
     signed, count = config.signed, round(duration * PROOFS_PER_SECOND)
-    load.warm(server.url, signed(server.url, len(config.requests)) if signed else config.requests)
+
+    def requests_of(n: int) -> Any:
+        """`n` fresh requests of ones that work once, else the configuration's own."""
+        return signed(server.url, n) if signed else config.requests
+
+    load.warm(server.url, requests_of(len(config.requests)))
     # The pass checked every credential, but left each worker cold for those another
     # worker served: a run as long as the measured one, discarded, warms every worker's
     # memory (push's entries, the per-process memos), as a server in service has it.
-    warming = signed(server.url, count) if signed else config.requests
-    load.run(server.url, warming, duration, once=signed is not None)
+    load.run(server.url, requests_of(count), duration, once=signed is not None)
     while True:
-        requests = signed(server.url, count) if signed else config.requests
+        requests = requests_of(count)
         before = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
         result = load.run(server.url, requests, duration, once=signed is not None)
         after = server_cpu(server.pid), backends_cpu(server.env["REDIS_URL"])
