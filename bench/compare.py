@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> None:
         if result is None:
             return f"- {what}: none in {args.results} (`{command}`)"
         meta = {"started_at": "not dated", "commit": "not recorded", **result.get("meta", result)}
+        rows = {r["commit"] for r in result.get("rows", []) if "commit" in r}
+        if len(rows) > 1:
+            return f"- {what}: rows of commits {', '.join(sorted(rows))} (each row says which)"
         return f"- {what}: {meta['started_at']}, commit {tree_label(meta)}"
 
     md_write(

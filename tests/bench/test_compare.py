@@ -91,6 +91,14 @@ def test_the_push_window_comes_from_the_window_harness_idle_and_under_load(compa
     assert idle["session-push"] == load["session-push"] == "not measured (`python -m bench.window`)"
 
 
+def test_a_window_of_rows_from_several_runs_names_each_runs_commit(compared):
+    _, out = compared
+    sources = (out / "compare.md").read_text()
+    assert "- the `push` window (`python -m bench.window`): rows of commits abc1234, def5678" in (
+        sources
+    )
+
+
 def test_a_stock_peers_window_is_its_designs(compared):
     table, _ = compared
     for condition in ("idle", "load"):

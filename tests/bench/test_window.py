@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bench.window import rows_merge
 from tests.bench.conftest import CHEAP_HASHING, bench_run
 from tests.conftest import require_service
 from tests.live import ROOT
@@ -50,8 +51,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_every_level_condition_and_mode_is_a_row_of_the_shape_compare_reads(result):
-    assert result.keys() == {"commit", "clean", "trials", "rows"}
-    assert result["trials"] == TRIALS
+    assert result.keys() == {"commit", "clean", "rows"}
     expected = [
         (mode, level, condition)
         for level, conditions in CONDITIONS.items()
@@ -63,7 +63,7 @@ def test_every_level_condition_and_mode_is_a_row_of_the_shape_compare_reads(resu
     )
     for row in result["rows"]:
         assert row.keys() == {
-            *("mode", "level", "condition", "trials", "window_ms"),
+            *("mode", "level", "condition", "trials", "window_ms", "commit"),
             *("served_inside", "accepted_after_broken"),
         }
         assert row["trials"] == (1 if row["condition"] in FAULTS else TRIALS)
@@ -85,6 +85,28 @@ def test_the_result_records_the_commit_it_was_made_at(result):
     )
     assert result["commit"] == head.stdout.strip()
     assert isinstance(result["clean"], bool)
+    assert {row["commit"] for row in result["rows"]} == {result["commit"]}
+
+
+def test_a_run_of_some_conditions_keeps_the_other_rows_with_the_commit_they_were_made_at():
+    def made(level: str, condition: str, mode: str, **more: Any) -> dict[str, Any]:
+        return {"level": level, "condition": condition, "mode": mode, **more}
+
+    earlier = {
+        "commit": "old",
+        "rows": [
+            made("strict", "idle", "session", trials=10_000),
+            made("strict", "stop", "session", trials=100),
+            made("push", "idle", "session", trials=10_000, commit="older"),
+        ],
+    }
+    again = [made("strict", "stop", "session", trials=1, commit="new")]
+
+    assert rows_merge(earlier=earlier, measured=again) == [
+        made("strict", "idle", "session", trials=10_000, commit="old"),
+        made("strict", "stop", "session", trials=1, commit="new"),
+        made("push", "idle", "session", trials=10_000, commit="older"),
+    ]
 
 
 def test_push_accepts_nothing_once_its_cut_channel_is_known_broken(result):
