@@ -1,5 +1,6 @@
 """API responses are never cached and never HTML, whichever layer of the stack answered; the
-middleware with no work under the API prefix, which requests there pass by.
+middleware with no work under the API prefix, or on the token client's endpoints, which
+requests there pass by.
 """
 
 import logging
@@ -7,10 +8,11 @@ from collections.abc import Awaitable, Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.deprecation import MiddlewareMixin
 
 from common.exceptions import ServerError, error_response
-from common.routes import api_prefix
+from common.routes import api_prefix, bearer_route
 
 logger = logging.getLogger("dualauth")
 NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
@@ -68,3 +70,18 @@ class OutsideApiMiddleware(MiddlewareMixin):
             # An async chain's get_response returns its coroutine, awaited by the caller.
             return self.get_response(request)
         return super().__call__(request)
+
+
+class OffBearerRoutesMiddleware(MiddlewareMixin):
+    """A middleware of browser state (a session, the CSRF cookie), which requests to the token
+    client's endpoints (`bearer_route`) pass by: none reads or writes that state.
+    """
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if bearer_route(request.path_info):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class BrowserCsrfViewMiddleware(OffBearerRoutesMiddleware, CsrfViewMiddleware):
+    """Django's CsrfViewMiddleware, which sets the CSRF cookie: off the token client's endpoints."""

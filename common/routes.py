@@ -116,6 +116,28 @@ def _api_prefix_of(urlconf: str) -> str:
     return "/" + health.removeprefix(get_script_prefix()).removesuffix(SHARED_ROUTES["health"])
 
 
+def bearer_route(path_info: str) -> bool:
+    """Whether `path_info` (as `request.path_info` has it) is an endpoint of the jwt-header
+    table, or a path under one of its parametrized endpoints.
+
+    Those serve the token client: none reads or writes Django's session or sets the CSRF
+    cookie. The cookie transport lists and revokes its devices there too, and its CSRF is
+    checked by its authentication (`csrf_enforce`), which needs no middleware.
+    """
+    exact, under = _bearer_paths(api_prefix())
+    return path_info in exact or path_info.startswith(under)
+
+
+@cache
+def _bearer_paths(prefix: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The jwt-header table's paths under `prefix`: those without a parameter, then the part
+    of each other before its first parameter.
+    """
+    routes = [prefix + route for route in MODE_ROUTES[JWT_HEADER].values()]
+    exact = frozenset(route for route in routes if "<" not in route)
+    return exact, tuple(route.partition("<")[0] for route in routes if "<" in route)
+
+
 def mode_of(value: str) -> Mode:
     """`value` as a mode, the plain `str` of MODES; ValueError when it names none."""
     for mode in MODES:

@@ -109,9 +109,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's sessions and, below, its CSRF cookie: the token client's endpoints pass both
+    # by, as they have neither.
+    "session_auth.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    "common.middleware.BrowserCsrfViewMiddleware",
     # `request.user` and messages for the admin: requests under the API prefix pass them by.
     "session_auth.middleware.FamilyAuthenticationMiddleware",
     "project.middleware.BrowserMessageMiddleware",

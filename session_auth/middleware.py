@@ -1,16 +1,23 @@
-"""`request.user` outside the API: a live session of a live login family, or anonymous."""
+"""Sessions off the token client's endpoints; `request.user` outside the API: a live session
+of a live login family, or anonymous.
+"""
 
 from functools import partial
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from common.middleware import OutsideApiMiddleware
+from common.middleware import OffBearerRoutesMiddleware, OutsideApiMiddleware
 from common.principal import UserModel
 from session_auth.services import session_user
+
+
+class BrowserSessionMiddleware(OffBearerRoutesMiddleware, SessionMiddleware):
+    """Django's SessionMiddleware: off the token client's endpoints, which have no session."""
 
 
 def _user(request: HttpRequest) -> UserModel | AnonymousUser:

@@ -549,7 +549,7 @@ def middleware_replace(settings: Any, old: str, *new: str) -> None:
 API_RESPONSE = "common.middleware.ApiResponseMiddleware"
 FAMILY_AUTHENTICATION = "session_auth.middleware.FamilyAuthenticationMiddleware"
 DJANGO_AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
-SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
+SESSIONS = "session_auth.middleware.BrowserSessionMiddleware"
 
 
 def middleware_ids() -> list[str]:
@@ -717,7 +717,7 @@ def test_a_missing_issuer_or_audience_is_e029(settings: Any, name: str, value: A
 
 
 def test_no_csrf_middleware_is_e030(settings: Any) -> None:
-    middleware_replace(settings, "django.middleware.csrf.CsrfViewMiddleware")
+    middleware_replace(settings, "common.middleware.BrowserCsrfViewMiddleware")
 
     assert middleware_ids() == ["dualauth.E030"]
     assert_fails_manage_py_check("dualauth.E030", Tags.security)

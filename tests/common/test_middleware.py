@@ -155,3 +155,21 @@ def test_the_admin_keeps_the_session_user_and_the_messages(api, staff, password)
     assert hasattr(request, "auser")
     assert request.user.pk == staff.pk
     assert response["X-Frame-Options"] == "DENY"
+
+
+# A CSRF cookie Django cannot read: its middleware answers it with a new one.
+MALFORMED_CSRF = "csrftoken=not-a-token"
+
+
+def test_a_token_clients_request_passes_by_the_session_and_the_csrf_cookie(user, password):
+    response = _bearer_api(user, password).get("/api/jwt/profile/", HTTP_COOKIE=MALFORMED_CSRF)
+    assert response.status_code == 200
+    assert not hasattr(response.wsgi_request, "session")
+    assert not response.cookies
+
+
+def test_a_request_to_a_shared_endpoint_keeps_the_session_and_the_csrf_cookie(user, password):
+    response = _bearer_api(user, password).get("/api/profile/", HTTP_COOKIE=MALFORMED_CSRF)
+    assert response.status_code == 200
+    assert hasattr(response.wsgi_request, "session")
+    assert response.cookies["csrftoken"].value != "not-a-token"

@@ -7,7 +7,17 @@ import pytest
 from django.urls import include, resolve
 from django.urls import path as route
 
-from common.routes import JWT_COOKIE, MODE_ROUTES, MODES, SHARED_ROUTES, api_prefix, mode_path
+from common.routes import (
+    JWT_COOKIE,
+    JWT_HEADER,
+    MODE_ROUTES,
+    MODES,
+    SESSION,
+    SHARED_ROUTES,
+    api_prefix,
+    bearer_route,
+    mode_path,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 FAMILY_ID = "5f0c0e0a-7d3b-4c5e-9a1e-2b6f4d8c9e10"
@@ -43,6 +53,24 @@ def test_the_api_prefix_and_every_path_follow_urls_mounted_elsewhere():
         for endpoint in MODE_ROUTES[mode]:
             match = resolve(mode_path(mode, endpoint, family_id=FAMILY_ID))
             assert match.url_name != "api-not-found", (mode, endpoint)
+
+
+def test_the_bearer_routes_are_the_token_clients_endpoints_and_no_other():
+    for endpoint in MODE_ROUTES[JWT_HEADER]:
+        assert bearer_route(mode_path(JWT_HEADER, endpoint, family_id=FAMILY_ID)), endpoint
+    # The cookie transport's device list is the token client's, shared.
+    token = set(MODE_ROUTES[JWT_HEADER].values())
+    browser = [r for m in (SESSION, JWT_COOKIE) for r in MODE_ROUTES[m].values() if r not in token]
+    for path in (*browser, *SHARED_ROUTES.values()):
+        assert not bearer_route(api_prefix() + path), path
+
+
+@pytest.mark.urls(__name__)
+def test_the_bearer_routes_follow_urls_mounted_elsewhere():
+    assert bearer_route("/auth/v1/jwt/profile/")
+    assert bearer_route(f"/auth/v1/jwt/devices/{FAMILY_ID}/")
+    assert not bearer_route("/api/jwt/profile/")
+    assert not bearer_route("/auth/v1/jwt/cookie/login/")
 
 
 def test_the_readme_route_table_is_the_route_table():
