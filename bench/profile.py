@@ -69,7 +69,7 @@ def profile_configs(
         path = env.tmpdir / f"inproc-{uuid.uuid4().hex}.json"
         path.write_text(json.dumps(spec))
         output = env.module_run(
-            "bench.inproc", project.settings, str(path), wrap=wrap, **dict(project.env)
+            "bench.inproc", project.settings, str(path), wrap=wrap, **project.environ(env)
         )
         for name, figures in json.loads(output).items():
             profiles[name] = {**figures, "project": project.name}
