@@ -57,7 +57,22 @@ def response_is_empty(response: HttpResponse) -> bool:
     )
 
 
-class OutsideApiMiddleware(MiddlewareMixin):
+class PassByMiddleware(MiddlewareMixin):
+    """A middleware that the requests to the paths `passes_by` names pass by."""
+
+    @staticmethod
+    def passes_by(path_info: str) -> bool:
+        """Whether a request to `path_info` has no work in this middleware."""
+        raise NotImplementedError
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.passes_by(request.path_info):
+            # An async chain's get_response returns its coroutine, awaited by the caller.
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class OutsideApiMiddleware(PassByMiddleware):
     """A middleware with no work under the API prefix, which requests there pass by.
 
     DRF authenticates every API request itself, and no API view reads Django's
@@ -65,22 +80,18 @@ class OutsideApiMiddleware(MiddlewareMixin):
     request its construction and its response pass for nothing.
     """
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
-        if request.path_info.startswith(api_prefix()):
-            # An async chain's get_response returns its coroutine, awaited by the caller.
-            return self.get_response(request)
-        return super().__call__(request)
+    @staticmethod
+    def passes_by(path_info: str) -> bool:
+        """Whether `path_info` is under the API prefix."""
+        return path_info.startswith(api_prefix())
 
 
-class OffBearerRoutesMiddleware(MiddlewareMixin):
+class OffBearerRoutesMiddleware(PassByMiddleware):
     """A middleware of browser state (a session, the CSRF cookie), which requests to the token
     client's endpoints (`bearer_route`) pass by: none reads or writes that state.
     """
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
-        if bearer_route(request.path_info):
-            return self.get_response(request)
-        return super().__call__(request)
+    passes_by = staticmethod(bearer_route)
 
 
 class BrowserCsrfViewMiddleware(OffBearerRoutesMiddleware, CsrfViewMiddleware):
