@@ -36,8 +36,12 @@ import os
 import select
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
+from datetime import time as time_of_day
+from decimal import Decimal
 from typing import Any
 
 import redis
@@ -85,12 +89,15 @@ def push_mirrored(key: str) -> bool:
 # How a kept value is handed to a reader: as is (nothing in it can change), as a copy of a
 # dict of such values (a session's data, a principal), else decoded again from Redis's bytes.
 SHARED, COPIED, DECODED = range(3)
+# Values no method changes (a datetime is a date). A principal holds dates: decoding one
+# again for each request would cost a pickle load per request.
 _SCALARS = (str, int, float, bool, bytes, type(None))
+_IMMUTABLE = (*_SCALARS, date, time_of_day, timedelta, Decimal, uuid.UUID)
 
 
 def _shared(value: Any) -> bool:
     """Whether `value` can be handed to every reader as is: no reader can change it."""
-    return isinstance(value, _SCALARS) or (
+    return isinstance(value, _IMMUTABLE) or (
         type(value) is tuple and all(_shared(item) for item in value)
     )
 

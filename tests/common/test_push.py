@@ -4,8 +4,9 @@ published, and `strict` whenever the channel is in doubt."""
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,11 +128,28 @@ def test_a_mirrored_entry_is_served_from_memory_without_a_round_trip(
     assert redis_commands(raw) == before
 
 
-def test_a_value_served_from_memory_is_a_copy(cache: BaseCache) -> None:
-    cache.set(FAMILY, {"data": 1}, 60)
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"data": 1},
+        # A principal's shape: its dates are handed out as they are, the dict copied.
+        {"data": 1, "joined": datetime(2026, 1, 2, tzinfo=UTC), "id": uuid.UUID(int=7)},
+    ],
+)
+def test_a_value_served_from_memory_is_a_copy(cache: BaseCache, value: dict[str, Any]) -> None:
+    cache.set(FAMILY, value, 60)
     cache.get(FAMILY)
     cache.get(FAMILY)["data"] = 2
-    assert cache.get(FAMILY) == {"data": 1}
+    assert cache.get(FAMILY) == value
+
+
+def test_a_value_holding_a_list_is_served_from_memory_as_a_copy_of_the_list_too(
+    cache: BaseCache,
+) -> None:
+    cache.set(FAMILY, {"data": [1]}, 60)
+    cache.get(FAMILY)
+    cache.get(FAMILY)["data"].append(2)
+    assert cache.get(FAMILY) == {"data": [1]}
 
 
 @pytest.mark.parametrize("key", ["throttle:login:abc", "dpop:{ab12}:jti"])

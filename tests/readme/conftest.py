@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -98,7 +98,7 @@ class MadeRun:
     home: Path
     provider_port: int
     process: "subprocess.Popen[bytes] | None" = None
-    others: list["subprocess.Popen[bytes]"] = field(default_factory=list)
+    provider: "subprocess.Popen[bytes] | None" = None
 
     @property
     def url(self) -> str:
@@ -182,9 +182,8 @@ class MadeRun:
 
     def serve(self, command: str) -> str | None:
         """Run `command` as the README has a reader do if it serves until stopped, in a
-        terminal of its own: `make run` is stopped (Ctrl-C) and started again so, `make
-        provider` started beside it. What it printed by the time it serves; None, and nothing
-        done, for any other command.
+        terminal of its own: each is stopped (Ctrl-C) if it serves and started again so. What
+        it printed by the time it serves; None, and nothing done, for any other command.
         """
         serving = SERVING.match(command)
         if serving is None:
@@ -194,13 +193,14 @@ class MadeRun:
             start = self.log_path.stat().st_size
             self.start(command)
             return self.output()[start:]
+        self.stop_provider()
         log_path = self.clone / "make-provider.log"
-        process = self._launch(command, log_path)
-        self.others.append(process)
+        start = log_path.stat().st_size if log_path.exists() else 0
+        process = self.provider = self._launch(command, log_path)
         discovery = f"http://127.0.0.1:{self.provider_port}/.well-known/openid-configuration"
         self._wait(process, discovery, lambda: log_path.read_text(errors="replace"))
         server_log_watch(log_path)
-        return log_path.read_text(errors="replace")
+        return log_path.read_text(errors="replace")[start:]
 
     @staticmethod
     def _wait(process: "subprocess.Popen[bytes]", url: str, output: Callable[[], str]) -> None:
@@ -215,11 +215,15 @@ class MadeRun:
         if self.process is not None:
             process_group_stop(self.process)
 
+    def stop_provider(self) -> None:
+        """Stop `make provider` if it was started."""
+        if self.provider is not None:
+            process_group_stop(self.provider)
+
     def stop(self) -> None:
-        """Stop `make run` and the servers started beside it."""
+        """Stop `make run` and the provider started beside it."""
         self.stop_make_run()
-        for process in self.others:
-            process_group_stop(process)
+        self.stop_provider()
 
 
 def process_group_stop(process: "subprocess.Popen[bytes]") -> None:
